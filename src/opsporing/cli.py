@@ -1,0 +1,217 @@
+"""The ``opsporing`` command line.
+
+Every verb reads data, computes and prints or writes files; none of them records
+or acts on a decision. On bad input a verb prints one line naming the problem and
+exits with status 2 (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import OpsporingError, ResponseValidationError
+from .instruments import Instrument, get_instrument, list_instruments, load_instrument
+from .scoring import score_batch
+from .vocabulary import Language, load_vocabulary
+
+app = typer.Typer(
+    name="opsporing",
+    help="Early detection of children in vulnerable positions: decision support, never decisions.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+instruments_app = typer.Typer(help="List and show the screening instruments.", no_args_is_help=True)
+app.add_typer(instruments_app, name="instruments")
+
+console = Console()
+_state = {"debug": False}
+
+_BAND_STYLE = {"grøn": "green", "gul": "yellow", "rød": "bold red"}
+
+#: The example forms shipped for the demo, and the instrument each was filled in with.
+EXAMPLES = {
+    "dagtilbud_forms.csv": "opsporing.dagtilbud.trivsel",
+    "skole_forms.csv": "opsporing.skole.trivsel",
+}
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+def _band(value: object) -> str:
+    if not isinstance(value, str):
+        return "[dim]–[/dim]"
+    return f"[{_BAND_STYLE[value]}]{value}[/{_BAND_STYLE[value]}]"
+
+
+def _score_table(
+    inst: Instrument, scores: pd.DataFrame, title: str, id_column: str | None
+) -> Table:
+    table = Table(title=title, title_justify="left", header_style="bold")
+    if id_column:
+        table.add_column(id_column)
+    for dom in inst.domain_ids:
+        table.add_column(dom, justify="right")
+    if inst.total is not None:
+        table.add_column("total", justify="right")
+    table.add_column("samlet", justify="center")
+    table.add_column("bekymringer")
+    table.add_column("beskyttende faktorer", justify="right")
+    voc = load_vocabulary()
+    concept_cols = [c for c in scores.columns if c.startswith("concept.")]
+    for _, row in scores.iterrows():
+        cells = [str(row[id_column])] if id_column else []
+        for dom in inst.domain_ids:
+            score = row[f"score.{dom}"]
+            cells.append(
+                "[dim]ikke scoret[/dim]"
+                if pd.isna(score)
+                else f"{score:.3g} {_band(row[f'band.{dom}'])}"
+            )
+        if inst.total is not None:
+            total = row["score.total"]
+            cells.append(
+                "[dim]–[/dim]" if pd.isna(total) else f"{total:.3g} {_band(row['band.total'])}"
+            )
+        overall = _band(row["band.overall"])
+        if row["red_flag"]:
+            overall += " [bold red]⚑ underretning § 133[/bold red]"
+        cells.append(overall)
+        raised = [voc.concept(c.removeprefix("concept.")) for c in concept_cols if row[c]]
+        cells.append(", ".join(c.label.da for c in raised if c.is_concern) or "–")
+        cells.append(str(sum(c.is_protective for c in raised)))
+        table.add_row(*cells)
+    return table
+
+
+def _fail(exc: Exception) -> None:
+    if _state["debug"]:
+        raise exc
+    first = str(exc).splitlines()
+    message = first[0] if first else type(exc).__name__
+    if isinstance(exc, ResponseValidationError) and len(exc.problems) > 0:
+        message += f": {exc.problems[0]}" + (
+            f" (+{len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
+        )
+    typer.echo(f"opsporing: error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def demo() -> None:
+    """Score the example forms shipped with opsporing and print a readable table."""
+    try:
+        root = resources.files("opsporing.examples")
+        for filename, instrument_id in EXAMPLES.items():
+            inst = get_instrument(instrument_id)
+            with resources.as_file(root.joinpath(filename)) as path:
+                forms = pd.read_csv(path)
+            scores = score_batch(inst, forms, keep=["form_id"])
+            console.print(_score_table(inst, scores, f"{inst.title.da} ({inst.key})", "form_id"))
+            console.print()
+    except OpsporingError as exc:
+        _fail(exc)
+    console.print(
+        "[dim]Scores are decision support. A professional decides, and the duty to notify "
+        "(barnets lov § 133) never waits for a score.[/dim]"
+    )
+
+
+@app.command()
+def score(
+    file: Annotated[
+        Path, typer.Argument(help="CSV with one form per row.", exists=True, dir_okay=False)
+    ],
+    instrument: Annotated[
+        str,
+        typer.Option("--instrument", "-i", help="Instrument id, or a path to an instrument file."),
+    ],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the scores to this CSV.")
+    ] = None,
+    keep: Annotated[
+        list[str] | None,
+        typer.Option("--keep", "-k", help="Columns to carry through, e.g. form_id."),
+    ] = None,
+) -> None:
+    """Score a CSV of forms; print a table or write the scores to CSV."""
+    try:
+        inst = (
+            load_instrument(instrument)
+            if Path(instrument).suffix in {".yaml", ".yml", ".json"}
+            else get_instrument(instrument)
+        )
+        try:
+            forms = pd.read_csv(file)
+        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+            raise ResponseValidationError(
+                [], headline=f"cannot read {file} as CSV: {exc}"
+            ) from None
+        scores = score_batch(inst, forms, keep=keep or [])
+    except OpsporingError as exc:
+        _fail(exc)
+        return
+    if output is not None:
+        scores.to_csv(output, index=False)
+        console.print(f"wrote {len(scores)} scored forms to {output}")
+    else:
+        id_column = keep[0] if keep else None
+        console.print(_score_table(inst, scores, inst.key, id_column))
+
+
+@instruments_app.command("list")
+def instruments_list() -> None:
+    """List the shipped instruments."""
+    table = Table(header_style="bold")
+    for column in ("id", "version", "title", "settings", "age (years)", "items"):
+        table.add_column(column)
+    for inst in list_instruments():
+        table.add_row(
+            inst.id, inst.version, inst.title.da, ", ".join(inst.settings),
+            f"{inst.age_years.min:g}-{inst.age_years.max:g}", str(len(inst.items)),
+        )  # fmt: skip
+    console.print(table)
+
+
+@instruments_app.command("show")
+def instruments_show(
+    instrument_id: Annotated[str, typer.Argument(help="Instrument id.")],
+    lang: Annotated[str, typer.Option(help="da or en.")] = "da",
+) -> None:
+    """Show an instrument's domains and items."""
+    try:
+        inst = get_instrument(instrument_id)
+    except OpsporingError as exc:
+        _fail(exc)
+        return
+    language: Language = "en" if lang == "en" else "da"
+    console.print(f"[bold]{inst.title.get(language)}[/bold] ({inst.key})")
+    for dom in inst.domains:
+        console.print(
+            f"\n[bold]{dom.label.get(language)}[/bold] "
+            f"[dim]({dom.id}, {dom.direction}, {dom.method}, "
+            f"≥{dom.min_answered} answered, gul {dom.bands.yellow:g}, rød {dom.bands.red:g})[/dim]"
+        )
+        for item in inst.items_in(dom.id):
+            rev = " [dim](reverse)[/dim]" if item.reverse else ""
+            console.print(f"  {item.id:24s} {item.text.get(language)}{rev}")
+
+
+def main() -> None:
+    """Entry point of the ``opsporing`` console script."""
+    app(prog_name="opsporing")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

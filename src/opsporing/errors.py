@@ -1,0 +1,202 @@
+"""The one exception hierarchy of opsporing.
+
+Every error the library raises on bad input or bad files is one of these, so an
+application can catch :class:`OpsporingError` and know it has seen everything::
+
+    OpsporingError
+    ├── VocabularyError
+    │   └── UnknownCodeError            (also a LookupError)
+    ├── InstrumentError
+    │   ├── InstrumentDefinitionError   (carries every problem found in the file)
+    │   └── UnknownInstrumentError      (also a LookupError)
+    ├── ResponseValidationError         (also a ValueError; carries every bad answer)
+    ├── DataError                       (synthetic data, tables, files)
+    ├── ModelError
+    │   ├── NotFittedError              (also a ValueError)
+    │   └── ModelIntegrityError         (hash or version mismatch of a model file)
+    └── DecisionError                   (a decision that breaks the protocol)
+
+Errors that can hold many problems (a whole instrument file, a batch of forms)
+carry them as :class:`Problem` records, so a caller can show all of them at once
+instead of fixing one, re-running, and meeting the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+__all__ = [
+    "DataError",
+    "DecisionError",
+    "InstrumentDefinitionError",
+    "InstrumentError",
+    "ModelError",
+    "ModelIntegrityError",
+    "NotFittedError",
+    "OpsporingError",
+    "Problem",
+    "ResponseValidationError",
+    "UnknownCodeError",
+    "UnknownInstrumentError",
+    "VocabularyError",
+]
+
+#: How many problems an error message lists before it says "and N more".
+_MESSAGE_LIMIT = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with an input: where, what was found, what was expected.
+
+    Parameters
+    ----------
+    field : str
+        The item id, column or file key that is wrong.
+    value : object
+        The offending value as it was received.
+    expected : str
+        What would have been accepted, in words.
+    row : int or str or None
+        Row label (batch scoring) or ``None`` for a single form or a file.
+    kind : str
+        A stable machine-readable category, e.g. ``"out_of_range"``.
+
+    Examples
+    --------
+    >>> print(Problem(field="soc_1", value=7, expected="one of 0, 1, 2, 3", row=4))
+    row 4: soc_1 = 7: expected one of 0, 1, 2, 3
+    """
+
+    field: str
+    value: Any
+    expected: str
+    row: int | str | None = None
+    kind: str = "invalid"
+
+    def __str__(self) -> str:
+        where = f"row {self.row}: " if self.row is not None else ""
+        return f"{where}{self.field} = {self.value!r}: expected {self.expected}"
+
+
+def _summarise(headline: str, problems: Sequence[Problem]) -> str:
+    lines = [f"{headline} ({len(problems)} problem{'s' if len(problems) != 1 else ''})"]
+    lines += [f"  - {p}" for p in problems[:_MESSAGE_LIMIT]]
+    if len(problems) > _MESSAGE_LIMIT:
+        lines.append(f"  ... and {len(problems) - _MESSAGE_LIMIT} more (see .problems)")
+    return "\n".join(lines)
+
+
+class OpsporingError(Exception):
+    """Base class of every error raised by opsporing."""
+
+
+class _ProblemsMixin:
+    """Shared behaviour of errors that carry a list of :class:`Problem`."""
+
+    problems: tuple[Problem, ...]
+
+    def to_frame(self) -> pd.DataFrame:
+        """All problems as a table with columns row, field, value, expected, kind."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            [
+                {
+                    "row": p.row,
+                    "field": p.field,
+                    "value": p.value,
+                    "expected": p.expected,
+                    "kind": p.kind,
+                }
+                for p in self.problems
+            ],
+            columns=["row", "field", "value", "expected", "kind"],
+        )
+
+
+class VocabularyError(OpsporingError):
+    """The common vocabulary is malformed or was asked for something it lacks."""
+
+
+class UnknownCodeError(VocabularyError, LookupError):
+    """A concept code, step or band that the vocabulary does not know.
+
+    The message lists the closest known codes, so a typo is easy to fix.
+    """
+
+    def __init__(self, kind: str, code: object, suggestions: Iterable[str] = ()) -> None:
+        self.kind = kind
+        self.code = code
+        self.suggestions = tuple(suggestions)
+        hint = (
+            f"; did you mean {', '.join(map(repr, self.suggestions))}?" if self.suggestions else ""
+        )
+        super().__init__(f"unknown {kind} {code!r}{hint}")
+
+
+class InstrumentError(OpsporingError):
+    """Something is wrong with a screening instrument or its use."""
+
+
+class InstrumentDefinitionError(InstrumentError, _ProblemsMixin):
+    """An instrument file failed validation; ``problems`` lists every finding."""
+
+    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+        self.source = source
+        self.problems = tuple(problems)
+        super().__init__(_summarise(f"invalid instrument definition {source}", self.problems))
+
+
+class UnknownInstrumentError(InstrumentError, LookupError):
+    """No shipped or registered instrument has the requested id (and version)."""
+
+
+class ResponseValidationError(OpsporingError, ValueError, _ProblemsMixin):
+    """Answers that do not fit the instrument; ``problems`` lists every one.
+
+    In batch scoring the problems of *every* bad row are collected before this
+    is raised, so the caller sees the whole picture at once.
+    """
+
+    def __init__(self, problems: Sequence[Problem], headline: str = "invalid answers") -> None:
+        self.problems = tuple(problems)
+        super().__init__(_summarise(headline, self.problems))
+
+    @property
+    def rows(self) -> list[int | str]:
+        """Labels of the rows that had at least one problem, in first-seen order."""
+        seen: dict[int | str, None] = {}
+        for p in self.problems:
+            if p.row is not None:
+                seen.setdefault(p.row, None)
+        return list(seen)
+
+
+class DataError(OpsporingError, ValueError):
+    """A data table or data file is malformed, truncated or of the wrong shape."""
+
+
+class ModelError(OpsporingError):
+    """A problem with the risk model."""
+
+
+class NotFittedError(ModelError, ValueError, AttributeError):
+    """The estimator was used before ``fit``.
+
+    Also an ``AttributeError`` and ``ValueError`` so scikit-learn's own checks
+    recognise it, as they do :class:`sklearn.exceptions.NotFittedError`.
+    """
+
+
+class ModelIntegrityError(ModelError):
+    """A model file does not match its manifest (hash, versions) and was not loaded."""
+
+
+class DecisionError(OpsporingError, ValueError):
+    """A decision record breaks the protocol (e.g. an override without a reason)."""

@@ -1,0 +1,1 @@
+"""Example forms shipped for the demo and docs."""

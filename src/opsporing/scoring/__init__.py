@@ -1,0 +1,34 @@
+"""Scoring of screening forms: one form, or a whole DataFrame of forms at once.
+
+Examples
+--------
+>>> from opsporing.instruments import get_instrument
+>>> from opsporing.scoring import score_form
+>>> score_form(get_instrument("topi"), {"1vurdering": 2}).overall_band
+'rød'
+"""
+
+from ._batch import (
+    META_COLUMNS,
+    ScoringResult,
+    band_column,
+    concept_column,
+    score_batch,
+    score_column,
+)
+from ._form import DomainScore, FormScore, score_form
+from ._key import ScoringKey, scoring_key
+
+__all__ = [
+    "META_COLUMNS",
+    "DomainScore",
+    "FormScore",
+    "ScoringKey",
+    "ScoringResult",
+    "band_column",
+    "concept_column",
+    "score_batch",
+    "score_column",
+    "score_form",
+    "scoring_key",
+]

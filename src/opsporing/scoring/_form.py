@@ -1,0 +1,244 @@
+"""Scoring one form: a mapping of item id to answer in, a frozen record out."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import Problem, ResponseValidationError
+from ..instruments import Instrument
+from ._batch import _is_number, age_expectation
+from ._core import BANDS, validate_and_score
+from ._key import scoring_key
+
+
+@dataclass(frozen=True, slots=True)
+class DomainScore:
+    """The score of one domain of one form.
+
+    ``score`` and ``band`` are ``None`` when the domain is not scorable (too few
+    answers): an unanswered domain is *unknown*, never zero.
+    """
+
+    domain: str
+    score: float | None
+    band: str | None
+    answered: int
+    n_items: int
+    scorable: bool
+    direction: str
+
+
+@dataclass(frozen=True, slots=True)
+class FormScore:
+    """Everything the scoring of one form found.
+
+    Attributes
+    ----------
+    instrument : str
+        ``"id@version"`` of the instrument used.
+    domains : dict of str to DomainScore
+    total, total_band : float or None, str or None
+    overall_band : str or None
+        The worst band of the total and the domains; ``"rød"`` whenever a red flag
+        is raised; ``None`` when nothing could be scored.
+    concerns, protective_factors, red_flags : tuple of str
+        Vocabulary codes evidenced by the answers.
+    missing_items : tuple of str
+        Items not answered.
+    """
+
+    instrument: str
+    domains: Mapping[str, DomainScore]
+    total: float | None
+    total_band: str | None
+    overall_band: str | None
+    concerns: tuple[str, ...]
+    protective_factors: tuple[str, ...]
+    red_flags: tuple[str, ...]
+    missing_items: tuple[str, ...]
+
+    @property
+    def red_flag(self) -> bool:
+        """Whether any red-flag concern was raised: the duty to notify applies now."""
+        return bool(self.red_flags)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict."""
+        d = asdict(self)
+        d["domains"] = {k: asdict(v) for k, v in self.domains.items()}
+        return d
+
+
+def _none_if_nan(x: float) -> float | None:
+    return None if math.isnan(x) else float(x)
+
+
+def _band(code: int) -> str | None:
+    return BANDS[code] if code >= 0 else None
+
+
+def score_form(
+    instrument: Instrument,
+    answers: Mapping[str, Any],
+    *,
+    age_years: float | None = None,
+    setting: str | None = None,
+    version: str | None = None,
+) -> FormScore:
+    """Score one filled-in form.
+
+    Parameters
+    ----------
+    instrument : Instrument
+    answers : mapping of item id to answer
+        A number from the item's scale, or ``None`` for not answered. Items left out
+        count as not answered.
+    age_years : float, optional
+        The child's age; checked against the instrument's age range.
+    setting : {"dagtilbud", "skole"}, optional
+        Checked against the instrument's settings.
+    version : str, optional
+        The instrument version the form was filled in with; must match.
+
+    Raises
+    ------
+    ResponseValidationError
+        Listing every problem: unknown items, answers outside the scale, wrong
+        version, age or setting.
+
+    Examples
+    --------
+    >>> from opsporing.instruments import get_instrument
+    >>> result = score_form(get_instrument("topi"), {"1vurdering": 1})
+    >>> result.overall_band
+    'gul'
+    >>> score_form(get_instrument("topi"), {"1vurdering": 5})
+    Traceback (most recent call last):
+    ...
+    opsporing.errors.ResponseValidationError: invalid answers for topi@1.0.0 (1 problem)
+      - 1vurdering = 5: expected one of 0, 1, 2 (or empty)
+    """
+    if not isinstance(instrument, Instrument):
+        raise ResponseValidationError(
+            [
+                Problem(
+                    "instrument", type(instrument).__name__, "an opsporing Instrument", kind="type"
+                )
+            ]
+        )
+    if not isinstance(answers, Mapping):
+        raise ResponseValidationError(
+            [
+                Problem(
+                    "answers", type(answers).__name__, "a mapping of item id to answer", kind="type"
+                )
+            ]
+        )
+    key = scoring_key(instrument)
+    problems: list[Problem] = []
+    row = np.full((1, len(key.items)), np.nan)
+    index = {item: j for j, item in enumerate(key.items)}
+    for item, value in answers.items():
+        j = index.get(item) if isinstance(item, str) else None
+        if j is None:
+            problems.append(
+                Problem(
+                    field=str(item),
+                    value=value,
+                    expected=f"an item id of {instrument.key}",
+                    kind="unknown_item",
+                )
+            )
+        elif value is None or (isinstance(value, float) and math.isnan(value)):
+            continue
+        elif not _is_number(value) or not math.isfinite(value):
+            problems.append(
+                Problem(
+                    field=item,
+                    value=value,
+                    expected=f"a number, one of {', '.join(map(str, key.allowed[j]))} (or None)",
+                    kind="not_a_number",
+                )
+            )
+        else:
+            row[0, j] = float(value)
+    s, bad = validate_and_score(key, row)
+    for k in np.flatnonzero(bad[0]).tolist() if bad is not None else []:
+        problems.append(
+            Problem(
+                field=key.items[k],
+                value=answers[key.items[k]],
+                expected=f"one of {', '.join(map(str, key.allowed[k]))} (or empty)",
+                kind="out_of_range",
+            )
+        )
+    if version is not None and version != instrument.version:
+        problems.append(
+            Problem(
+                field="instrument_version",
+                value=version,
+                expected=f"{instrument.version!r} ({instrument.key})",
+                kind="wrong_instrument",
+            )
+        )
+    if age_years is not None:
+        if not _is_number(age_years) or not math.isfinite(age_years):
+            problems.append(
+                Problem(
+                    field="age_years",
+                    value=age_years,
+                    expected="a number of years",
+                    kind="not_a_number",
+                )
+            )
+        elif not instrument.age_years.min <= age_years <= instrument.age_years.max:
+            problems.append(
+                Problem(
+                    field="age_years",
+                    value=age_years,
+                    expected=age_expectation(instrument),
+                    kind="age_out_of_range",
+                )
+            )
+    if setting is not None and setting not in instrument.settings:
+        problems.append(
+            Problem(
+                field="setting",
+                value=setting,
+                expected=f"one of {list(instrument.settings)} for {instrument.key}",
+                kind="wrong_setting",
+            )
+        )
+    if problems:
+        raise ResponseValidationError(problems, headline=f"invalid answers for {instrument.key}")
+
+    domains = {
+        dom: DomainScore(
+            domain=dom,
+            score=_none_if_nan(s.domain_score[0, d]),
+            band=_band(int(s.domain_band[0, d])),
+            answered=int(s.domain_answered[0, d]),
+            n_items=int(key.n_items[d]),
+            scorable=not math.isnan(s.domain_score[0, d]),
+            direction=instrument.domains[d].direction,
+        )
+        for d, dom in enumerate(key.domains)
+    }
+    raised = s.concepts[0]
+    codes = np.array(key.concepts, dtype=object)
+    return FormScore(
+        instrument=instrument.key,
+        domains=domains,
+        total=_none_if_nan(s.total_score[0]),
+        total_band=_band(int(s.total_band[0])),
+        overall_band=_band(int(s.overall_band[0])),
+        concerns=tuple(codes[raised & ~key.protective]),
+        protective_factors=tuple(codes[raised & key.protective]),
+        red_flags=tuple(codes[raised & key.red_flag]),
+        missing_items=tuple(key.items[j] for j in np.flatnonzero(np.isnan(row[0]))),
+    )

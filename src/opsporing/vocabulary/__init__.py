@@ -1,0 +1,36 @@
+"""The common vocabulary (fælles sprog): concerns, protective factors, staircase, bands.
+
+Examples
+--------
+>>> from opsporing.vocabulary import get_concept, get_step
+>>> get_concept("protective.trusted_adult").label.da
+'En fortrolig voksen'
+>>> get_step(2).legal_basis.da
+'Barnets lov § 30 (tidl. SEL § 11, stk. 3)'
+"""
+
+from ._model import LANGUAGES, Band, Concept, Language, PreventionLevel, Step, Text
+from ._vocabulary import (
+    Vocabulary,
+    get_band,
+    get_concept,
+    get_step,
+    load_vocabulary,
+    read_vocabulary,
+)
+
+__all__ = [
+    "LANGUAGES",
+    "Band",
+    "Concept",
+    "Language",
+    "PreventionLevel",
+    "Step",
+    "Text",
+    "Vocabulary",
+    "get_band",
+    "get_concept",
+    "get_step",
+    "load_vocabulary",
+    "read_vocabulary",
+]
