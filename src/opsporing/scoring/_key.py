@@ -33,8 +33,6 @@ class ScoringKey:
         Lowest and highest allowed raw answer.
     gaps : ndarray of int
         Items whose scale skips integers between ``lo`` and ``hi`` (checked one by one).
-    sign, offset : ndarray (n_items,)
-        Reverse keying as ``keyed = raw * sign + offset``.
     membership : ndarray (n_items, n_domains)
         1.0 where an item belongs to a domain.
     n_items, min_answered : ndarray (n_domains,)
@@ -69,8 +67,6 @@ class ScoringKey:
     lo: F64
     hi: F64
     allowed: tuple[tuple[int, ...], ...]
-    sign: F64
-    offset: F64
     domains: tuple[str, ...]
     membership: F64
     n_items: F64
@@ -137,8 +133,6 @@ def scoring_key(instrument: Instrument) -> ScoringKey:
         protective=np.array([voc.concept(c).is_protective for c in concepts], dtype=bool),
         lo=lo,
         hi=hi,
-        sign=np.where(reverse, -1.0, 1.0),
-        offset=np.where(reverse, lo + hi, 0.0),
         membership=membership,
     )
 
