@@ -241,21 +241,11 @@ def _check_cutoffs(
                     kind="range",
                 )
             )
-    if direction == "concern" and not yellow < red:
-        problems.append(
-            Problem(
-                f"{where}",
-                {"yellow": yellow, "red": red},
-                "yellow < red for a concern score (higher = more concern)",
-                kind="range",
-            )
+    ordered = yellow < red if direction == "concern" else yellow > red
+    if not ordered:
+        rule = (
+            "yellow < red for a concern score (higher = more concern)"
+            if direction == "concern"
+            else "yellow > red for a strength score (lower = fewer resources)"
         )
-    if direction == "strength" and not yellow > red:
-        problems.append(
-            Problem(
-                f"{where}",
-                {"yellow": yellow, "red": red},
-                "yellow > red for a strength score (lower = fewer resources)",
-                kind="range",
-            )
-        )
+        problems.append(Problem(where, {"yellow": yellow, "red": red}, rule, kind="range"))
