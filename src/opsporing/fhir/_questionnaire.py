@@ -1,0 +1,167 @@
+"""Export an instrument as a FHIR R4 Questionnaire."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from ..errors import Problem, ResponseValidationError
+from ..instruments import Instrument, Item, LocalText
+from ._common import (
+    CANONICAL_BASE,
+    GROUP_PREFIX,
+    ORDINAL_VALUE_URL,
+    check_lang,
+    code_system_url,
+    other_lang,
+    questionnaire_url,
+    resource_id,
+    translation,
+)
+
+PublicationStatus = Literal["draft", "active", "retired", "unknown"]
+_STATUSES = ("draft", "active", "retired", "unknown")
+
+
+def _name(instrument_id: str) -> str:
+    """A computer-friendly name (``^[A-Z]([A-Za-z0-9_]){0,254}$``) from an instrument id."""
+    words = [w for w in re.split(r"[^A-Za-z0-9]+", instrument_id) if w]
+    name = "".join(w[0].upper() + w[1:] for w in words)
+    return name if name[:1].isalpha() else f"Q{name}"
+
+
+def _text(element: str, text: LocalText, lang: Literal["da", "en"]) -> dict[str, Any]:
+    """``{element: text in lang, _element: translation into the other language}``."""
+    other = other_lang(lang)
+    return {element: text.get(lang), f"_{element}": translation(other, text.get(other))}
+
+
+def _item(
+    instrument: Instrument, item: Item, lang: Literal["da", "en"], base_url: str
+) -> dict[str, Any]:
+    scale = instrument.scale(item.scale)
+    system = code_system_url(instrument, scale.id, base_url)
+    options = []
+    for option in scale.options:
+        coding: dict[str, Any] = {
+            "extension": [{"url": ORDINAL_VALUE_URL, "valueDecimal": option.value}],
+            "system": system,
+            "code": str(option.value),
+        }
+        coding.update(_text("display", option.label, lang))
+        options.append({"valueCoding": coding})
+    return {
+        "linkId": item.id,
+        **_text("text", item.text, lang),
+        "type": "choice",
+        "required": False,
+        "repeats": False,
+        "answerOption": options,
+    }
+
+
+def to_questionnaire(
+    instrument: Instrument,
+    lang: Literal["da", "en"] = "da",
+    *,
+    base_url: str = CANONICAL_BASE,
+    status: PublicationStatus = "active",
+    group_by_domain: bool = True,
+) -> dict[str, Any]:
+    """An instrument as a FHIR R4 Questionnaire (a JSON-ready dict).
+
+    Parameters
+    ----------
+    instrument : Instrument
+    lang : {"da", "en"}
+        Language of ``title``, ``text`` and ``display``; the other language is given
+        with the core ``translation`` extension on each of them.
+    base_url : str
+        Base of the canonical URLs: the Questionnaire is ``{base_url}/Questionnaire/{id}``
+        and each response scale a code system ``{base_url}/CodeSystem/{id}.{scale}``.
+    status : {"active", "draft", "retired", "unknown"}
+        The publication status.
+    group_by_domain : bool
+        Put the items of each domain in a ``group`` item (linkId ``domain:<domain id>``).
+        Without groups the items are flat, in the instrument's order.
+
+    Returns
+    -------
+    dict
+        ``url``, ``identifier`` (the instrument id), ``version``, ``name``, ``title``,
+        ``status`` and ``item``: one ``choice`` item per instrument item with
+        ``linkId`` = the item id and one ``answerOption.valueCoding`` per answer
+        (``code`` = the stored value, ``display`` = its label, and the value again in
+        the ``ordinalValue`` extension). The raw value is given, not the reverse-keyed
+        score: scoring stays with :func:`opsporing.scoring.score_form`.
+
+    Raises
+    ------
+    ResponseValidationError
+        When ``instrument`` is not an Instrument or ``status`` is not a publication status.
+    VocabularyError
+        When ``lang`` is neither "da" nor "en".
+
+    See Also
+    --------
+    to_questionnaire_response, from_questionnaire_response, to_json_schema
+
+    Examples
+    --------
+    >>> from opsporing.instruments import get_instrument
+    >>> q = to_questionnaire(get_instrument("topi"))
+    >>> q["url"], q["version"], q["status"]
+    ('http://opsporing.example.org/fhir/Questionnaire/topi', '1.0.0', 'active')
+    >>> item = q["item"][0]["item"][0]
+    >>> item["linkId"], item["type"]
+    ('1vurdering', 'choice')
+    >>> [o["valueCoding"]["code"] + " " + o["valueCoding"]["display"] for o in item["answerOption"]]
+    ['0 Grøn', '1 Gul', '2 Rød']
+    """
+    if not isinstance(instrument, Instrument):
+        raise ResponseValidationError(
+            [
+                Problem(
+                    "instrument", type(instrument).__name__, "an opsporing Instrument", kind="type"
+                )
+            ]
+        )
+    lang = check_lang(lang)
+    if status not in _STATUSES:
+        raise ResponseValidationError(
+            [Problem("status", status, f"one of {', '.join(_STATUSES)}", kind="invalid_status")]
+        )
+    url = questionnaire_url(instrument, base_url)
+    q: dict[str, Any] = {
+        "resourceType": "Questionnaire",
+        "id": resource_id(instrument),
+        "language": lang,
+        "url": url,
+        "identifier": [{"system": f"{base_url.rstrip('/')}/instrument-id", "value": instrument.id}],
+        "version": instrument.version,
+        "name": _name(instrument.id),
+        **_text("title", instrument.title, lang),
+        "status": status,
+        "subjectType": ["Patient"],
+        "publisher": "opsporing",
+    }
+    if instrument.description is not None:
+        q.update(_text("description", instrument.description, lang))
+    if group_by_domain:
+        groups = []
+        for domain in instrument.domains:
+            members = instrument.items_in(domain.id)
+            if not members:
+                continue
+            groups.append(
+                {
+                    "linkId": f"{GROUP_PREFIX}{domain.id}",
+                    **_text("text", domain.label, lang),
+                    "type": "group",
+                    "item": [_item(instrument, i, lang, base_url) for i in members],
+                }
+            )
+        q["item"] = groups
+    else:
+        q["item"] = [_item(instrument, i, lang, base_url) for i in instrument.items]
+    return q
