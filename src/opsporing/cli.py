@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .errors import OpsporingError, ResponseValidationError
+from .errors import OpsporingError, Problem, ResponseValidationError
 from .instruments import Instrument, get_instrument, list_instruments, load_instrument
 from .scoring import score_batch
 from .vocabulary import Language, load_vocabulary
@@ -95,6 +95,13 @@ def _score_table(
     return table
 
 
+def _instrument(name: str) -> Instrument:
+    """A shipped instrument by id, or an instrument file by path."""
+    if Path(name).suffix in {".yaml", ".yml", ".json"}:
+        return load_instrument(name)
+    return get_instrument(name)
+
+
 def _fail(exc: Exception) -> None:
     if _state["debug"]:
         raise exc
@@ -147,11 +154,7 @@ def score(
 ) -> None:
     """Score a CSV of forms; print a table or write the scores to CSV."""
     try:
-        inst = (
-            load_instrument(instrument)
-            if Path(instrument).suffix in {".yaml", ".yml", ".json"}
-            else get_instrument(instrument)
-        )
+        inst = _instrument(instrument)
         try:
             forms = pd.read_csv(file)
         except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
@@ -168,6 +171,41 @@ def score(
     else:
         id_column = keep[0] if keep else None
         console.print(_score_table(inst, scores, inst.key, id_column))
+
+
+@app.command("export-fhir")
+def export_fhir(
+    instrument: Annotated[
+        str, typer.Argument(help="Instrument id, or a path to an instrument file.")
+    ],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write JSON here (default: stdout).")
+    ] = None,
+    lang: Annotated[str, typer.Option(help="Main language of the texts: da or en.")] = "da",
+    json_schema: Annotated[
+        bool, typer.Option("--json-schema", help="Export a JSON Schema instead.")
+    ] = False,
+) -> None:
+    """Export an instrument as a FHIR R4 Questionnaire (or a JSON Schema for form builders)."""
+    import json
+
+    from .fhir import to_json_schema, to_questionnaire
+
+    try:
+        inst = _instrument(instrument)
+        if lang not in ("da", "en"):
+            raise ResponseValidationError([Problem("--lang", lang, "'da' or 'en'")])
+        language: Language = "en" if lang == "en" else "da"
+        resource = to_json_schema(inst) if json_schema else to_questionnaire(inst, lang=language)
+    except OpsporingError as exc:
+        _fail(exc)
+        return
+    text = json.dumps(resource, ensure_ascii=False, indent=2)
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        console.print(f"wrote {output}")
 
 
 @instruments_app.command("list")

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from opsporing.cli import app
+
+runner = CliRunner()
+
+
+def test_demo_scores_the_example_forms():
+    result = runner.invoke(app, ["demo"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    for form_id in ("D001", "D008", "S001", "S008"):
+        assert form_id in result.output
+    assert "underretning § 133" in result.output  # S008 has a red-flag answer
+    assert "ikke scoret" in result.output  # D008 and S007 have a not-scorable domain
+
+
+def test_score_writes_csv(tmp_path):
+    forms = tmp_path / "forms.csv"
+    pd.DataFrame({"form_id": ["a", "b"], "1vurdering": [0, 2]}).to_csv(forms, index=False)
+    out = tmp_path / "scores.csv"
+    result = runner.invoke(app, ["score", str(forms), "-i", "topi", "-k", "form_id", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    scores = pd.read_csv(out)
+    assert scores["band.overall"].tolist() == ["grøn", "rød"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("form_id,1vurdering\na,7\n", "row 0: 1vurdering = 7: expected one of 0, 1, 2"),
+        ("form_id,1vurdering,extra\na,1,2\n", "extra"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, content, message):
+    forms = tmp_path / "forms.csv"
+    forms.write_text(content, encoding="utf-8")
+    result = runner.invoke(app, ["score", str(forms), "-i", "topi", "-k", "form_id"])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unknown_instrument(tmp_path):
+    result = runner.invoke(app, ["export-fhir", "topj"])
+    assert result.exit_code == 2
+    assert "did you mean 'topi'" in result.output
+
+
+def test_export_fhir_and_json_schema(tmp_path):
+    out = tmp_path / "q.json"
+    assert runner.invoke(app, ["export-fhir", "topi", "-o", str(out)]).exit_code == 0
+    assert json.loads(out.read_text(encoding="utf-8"))["resourceType"] == "Questionnaire"
+    result = runner.invoke(app, ["export-fhir", "topi", "--json-schema"])
+    assert result.exit_code == 0
+    assert json.loads(result.output)["$schema"].startswith("https://json-schema.org/")
+
+
+def test_instruments_list_and_show():
+    listing = runner.invoke(app, ["instruments", "list"], env={"COLUMNS": "200"})
+    assert listing.exit_code == 0 and "opsporing.skole.trivsel" in listing.output
+    shown = runner.invoke(app, ["instruments", "show", "topi", "--lang", "en"])
+    assert shown.exit_code == 0 and "1vurdering" in shown.output
