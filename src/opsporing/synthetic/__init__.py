@@ -1,0 +1,71 @@
+"""A synthetic population of children whose true staircase step is known.
+
+Models are trained and evaluated here on data whose truth we know, so a researcher
+can measure how close any model comes to the best possible: :func:`oracle_proba`
+gives the exact P(step | what was observed) under the generator. **These are not
+real children**; no record describes a real person.
+
+The generative story (every number below is a documented default; the knobs are
+fields of :class:`SyntheticConfig`, the constants live in ``_model.py``):
+
+1. **Child.** Municipality ``K01``… (14, lognormal sizes), setting (35 % daycare,
+   age U[0.5, 6); 65 % school, age U[6, 16]), sex (49 % girls; no effect), and family
+   background ``dansk`` 80 % / ``efterkommer`` 12 % / ``indvandrer`` 8 % (evaluation
+   group only).
+2. **Latent state.** Family strain F ~ N(μ_g + drift, 1) with μ_g = 0, 0.15, 0.25 per
+   group; given F, independently: own difficulties D ~ N(drift + 0.45 (F - drift),
+   1 - 0.45²), protective resources R ~ N(-0.5 (F - drift), 1 - 0.5²), acute-risk
+   propensity S* ~ N(0.5 (F - drift), 1 - 0.5²). Acute safety risk is present when
+   S* > 2.62 (about 0.47 % of children).
+3. **Ground truth.** Step index = 0.75 D + 0.75 F + 2.5 acute + prevalence_shift
+   + 0.85 ε, ε ~ N(0, 1) (irreducible noise); the true step counts the fixed
+   thresholds (2.61, 3.00, 3.37, 3.78, 4.03, 4.95) it reaches. Default population per
+   1,000 children: 950, 20, 12, 8, 3, 5, 2 on steps 0-6.
+4. **Screenings.** Every child has a current form (wave 1); a share (50 %) of those old
+   enough also has one from a year earlier (wave 0, age - 1, the instrument of the
+   setting it was then in). Each form is filled in by a rater drawn from a pool per
+   municipality, setting and wave (about 20 forms each), whose harshness h is mild,
+   typical or harsh (-√3σ, 0, +√3σ with probabilities 1/6, 2/3, 1/6; σ = 0.3).
+5. **Answers.** Graded-response (ordered-logit) items, derived from the instrument:
+   emotional, social, behaviour and development items are driven by D, care items by
+   F, resource items by -R, each in its concern direction (reverse-keyed and strength
+   items answered the other way round); rated concern items see D or F shifted by
+   ``h + bias·[group = rater_bias_against] - drift_per_year·[wave 0]``. Yes/no red-flag
+   items say "Ja" with probability 0.30 with acute risk, 0.0005 without. Every answer is
+   missing with probability logistic(logit(3 %) + log odds_g + 0.3 F), odds 1, 1.5,
+   2.5 per group. All answers are independent given (latent state, group, rater).
+
+The oracle conditions on every answer and missing answer of each form of the child
+(both waves), and on its age and setting; it integrates out the latent state (grid
+quadrature), the family background (mixture with the population shares) and each
+form's rater harshness (three-point mixture). See ``docs/synthetic.md``.
+
+Examples
+--------
+>>> from opsporing.synthetic import SyntheticConfig, generate, oracle_proba, STEP_COLUMNS
+>>> pop = generate(SyntheticConfig(n_children=500, seed=11), progress=False)
+>>> sorted(pop.forms), pop.children["child_id"].str.fullmatch(r"C\\d{7}").all()
+(['dagtilbud', 'skole'], np.True_)
+>>> proba = oracle_proba(pop)
+>>> list(proba.columns) == list(STEP_COLUMNS), len(proba)
+(True, 500)
+"""
+
+from ._config import GROUPS, REFERENCE_YEAR, SyntheticConfig
+from ._generate import generate
+from ._model import SETTINGS, STEP_COLUMNS
+from ._oracle import oracle_proba, population_step_distribution
+from ._population import SyntheticPopulation, load_default
+
+__all__ = [
+    "GROUPS",
+    "REFERENCE_YEAR",
+    "SETTINGS",
+    "STEP_COLUMNS",
+    "SyntheticConfig",
+    "SyntheticPopulation",
+    "generate",
+    "load_default",
+    "oracle_proba",
+    "population_step_distribution",
+]

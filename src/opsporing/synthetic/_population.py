@@ -1,0 +1,201 @@
+"""The population record and its files: deterministic Parquet, config and manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..errors import DataError
+from ._config import FORMAT, SyntheticConfig
+
+#: Where the committed default dataset lives (the repository's ``data/synthetic``).
+DEFAULT_DIRECTORY = Path(__file__).resolve().parents[3] / "data" / "synthetic"
+
+_SETTINGS = ("dagtilbud", "skole")
+_TABLES = ("children", "forms_dagtilbud", "forms_skole", "raters")
+_VERSIONED = ("numpy", "pandas", "pyarrow", "scipy", "opsporing")
+
+
+@dataclass(frozen=True, eq=False)
+class SyntheticPopulation:
+    """A synthetic population: children with their truth, and their screening forms.
+
+    Attributes
+    ----------
+    children : DataFrame
+        One row per child: ``child_id``, ``municipality``, ``setting``, ``age_years``,
+        ``sex``, ``family_background`` (evaluation group only), ``latent_difficulties``,
+        ``latent_family_strain``, ``latent_safety_risk``, ``latent_resources``,
+        ``true_step`` (0-6).
+    forms : dict of str to DataFrame
+        Per setting (``"dagtilbud"``, ``"skole"``), one row per screening: ``form_id``,
+        ``child_id``, ``wave`` (0 earlier, 1 current), ``rater_id``, ``instrument_id``,
+        ``instrument_version``, ``age_years``, then one float column per item (NaN = not
+        answered). A child's earlier form can be in the other setting's table.
+    config : SyntheticConfig
+        The scenario that generated it.
+    raters : DataFrame
+        One row per rater: ``rater_id``, ``municipality``, ``setting``, ``wave``,
+        ``harshness`` (the latent shift; for studying rater effects, never a model input).
+    """
+
+    children: pd.DataFrame
+    forms: dict[str, pd.DataFrame]
+    config: SyntheticConfig
+    raters: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def save(self, directory: str | Path) -> Path:
+        """Write Parquet files, ``config.json`` and ``manifest.json`` into ``directory``.
+
+        The Parquet files carry no pandas metadata and no timestamps, so the same
+        population written with the same library versions gives the same bytes. The
+        manifest records those versions and a SHA-256 per file.
+
+        Returns
+        -------
+        Path
+            The directory.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        files: dict[str, dict[str, Any]] = {}
+        for name, frame in self._tables().items():
+            table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+            path = out / f"{name}.parquet"
+            pq.write_table(
+                table,
+                path,
+                compression="zstd",
+                compression_level=9,
+                row_group_size=1 << 20,
+                write_statistics=False,
+            )
+            files[path.name] = {"rows": len(frame), "sha256": _sha256(path)}
+        config_path = out / "config.json"
+        config_path.write_text(_dumps({"format": FORMAT, "config": self.config.to_dict()}))
+        files[config_path.name] = {"sha256": _sha256(config_path)}
+        manifest = {
+            "format": FORMAT,
+            "versions": library_versions(),
+            "files": files,
+        }
+        (out / "manifest.json").write_text(_dumps(manifest))
+        return out
+
+    @classmethod
+    def load(cls, directory: str | Path) -> SyntheticPopulation:
+        """Read a population written by :meth:`save`, checking every file's SHA-256.
+
+        Raises
+        ------
+        DataError
+            A file is missing, unreadable, truncated or altered (hash mismatch).
+        """
+        import pyarrow.parquet as pq
+
+        root = Path(directory)
+        manifest = _read_json(root / "manifest.json")
+        listed = manifest.get("files")
+        if not isinstance(listed, dict):
+            raise DataError(f"{root / 'manifest.json'}: expected a 'files' mapping")
+        for name in [*(f"{t}.parquet" for t in _TABLES), "config.json"]:
+            path = root / name
+            if name not in listed:
+                raise DataError(f"{root / 'manifest.json'}: expected an entry for {name}")
+            if not path.is_file():
+                raise DataError(f"{path}: file missing (expected by the manifest)")
+            digest = _sha256(path)
+            if digest != listed[name].get("sha256"):
+                raise DataError(
+                    f"{path}: SHA-256 {digest[:12]}… does not match the manifest's "
+                    f"{str(listed[name].get('sha256'))[:12]}… (truncated or altered file)"
+                )
+        config_doc = _read_json(root / "config.json")
+        if config_doc.get("format") != FORMAT:
+            raise DataError(
+                f"{root / 'config.json'}: format {config_doc.get('format')!r}: expected {FORMAT!r}"
+            )
+        config = SyntheticConfig.from_dict(config_doc.get("config"))
+        tables: dict[str, pd.DataFrame] = {}
+        for name in _TABLES:
+            try:
+                tables[name] = pq.read_table(root / f"{name}.parquet").to_pandas()
+            except Exception as exc:  # pyarrow raises several unrelated types
+                raise DataError(
+                    f"{root / name}.parquet: not a readable Parquet file ({exc})"
+                ) from None
+        return cls(
+            children=tables["children"],
+            forms={s: tables[f"forms_{s}"] for s in _SETTINGS},
+            config=config,
+            raters=tables["raters"],
+        )
+
+    def _tables(self) -> dict[str, pd.DataFrame]:
+        return {
+            "children": self.children,
+            "forms_dagtilbud": self.forms["dagtilbud"],
+            "forms_skole": self.forms["skole"],
+            "raters": self.raters,
+        }
+
+
+def load_default() -> SyntheticPopulation:
+    """The committed default population (``data/synthetic/``, 50,000 children).
+
+    Raises
+    ------
+    DataError
+        The directory or a file is missing, or a file does not match the manifest.
+    """
+    if not DEFAULT_DIRECTORY.is_dir():
+        raise DataError(
+            f"{DEFAULT_DIRECTORY}: the default synthetic data set is missing; regenerate it with "
+            "`python -m opsporing.synthetic --out data/synthetic` from the repository root"
+        )
+    return SyntheticPopulation.load(DEFAULT_DIRECTORY)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions that decide the bytes of the files (Python and the libraries that write them)."""
+    found = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:  # pragma: no cover
+            found[name] = "unknown"
+    return found
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _dumps(doc: Any) -> str:
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: file missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: not a readable JSON file ({exc})") from None
+    if not isinstance(doc, dict):
+        raise DataError(f"{path}: expected a JSON object")
+    return doc
