@@ -66,3 +66,11 @@ def test_instruments_list_and_show():
     assert listing.exit_code == 0 and "opsporing.skole.trivsel" in listing.output
     shown = runner.invoke(app, ["instruments", "show", "topi", "--lang", "en"])
     assert shown.exit_code == 0 and "1vurdering" in shown.output
+
+
+def test_synth_writes_a_population_and_refuses_bad_knobs(tmp_path):
+    result = runner.invoke(app, ["synth", "--out", str(tmp_path / "pop"), "--n-children", "300", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "pop" / "children.parquet").exists()
+    bad = runner.invoke(app, ["synth", "--out", str(tmp_path / "x"), "--rater-bias-against", "nobody"])
+    assert bad.exit_code == 2 and "rater_bias_against" in bad.output

@@ -208,6 +208,49 @@ def export_fhir(
         console.print(f"wrote {output}")
 
 
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (created if needed).")],
+    n_children: Annotated[int, typer.Option(help="Number of children.")] = 50_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 20261123,
+    year: Annotated[
+        int | None, typer.Option(help="Reference year (drift is counted from it).")
+    ] = None,
+    prevalence_shift: Annotated[float, typer.Option(help="Shift of the need index.")] = 0.0,
+    drift_per_year: Annotated[float, typer.Option(help="Latent mean shift per year.")] = 0.0,
+    rater_harshness_sd: Annotated[float, typer.Option(help="Spread of rater harshness.")] = 0.3,
+    rater_bias_against: Annotated[
+        str | None, typer.Option(help="Family-background group rated harsher.")
+    ] = None,
+    rater_bias_size: Annotated[float, typer.Option(help="Size of that bias.")] = 0.5,
+    missing_rate: Annotated[float, typer.Option(help="Base rate of missing answers.")] = 0.03,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Generate a synthetic population with known ground truth (see docs/synthetic.md)."""
+    from .synthetic import SyntheticConfig, generate
+
+    knobs: dict[str, object] = {
+        "n_children": n_children,
+        "seed": seed,
+        "prevalence_shift": prevalence_shift,
+        "drift_per_year": drift_per_year,
+        "rater_harshness_sd": rater_harshness_sd,
+        "rater_bias_against": rater_bias_against,
+        "rater_bias_size": rater_bias_size,
+        "missing_rate": missing_rate,
+    }
+    if year is not None:
+        knobs["year"] = year
+    try:
+        pop = generate(SyntheticConfig(**knobs), progress=progress)  # type: ignore[arg-type]
+        pop.save(out)
+    except OpsporingError as exc:
+        _fail(exc)
+        return
+    n_forms = sum(len(f) for f in pop.forms.values())
+    console.print(f"wrote {len(pop.children):,} children and {n_forms:,} forms to {out}")
+
+
 @instruments_app.command("list")
 def instruments_list() -> None:
     """List the shipped instruments."""
