@@ -1,0 +1,172 @@
+"""A self-contained HTML report: tables and figures in one file for a paper's appendix.
+
+The file holds everything (figures as base64 PNG, CSS inline), and its content depends only
+on its inputs: no timestamp unless one is passed as ``date``, PNGs saved without metadata.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from . import _checks as chk
+
+_CSS = """
+body { font-family: sans-serif; max-width: 60em; margin: 2em auto; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 1em 0; }
+th, td { padding: 0.2em 0.6em; text-align: right; border-bottom: 1px solid #eee; }
+th { background: #f4f4f4; } img { max-width: 100%; } .caption { color: #555; font-size: 0.9em; }
+""".strip()
+
+Content = pd.DataFrame | pd.Series | Figure | str
+
+
+@dataclass(frozen=True)
+class Section:
+    """One titled section of a :func:`report`.
+
+    Parameters
+    ----------
+    title : str
+        The section heading.
+    content : tuple
+        In order: DataFrames and Series (tables), matplotlib Figures (embedded PNGs) and
+        strings (paragraphs; a blank line starts a new one).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from opsporing.evaluation import Section
+    >>> Section("Detection", (pd.DataFrame({"auc": [0.8]}), "AUC on the test set.")).title
+    'Detection'
+    """
+
+    title: str
+    content: tuple[Content, ...] = ()
+
+    def __post_init__(self) -> None:
+        # one item, or a list, is accepted and kept as a tuple
+        items = self.content
+        if isinstance(items, pd.DataFrame | pd.Series | Figure | str):
+            items = (items,)
+        object.__setattr__(self, "content", tuple(items))
+
+
+def _table(obj: pd.DataFrame | pd.Series, digits: int) -> str:
+    frame = obj.to_frame() if isinstance(obj, pd.Series) else obj
+    show_index = not isinstance(frame.index, pd.RangeIndex)
+    return frame.to_html(
+        index=show_index,
+        border=0,
+        na_rep="–",
+        float_format=lambda v: f"{v:.{digits}f}",
+        escape=True,
+    )
+
+
+def _image(fig: Figure, dpi: int) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    alt = html.escape(fig.get_suptitle() or (fig.axes[0].get_title() if fig.axes else "figure"))
+    return f'<img alt="{alt}" src="data:image/png;base64,{data}">'
+
+
+def _paragraphs(text: str) -> str:
+    parts = [p.strip() for p in text.split("\n\n") if p.strip()]
+    return "\n".join(f"<p>{html.escape(p)}</p>" for p in parts)
+
+
+def _render(item: Any, where: str, digits: int, dpi: int) -> str:
+    if isinstance(item, pd.DataFrame | pd.Series):
+        return _table(item, digits)
+    if isinstance(item, Figure):
+        return _image(item, dpi)
+    if isinstance(item, str):
+        return _paragraphs(item)
+    raise chk.fail(
+        where, chk.text(type(item).__name__), "a DataFrame, Series, matplotlib Figure or str"
+    )
+
+
+def report(
+    *sections: Section,
+    path: str | Path,
+    title: str = "opsporing: detection-quality report",
+    date: str | None = None,
+    digits: int = 3,
+    dpi: int = 100,
+) -> Path:
+    """Write a self-contained HTML report of tables and figures.
+
+    Parameters
+    ----------
+    *sections : Section
+        The sections in order.
+    path : str or Path
+        Where to write the HTML (UTF-8). Its folder must exist.
+    title : str
+        The report's heading.
+    date : str, optional
+        Shown under the heading when given; the report never reads the clock, so the same
+        inputs always give the same bytes.
+    digits : int, default 3
+        Decimals of floats in tables.
+    dpi : int, default 100
+        Resolution of the embedded PNGs.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile, pathlib
+    >>> from opsporing.evaluation import Section, plot_roc, report
+    >>> fig = plot_roc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    >>> sec = Section("Detection", (pd.DataFrame({"auc": [0.75]}), fig))
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     text = report(sec, path=pathlib.Path(d) / "r.html").read_text(encoding="utf-8")
+    >>> "<h2>Detection</h2>" in text and "data:image/png;base64," in text
+    True
+    """
+    if not sections:
+        raise chk.fail("sections", chk.text("none"), "at least one Section")
+    digits = chk.positive_int(digits, "digits", minimum=0)
+    dpi = chk.positive_int(dpi, "dpi", minimum=10)
+    body = [f"<h1>{html.escape(title)}</h1>"]
+    if date is not None:
+        body.append(f'<p class="caption">{html.escape(str(date))}</p>')
+    for k, sec in enumerate(sections):
+        if not isinstance(sec, Section):
+            raise chk.fail(f"sections[{k}]", chk.text(type(sec).__name__), "a Section")
+        body.append(f"<h2>{html.escape(sec.title)}</h2>")
+        body += [
+            _render(item, f"{sec.title!r} content[{j}]", digits, dpi)
+            for j, item in enumerate(sec.content)
+        ]
+    doc = "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            '<head><meta charset="utf-8">',
+            f"<title>{html.escape(title)}</title>",
+            f"<style>\n{_CSS}\n</style></head>",
+            "<body>",
+            *body,
+            "</body></html>",
+            "",
+        ]
+    )
+    out = Path(path)
+    out.write_text(doc, encoding="utf-8")
+    return out
