@@ -1,0 +1,35 @@
+"""Suggestions and decisions: the model suggests, a named professional decides.
+
+``suggest`` / ``suggest_batch`` return frozen :class:`Suggestion` records (a step,
+an abstention, or — for red flags — the duty to notify now). Nothing acts on a
+suggestion: :meth:`Decision.record` is the only way to make a :class:`Decision`.
+
+Examples
+--------
+>>> from opsporing.decision import ROLES
+>>> sorted(ROLES)
+['dagtilbud', 'myndighed', 'ppr', 'skole', 'sundhedspleje']
+"""
+
+from ._decision import MUNICIPAL_ROLES, ROLES, Decision, DecisionLog
+from ._suggestion import (
+    ABSTAIN_TEXT,
+    Suggestion,
+    SuggestionKind,
+    red_flag_suggestion,
+    suggest,
+    suggest_batch,
+)
+
+__all__ = [
+    "ABSTAIN_TEXT",
+    "MUNICIPAL_ROLES",
+    "ROLES",
+    "Decision",
+    "DecisionLog",
+    "Suggestion",
+    "SuggestionKind",
+    "red_flag_suggestion",
+    "suggest",
+    "suggest_batch",
+]

@@ -1,0 +1,93 @@
+"""Plain-language labels of feature groups, and which items each group comes from."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from ..instruments import get_instrument
+from ..model import INSTRUMENTS
+from ..vocabulary import Language, Text, load_vocabulary
+
+#: Labels of the domain scores, as they read in a sentence.
+DOMAIN_LABELS: dict[str, Text] = {
+    "emotional": Text("scoren for følelsesmæssig trivsel", "the emotional well-being score"),
+    "social": Text("scoren for relationer og fællesskab", "the relationships score"),
+    "behaviour": Text("scoren for adfærd", "the behaviour score"),
+    "development": Text("scoren for læring og udvikling", "the learning and development score"),
+    "care": Text("scoren for omsorg og sundhed", "the care and health score"),
+    "safety": Text("tegn på vold eller overgreb", "signs of violence or abuse"),
+    "resources": Text("scoren for ressourcer", "the resources score"),
+}
+
+#: Labels of the other groups.
+OTHER_LABELS: dict[str, Text] = {
+    "total": Text("den samlede bekymringsscore", "the overall concern score"),
+    "missing": Text("manglende svar", "missing answers"),
+    "change": Text("udviklingen siden sidste screening", "the change since the last screening"),
+    "age": Text("barnets alder", "the child's age"),
+    "setting": Text("dagtilbud eller skole", "daycare or school"),
+}
+
+
+def _lower_first(text: str) -> str:
+    # Keep acronyms (PPR) as they are; lower any other leading capital.
+    if len(text) > 1 and text[1].isupper():
+        return text
+    return text[:1].lower() + text[1:]
+
+
+def group_label(group: str, present: bool = True) -> Text:
+    """The label of a feature group, for use inside a sentence (lower-case start).
+
+    ``present`` matters for concepts: an absent concern or protective factor reads
+    "ingen tegn på ..." / "no sign of ..."; and for ``change``: without an earlier
+    screening it reads "ingen tidligere screening" / "no earlier screening".
+
+    Examples
+    --------
+    >>> group_label("concept:protective.trusted_adult").da
+    'en fortrolig voksen'
+    >>> group_label("concept:social.isolation", present=False).en
+    'no sign of social isolation'
+    >>> group_label("domain:behaviour").en
+    'the behaviour score'
+    """
+    if group.startswith("concept:"):
+        label = load_vocabulary().concept(group.removeprefix("concept:")).label
+        da, en = _lower_first(label.da), _lower_first(label.en)
+        if not present:
+            return Text(f"ingen tegn på {da}", f"no sign of {en}")
+        return Text(da, en)
+    if group.startswith("domain:"):
+        return DOMAIN_LABELS[group.removeprefix("domain:")]
+    if group == "change" and not present:
+        return Text("ingen tidligere screening", "no earlier screening")
+    return OTHER_LABELS[group]
+
+
+@cache
+def group_items(group: str, setting: str) -> tuple[str, ...]:
+    """Item ids of ``setting``'s instrument behind a group (concept or domain).
+
+    Examples
+    --------
+    >>> group_items("concept:learning.absence", "skole")
+    ('dev_absence',)
+    >>> group_items("domain:emotional", "dagtilbud")
+    ('emo_sad', 'emo_anxious', 'emo_withdrawn', 'emo_gives_up')
+    """
+    inst = get_instrument(INSTRUMENTS[setting])
+    if group.startswith("concept:"):
+        code = group.removeprefix("concept:")
+        return tuple(i.id for i in inst.items if any(e.code == code for e in i.evidences))
+    if group.startswith("domain:"):
+        return tuple(i.id for i in inst.items_in(group.removeprefix("domain:")))
+    return ()
+
+
+def join(parts: list[str], lang: Language) -> str:
+    """``a``, ``a og b``, ``a, b og c`` (``and`` in English)."""
+    word = " og " if lang == "da" else " and "
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + word + parts[-1]

@@ -1,0 +1,329 @@
+"""opsporing.decision: suggestions, red flags, abstention, and the only way to decide."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import json
+import pkgutil
+import typing
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from threadpoolctl import threadpool_limits
+
+import opsporing
+from opsporing.decision import (
+    ABSTAIN_TEXT,
+    Decision,
+    DecisionLog,
+    Suggestion,
+    suggest,
+    suggest_batch,
+)
+from opsporing.errors import DataError, DecisionError
+from opsporing.explain import Explainer
+from opsporing.instruments import get_instrument
+from opsporing.model import load_model
+from opsporing.scoring import score_batch
+from opsporing.vocabulary import load_vocabulary
+
+MODELS = Path(__file__).parent.parent / "models"
+SCHOOL = get_instrument("opsporing.skole.trivsel")
+AT = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+def clock() -> datetime:
+    return AT
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One OpenMP thread: small predictions are faster, and a busy machine cannot stall them."""
+    with threadpool_limits(limits=1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model(MODELS / "step_suggester.joblib")
+
+
+@pytest.fixture(scope="module")
+def explainer(model):
+    return Explainer(model)
+
+
+def _scores(**answers: list[float | None]) -> pd.DataFrame:
+    n = len(next(iter(answers.values())))
+    forms = pd.DataFrame({"form_id": [f"F{i}" for i in range(n)], "age_years": 10.0, **answers})
+    return score_batch(SCHOOL, forms, keep=["form_id", "age_years"])
+
+
+def _full(value: int, resources: int, n: int = 1, **override: list[float | None]) -> pd.DataFrame:
+    """A complete school form: every concern item ``value``, resources ``resources``."""
+    answers: dict[str, list[float | None]] = {}
+    for item in SCHOOL.items:
+        if item.domain == "safety":
+            answers[item.id] = [0] * n
+        elif item.domain == "resources":
+            answers[item.id] = [resources] * n
+        else:
+            answers[item.id] = [3 - value if item.reverse else value] * n
+    answers.update(override)
+    return _scores(**answers)
+
+
+@pytest.fixture(scope="module")
+def thriving(model, explainer):
+    return suggest(model, _full(0, 3), id_column="form_id", explainer=explainer)
+
+
+@pytest.fixture(scope="module")
+def struggling(model, explainer):
+    return suggest(model, _full(3, 0), id_column="form_id", explainer=explainer)
+
+
+# --- suggestions -------------------------------------------------------------------------------
+def test_a_thriving_child_gets_universal_services(thriving):
+    assert thriving.kind == "step" and thriving.step == 0
+    assert thriving.p_needs_support < 0.05
+    assert thriving.step_info == load_vocabulary().step(0)
+    assert "protective.trusted_adult" in thriving.protective_factors
+    assert thriving.subject == "F0"
+
+
+def test_the_suggested_step_is_the_lowest_below_the_threshold(model, explainer):
+    scores = pd.concat([_full(v, r) for v, r in [(0, 3), (1, 2), (2, 1), (2, 2), (3, 0)]])
+    scores["form_id"] = [f"F{i}" for i in range(len(scores))]
+    for s in suggest_batch(model, scores, id_column="form_id", explainer=explainer):
+        above = 1 - np.cumsum(s.probabilities)  # P(step > k)
+        lowest = int(np.flatnonzero(above < model.threshold + 1e-12)[0])
+        if s.kind == "step":
+            assert s.step == lowest
+        assert abs(sum(s.probabilities) - 1) < 1e-9
+        assert s.p_needs_support == pytest.approx(1 - s.probabilities[0])
+
+
+def test_more_concern_raises_the_suggestion(thriving, struggling):
+    assert struggling.p_needs_support > 0.5 > thriving.p_needs_support
+    assert struggling.kind in ("step", "abstain")
+    assert struggling.reasons and struggling.reasons[0].contribution > 0
+    assert "trækker forslaget op" in struggling.explanation.da
+    assert "push" in struggling.explanation.en
+
+
+def test_steps_from_3_need_the_municipality(model, explainer):
+    voc = load_vocabulary()
+    scores = _full(3, 0)
+    s = suggest(model, scores, id_column="form_id", explainer=explainer)
+    if s.kind == "step":
+        assert s.requires_municipal_assessment == (s.step >= 3)
+        assert s.step_info.who_acts == voc.step(s.step).who_acts
+    assert voc.step(3).requires_municipal_assessment and not voc.step(2).requires_municipal_assessment
+    assert "§ 18" in voc.step(3).who_acts.da
+
+
+def test_red_flags_bypass_the_model():
+    class Untouchable:
+        def __getattr__(self, name):
+            raise AssertionError(f"the model was used ({name}) despite a red flag")
+
+    scores = _scores(saf_disclosure=[1], emo_sad=[3])
+    s = suggest(Untouchable(), scores, id_column="form_id")
+    voc = load_vocabulary()
+    assert s.kind == "notify" and s.step is None and s.probabilities is None
+    assert s.red_flags == ("safety.disclosure",)
+    assert s.duty_to_notify == voc.duty_to_notify
+    assert "§ 133" in s.message("da") and "duty to notify" in s.message("en")
+
+
+def test_too_many_missing_answers_abstain(model, explainer):
+    s = suggest(model, _scores(emo_sad=[3], emo_tense=[3], emo_withdrawn=[3]),
+                id_column="form_id", explainer=explainer)
+    assert s.kind == "abstain" and s.step is None
+    assert s.abstain_reason.en.startswith("Too many questions")
+    assert ABSTAIN_TEXT.da in s.message("da")
+    assert s.probabilities is not None  # still shown to the team
+
+
+def test_suggestions_are_frozen_and_identified_by_content(model, explainer, thriving):
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        thriving.step = 3  # type: ignore[misc]
+    again = suggest(model, _full(0, 3), id_column="form_id", explainer=explainer)
+    assert again.suggestion_id == thriving.suggestion_id
+    assert again.model_id == json.loads((MODELS / "manifest.json").read_text())["sha256"]
+    assert json.loads(json.dumps(thriving.to_dict()))["step"] == 0
+
+
+def test_suggest_wants_one_row(model):
+    with pytest.raises(DataError, match="exactly one row"):
+        suggest(model, _full(0, 3, n=2))
+
+
+# --- decisions ---------------------------------------------------------------------------------
+def test_following_a_suggestion_needs_no_reason(thriving):
+    d = Decision.record(thriving, professional_role="skole", professional_id="T-1",
+                        chosen_step=0, clock=clock)
+    assert d.follows_suggestion and d.reason is None
+    assert d.decided_at == "2026-11-23T08:00:00+00:00"
+    assert d.suggestion_id == thriving.suggestion_id
+    record = json.loads(d.to_json())
+    assert record == d.to_dict() and record["chosen_step"] == 0
+    again = Decision.record(thriving, professional_role="skole", professional_id="T-1",
+                            chosen_step=0, clock=clock)
+    assert again.decision_id == d.decision_id  # content hash
+
+
+def test_a_different_step_needs_a_reason(thriving):
+    with pytest.raises(DecisionError, match="reason = None: expected a reason: chosen step 1"):
+        Decision.record(thriving, professional_role="skole", professional_id="T-1",
+                        chosen_step=1, clock=clock)
+    with pytest.raises(DecisionError, match="reason"):
+        Decision.record(thriving, professional_role="skole", professional_id="T-1",
+                        chosen_step=1, reason="   ", clock=clock)
+    d = Decision.record(thriving, professional_role="skole", professional_id="T-1",
+                        chosen_step=1, reason="Forældrene beder om en samtale", clock=clock)
+    assert not d.follows_suggestion and d.reason == "Forældrene beder om en samtale"
+
+
+def test_overriding_a_red_flag_needs_a_reason():
+    s = suggest(object(), _scores(saf_injury=[1]), id_column="form_id")
+    with pytest.raises(DecisionError, match="overriding a red flag"):
+        Decision.record(s, professional_role="dagtilbud", professional_id="P-9",
+                        chosen_step=1, notify=False, clock=clock)
+    ok = Decision.record(s, professional_role="dagtilbud", professional_id="P-9",
+                         chosen_step=1, notify=True, clock=clock)
+    assert ok.follows_suggestion and ok.red_flags == ("safety.unexplained_injury",)
+
+
+def test_an_abstention_always_needs_the_teams_reason(model, explainer):
+    s = suggest(model, _scores(emo_sad=[3]), id_column="form_id", explainer=explainer)
+    assert s.kind == "abstain"
+    with pytest.raises(DecisionError, match="abstained"):
+        Decision.record(s, professional_role="skole", professional_id="T-1", chosen_step=0,
+                        clock=clock)
+    assert Decision.record(s, professional_role="skole", professional_id="T-1", chosen_step=1,
+                           reason="Drøftet i teamet", clock=clock).reason == "Drøftet i teamet"
+
+
+def test_only_the_municipality_chooses_steps_from_3(thriving):
+    with pytest.raises(DecisionError, match="chosen_step = 4: expected 0-2 for role 'skole'"):
+        Decision.record(thriving, professional_role="skole", professional_id="T-1",
+                        chosen_step=4, reason="x", clock=clock)
+    d = Decision.record(thriving, professional_role="myndighed", professional_id="M-3",
+                        chosen_step=4, reason="Børnefaglig undersøgelse (§ 20)", clock=clock)
+    assert d.chosen_step == 4
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"professional_role": "rektor"}, "professional_role = 'rektor'"),
+        ({"professional_id": " "}, "professional_id"),
+        ({"professional_id": "010203-1234"}, "never a CPR number"),
+        ({"chosen_step": 7}, "chosen_step = 7"),
+        ({"chosen_step": True}, "chosen_step = True"),
+        ({"notify": "yes"}, "notify = 'yes'"),
+        ({"clock": lambda: datetime(2026, 1, 1)}, "timezone-aware"),
+    ],
+)
+def test_bad_decisions_name_field_value_and_expectation(thriving, kwargs, match):
+    args = {"professional_role": "skole", "professional_id": "T-1", "chosen_step": 0,
+            "clock": clock, **kwargs}
+    with pytest.raises(DecisionError, match=match):
+        Decision.record(thriving, **args)
+
+
+def test_a_decision_cannot_be_made_any_other_way(thriving):
+    d = Decision.record(thriving, professional_role="skole", professional_id="T-1",
+                        chosen_step=0, clock=clock)
+    with pytest.raises(DecisionError, match="constructed directly"):
+        Decision(**{f.name: getattr(d, f.name) for f in dataclasses.fields(d)})
+    with pytest.raises(DecisionError, match="constructed directly"):
+        dataclasses.replace(d, chosen_step=2)
+    with pytest.raises(DecisionError, match="expected a Suggestion"):
+        Decision.record(thriving.to_dict(), professional_role="skole",  # type: ignore[arg-type]
+                        professional_id="T-1", chosen_step=0)
+
+
+def test_the_decision_log_only_appends(thriving):
+    log = DecisionLog()
+    d = Decision.record(thriving, professional_role="skole", professional_id="T-1",
+                        chosen_step=0, clock=clock)
+    log.append(d)
+    with pytest.raises(DecisionError, match="not yet in the log"):
+        log.append(d)
+    assert len(log) == 1 and log.entries == (d,)
+    assert [json.loads(line) for line in log.to_jsonl().splitlines()] == [d.to_dict()]
+    public = {n for n in dir(log) if not n.startswith("_")}
+    assert public == {"append", "entries", "to_jsonl"}
+    for name in ("__setitem__", "__delitem__", "remove", "pop", "clear", "insert"):
+        assert not hasattr(log, name)
+
+
+# --- nothing else acts on a suggestion ---------------------------------------------------------
+FINALISING = ("decide", "decision", "record", "approve", "accept", "final", "commit", "execute",
+              "confirm", "submit")
+
+
+def _public_api():
+    """Every public name of every opsporing module that declares ``__all__``."""
+    seen = {}
+    for info in pkgutil.walk_packages(opsporing.__path__, "opsporing."):
+        if any(part.startswith("_") for part in info.name.split(".")[1:]):
+            continue
+        try:
+            module = importlib.import_module(info.name)
+        except ModuleNotFoundError as exc:  # an optional extra (e.g. the web form's server)
+            if exc.name and exc.name.split(".")[0] == "opsporing":
+                raise
+            continue
+        for name in getattr(module, "__all__", ()):
+            seen[f"{info.name}.{name}"] = getattr(module, name)
+    return seen
+
+
+def _mentions_decision(func) -> bool:
+    try:
+        hints = typing.get_type_hints(func)
+    except Exception:  # unresolvable forward references: fall back to the raw annotation
+        hints = getattr(func, "__annotations__", {})
+    return "Decision" in str(hints.get("return", "")).replace("DecisionLog", "").replace(
+        "DecisionError", ""
+    )
+
+
+def test_only_decision_record_returns_a_decision():
+    api = _public_api()
+    assert "opsporing.decision.Decision" in api and "opsporing.decision.suggest" in api
+    offenders = []
+    for qualname, obj in api.items():
+        if inspect.isclass(obj):
+            for name, member in inspect.getmembers(obj, callable):
+                if name.startswith("_") and name != "__init__":
+                    continue
+                if obj is Decision and name == "record":
+                    continue
+                if _mentions_decision(member):
+                    offenders.append(f"{qualname}.{name}")
+        elif callable(obj) and _mentions_decision(obj):
+            offenders.append(qualname)
+    assert offenders == []
+
+
+def test_a_suggestion_finalises_nothing():
+    methods = [n for n, m in inspect.getmembers(Suggestion) if callable(m) and not n.startswith("_")]
+    assert sorted(methods) == ["message", "to_dict"]
+    assert not any(word in n for n in methods for word in FINALISING)
+
+
+def test_no_cli_verb_decides():
+    from opsporing import cli
+
+    verbs = [c.name or c.callback.__name__ for c in cli.app.registered_commands]
+    assert not any(word in v for v in verbs for word in FINALISING)

@@ -1,0 +1,305 @@
+"""opsporing.model: features, the StepSuggester estimator, the saved artifact."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from threadpoolctl import threadpool_limits
+
+from opsporing.errors import (
+    DataError,
+    ModelError,
+    ModelIntegrityError,
+    NotFittedError,
+    OpsporingError,
+)
+from opsporing.instruments import get_instrument
+from opsporing.model import (
+    FORBIDDEN_COLUMNS,
+    StepSuggester,
+    build_features,
+    expected_calibration_error,
+    feature_names,
+    load_model,
+    monotonic_constraint,
+    read_manifest,
+)
+from opsporing.model.train import prepare, split, train
+from opsporing.scoring import score_batch
+from opsporing.synthetic import SyntheticConfig, generate
+
+MODELS = Path(__file__).parent.parent / "models"
+SCHOOL = get_instrument("opsporing.skole.trivsel")
+DAYCARE = get_instrument("opsporing.dagtilbud.trivsel")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small fits are faster on one thread, and a busy machine cannot stall OpenMP."""
+    with threadpool_limits(limits=1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def data():
+    """A small synthetic population (the real generator), prepared like the training run."""
+    pop = generate(SyntheticConfig(n_children=12_000, seed=7), progress=False)
+    return prepare(pop)
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    train_rows, test_rows = split(data, seed=3)
+    model = StepSuggester(max_iter=60, min_samples_leaf=30, random_state=0)
+    model.fit(data.X.iloc[train_rows], data.step.iloc[train_rows])
+    return model, data.X.iloc[test_rows], data.step.iloc[test_rows].to_numpy()
+
+
+# --- features ----------------------------------------------------------------------------------
+def test_features_by_hand():
+    forms = pd.DataFrame(
+        {
+            "child_id": ["a", "b"],
+            "age_years": [9.0, 12.0],
+            "emo_sad": [3, 0],
+            "emo_tense": [2, 0],
+            "emo_withdrawn": [1, None],
+            "emo_self_critical": [0, None],  # b: 2 of 4 answered: not scorable
+            "dev_absence": [2, 0],
+            "res_trusted_adult": [3, 0],
+        }
+    )
+    earlier = forms.assign(emo_sad=[0, 0], emo_tense=[0, 0]).iloc[[0]]
+    scores = score_batch(SCHOOL, forms, keep=["child_id", "age_years"])
+    before = score_batch(SCHOOL, earlier, keep=["child_id", "age_years"])
+    X = build_features(scores, before, id_column="child_id")
+    assert list(X.columns) == list(feature_names())
+    assert list(X.index) == ["a", "b"]
+    a, b = X.loc["a"], X.loc["b"]
+    assert a["score.emotional"] == pytest.approx(6 / 12)  # 3 + 2 + 1 + 0 of 0-12
+    assert np.isnan(b["score.emotional"])  # not scorable, never 0
+    assert a["answered.emotional"] == 1.0 and b["answered.emotional"] == 0.5
+    assert a["missing_fraction"] == pytest.approx((32 - 6) / 32)
+    assert a["setting.skole"] == 1.0 and a["age_years"] == 9.0
+    assert a["concept.emotional.sadness"] == 1.0 and a["concept.learning.absence"] == 1.0
+    assert a["concept.protective.trusted_adult"] == 1.0
+    assert b["concept.protective.trusted_adult"] == 0.0
+    assert np.isnan(a["concept.development.motor_delay"])  # daycare-only concept
+    assert a["has_earlier"] == 1.0 and b["has_earlier"] == 0.0
+    assert a["change.emotional"] == pytest.approx(6 / 12 - 1 / 12)  # earlier: 0 + 0 + 1 + 0
+    assert np.isnan(b["change.emotional"])
+
+
+def test_daycare_scaling_uses_its_own_range():
+    forms = pd.DataFrame({"care_hygiene": [3], "care_hungry": [3], "care_tired": [3]})
+    X = build_features(score_batch(DAYCARE, forms))
+    assert X.loc[0, "setting.skole"] == 0.0
+    assert X.loc[0, "score.care"] == pytest.approx(15 / 15)  # 9 prorated to 5 items of 0-15
+    assert np.isnan(X.loc[0, "age_years"])
+
+
+@pytest.mark.parametrize("column", ["family_background", "cpr", "Name", "municipality"])
+def test_sensitive_columns_are_refused_by_build_features(column):
+    scores = score_batch(SCHOOL, pd.DataFrame({"emo_sad": [1]})).assign(**{column: ["x"]})
+    with pytest.raises(OpsporingError, match=column):
+        build_features(scores)
+
+
+@pytest.mark.parametrize("column", ["child_id", "rater_id", "sex", "family_background"])
+def test_forbidden_columns_are_refused_by_the_estimator(fitted, column):
+    model, X, y = fitted
+    bad = X.assign(**{column: 1.0})
+    with pytest.raises(DataError, match=column):
+        StepSuggester(max_iter=5).fit(bad, y)
+    with pytest.raises(DataError, match=column):
+        model.predict_proba(bad)
+
+
+def test_no_feature_is_forbidden():
+    names = feature_names()
+    assert not {n.lower() for n in names} & set(FORBIDDEN_COLUMNS)
+    assert not any(part in n.lower() for n in names for part in ("cpr", "name", "background"))
+
+
+def test_monotonic_constraints_by_name():
+    assert monotonic_constraint("score.social") == 1
+    assert monotonic_constraint("score.resources") == -1
+    assert monotonic_constraint("concept.social.isolation") == 1
+    assert monotonic_constraint("concept.protective.trusted_adult") == -1
+    assert monotonic_constraint("change.social") == 0
+    assert monotonic_constraint("missing_fraction") == 0
+
+
+# --- the estimator -----------------------------------------------------------------------------
+EXPECTED_FAILED = {
+    "check_classifiers_train": (
+        "predict() returns the LOWEST step whose P(step > k) is below the threshold (the "
+        "staircase's downward direction), by design not argmax(predict_proba)"
+    ),
+}
+
+
+@parametrize_with_checks(
+    [StepSuggester(max_iter=20, random_state=0)],
+    expected_failed_checks=lambda est: EXPECTED_FAILED,
+)
+def test_sklearn_api(estimator, check):
+    check(estimator)
+
+
+def test_unfitted_and_bad_params():
+    with pytest.raises(NotFittedError):
+        StepSuggester().predict_proba(np.zeros((2, 3)))
+    X, y = np.random.default_rng(0).random((100, 2)), np.arange(100) % 2
+    with pytest.raises(ModelError, match="threshold"):
+        StepSuggester(threshold=1.5).fit(X, y)
+    with pytest.raises(DataError, match="2 classes"):
+        StepSuggester().fit(X, np.zeros(100))
+
+
+def test_probabilities_are_consistent(fitted):
+    model, X, _ = fitted
+    assert model.classes_.tolist() == list(range(7))
+    assert model.get_feature_names_out().tolist() == [f"p_step_{k}" for k in range(7)]
+    assert model.n_features_in_ == len(feature_names())
+    assert model.feature_names_in_.tolist() == list(feature_names())
+    proba = model.predict_proba(X)
+    cum = model.predict_cumulative(X)
+    assert np.all(proba >= 0) and np.allclose(proba.sum(axis=1), 1.0)
+    assert np.all(np.diff(cum, axis=1) <= 1e-12)  # P(step >= k) never rises with k
+    assert np.allclose(cum, 1 - np.cumsum(proba, axis=1)[:, :-1])
+    assert np.allclose(model.predict_needs_support(X), 1 - proba[:, 0])
+
+
+def test_predict_is_the_lowest_step_below_the_threshold(fitted):
+    model, X, _ = fitted
+    proba = model.predict_proba(X)
+    above = 1 - np.cumsum(proba, axis=1)  # P(step > k), k = 0..6
+    expected = [int(np.flatnonzero(row < model.threshold + 1e-12)[0]) for row in above]
+    assert model.predict(X).tolist() == expected
+
+
+def test_more_concern_never_lowers_risk(fitted):
+    model, X, _ = fitted
+    base = X.iloc[:300].copy()
+    for col, delta in (("score.social", 0.3), ("concept.learning.absence", 1.0)):
+        base[col] = base[col].fillna(0)  # NaN is not "less": it goes to a learned side
+        worse = base.copy()
+        worse[col] = np.clip(worse[col] + delta, 0, 1)
+        assert np.all(model.predict_cumulative(worse) >= model.predict_cumulative(base) - 1e-12)
+    better = base.copy()
+    better["concept.protective.trusted_adult"] = 1.0
+    worse = base.copy()
+    worse["concept.protective.trusted_adult"] = 0.0
+    assert np.all(model.predict_cumulative(better) <= model.predict_cumulative(worse) + 1e-12)
+
+
+def test_calibration_and_conformal_coverage(fitted):
+    model, X, y = fitted
+    p1 = model.predict_needs_support(X)
+    assert expected_calibration_error(y >= 1, p1) < 0.03
+    lo, hi = model.predict_interval(X)
+    covered = (lo <= y) & (y <= hi)
+    # label-conditional: 90 % of the children who need support, up to sampling noise
+    assert covered[y >= 1].mean() >= 0.8
+    assert np.all(lo <= hi)
+
+
+def test_abstention_rule(fitted):
+    model, X, _ = fitted
+    lo, hi = model.predict_interval(X)
+    wide = (hi - lo + 1) > model.max_interval
+    assert model.abstain(X).tolist() == (wide | (X["missing_fraction"] > 0.25)).tolist()
+    sparse = X.iloc[:5].assign(missing_fraction=0.5)
+    assert model.abstain(sparse).all()
+
+
+def test_fit_is_deterministic(data):
+    rows = np.arange(4000)
+    a = StepSuggester(max_iter=20, random_state=5).fit(data.X.iloc[rows], data.step.iloc[rows])
+    b = StepSuggester(max_iter=20, random_state=5).fit(data.X.iloc[rows], data.step.iloc[rows])
+    assert np.array_equal(a.predict_proba(data.X.iloc[:500]), b.predict_proba(data.X.iloc[:500]))
+
+
+# --- the artifact ------------------------------------------------------------------------------
+def test_load_model_checks_hash_and_versions(tmp_path):
+    model = load_model(MODELS / "step_suggester.joblib")
+    assert isinstance(model, StepSuggester)
+    manifest = read_manifest(MODELS)
+    assert model.artifact_sha256_ == manifest["sha256"]
+    assert model.feature_names_in_.tolist() == manifest["features"]
+
+    copy = tmp_path / "m"
+    shutil.copytree(MODELS, copy)
+    path = copy / "step_suggester.joblib"
+    raw = bytearray(path.read_bytes())
+    raw[-10] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ModelIntegrityError, match="sha256"):
+        load_model(path)
+
+    shutil.copy(MODELS / "step_suggester.joblib", path)
+    changed = dict(manifest, versions={**manifest["versions"], "scikit-learn": "0.1.0"})
+    (copy / "manifest.json").write_text(json.dumps(changed), encoding="utf-8")
+    with pytest.raises(ModelIntegrityError, match=r"scikit-learn version = 0\.1\.0"):
+        load_model(copy)
+
+    (copy / "manifest.json").unlink()
+    with pytest.raises(ModelIntegrityError, match="manifest"):
+        load_model(path)
+
+
+def test_retraining_reproduces_the_manifest(tmp_path):
+    """One command retrains the shipped model; file, metrics and card match exactly."""
+    manifest = train(out_dir=tmp_path, progress=False)
+    shipped = read_manifest(MODELS)
+    assert manifest["training_data"] == shipped["training_data"]
+    assert manifest["metrics"] == shipped["metrics"]
+    assert manifest["sha256"] == shipped["sha256"]  # byte for byte, whatever ran before
+    X = build_features(score_batch(SCHOOL, pd.DataFrame({"emo_sad": [0, 1, 2, 3] * 25,
+                                                         "soc_bullied": [3, 2, 1, 0] * 25})))
+    retrained, committed = load_model(tmp_path), load_model(MODELS)
+    assert np.array_equal(retrained.predict_proba(X), committed.predict_proba(X))
+    assert retrained.interval_tail_ == committed.interval_tail_
+    assert (tmp_path / "MODEL_CARD.md").read_text(encoding="utf-8") == (
+        MODELS / "MODEL_CARD.md"
+    ).read_text(encoding="utf-8")
+    overall = shipped["metrics"]["overall"]
+    assert overall["auc_gap_to_oracle"] <= 0.02
+    assert overall["auc_step_ge_1"] > overall["band_rule_auc"]
+    assert overall["ece_step_ge_1"] <= 0.03
+
+
+def test_predict_summary_agrees_with_the_single_methods(fitted):
+    model, X, _ = fitted
+    summary = model.predict_summary(X)
+    lo, hi = model.predict_interval(X)
+    np.testing.assert_allclose(summary["proba"], model.predict_proba(X))
+    np.testing.assert_allclose(summary["cumulative"], model.predict_cumulative(X))
+    assert summary["step"].tolist() == model.predict(X).tolist()
+    assert summary["low"].tolist() == lo.tolist() and summary["high"].tolist() == hi.tolist()
+    assert summary["abstain"].tolist() == model.abstain(X).tolist()
+
+
+def test_saved_bytes_do_not_depend_on_string_identity():
+    """Equal strings that are, or are not, the same object pickle to the same bytes."""
+    import pickle
+    from types import SimpleNamespace
+
+    from opsporing.model._artifact import _canonical_strings
+
+    shared = "".join(["lo", "ss"])
+    same = SimpleNamespace(loss=shared, scoring=shared, names=np.array([shared], dtype=object))
+    apart = SimpleNamespace(
+        loss="".join(["lo", "ss"]),
+        scoring="".join(["l", "oss"]),
+        names=np.array(["".join(["los", "s"])], dtype=object),
+    )
+    assert pickle.dumps(same) != pickle.dumps(apart)  # what goes wrong without it
+    assert pickle.dumps(_canonical_strings(same)) == pickle.dumps(_canonical_strings(apart))
