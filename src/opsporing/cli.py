@@ -251,6 +251,37 @@ def synth(
     console.print(f"wrote {len(pop.children):,} children and {n_forms:,} forms to {out}")
 
 
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Interface to bind (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    db: Annotated[Path, typer.Option(help="The SQLite audit log.")] = Path(
+        "opsporing-audit.sqlite"
+    ),
+    model: Annotated[
+        str,
+        typer.Option(help="'auto' (the shipped model if it verifies), a model path, or 'none'."),
+    ] = "auto",
+) -> None:
+    """Serve the reference web form (needs the [web] extra). Stop it with Ctrl+C."""
+    try:
+        from .web import run
+    except ImportError as exc:  # pragma: no cover - only without the [web] extra
+        typer.echo(f"opsporing: error: the web form needs the [web] extra ({exc})", err=True)
+        raise typer.Exit(code=2) from None
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(
+            "[bold yellow]The form has no login: bind beyond loopback only behind the "
+            "municipality's own authentication.[/bold yellow]"
+        )
+    try:
+        run(host=host, port=port, db_path=db, model=None if model == "none" else model)
+    except OpsporingError as exc:
+        _fail(exc)
+
+
 @instruments_app.command("list")
 def instruments_list() -> None:
     """List the shipped instruments."""

@@ -14,7 +14,9 @@ application can catch :class:`OpsporingError` and know it has seen everything::
     ├── ModelError
     │   ├── NotFittedError              (also a ValueError)
     │   └── ModelIntegrityError         (hash or version mismatch of a model file)
-    └── DecisionError                   (a decision that breaks the protocol)
+    ├── DecisionError                   (a decision that breaks the protocol)
+    └── StorageError                    (the audit log could not be opened or written)
+        └── IdempotencyConflictError    (a form token replayed with different content)
 
 Errors that can hold many problems (a whole instrument file, a batch of forms)
 carry them as :class:`Problem` records, so a caller can show all of them at once
@@ -33,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "DataError",
     "DecisionError",
+    "IdempotencyConflictError",
     "InstrumentDefinitionError",
     "InstrumentError",
     "ModelError",
@@ -41,6 +44,7 @@ __all__ = [
     "OpsporingError",
     "Problem",
     "ResponseValidationError",
+    "StorageError",
     "UnknownCodeError",
     "UnknownInstrumentError",
     "VocabularyError",
@@ -200,3 +204,11 @@ class ModelIntegrityError(ModelError):
 
 class DecisionError(OpsporingError, ValueError):
     """A decision record breaks the protocol (e.g. an override without a reason)."""
+
+
+class StorageError(OpsporingError):
+    """The audit log could not be opened or written; nothing of the submission was stored."""
+
+
+class IdempotencyConflictError(StorageError):
+    """A form token was submitted again with different content (a replayed or forged form)."""

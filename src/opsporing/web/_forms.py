@@ -1,0 +1,210 @@
+"""Reading the submitted HTML forms: field by field, every error at once, nothing guessed.
+
+Browsers send every field as text. This module turns the text into typed values and
+collects, per field, what was wrong, so the page can show each message next to its field.
+Answers are then checked by :func:`opsporing.scoring.score_form`, whose problems are shown
+next to the items they name.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ResponseValidationError
+from ..instruments import Instrument
+from ..scoring import FormScore, score_form
+from ._i18n import UI
+
+__all__ = [
+    "CPR_PATTERN",
+    "DecisionInput",
+    "FieldErrors",
+    "ScreeningInput",
+    "looks_like_cpr",
+    "new_token",
+    "read_decision",
+    "read_screening",
+]
+
+#: A Danish CPR number: six digits (DDMMYY), an optional hyphen, four digits.
+CPR_PATTERN = re.compile(r"\d{6}-?\d{4}")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+_INT = re.compile(r"^-?\d+$")
+#: Prefix of an item's field name in the HTML form: ``item.<item id>``.
+ITEM_PREFIX = "item."
+MAX_REASON = 2000
+
+#: Field name -> messages to show next to that field ("" = the form as a whole).
+FieldErrors = dict[str, list[str]]
+
+
+def looks_like_cpr(text: str) -> bool:
+    """Whether ``text`` contains something shaped like a CPR number.
+
+    Examples
+    --------
+    >>> looks_like_cpr("010203-1234"), looks_like_cpr("0102031234"), looks_like_cpr("B-2026-41")
+    (True, True, False)
+    """
+    return CPR_PATTERN.search(text) is not None
+
+
+def new_token() -> str:
+    """A fresh idempotency token for one rendered form (32 hex digits)."""
+    return secrets.token_hex(16)
+
+
+def _text(form: Mapping[str, Any], name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _pseudonymous_id(form: Mapping[str, Any], name: str, t: UI, errors: FieldErrors) -> str:
+    value = _text(form, name)
+    if not value:
+        errors.setdefault(name, []).append(t["err_required"])
+    elif looks_like_cpr(value):
+        errors.setdefault(name, []).append(t["err_cpr"])
+    elif not _ID.match(value):
+        errors.setdefault(name, []).append(t["err_id"])
+    return value
+
+
+@dataclass(frozen=True)
+class ScreeningInput:
+    """A submitted screening form, read and (when ``errors`` is empty) scored.
+
+    ``raw_answers`` keeps the answers as submitted (for re-rendering the form);
+    ``answers`` holds the parsed ones passed to scoring.
+    """
+
+    instrument: Instrument
+    token: str
+    form_id: str
+    age_text: str
+    age_years: float | None
+    raw_answers: dict[str, str]
+    answers: dict[str, Any]
+    score: FormScore | None
+    errors: FieldErrors = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and self.score is not None
+
+    def stored_answers(self) -> dict[str, int | None]:
+        """Every item of the instrument with its answer (``None`` when not answered)."""
+        return {
+            item: (int(v) if isinstance(v, int) else None)
+            for item, v in ((i, self.answers.get(i)) for i in self.instrument.item_ids)
+        }
+
+
+def read_screening(instrument: Instrument, form: Mapping[str, Any], t: UI) -> ScreeningInput:
+    """Read and score a submitted screening form; every problem lands in ``errors``."""
+    errors: FieldErrors = {}
+    token = _text(form, "token")
+    if not _TOKEN.match(token):
+        errors.setdefault("", []).append(t["err_token"])
+    form_id = _pseudonymous_id(form, "form_id", t, errors)
+
+    age_text = _text(form, "age_years")
+    age: float | None = None
+    if not age_text:
+        errors.setdefault("age_years", []).append(t["err_required"])
+    else:
+        try:
+            age = float(age_text.replace(",", "."))
+        except ValueError:
+            errors.setdefault("age_years", []).append(t["err_age"])
+
+    raw: dict[str, str] = {}
+    answers: dict[str, Any] = {}
+    for name in form:
+        if not name.startswith(ITEM_PREFIX):
+            continue
+        item = name[len(ITEM_PREFIX) :]
+        text = _text(form, name)
+        raw[item] = text
+        # The browser sends the option's value as text; a whole number is that number,
+        # anything else goes to scoring as it came, and scoring says what was expected.
+        answers[item] = None if text == "" else int(text) if _INT.match(text) else text
+
+    score: FormScore | None = None
+    version = _text(form, "instrument_version") or None
+    try:
+        score = score_form(
+            instrument,
+            answers,
+            age_years=age if age is not None and "age_years" not in errors else None,
+            version=version,
+        )
+    except ResponseValidationError as exc:
+        for p in exc.problems:
+            name = f"{ITEM_PREFIX}{p.field}" if p.field in answers else p.field
+            if p.field == "instrument_version":
+                name = ""
+            errors.setdefault(name, []).append(f"{p.value!r}: {t['expected']} {p.expected}")
+    return ScreeningInput(
+        instrument=instrument,
+        token=token,
+        form_id=form_id,
+        age_text=age_text,
+        age_years=age,
+        raw_answers=raw,
+        answers=answers,
+        score=score if not errors else None,
+        errors=errors,
+    )
+
+
+@dataclass(frozen=True)
+class DecisionInput:
+    """The professional's decision as submitted: role, id, chosen step, notify, reason."""
+
+    role: str
+    professional_id: str
+    chosen_step: int | None
+    chosen_step_text: str
+    notify: bool
+    reason: str | None
+    suggestion_id: str
+    errors: FieldErrors = field(default_factory=dict)
+
+
+def read_decision(form: Mapping[str, Any], t: UI, roles: Collection[str]) -> DecisionInput:
+    """Read the decision fields; the protocol's rules are checked by the decision module."""
+    errors: FieldErrors = {}
+    role = _text(form, "role")
+    if role not in roles:
+        errors.setdefault("role", []).append(t["err_choice"] if role else t["err_required"])
+    professional_id = _pseudonymous_id(form, "professional_id", t, errors)
+    step_text = _text(form, "chosen_step")
+    step: int | None = None
+    if step_text in {str(n) for n in range(7)}:
+        step = int(step_text)
+    else:
+        errors.setdefault("chosen_step", []).append(
+            t["err_choice"] if step_text else t["err_required"]
+        )
+    reason = _text(form, "reason") or None
+    if reason is not None:
+        if len(reason) > MAX_REASON:
+            errors.setdefault("reason", []).append(t["err_reason_long"])
+        if looks_like_cpr(reason):
+            errors.setdefault("reason", []).append(t["err_cpr"])
+    return DecisionInput(
+        role=role,
+        professional_id=professional_id,
+        chosen_step=step,
+        chosen_step_text=step_text,
+        notify=_text(form, "notify") == "1",
+        reason=reason,
+        suggestion_id=_text(form, "suggestion_id"),
+        errors=errors,
+    )
