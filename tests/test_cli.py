@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -12,12 +13,24 @@ runner = CliRunner()
 
 
 def test_demo_scores_the_example_forms():
-    result = runner.invoke(app, ["demo"], env={"COLUMNS": "250"})
+    result = runner.invoke(app, ["demo", "--quick"], env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
     for form_id in ("D001", "D008", "S001", "S008"):
         assert form_id in result.output
     assert "underretning § 133" in result.output  # S008 has a red-flag answer
     assert "ikke scoret" in result.output  # D008 and S007 have a not-scorable domain
+
+
+@pytest.mark.slow
+def test_demo_suggests_on_shipped_data_and_decides_nothing():
+    result = runner.invoke(app, ["demo"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "forslag, ikke beslutninger" in result.output
+    assert "underret nu (§ 133)" in result.output  # a red-flag child bypasses the model
+    assert "oracle (Bayes-optimal)" in result.output
+    aucs = dict(re.findall(r"│ (the model|band rule|oracle)[^│]*│\s+([0-9.]+) │", result.output))
+    assert float(aucs["oracle"]) >= float(aucs["the model"]) - 0.005
+    assert float(aucs["the model"]) > float(aucs["band rule"])
 
 
 def test_score_writes_csv(tmp_path):

@@ -7,7 +7,6 @@ exits with status 2 (``--debug`` shows the traceback).
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
@@ -34,12 +33,6 @@ console = Console()
 _state = {"debug": False}
 
 _BAND_STYLE = {"grøn": "green", "gul": "yellow", "rød": "bold red"}
-
-#: The example forms shipped for the demo, and the instrument each was filled in with.
-EXAMPLES = {
-    "dagtilbud_forms.csv": "opsporing.dagtilbud.trivsel",
-    "skole_forms.csv": "opsporing.skole.trivsel",
-}
 
 
 @app.callback()
@@ -116,22 +109,25 @@ def _fail(exc: Exception) -> None:
 
 
 @app.command()
-def demo() -> None:
-    """Score the example forms shipped with opsporing and print a readable table."""
+def demo(
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Only score the example forms (skip the model part).")
+    ] = False,
+) -> None:
+    """The main job on shipped data: score example forms, suggest steps, measure quality."""
+    from ._demo import example_scores, suggestions_and_quality
+
     try:
-        root = resources.files("opsporing.examples")
-        for filename, instrument_id in EXAMPLES.items():
-            inst = get_instrument(instrument_id)
-            with resources.as_file(root.joinpath(filename)) as path:
-                forms = pd.read_csv(path)
-            scores = score_batch(inst, forms, keep=["form_id"])
+        for inst, scores in example_scores():
             console.print(_score_table(inst, scores, f"{inst.title.da} ({inst.key})", "form_id"))
             console.print()
+        if not quick:
+            suggestions_and_quality(console)
     except OpsporingError as exc:
         _fail(exc)
     console.print(
-        "[dim]Scores are decision support. A professional decides, and the duty to notify "
-        "(barnets lov § 133) never waits for a score.[/dim]"
+        "[dim]Scores and suggestions are decision support. A professional decides, and the "
+        "duty to notify (barnets lov § 133) never waits for a score.[/dim]"
     )
 
 
