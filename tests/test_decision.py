@@ -114,7 +114,7 @@ def test_more_concern_raises_the_suggestion(thriving, struggling):
     assert struggling.kind in ("step", "abstain")
     assert struggling.reasons and struggling.reasons[0].contribution > 0
     assert "trækker forslaget op" in struggling.explanation.da
-    assert "push" in struggling.explanation.en
+    assert "pushed up by" in struggling.explanation.en
 
 
 def test_steps_from_3_need_the_municipality(model, explainer):

@@ -99,9 +99,9 @@ def test_sentences_in_danish_and_english():
         "Social isolation og højt fravær trækker forslaget op; en fortrolig voksen trækker ned."
     )
     assert render_sentence(up, down, "en") == (
-        "Social isolation and high absence push the suggestion up; a trusted adult pulls it down."
+        "The suggestion is pushed up by social isolation and high absence, and pulled down by a trusted adult."
     )
-    assert render_sentence(up[:1], (), "en") == "Social isolation pushes the suggestion up."
+    assert render_sentence(up[:1], (), "en") == "The suggestion is pushed up by social isolation."
     assert render_sentence((), down, "da") == "En fortrolig voksen trækker forslaget ned."
     assert render_sentence((), (), "da").startswith("Ingen enkelt oplysning")
     e = Explanation(-3.0, -2.0, (*up, Reason("age", Text("alder", "age"), 0.01), *down))

@@ -98,8 +98,9 @@ class Explanation:
         ...            Text("en fortrolig voksen", "a trusted adult"), -0.6)))
         >>> e.sentence("da")
         'Tilbagetrækning og højt fravær trækker forslaget op; en fortrolig voksen trækker ned.'
-        >>> e.sentence("en")
-        'Withdrawal and high absence push the suggestion up; a trusted adult pulls it down.'
+        >>> print(e.sentence("en"))
+        The suggestion is pushed up by withdrawal and high absence,
+        and pulled down by a trusted adult.
         """
         return render_sentence(self.up(top_up), self.down(top_down), lang)
 
@@ -114,16 +115,16 @@ def render_sentence(up: tuple[Reason, ...], down: tuple[Reason, ...], lang: Lang
         )
         text = "; ".join(parts) if parts else "ingen enkelt oplysning flytter forslaget væsentligt"
     else:
-        parts = ([f"{ups} push the suggestion up"] if up else []) + (
-            [f"{downs} pulls it down" if up else f"{downs} pulls the suggestion down"]
-            if down
-            else []
-        )
-        if down and len(down) > 1:
-            parts[-1] = parts[-1].replace(" pulls ", " pull ")
-        if up and len(up) == 1:
-            parts[0] = parts[0].replace(" push ", " pushes ")
-        text = "; ".join(parts) if parts else "no single finding moves the suggestion much"
+        # The passive voice keeps the verb right whether a label is singular ("high
+        # absence") or plural ("missing answers", "unexplained injuries").
+        if up and down:
+            text = f"the suggestion is pushed up by {ups}, and pulled down by {downs}"
+        elif up:
+            text = f"the suggestion is pushed up by {ups}"
+        elif down:
+            text = f"the suggestion is pulled down by {downs}"
+        else:
+            text = "no single finding moves the suggestion much"
     return text[0].upper() + text[1:] + "."
 
 
