@@ -87,3 +87,40 @@ def test_synth_writes_a_population_and_refuses_bad_knobs(tmp_path):
     assert (tmp_path / "pop" / "children.parquet").exists()
     bad = runner.invoke(app, ["synth", "--out", str(tmp_path / "x"), "--rater-bias-against", "nobody"])
     assert bad.exit_code == 2 and "rater_bias_against" in bad.output
+
+
+EXAMPLE = "src/opsporing/examples/skole_forms.csv"
+
+
+@pytest.mark.slow
+def test_suggest_writes_suggestions_never_decisions(tmp_path):
+    out = tmp_path / "s.json"
+    result = runner.invoke(app, ["suggest", EXAMPLE, "-i", "opsporing.skole.trivsel", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(out.read_text(encoding="utf-8"))
+    assert len(rows) == 8
+    by_id = {r["form_id"]: r for r in rows}
+    assert by_id["S008"]["kind"] == "notify" and by_id["S008"]["suggested_step"] is None
+    assert by_id["S001"]["kind"] == "step" and by_id["S001"]["suggested_step"] == 0
+    assert all("decision" not in key for r in rows for key in r)
+    assert "not decisions" in result.output
+
+
+@pytest.mark.slow
+def test_explain_one_form_writes_a_plot(tmp_path):
+    plot = tmp_path / "w.png"
+    result = runner.invoke(app, ["explain", EXAMPLE, "S003", "-i", "opsporing.skole.trivsel", "--plot", str(plot), "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    assert "pushed up by" in result.output
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    missing = runner.invoke(app, ["explain", EXAMPLE, "S999", "-i", "opsporing.skole.trivsel"])
+    assert missing.exit_code == 2 and "S999" in missing.output
+
+
+@pytest.mark.slow
+def test_evaluate_writes_a_report(tmp_path):
+    out = tmp_path / "eval.html"
+    result = runner.invoke(app, ["evaluate", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    assert "band_rule" in html and "oracle" in html and "data:image/png;base64," in html

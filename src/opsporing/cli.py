@@ -169,6 +169,145 @@ def score(
         console.print(_score_table(inst, scores, inst.key, id_column))
 
 
+def _write_table(table: pd.DataFrame, output: Path) -> None:
+    if output.suffix == ".json":
+        output.write_text(table.to_json(orient="records", force_ascii=False, indent=2), "utf-8")
+    else:
+        table.to_csv(output, index=False)
+
+
+@app.command()
+def suggest(
+    file: Annotated[
+        Path, typer.Argument(help="CSV with one form per row.", exists=True, dir_okay=False)
+    ],
+    instrument: Annotated[str, typer.Option("--instrument", "-i", help="Instrument id or file.")],
+    id_column: Annotated[str, typer.Option("--id", help="The form id column.")] = "form_id",
+    earlier: Annotated[
+        Path | None, typer.Option(help="CSV of earlier screenings of the same ids (optional).")
+    ] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="Model file (default: the shipped one).")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write .csv or .json.")
+    ] = None,
+) -> None:
+    """Suggest a staircase step for each form, with reasons. Suggestions, never decisions."""
+    from ._jobs import read_forms, suggestions_table
+    from .model import load_model
+
+    try:
+        inst = _instrument(instrument)
+        forms = read_forms(file)
+        before = read_forms(earlier) if earlier is not None else None
+        fitted = load_model(model) if model is not None else None
+        table, _ = suggestions_table(inst, forms, id_column=id_column, earlier=before, model=fitted)
+    except OpsporingError as exc:
+        _fail(exc)
+        return
+    if output is not None:
+        _write_table(table, output)
+        console.print(f"wrote {len(table)} suggestions to {output}")
+    else:
+        shown = Table(header_style="bold")
+        for column in ("form_id", "kind", "suggested_step", "p_needs_support", "explanation_da"):
+            shown.add_column(column)
+        for row in table.to_dict("records"):
+            p = row["p_needs_support"]
+            step = row["suggested_step"]
+            text = (
+                row["explanation_da"]
+                if isinstance(row["explanation_da"], str)
+                else row["red_flags"]
+            )
+            shown.add_row(
+                str(row["form_id"]),
+                str(row["kind"]),
+                "–" if step is None or pd.isna(step) else str(int(step)),
+                "–" if p is None or pd.isna(p) else f"{p:.2f}",
+                str(text),
+            )
+        console.print(shown)
+    console.print(
+        "[dim]Suggestions, not decisions: a named professional decides and records it "
+        "(opsporing.decision.Decision.record).[/dim]"
+    )
+
+
+@app.command()
+def explain(
+    file: Annotated[
+        Path, typer.Argument(help="CSV with one form per row.", exists=True, dir_okay=False)
+    ],
+    form_id: Annotated[str, typer.Argument(help="The id of the form to explain.")],
+    instrument: Annotated[str, typer.Option("--instrument", "-i", help="Instrument id or file.")],
+    id_column: Annotated[str, typer.Option("--id", help="The form id column.")] = "form_id",
+    lang: Annotated[str, typer.Option(help="da or en.")] = "da",
+    plot: Annotated[Path | None, typer.Option(help="Write the waterfall plot (PNG) here.")] = None,
+) -> None:
+    """Explain one form's suggestion in plain language (and as a waterfall plot)."""
+    from ._jobs import explanation_for, read_forms
+
+    try:
+        inst = _instrument(instrument)
+        suggestion, figure = explanation_for(
+            inst, read_forms(file), form_id, id_column=id_column, lang=lang
+        )
+    except OpsporingError as exc:
+        _fail(exc)
+        return
+    language: Language = "en" if lang == "en" else "da"
+    console.print(suggestion.message(language))
+    if plot is not None and figure is not None:
+        figure.savefig(plot, dpi=100, bbox_inches="tight")
+        console.print(f"wrote {plot}")
+
+
+@app.command()
+def train(
+    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("models"),
+    seed: Annotated[int | None, typer.Option(help="Seed (default: the documented one).")] = None,
+) -> None:
+    """Retrain the model on the shipped synthetic data, reproducibly (see docs/model.md)."""
+    from .model.train import main as train_main
+
+    argv = ["--out", str(out)] + (["--seed", str(seed)] if seed is not None else [])
+    try:
+        code = train_main(argv)
+    except OpsporingError as exc:
+        _fail(exc)
+        return
+    raise typer.Exit(code=code)
+
+
+@app.command()
+def evaluate(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML report.")] = Path(
+        "reports/evaluation.html"
+    ),
+    data: Annotated[
+        Path | None, typer.Option(help="A synthetic population directory (default: shipped).")
+    ] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="Model file (default: the shipped one).")
+    ] = None,
+) -> None:
+    """Write a detection-quality report: model vs band rule vs oracle, calibration, fairness."""
+    from ._jobs import evaluate_report
+    from .model import load_model
+
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        path = evaluate_report(
+            output, data_dir=data, model=load_model(model) if model is not None else None
+        )
+    except OpsporingError as exc:
+        _fail(exc)
+        return
+    console.print(f"wrote {path}")
+
+
 @app.command("export-fhir")
 def export_fhir(
     instrument: Annotated[

@@ -1,0 +1,175 @@
+"""The jobs behind the command line's suggest, explain and evaluate verbs.
+
+Each function takes data and returns data (tables, figures, paths) so the CLI stays a
+thin layer of argument parsing and printing, and the jobs can be tested without it.
+None of them records or acts on a decision.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError, Problem, ResponseValidationError
+from .instruments import Instrument
+from .scoring import score_batch
+
+
+def read_forms(path: Path) -> pd.DataFrame:
+    """A CSV of forms; unreadable files become a typed error naming the file."""
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError, OSError) as exc:
+        raise ResponseValidationError(
+            [Problem(str(path), "(file)", f"a readable CSV of forms ({exc})", kind="io")],
+            headline=f"cannot read {path}",
+        ) from None
+
+
+def _score(inst: Instrument, forms: pd.DataFrame, id_column: str | None) -> pd.DataFrame:
+    keep = [c for c in (id_column, "age_years") if c is not None and c in forms.columns]
+    if id_column is not None and id_column not in forms.columns:
+        raise ResponseValidationError(
+            [
+                Problem(
+                    id_column,
+                    "(missing)",
+                    "a column of the table (the form id)",
+                    kind="missing_column",
+                )
+            ]
+        )
+    return score_batch(inst, forms, keep=keep)
+
+
+def suggestions_table(
+    inst: Instrument,
+    forms: pd.DataFrame,
+    *,
+    id_column: str | None = None,
+    earlier: pd.DataFrame | None = None,
+    model: Any = None,
+) -> tuple[pd.DataFrame, list[Any]]:
+    """Score forms and suggest a step for each: one row per form, plus the Suggestions.
+
+    The table has the form id, the kind (``step``, ``abstain`` or ``notify``), the step,
+    P(step >= 1), the interval, red flags and the explanation in Danish and English.
+    """
+    from .decision import suggest_batch
+    from .model import load_model
+
+    model = load_model() if model is None else model
+    scores = _score(inst, forms, id_column)
+    earlier_scores = _score(inst, earlier, id_column) if earlier is not None else None
+    suggestions = suggest_batch(model, scores, earlier_scores, id_column=id_column)
+    ids = scores[id_column].tolist() if id_column is not None else list(scores.index)
+    rows = []
+    for form_id, s in zip(ids, suggestions, strict=True):
+        rows.append(
+            {
+                "form_id": form_id,
+                "kind": s.kind,
+                "suggested_step": s.step,
+                "p_needs_support": s.p_needs_support,
+                "interval_low": s.interval[0] if s.interval else None,
+                "interval_high": s.interval[1] if s.interval else None,
+                "red_flags": ";".join(s.red_flags),
+                "explanation_da": s.explanation.da if s.explanation else None,
+                "explanation_en": s.explanation.en if s.explanation else None,
+                "suggestion_id": s.suggestion_id,
+            }
+        )
+    steps = {"suggested_step": "Int64", "interval_low": "Int64", "interval_high": "Int64"}
+    return pd.DataFrame(rows).astype(steps), suggestions
+
+
+def explanation_for(
+    inst: Instrument,
+    forms: pd.DataFrame,
+    form_id: str,
+    *,
+    id_column: str,
+    lang: str = "da",
+    model: Any = None,
+) -> tuple[Any, Any]:
+    """The Suggestion and a waterfall figure for one form of a CSV."""
+    from .explain import Explainer, plot_waterfall
+    from .model import build_features, load_model
+
+    if id_column not in forms.columns or form_id not in set(forms[id_column].astype(str)):
+        raise ResponseValidationError(
+            [Problem(id_column, form_id, f"the id of a form in the table (column {id_column!r})")]
+        )
+    row = forms[forms[id_column].astype(str) == form_id].head(1)
+    model = load_model() if model is None else model
+    _, suggestions = suggestions_table(inst, row, id_column=id_column, model=model)
+    suggestion = suggestions[0]
+    if suggestion.kind == "notify":
+        return suggestion, None  # red flags never reach the model, so there is nothing to plot
+    X = build_features(_score(inst, row, id_column), id_column=id_column)
+    explanation = Explainer(model).explain(X)[0]
+    return suggestion, plot_waterfall(explanation, lang="en" if lang == "en" else "da")
+
+
+def evaluate_report(
+    out: Path,
+    *,
+    data_dir: Path | None = None,
+    model: Any = None,
+    date: str | None = None,
+) -> Path:
+    """Evaluate the model, the band rule and the oracle on held-out synthetic children.
+
+    Writes one self-contained HTML report (see :func:`opsporing.evaluation.report`).
+    """
+    from .evaluation import age_band, evaluation_sections, report
+    from .model import load_model
+    from .model.train import prepare, split
+    from .synthetic import SyntheticPopulation, load_default
+
+    pop = SyntheticPopulation.load(data_dir) if data_dir is not None else load_default()
+    data = prepare(pop)
+    model = load_model() if model is None else model
+    _, test = split(data)
+    ids = data.X.index[test]
+    if data.oracle is None:  # pragma: no cover - the synthetic layer always has an oracle
+        raise DataError("oracle: unavailable: expected the synthetic population's oracle")
+    proba = model.predict_proba(data.X.loc[ids])
+    children = pop.children.set_index("child_id").loc[ids]
+    table = pd.DataFrame(
+        {
+            "y_true": (data.step.loc[ids].to_numpy() >= 1).astype(int),
+            "model": 1.0 - proba[:, 0],
+            "oracle": 1.0 - data.oracle.loc[ids, "p_step_0"].to_numpy(),
+            "band_rule": data.scores.loc[ids, "band.overall"]
+            .astype(object)
+            .isin(["gul", "rød"])
+            .astype(float)
+            .to_numpy(),
+            "true_step": data.step.loc[ids].to_numpy(),
+            "suggested_step": np.asarray(model.predict(data.X.loc[ids])),
+            "sex": children["sex"].to_numpy(),
+            "age_band": age_band(children["age_years"]).to_numpy(),
+            "setting": children["setting"].to_numpy(),
+            "municipality": children["municipality"].to_numpy(),
+            "family_background": children["family_background"].to_numpy(),
+        },
+        index=ids,
+    )
+    sections = evaluation_sections(
+        table,
+        scores=["model", "oracle", "band_rule"],
+        cutoffs={"model": 0.25, "oracle": 0.25, "band_rule": 0.5},
+        steps=("true_step", "suggested_step"),
+    )
+    return Path(
+        report(
+            *sections,
+            path=out,
+            title="opsporing: detection quality on held-out synthetic children",
+            date=date,
+        )
+    )
