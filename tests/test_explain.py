@@ -158,3 +158,10 @@ def test_keeping_only_the_strongest_reasons(explainer, X):
         assert b.margin == a.margin
         assert b.up(2, 0.0) == a.up(2, 0.0) and b.down(2, 0.0) == a.down(2, 0.0)
         assert len(b.reasons) <= 4
+
+
+def test_missing_group_reads_all_answered_when_nothing_is_missing():
+    from opsporing.explain._labels import group_label
+
+    assert group_label("missing").en == "missing answers"
+    assert group_label("missing", present=False).en == "all questions being answered"

@@ -41,7 +41,8 @@ def group_label(group: str, present: bool = True) -> Text:
 
     ``present`` matters for concepts: an absent concern or protective factor reads
     "ingen tegn på ..." / "no sign of ..."; and for ``change``: without an earlier
-    screening it reads "ingen tidligere screening" / "no earlier screening".
+    screening it reads "ingen tidligere screening" / "no earlier screening"; and for
+    ``missing``: with nothing missing it reads "at alle spørgsmål er besvaret".
 
     Examples
     --------
@@ -62,6 +63,8 @@ def group_label(group: str, present: bool = True) -> Text:
         return DOMAIN_LABELS[group.removeprefix("domain:")]
     if group == "change" and not present:
         return Text("ingen tidligere screening", "no earlier screening")
+    if group == "missing" and not present:
+        return Text("at alle spørgsmål er besvaret", "all questions being answered")
     return OTHER_LABELS[group]
 
 

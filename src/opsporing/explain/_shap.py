@@ -188,6 +188,12 @@ class Explainer:
         if "change" in self.groups and "has_earlier" in self.feature_names:
             # "change" reads "no earlier screening" for a child without one.
             self._concept_feature["change"] = self.feature_names.index("has_earlier")
+        # "missing" reads "all questions answered" when nothing is missing.
+        self._missing_feature = (
+            self.feature_names.index("missing_fraction")
+            if "missing" in self.groups and "missing_fraction" in self.feature_names
+            else None
+        )
 
     def _matrix(self, X: Any) -> F64:
         if isinstance(X, pd.DataFrame):
@@ -277,6 +283,8 @@ class Explainer:
                 group = self.groups[j]
                 col = self._concept_feature.get(group)
                 present = col is None or matrix[r, col] == 1.0
+                if group == "missing" and self._missing_feature is not None:
+                    present = bool(matrix[r, self._missing_feature] > 0)
                 key = (group, present)
                 if key not in labels:
                     labels[key] = group_label(group, present)
