@@ -39,7 +39,9 @@ VERSION_POLICY: dict[str, int] = {
     "joblib": 1,
     "pandas": 0,
     "shap": 0,
-    "opsporing": 0,
+    # The model is a pickle of opsporing's own classes: another minor version may have
+    # changed them (attributes, feature building), so it must match as scikit-learn does.
+    "opsporing": 2,
 }
 
 
@@ -155,7 +157,46 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
         raise ModelIntegrityError(
             f"manifest {manifest_path}: format = {got!r}: expected {MANIFEST_FORMAT!r}"
         )
+    _check_fields(manifest, manifest_path)
     return manifest
+
+
+def _check_fields(manifest: dict[str, Any], manifest_path: Path) -> None:
+    """Raise unless the fields :func:`load_model` relies on have the shape save_model writes."""
+    checks: list[tuple[str, bool, str]] = [
+        (
+            "model_file",
+            isinstance(manifest.get("model_file"), str)
+            and bool(manifest["model_file"])
+            and Path(manifest["model_file"]).name == manifest["model_file"],
+            "the model's file name (no folders)",
+        ),
+        (
+            "sha256",
+            isinstance(manifest.get("sha256"), str)
+            and len(manifest["sha256"]) == 64
+            and all(c in "0123456789abcdef" for c in manifest["sha256"]),
+            "64 lower-case hex digits",
+        ),
+        (
+            "versions",
+            isinstance(manifest.get("versions"), dict)
+            and all(isinstance(v, str) for v in manifest["versions"].values()),
+            "an object of library name to version string",
+        ),
+        (
+            "features",
+            isinstance(manifest.get("features"), list)
+            and all(isinstance(f, str) for f in manifest["features"]),
+            "a list of feature names",
+        ),
+    ]
+    for name, ok, expected in checks:
+        if not ok:
+            raise ModelIntegrityError(
+                f"manifest {manifest_path}: {name} = {manifest.get(name, '<missing>')!r}: "
+                f"expected {expected}"
+            )
 
 
 def _compatible(saved: str, running: str, parts: int) -> bool:
@@ -164,14 +205,42 @@ def _compatible(saved: str, running: str, parts: int) -> bool:
     return saved.split(".")[:parts] == running.split(".")[:parts]
 
 
-def load_model(path: str | Path = "models/step_suggester.joblib") -> Any:
+#: File name of the shipped model (in the repository's ``models/`` folder).
+DEFAULT_MODEL_NAME = "step_suggester.joblib"
+
+
+def default_model_path() -> Path:
+    """Where the shipped model is: the source checkout's ``models/`` first, then the wheel's.
+
+    An installed wheel carries the model as data files under
+    ``<prefix>/share/opsporing/models/`` (see ``docs/release.md``).
+
+    Raises
+    ------
+    ModelIntegrityError
+        Neither a source checkout nor an installed wheel holds the model.
+    """
+    from .. import _shipped_folder
+
+    folder = _shipped_folder("models")
+    if folder is None or not (folder / DEFAULT_MODEL_NAME).is_file():
+        raise ModelIntegrityError(
+            f"shipped model {DEFAULT_MODEL_NAME}: not found: expected it in the source "
+            "checkout's models/ or an installed wheel's share/opsporing/models/; pass a path, "
+            "or retrain with python -m opsporing.model.train"
+        )
+    return folder / DEFAULT_MODEL_NAME
+
+
+def load_model(path: str | Path | None = None) -> Any:
     """Load a model file after checking it against its manifest.
 
     Parameters
     ----------
-    path : str or Path
+    path : str or Path, optional
         The ``.joblib`` file (its ``manifest.json`` must sit next to it) or the
-        directory holding both.
+        directory holding both. Default: the shipped model
+        (:func:`default_model_path`), from the source checkout or the installed wheel.
 
     Returns
     -------
@@ -180,14 +249,16 @@ def load_model(path: str | Path = "models/step_suggester.joblib") -> Any:
     Raises
     ------
     ModelIntegrityError
-        When the manifest is missing or unreadable, the file's SHA-256 differs from
-        the manifest's, a library version differs beyond :data:`VERSION_POLICY`, or
-        the loaded object is not the model the manifest describes. Nothing is
+        When no path is given and no shipped model is found, the manifest is missing,
+        unreadable or malformed, the file's SHA-256 differs from
+        the manifest's, a library version differs beyond :data:`VERSION_POLICY`, the
+        file cannot be unpickled, or the loaded object is not the model the manifest
+        describes. Nothing is
         unpickled before the hash and versions have been checked.
     """
     from ._estimator import StepSuggester
 
-    path = Path(path)
+    path = default_model_path() if path is None else Path(path)
     manifest = read_manifest(path)
     model_path = path / str(manifest.get("model_file", "")) if path.is_dir() else path
     if not model_path.is_file():
@@ -209,7 +280,13 @@ def load_model(path: str | Path = "models/step_suggester.joblib") -> Any:
                 f"{running[lib]} (first {parts} part{'s' if parts > 1 else ''}); retrain with "
                 "python -m opsporing.model.train"
             )
-    model = joblib.load(model_path)
+    try:
+        model = joblib.load(model_path)
+    except Exception as exc:  # a pickle can fail in many ways; none of them is the caller's
+        raise ModelIntegrityError(
+            f"model file {model_path}: cannot be unpickled ({type(exc).__name__}: {exc}): "
+            "expected a model written by save_model"
+        ) from None
     if not isinstance(model, StepSuggester):
         raise ModelIntegrityError(
             f"model file {model_path}: holds {type(model).__name__}: expected a StepSuggester"

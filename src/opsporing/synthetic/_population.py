@@ -15,8 +15,21 @@ import pandas as pd
 from ..errors import DataError
 from ._config import FORMAT, SyntheticConfig
 
-#: Where the committed default dataset lives (the repository's ``data/synthetic``).
-DEFAULT_DIRECTORY = Path(__file__).resolve().parents[3] / "data" / "synthetic"
+#: Where the committed default dataset lives in a source checkout (``data/synthetic``).
+_CHECKOUT_DIRECTORY = Path(__file__).resolve().parents[3] / "data" / "synthetic"
+
+
+def _default_directory() -> Path:
+    """The source checkout's ``data/synthetic`` first, then an installed wheel's copy."""
+    from .. import _shipped_folder
+
+    return _shipped_folder("data/synthetic") or _CHECKOUT_DIRECTORY
+
+
+#: Where :func:`load_default` reads the default dataset: the source checkout's
+#: ``data/synthetic`` when there is one, otherwise the copy an installed wheel put under
+#: ``<prefix>/share/opsporing/data/synthetic`` (see ``docs/release.md``).
+DEFAULT_DIRECTORY = _default_directory()
 
 _SETTINGS = ("dagtilbud", "skole")
 _TABLES = ("children", "forms_dagtilbud", "forms_skole", "raters")
@@ -110,8 +123,11 @@ class SyntheticPopulation:
             raise DataError(f"{root / 'manifest.json'}: expected a 'files' mapping")
         for name in [*(f"{t}.parquet" for t in _TABLES), "config.json"]:
             path = root / name
-            if name not in listed:
-                raise DataError(f"{root / 'manifest.json'}: expected an entry for {name}")
+            if not isinstance(listed.get(name), dict):
+                raise DataError(
+                    f"{root / 'manifest.json'}: files.{name} = {listed.get(name, '<missing>')!r}: "
+                    "expected an entry with the file's sha256"
+                )
             if not path.is_file():
                 raise DataError(f"{path}: file missing (expected by the manifest)")
             digest = _sha256(path)
@@ -125,7 +141,10 @@ class SyntheticPopulation:
             raise DataError(
                 f"{root / 'config.json'}: format {config_doc.get('format')!r}: expected {FORMAT!r}"
             )
-        config = SyntheticConfig.from_dict(config_doc.get("config"))
+        try:
+            config = SyntheticConfig.from_dict(config_doc.get("config"))
+        except DataError as exc:  # name the file, not only the field
+            raise DataError(f"{root / 'config.json'}: {exc}") from None
         tables: dict[str, pd.DataFrame] = {}
         for name in _TABLES:
             try:
@@ -152,6 +171,9 @@ class SyntheticPopulation:
 
 def load_default() -> SyntheticPopulation:
     """The committed default population (``data/synthetic/``, 50,000 children).
+
+    Read from the source checkout's ``data/synthetic/`` or, when opsporing runs from an
+    installed wheel, from the copy the wheel installed (:data:`DEFAULT_DIRECTORY`).
 
     Raises
     ------

@@ -41,7 +41,6 @@ from ..vocabulary import Language, Text
 from ._i18n import UI
 
 __all__ = [
-    "DEFAULT_MODEL_PATH",
     "Suggester",
     "SuggestionPanel",
     "decision_api_available",
@@ -55,7 +54,6 @@ log = logging.getLogger("opsporing.web")
 
 #: Where ``model="auto"`` looks for the trained model (relative to the working folder),
 #: the default of :func:`opsporing.model.load_model`.
-DEFAULT_MODEL_PATH = Path("models/step_suggester.joblib")
 
 #: Roles when :mod:`opsporing.decision` is not installed: the same codes as its ``ROLES``.
 _FALLBACK_ROLES: dict[str, Text] = {
@@ -180,7 +178,8 @@ def load_suggester(model: Any = "auto") -> Suggester:
     Parameters
     ----------
     model : "auto", str, Path, fitted model or None
-        ``"auto"``: :data:`DEFAULT_MODEL_PATH` when that file exists and passes its
+        ``"auto"``: the shipped model (``opsporing.model._artifact.default_model_path``,
+        found from a checkout or an installed wheel) when it exists and passes its
         manifest check, otherwise no model (logged). A path: that model file, checked by
         :func:`opsporing.model.load_model` (a failing check raises). A fitted
         :class:`~opsporing.model.StepSuggester`: used as is. ``None``: no model.
@@ -194,13 +193,17 @@ def load_suggester(model: Any = "auto") -> Suggester:
         return Suggester(None)
     if isinstance(model, str | Path):
         from ..model import load_model
+        from ..model._artifact import default_model_path
 
         if isinstance(model, str) and model == "auto":
-            if not DEFAULT_MODEL_PATH.is_file():
-                log.info("no model file at %s: suggestions off", DEFAULT_MODEL_PATH)
+            try:
+                # The shipped model: the checkout's models/ first, then the installed wheel's.
+                path = default_model_path()
+            except ModelIntegrityError:
+                log.info("no shipped model found: suggestions off")
                 return Suggester(None)
             try:
-                return Suggester(load_model(DEFAULT_MODEL_PATH))
+                return Suggester(load_model(path))
             except ModelIntegrityError as exc:
                 log.warning("model not loaded, suggestions off: %s", exc)
                 return Suggester(None)
