@@ -7,6 +7,7 @@ exits with status 2 (``--debug`` shows the traceback).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .errors import OpsporingError, Problem, ResponseValidationError
+from .errors import DataError, OpsporingError, Problem, ResponseValidationError
 from .instruments import Instrument, get_instrument, list_instruments, load_instrument
 from .scoring import score_batch
 from .vocabulary import Language, load_vocabulary
@@ -95,6 +96,26 @@ def _instrument(name: str) -> Instrument:
     return get_instrument(name)
 
 
+def _write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all (a temporary file, then a rename).
+
+    Raises
+    ------
+    DataError
+        The file could not be written; ``path`` is left as it was.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp.parent.is_dir():
+            tmp.unlink(missing_ok=True)
+        raise DataError(
+            str(Problem("--output", str(path), f"a file that can be written ({exc.strerror})"))
+        ) from None
+
+
 def _fail(exc: Exception) -> None:
     if _state["debug"]:
         raise exc
@@ -104,6 +125,8 @@ def _fail(exc: Exception) -> None:
         message += f": {exc.problems[0]}" + (
             f" (+{len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
         )
+    # One line, whatever the input held: line breaks (also \x1c-\x1e, \u2028) escaped.
+    message = "\\n".join(message.splitlines())
     typer.echo(f"opsporing: error: {message}", err=True)
     raise typer.Exit(code=2)
 
@@ -158,11 +181,12 @@ def score(
                 [], headline=f"cannot read {file} as CSV: {exc}"
             ) from None
         scores = score_batch(inst, forms, keep=keep or [])
+        if output is not None:
+            _write(output, scores.to_csv(index=False))
     except OpsporingError as exc:
         _fail(exc)
         return
     if output is not None:
-        scores.to_csv(output, index=False)
         console.print(f"wrote {len(scores)} scored forms to {output}")
     else:
         id_column = keep[0] if keep else None
@@ -332,14 +356,15 @@ def export_fhir(
             raise ResponseValidationError([Problem("--lang", lang, "'da' or 'en'")])
         language: Language = "en" if lang == "en" else "da"
         resource = to_json_schema(inst) if json_schema else to_questionnaire(inst, lang=language)
+        text = json.dumps(resource, ensure_ascii=False, indent=2)
+        if output is not None:
+            _write(output, text + "\n")
     except OpsporingError as exc:
         _fail(exc)
         return
-    text = json.dumps(resource, ensure_ascii=False, indent=2)
     if output is None:
         typer.echo(text)
     else:
-        output.write_text(text + "\n", encoding="utf-8")
         console.print(f"wrote {output}")
 
 

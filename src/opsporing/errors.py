@@ -84,8 +84,15 @@ class Problem:
     kind: str = "invalid"
 
     def __str__(self) -> str:
-        where = f"row {self.row}: " if self.row is not None else ""
-        return f"{where}{self.field} = {self.value!r}: expected {self.expected}"
+        # A field or row named by outside data (a CSV header, a JSON key, an index label) may
+        # hold line breaks or control characters: shown escaped, so a problem is one line.
+        where = f"row {_printable(self.row)}: " if self.row is not None else ""
+        return f"{where}{_printable(self.field)} = {self.value!r}: expected {self.expected}"
+
+
+def _printable(name: object) -> str:
+    text = str(name)
+    return text if text.isprintable() else repr(text)
 
 
 def _summarise(headline: str, problems: Sequence[Problem]) -> str:

@@ -31,7 +31,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import DataError, Problem
 from ..explain import Explainer, Explanation, Reason, render_sentence
 from ..model import build_features
 from ..vocabulary import Language, Step, Text, load_vocabulary
@@ -292,7 +292,22 @@ def suggest_batch(
     table = scores.set_index(id_column) if id_column is not None else scores
     if "red_flag" not in table.columns:
         raise DataError("scores: no red_flag column: expected the output of score_batch")
-    red = table["red_flag"].to_numpy(dtype=bool)
+    flags = table["red_flag"]
+    if isinstance(flags, pd.DataFrame) or not all(
+        isinstance(v, bool | np.bool_) for v in flags.tolist()
+    ):
+        # Never guessed: "no" or NaN would be True, and a red flag must not hang on a guess.
+        raise DataError(
+            str(
+                Problem(
+                    "scores.red_flag",
+                    next((v for v in np.ravel(flags.to_numpy(dtype=object))
+                          if not isinstance(v, bool | np.bool_)), "(duplicated column)"),
+                    "True or False in every row (the output of score_batch)",
+                )
+            )
+        )
+    red = flags.to_numpy(dtype=bool)
     model_rows = np.flatnonzero(~red)
     voc = load_vocabulary()
 
@@ -318,7 +333,8 @@ def suggest_batch(
             for c in table.columns
             if str(c).startswith("concept.protective.")
         ]
-        protective_values = table[[c for c, _ in protective_cols]].to_numpy(dtype=bool)
+        # Only a real True: NaN (an instrument without the item) must not count as present.
+        protective_values = table[[c for c, _ in protective_cols]].isin([True]).to_numpy()
         classes = [int(c) for c in model.classes_]
         for i, r in enumerate(model_rows):
             probs = dict(zip(classes, proba[i].tolist(), strict=True))

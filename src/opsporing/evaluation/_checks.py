@@ -86,11 +86,32 @@ def as_1d(values: Any, field: str) -> np.ndarray:
         raise fail(
             field, text(f"a DataFrame with {values.shape[1]} columns"), "one column (a Series)"
         )
-    arr = np.asarray(values.to_numpy() if isinstance(values, pd.Series) else values)
+    arr = as_array(values.to_numpy() if isinstance(values, pd.Series) else values, field)
     if arr.ndim != 1:
         raise fail(field, text(f"an array of shape {arr.shape}"), "a 1-d sequence")
     if arr.size == 0:
         raise fail(field, text("an empty sequence"), "at least one value")
+    return arr
+
+
+def as_array(values: Any, field: str) -> np.ndarray:
+    """``np.asarray(values)``, or an object array when NumPy cannot make one type of it.
+
+    Mixed values (bytes next to text, ragged lists, ints beyond 64 bits) make NumPy raise
+    UnicodeDecodeError, ValueError or OverflowError; they are kept as objects, so the
+    checks that follow can name the bad value.
+    """
+    try:
+        return np.asarray(values)
+    except (TypeError, ValueError, OverflowError, UnicodeError):
+        pass
+    try:
+        seq = list(values)
+    except TypeError:
+        raise fail(field, text(f"a {type(values).__name__}"), "a 1-d sequence") from None
+    arr = np.empty(len(seq), dtype=object)
+    for i, v in enumerate(seq):
+        arr[i] = v
     return arr
 
 

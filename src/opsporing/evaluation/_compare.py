@@ -47,7 +47,13 @@ def band_score(bands: Any) -> pd.Series:
     """
     s = bands if isinstance(bands, pd.Series) else pd.Series(chk.as_1d(bands, "bands"))
     values = s.astype(object)
-    codes = values.map({b: float(i) for i, b in enumerate(BANDS)})
+    rank = {b: float(i) for i, b in enumerate(BANDS)}
+    # One value at a time: a list or dict in the column is a bad band, not a TypeError.
+    codes = pd.Series(
+        [rank.get(v, np.nan) if isinstance(v, str) else np.nan for v in values.tolist()],
+        index=values.index,
+        dtype=np.float64,
+    )
     bad = values.notna().to_numpy() & codes.isna().to_numpy()
     if bad.any():
         r = int(np.flatnonzero(bad)[0])

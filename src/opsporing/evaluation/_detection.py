@@ -174,7 +174,9 @@ def cutoff_table(
     y = chk.binary(y_true, "y_true")
     s = chk.scores(y_score, "y_score")
     chk.same_length(y_true=y, y_score=s)
-    c = chk.scores(np.asarray(list(cutoffs), dtype=object), "cutoffs")
+    if isinstance(cutoffs, str | bytes) or not isinstance(cutoffs, Iterable):
+        raise chk.fail("cutoffs", cutoffs, "a list of cut-offs (numbers)")
+    c = chk.scores(chk.as_array(list(cutoffs), "cutoffs").astype(object), "cutoffs")
     return _table(y, s, c, _betas(beta))
 
 

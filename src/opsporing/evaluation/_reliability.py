@@ -30,7 +30,15 @@ _MAX_PROBLEMS = 1000
 def _matrix(items: Any, field: str = "items") -> tuple[F64, list[str]]:
     """Numeric item matrix (rows children, columns items) with NaN for missing answers."""
     if not isinstance(items, pd.DataFrame):
-        items = pd.DataFrame(np.asarray(items))
+        arr = chk.as_array(items, field)
+        if arr.ndim != 2:
+            raise chk.fail(
+                field, chk.text(f"an array of shape {arr.shape}"), "a table (rows × items)"
+            )
+        items = pd.DataFrame(arr)
+    if items.columns.has_duplicates:
+        dup = items.columns[items.columns.duplicated()][0]
+        raise chk.fail(f"{field}[{dup!r}]", chk.text("a column named twice"), "each item once")
     if items.shape[1] < 2:
         raise chk.fail(field, chk.text(f"{items.shape[1]} item column(s)"), "at least 2 items")
     if items.shape[0] == 0:

@@ -211,6 +211,40 @@ def _check_scores(scores: pd.DataFrame, field: str) -> None:
         raise DataError(
             str(Problem(field, f"missing columns {missing}", "the output of score_batch"))
         )
+    duplicated = [str(c) for c in scores.columns[scores.columns.duplicated()].unique()]
+    if duplicated:
+        raise DataError(
+            str(Problem(field, f"columns {duplicated} more than once", "each column once"))
+        )
+
+
+def _floats(frame: pd.DataFrame, rows: np.ndarray, column: str, field: str) -> np.ndarray:
+    """The column's values in ``rows`` as floats (NaN when empty), or a DataError.
+
+    Numbers and booleans pass; text ("3", "False"), complex numbers and infinite values do
+    not: nothing is coerced silently.
+    """
+    values = frame.loc[rows, column]
+    try:
+        out = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        out = None
+    if out is None or np.isinf(out).any():
+        bad = next(
+            (v for v in values.tolist() if not _is_plain_number(v)), values.tolist()[0]
+        )
+        raise DataError(
+            str(Problem(f"{field}.{column}", bad, "finite numbers (the output of score_batch)"))
+        )
+    return np.asarray(out, dtype=np.float64)
+
+
+def _is_plain_number(value: object) -> bool:
+    if value is None or value is pd.NA:
+        return True
+    if isinstance(value, bool | np.bool_):
+        return True
+    return isinstance(value, int | float | np.integer | np.floating) and not np.isinf(value)
 
 
 def _scaled(
@@ -253,19 +287,16 @@ def _scaled(
         for j, code in enumerate(codes):
             col = f"concept.{code}"
             if code in asked and col in scores.columns:
-                concepts[rows, j] = scores.loc[rows, col].to_numpy(dtype=np.float64)
-        missing[rows] = scores.loc[rows, "n_missing"].to_numpy(dtype=np.float64) / n_items
+                concepts[rows, j] = _floats(scores, rows, col, field)
+        missing[rows] = _floats(scores, rows, "n_missing", field) / n_items
         for j, d in enumerate((*DOMAINS, "total")):
             col = f"score.{d}"
             if d in ranges and col in scores.columns:
                 lo, hi = ranges[d]
-                values = scores.loc[rows, col].to_numpy(dtype=np.float64, na_value=np.nan)
-                scaled[rows, j] = (values - lo) / (hi - lo)
+                scaled[rows, j] = (_floats(scores, rows, col, field) - lo) / (hi - lo)
             if d != "total" and f"answered.{d}" in scores.columns and d in ranges:
                 n_dom = len(inst.items_in(d))
-                answered[rows, j] = (
-                    scores.loc[rows, f"answered.{d}"].to_numpy(dtype=np.float64) / n_dom
-                )
+                answered[rows, j] = _floats(scores, rows, f"answered.{d}", field) / n_dom
     return scaled, answered, missing, skole, concepts
 
 
@@ -276,7 +307,13 @@ def _indexed(scores: pd.DataFrame, id_column: str | None, field: str) -> pd.Data
         if id_column not in scores.columns:
             raise DataError(str(Problem(field, id_column, "a column of the table (id_column=)")))
         out = scores.set_index(id_column)
-    if out.index.has_duplicates:
+    try:
+        duplicated = out.index.has_duplicates
+    except TypeError:  # unhashable ids (lists, dicts)
+        raise DataError(
+            str(Problem(f"{field}.index", "(unhashable ids)", "one id (text or number) per row"))
+        ) from None
+    if duplicated:
         dup = out.index[out.index.duplicated()][:3].tolist()
         raise DataError(str(Problem(f"{field}.index", dup, "one row per child (unique ids)")))
     return out
@@ -346,9 +383,16 @@ def build_features(
         _check_scores(earlier, "earlier")
         before = _indexed(earlier, id_column, "earlier")
         before_scaled = _scaled(before, "earlier")[0]
-        position = before.index.get_indexer(current.index)
+        try:
+            position = before.index.get_indexer(current.index)
+        except (TypeError, ValueError):  # ids that cannot be compared (mixed or odd types)
+            raise DataError(
+                str(Problem("earlier.index", "(ids)", "ids of the same kind as in scores"))
+            ) from None
         has_earlier = (position >= 0).astype(np.float64)
-        aligned = np.where((position >= 0)[:, None], before_scaled[position], np.nan)
+        aligned = np.full_like(scaled, np.nan)
+        found = position >= 0
+        aligned[found] = before_scaled[position[found]]
         change = scaled - aligned
 
     columns: dict[str, np.ndarray] = {

@@ -209,6 +209,7 @@ def _check_columns(key: ScoringKey, forms: pd.DataFrame, keep: Sequence[str]) ->
                     kind="unknown_item",
                 )
             )
+    produced = set(_output_columns(key))
     for c in keep:
         if c not in forms.columns:
             problems.append(
@@ -219,7 +220,28 @@ def _check_columns(key: ScoringKey, forms: pd.DataFrame, keep: Sequence[str]) ->
                     kind="missing_column",
                 )
             )
+        elif c in produced:
+            # Kept, it would be overwritten by the score column of the same name.
+            problems.append(
+                Problem(
+                    field=str(c),
+                    value="(keep)",
+                    expected="a kept column whose name is not one of the output's columns",
+                    kind="keep_clash",
+                )
+            )
     return problems
+
+
+def _output_columns(key: ScoringKey) -> list[str]:
+    """Names of the columns :func:`_frame` writes (besides the kept ones)."""
+    cols = ["instrument", band_column("overall"), "red_flag", "n_missing"]
+    for dom in key.domains:
+        cols += [score_column(dom), band_column(dom), f"answered.{dom}", f"scorable.{dom}"]
+    if key.instrument.total is not None:
+        cols += [score_column("total"), band_column("total")]
+    cols += [concept_column(code) for code in key.concepts]
+    return cols
 
 
 def age_expectation(inst: Instrument) -> str:
@@ -389,7 +411,16 @@ def score_batch(
         )
     if isinstance(keep, str):
         keep = [keep]
-    keep = list(keep)
+    try:
+        keep = list(keep)
+    except TypeError:
+        keep = [keep]  # type: ignore[list-item]  # reported just below
+    bad_keep = [k for k in keep if not isinstance(k, str)]
+    if bad_keep:
+        raise ResponseValidationError(
+            [Problem("keep", _plain(k), "column names as text", kind="argument") for k in bad_keep]
+        )
+    keep = list(dict.fromkeys(keep))  # a column named twice is kept once
     key = scoring_key(instrument)
     if not all(isinstance(c, str) for c in forms.columns):
         bad = [c for c in forms.columns if not isinstance(c, str)]

@@ -163,7 +163,8 @@ class SyntheticConfig:
         if not isinstance(data, dict):
             _fail("<config>", type(data).__name__, "a mapping of field names to values")
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
+        # Keys of any type (a dict built in code): compared and sorted as text.
+        unknown = sorted((k for k in data if k not in known), key=repr)
         if unknown:
             _fail(
                 unknown[0], data[unknown[0]], f"a field of SyntheticConfig, one of {sorted(known)}"

@@ -154,9 +154,15 @@ class _Parser:
         return node
 
     def choice(self, value: Any, where: str, allowed: Mapping[str, Any]) -> str:
-        if value not in allowed:
-            self.problems.append(Problem(where, value, f"one of {', '.join(allowed)}"))
+        if not isinstance(value, str) or value not in allowed:
+            self.problems.append(Problem(where, value, f"one of {', '.join(map(str, allowed))}"))
         return str(value)
+
+    def integer(self, value: Any, where: str, low: int, high: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            self.problems.append(Problem(where, value, f"a whole number from {low} to {high}"))
+            return low
+        return value
 
 
 def _parse(tree: Any, source: str) -> Vocabulary:
@@ -226,12 +232,15 @@ def _parse(tree: Any, source: str) -> Vocabulary:
         for k, v in p.mapping(root.get("prevention_levels"), "prevention_levels").items()
     }
 
-    from_step = root.get("municipal_assessment_from_step", 3)
+    from_step = p.integer(
+        root.get("municipal_assessment_from_step", 3), "municipal_assessment_from_step", 0, 7
+    )
     steps_node = p.mapping(root.get("steps"), "steps")
-    if sorted(steps_node) != list(range(7)):
+    numbers = sorted(k for k in steps_node if isinstance(k, int) and not isinstance(k, bool))
+    if numbers != list(range(7)) or len(steps_node) != 7:
         p.problems.append(Problem("steps", sorted(steps_node, key=str), "steps numbered 0 to 6"))
     steps = []
-    for n in sorted(k for k in steps_node if isinstance(k, int)):
+    for n in numbers:
         node = p.mapping(steps_node[n], f"steps.{n}")
         steps.append(
             Step(
@@ -252,7 +261,7 @@ def _parse(tree: Any, source: str) -> Vocabulary:
         node = p.mapping(node, f"bands.{code}")
         bands[str(code)] = Band(
             code=str(code),
-            rank=int(node.get("rank", -1)),
+            rank=p.integer(node.get("rank", -1), f"bands.{code}.rank", -1, 1000),
             label=p.text(node.get("label"), f"bands.{code}.label"),
             description=p.text(node.get("description"), f"bands.{code}.description"),
             action=p.text(node.get("action"), f"bands.{code}.action"),
@@ -279,7 +288,7 @@ def _parse(tree: Any, source: str) -> Vocabulary:
         severities=sev,
         duty_to_notify=duty_text,
         duty_to_notify_basis=duty_basis,
-        municipal_assessment_from_step=int(from_step),
+        municipal_assessment_from_step=from_step,
         _codes=tuple(concepts),
     )
 

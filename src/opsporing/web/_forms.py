@@ -34,7 +34,10 @@ __all__ = [
 CPR_PATTERN = re.compile(r"\d{6}-?\d{4}")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
-_INT = re.compile(r"^-?\d+$")
+#: A whole number as a browser sends an option's value: ASCII digits, at most 18 of them
+#: (``int()`` refuses more than 4,300 digits; anything longer goes to scoring as text, and
+#: scoring says what was expected).
+_INT = re.compile(r"^-?[0-9]{1,18}$")
 #: Prefix of an item's field name in the HTML form: ``item.<item id>``.
 ITEM_PREFIX = "item."
 MAX_REASON = 2000
