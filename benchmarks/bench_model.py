@@ -22,11 +22,11 @@ from __future__ import annotations
 import argparse
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _timing import best_of
 from threadpoolctl import threadpool_limits
 
 from opsporing.decision import suggest_batch
@@ -36,14 +36,6 @@ from opsporing.synthetic import load_default
 
 MODELS = Path(__file__).parent.parent / "models"
 
-
-def best_of(repeat: int, fn: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:

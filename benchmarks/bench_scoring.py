@@ -11,10 +11,10 @@ in this run on this machine. Target: ratio <= 10.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import pandas as pd
+from _timing import best_of
 
 from opsporing.instruments import get_instrument
 from opsporing.scoring import score_batch, scoring_key
@@ -31,14 +31,6 @@ def synthetic_forms(n: int, instrument_id: str, seed: int = 0) -> pd.DataFrame:
     answers[rng.random(answers.shape) < 0.05] = np.nan
     return pd.DataFrame(answers, columns=list(key.items))
 
-
-def best_of(repeat: int, fn) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:

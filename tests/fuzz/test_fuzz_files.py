@@ -1,6 +1,6 @@
 """Instrument files from disk (load_instrument) and FHIR responses as mutated valid documents.
 
-tests/test_fuzz_instruments.py mutates parsed trees and tests/test_fhir.py builds garbage
+tests/fuzz/test_fuzz_instrument_trees.py mutates parsed trees and tests/test_fhir.py builds garbage
 from scratch; here the bytes on disk are damaged (truncated, bit-flipped, re-encoded, a
 JSON twin), and valid QuestionnaireResponses are mutated node by node.
 """
