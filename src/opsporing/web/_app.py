@@ -345,8 +345,10 @@ def create_app(
             return inst
         return form_page(inst, ctx, token=new_token())
 
-    @app.post("/form/{instrument_id}", response_class=HTMLResponse)
-    async def score(instrument_id: str, request: Request) -> HTMLResponse:
+    async def posted_screening(
+        instrument_id: str, request: Request
+    ) -> tuple[_Context, Instrument, ScreeningInput, Any] | HTMLResponse:
+        """The context, instrument, scored screening and raw form of a POST, or the error page."""
         form = await request.form()
         ctx = _Context(parse_lang(form.get("lang")), f"/form/{instrument_id}", switchable=False)
         inst = instrument_or_404(instrument_id, ctx)
@@ -355,19 +357,22 @@ def create_app(
         screening = read_screening(inst, form, ctx.t)
         if not screening.ok:
             return _invalid_form(screening, ctx)
-        panel = _panel(screening, ctx.lang)
-        return result_page(screening, panel, ctx)
+        return ctx, inst, screening, form
+
+    @app.post("/form/{instrument_id}", response_class=HTMLResponse)
+    async def score(instrument_id: str, request: Request) -> HTMLResponse:
+        posted = await posted_screening(instrument_id, request)
+        if isinstance(posted, HTMLResponse):
+            return posted
+        ctx, _, screening, _ = posted
+        return result_page(screening, _panel(screening, ctx.lang), ctx)
 
     @app.post("/form/{instrument_id}/decision", response_model=None)
     async def decide(instrument_id: str, request: Request) -> Response:
-        form = await request.form()
-        ctx = _Context(parse_lang(form.get("lang")), f"/form/{instrument_id}", switchable=False)
-        inst = instrument_or_404(instrument_id, ctx)
-        if isinstance(inst, HTMLResponse):
-            return inst
-        screening = read_screening(inst, form, ctx.t)
-        if not screening.ok:
-            return _invalid_form(screening, ctx)
+        posted = await posted_screening(instrument_id, request)
+        if isinstance(posted, HTMLResponse):
+            return posted
+        ctx, inst, screening, form = posted
         assert screening.score is not None
         try:
             # A double submit of a stored form: its receipt, without running the model again.
