@@ -425,7 +425,7 @@ def serve(
         typer.Option(help="'auto' (the shipped model if it verifies), a model path, or 'none'."),
     ] = "auto",
 ) -> None:
-    """Serve the reference web form (needs the [web] extra). Stop it with Ctrl+C."""
+    """Serve the reference web form (needs the "web" extra). Stop it with Ctrl+C."""
     try:
         from .web import run
     except ImportError as exc:  # pragma: no cover - only without the [web] extra
