@@ -172,15 +172,11 @@ def score(
     ] = None,
 ) -> None:
     """Score a CSV of forms; print a table or write the scores to CSV."""
+    from ._jobs import read_forms
+
     try:
         inst = _instrument(instrument)
-        try:
-            forms = pd.read_csv(file)
-        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-            raise ResponseValidationError(
-                [], headline=f"cannot read {file} as CSV: {exc}"
-            ) from None
-        scores = score_batch(inst, forms, keep=keep or [])
+        scores = score_batch(inst, read_forms(file), keep=keep or [])
         if output is not None:
             _write(output, scores.to_csv(index=False))
     except OpsporingError as exc:
