@@ -28,7 +28,8 @@ from opsporing.decision import (
 from opsporing.errors import DataError, DecisionError
 from opsporing.explain import Explainer
 from opsporing.instruments import get_instrument
-from opsporing.model import load_model
+from opsporing.model import DOMAINS, build_features, domain_ranges, load_model
+from opsporing.policy import load_policy
 from opsporing.scoring import score_batch
 from opsporing.vocabulary import load_vocabulary
 
@@ -97,21 +98,78 @@ def test_a_thriving_child_gets_universal_services(thriving):
     assert thriving.subject == "F0"
 
 
-def test_the_suggested_step_is_the_lowest_below_the_threshold(model, explainer):
+def test_the_suggested_step_has_the_lowest_expected_cost(model, explainer):
     scores = pd.concat([_full(v, r) for v, r in [(0, 3), (1, 2), (2, 1), (2, 2), (3, 0)]])
     scores["form_id"] = [f"F{i}" for i in range(len(scores))]
+    cost = load_policy().cost_matrix()
+    steps = []
     for s in suggest_batch(model, scores, id_column="form_id", explainer=explainer):
-        above = 1 - np.cumsum(s.probabilities)  # P(step > k)
-        lowest = int(np.flatnonzero(above < model.threshold + 1e-12)[0])
-        if s.kind == "step":
-            assert s.step == lowest
+        assert s.kind == "step"
+        expected = np.asarray(s.probabilities) @ cost
+        np.testing.assert_allclose(s.expected_costs, expected, atol=1e-9)
+        best = expected.min()
+        assert s.step == int(np.flatnonzero(expected <= best * 1.05 + 1e-12)[0])
         assert abs(sum(s.probabilities) - 1) < 1e-9
         assert s.p_needs_support == pytest.approx(1 - s.probabilities[0])
+        assert f"{s.step}" in s.rule.da and "forventede omkostning" in s.rule.da
+        steps.append(s.step)
+    assert steps[0] == 0 and max(steps) >= 1  # the rule separates thriving from struggling
+
+
+def test_a_municipality_can_supply_its_own_costs(model, explainer, tmp_path):
+    own = tmp_path / "policy.yaml"
+    own.write_text(
+        "version: 'K101-1'\ncost: {over: [1, 2, 4, 8, 8, 8], under: [1, 1, 1, 1, 1, 1],"
+        " tie_tolerance: 0.0}\n",
+        encoding="utf-8",
+    )
+    scores = _full(1, 2)
+    shipped = suggest(model, scores, id_column="form_id", explainer=explainer)
+    cautious = suggest(model, scores, id_column="form_id", explainer=explainer, policy=own)
+    assert cautious.policy_version == "K101-1" and shipped.policy_version != "K101-1"
+    assert cautious.step <= shipped.step  # misses cost less: never a higher step
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: x\ncost: {over: [1, 2], under: [9, 9, 9, 9, 9, 9]}\n",
+                   encoding="utf-8")
+    with pytest.raises(DataError, match="over"):
+        suggest(model, scores, id_column="form_id", explainer=explainer, policy=bad)
+
+
+def test_predict_gives_the_step_suggest_batch_gives(model, explainer):
+    scores = pd.concat([_full(v, r) for v, r in [(0, 3), (1, 2), (2, 1), (2, 2), (3, 0), (1, 1)]])
+    scores["form_id"] = [f"F{i}" for i in range(len(scores))]
+    suggestions = suggest_batch(model, scores, id_column="form_id", explainer=explainer)
+    predicted = model.predict(build_features(scores, id_column="form_id"))
+    for s, p in zip(suggestions, predicted, strict=True):
+        assert s.kind == "step" and s.step == int(p)
+
+
+def test_what_would_change_moves_the_suggestion_down(model, explainer):
+    from opsporing.explain import DOMAIN_LABELS
+
+    scores = _full(2, 1)
+    s = suggest(model, scores, id_column="form_id", explainer=explainer)
+    assert s.kind == "step" and s.step >= 1 and s.what_would_change
+    w = s.what_would_change[0]
+    assert w.to_step <= s.step - 1 and w.score_to < w.score_from  # a concern domain falls
+    assert w.label == DOMAIN_LABELS[w.domain]
+    # Apply the change to the form: the suggestion really moves down.
+    features = build_features(scores, id_column="form_id")
+    lo, hi = domain_ranges(scores["instrument"])[0, 2 * DOMAINS.index(w.domain):][:2]
+    changed = features.copy()
+    changed[f"score.{w.domain}"] = (w.score_to - lo) / (hi - lo)
+    assert int(model.predict(changed)[0]) <= s.step - 1
+    # ... and one whole point less of a change does not: it is the smallest change.
+    less = features.copy()
+    less[f"score.{w.domain}"] = (min(w.score_to + 1, w.score_from) - lo) / (hi - lo)
+    assert int(model.predict(less)[0]) > s.step - 1
+    assert w.sentence("da").startswith("Hvis ")
+    assert any(line.startswith("If ") for line in s.message("en").splitlines())
 
 
 def test_more_concern_raises_the_suggestion(thriving, struggling):
     assert struggling.p_needs_support > 0.5 > thriving.p_needs_support
-    assert struggling.kind in ("step", "abstain")
+    assert struggling.kind == "step" and struggling.step >= 1  # uncertain is not abstain
     assert struggling.reasons and struggling.reasons[0].contribution > 0
     assert "trækker forslaget op" in struggling.explanation.da
     assert "pushed up by" in struggling.explanation.en
@@ -145,10 +203,13 @@ def test_red_flags_bypass_the_model():
 def test_too_many_missing_answers_abstain(model, explainer):
     s = suggest(model, _scores(emo_sad=[3], emo_tense=[3], emo_withdrawn=[3]),
                 id_column="form_id", explainer=explainer)
-    assert s.kind == "abstain" and s.step is None
-    assert s.abstain_reason.en.startswith("Too many questions")
+    assert s.kind == "abstain" and s.step is None and s.abstain_codes == ("missing",)
+    assert s.abstain_reason.en == "91% of the questions are unanswered (the limit is 25%)."
+    assert s.abstain_reason.da == "91 % af spørgsmålene er ubesvarede (grænsen er 25 %)."
     assert ABSTAIN_TEXT.da in s.message("da")
-    assert s.probabilities is not None  # still shown to the team
+    # While abstaining: why, and nothing else (no probabilities for placement steps).
+    assert s.probabilities is None and s.p_needs_support is None and s.reasons == ()
+    assert "%" not in s.message("en").replace("91%", "").replace("25%", "")
 
 
 def test_suggestions_are_frozen_and_identified_by_content(model, explainer, thriving):

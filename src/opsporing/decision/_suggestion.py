@@ -10,15 +10,20 @@ The rule, for each child
    disclosure of violence or self-harm): the model is *not* run. The suggestion is
    ``kind="notify"``: follow the duty to notify (barnets lov § 133) now, with the
    vocabulary's ``duty_to_notify`` text. No step, no probabilities.
-2. **Abstain** (:meth:`~opsporing.model.StepSuggester.abstain`: more than
-   ``max_missing`` of the items missing, or a conformal interval spanning more than
-   ``max_interval`` steps): ``kind="abstain"``, "insufficient information — discuss
-   in the team". Probabilities and reasons are still shown, but no step.
-3. Otherwise ``kind="step"``: the **lowest step k with P(step > k) < threshold**
-   (0.5 by default: the lowest step the child more likely than not needs no more
-   than), following the staircase's downward direction. The step's meaning, legal
-   basis and who acts on it come from the vocabulary; from step 3 the municipality
-   must make its own assessment (barnets lov §§ 18-20).
+2. **Abstain**, only for data reasons of the suggestion policy
+   (:mod:`opsporing.policy`): too many unanswered questions, a domain the suggestion
+   rests on not scorable, or inputs outside the training data. ``kind="abstain"``:
+   "insufficient information — discuss the child in the team", with the reason; no
+   step and no probabilities.
+3. Otherwise ``kind="step"``: the step with the **lowest expected cost** under the
+   model's calibrated probabilities and the policy's cost matrix, near-ties going down
+   the staircase (:meth:`opsporing.policy.SuggestionPolicy.choose`, the same rule as
+   :meth:`~opsporing.model.StepSuggester.predict`). An uncertain step is not a reason to
+   abstain: the child gets the lowest step the rule supports, the uncertainty interval
+   is shown, and when the interval reaches the municipality's steps the suggestion says
+   that higher steps need the municipality's assessment (barnets lov §§ 18-20).
+   ``what_would_change`` names the smallest change of one domain score that would
+   move the suggestion one step down.
 """
 
 from __future__ import annotations
@@ -32,8 +37,17 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, Problem
-from ..explain import Explainer, Explanation, Reason, render_sentence
-from ..model import build_features
+from ..explain import (
+    Explainer,
+    Explanation,
+    Reason,
+    WhatIf,
+    group_label,
+    render_sentence,
+    what_would_change,
+)
+from ..model import DOMAINS, build_features, domain_ranges, feature_groups
+from ..policy import SuggestionPolicy, resolve_policy
 from ..vocabulary import Language, Step, Text, load_vocabulary
 
 SuggestionKind = Literal["step", "abstain", "notify"]
@@ -43,12 +57,26 @@ ABSTAIN_TEXT = Text(
     "Utilstrækkelig information — drøft barnet i teamet.",
     "Insufficient information — discuss the child in the team.",
 )
-_MISSING_TEXT = Text(
-    "For mange ubesvarede spørgsmål i skemaet.", "Too many questions on the form are unanswered."
-)
-_UNCERTAIN_TEXT = Text(
-    "Modellen er for usikker: forslaget spænder over trin {lo}-{hi}.",
-    "The model is too uncertain: the suggestion spans steps {lo}-{hi}.",
+#: The data reasons to abstain, as they read (filled in per child).
+_REASON_TEXTS: dict[str, Text] = {
+    "missing": Text(
+        "{share} af spørgsmålene er ubesvarede (grænsen er {limit}).",
+        "{share} of the questions are unanswered (the limit is {limit}).",
+    ),
+    "domain": Text(
+        "{label} kunne ikke beregnes (for få svar), og forslaget hviler på den.",
+        "{label} could not be computed (too few answers), and the suggestion rests on it.",
+    ),
+    "range": Text(
+        "{label} ligger uden for de data, modellen er trænet på.",
+        "{label} lies outside the data the model was trained on.",
+    ),
+}
+_HIGHER_TEXT = Text(
+    "Højere trin (fra trin {from_step}) kræver kommunens egen vurdering; usikkerheden "
+    "rækker til trin {hi}.",
+    "Higher steps (from step {from_step}) need the municipality's own assessment; the "
+    "uncertainty reaches step {hi}.",
 )
 
 
@@ -73,7 +101,19 @@ class Suggestion:
         ``P(step >= 1)``: needs more than universal services.
     interval : tuple of (int, int) or None
         Lowest and highest step of the conformal interval.
+    expected_costs : tuple of float or None
+        The policy's expected cost of suggesting each step 0-6 (``kind="step"`` only).
+    rule : Text or None
+        The rule in one sentence with the numbers behind this suggestion.
+    note : Text or None
+        "Higher steps need the municipality's assessment" when the interval reaches them.
+    what_would_change : tuple of WhatIf
+        The smallest changes of one domain score that would move the suggestion one
+        step down (``kind="step"`` with step >= 1 only).
     abstain_reason : Text or None
+        Why the model abstained (data reasons only).
+    abstain_codes : tuple of str
+        The same as codes: ``"missing"``, ``"domain:<id>"``, ``"range:<feature>"``.
     red_flags : tuple of str
         The red-flag concept codes raised.
     duty_to_notify : Text or None
@@ -86,6 +126,8 @@ class Suggestion:
         The reasons as one sentence in Danish and English.
     model_id : str or None
         SHA-256 of the model file when loaded with ``load_model``.
+    policy_version : str or None
+        The version of the suggestion policy that chose the step.
     """
 
     suggestion_id: str
@@ -103,6 +145,12 @@ class Suggestion:
     protective_factors: tuple[str, ...]
     explanation: Text | None
     model_id: str | None
+    expected_costs: tuple[float, ...] | None = None
+    rule: Text | None = None
+    note: Text | None = None
+    what_would_change: tuple[WhatIf, ...] = ()
+    abstain_codes: tuple[str, ...] = ()
+    policy_version: str | None = None
 
     @property
     def requires_municipal_assessment(self) -> bool:
@@ -137,7 +185,8 @@ class Suggestion:
             lines.append(ABSTAIN_TEXT.get(lang))
             if self.abstain_reason is not None:
                 lines.append(self.abstain_reason.get(lang))
-        elif self.step_info is not None:
+            return "\n".join(lines)
+        if self.step_info is not None:
             word = "Forslag: trin" if lang == "da" else "Suggestion: step"
             lines.append(f"{word} {self.step} – {self.step_info.label.get(lang)}.")
             lines.append(self.step_info.who_acts.get(lang))
@@ -147,23 +196,71 @@ class Suggestion:
                     if lang == "da"
                     else "Needs the municipality's own assessment (Children's Act §§ 18-20)."
                 )
-        if self.p_needs_support is not None:
-            label = (
-                "Sandsynlighed for behov ud over almene tilbud"
-                if lang == "da"
-                else "Probability of needing more than universal services"
+        if self.rule is not None:
+            lines.append(self.rule.get(lang))
+        if self.interval is not None:
+            lo, hi = self.interval
+            lines.append(
+                f"Usikkerhed: trin {lo}-{hi}." if lang == "da" else f"Uncertainty: steps {lo}-{hi}."
             )
-            lines.append(f"{label}: {self.p_needs_support:.0%}.")
+        if self.note is not None:
+            lines.append(self.note.get(lang))
         if self.explanation is not None:
             lines.append(self.explanation.get(lang))
+        lines.extend(w.sentence(lang) for w in self.what_would_change)
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable copy (texts as ``{"da": ..., "en": ...}``)."""
+        """A JSON-serialisable copy (texts as ``{"da": ..., "en": ...}``).
+
+        The same shape as the CLI's ``suggest --format json`` output and the web form's
+        stored suggestion; :meth:`from_dict` reads it back.
+        """
         return {
             "suggestion_id": self.suggestion_id,
             **_content(self.__dict__),
         }
+
+    def to_json(self) -> str:
+        """One line of JSON (keys sorted)."""
+        return json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Suggestion:
+        """Read a suggestion back from :meth:`to_dict`; refused unless it is unaltered.
+
+        The content is rebuilt and hashed again: an edited field (a dropped red flag, a
+        lower step) gives another ``suggestion_id`` and a
+        :class:`~opsporing.errors.DataError`.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from opsporing.instruments import get_instrument
+        >>> from opsporing.scoring import score_batch
+        >>> scores = score_batch(get_instrument("opsporing.skole.trivsel"),
+        ...                      pd.DataFrame({"saf_disclosure": [1]}))
+        >>> s = red_flag_suggestion(scores.iloc[0], subject="S1")
+        >>> Suggestion.from_json(s.to_json()) == s
+        True
+        >>> edited = {**s.to_dict(), "red_flags": []}
+        >>> Suggestion.from_dict(edited)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        opsporing.errors.DataError: suggestion.suggestion_id = '...': expected the hash of ...
+        """
+        return _from_dict(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> Suggestion:
+        """Read a suggestion from one line of :meth:`to_json` (see :meth:`from_dict`)."""
+        try:
+            data = json.loads(text)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise DataError(
+                str(Problem("suggestion", type(exc).__name__, "one JSON object (to_json)"))
+            ) from None
+        return _from_dict(data)
 
 
 def _text(t: Text | None) -> dict[str, str] | None:
@@ -204,7 +301,99 @@ def _content(fields: dict[str, Any]) -> dict[str, Any]:
         "protective_factors": list(fields["protective_factors"]),
         "explanation": _text(fields["explanation"]),
         "model_id": fields["model_id"],
+        "expected_costs": (
+            [round(c, 6) for c in fields["expected_costs"]]
+            if fields.get("expected_costs") is not None
+            else None
+        ),
+        "rule": _text(fields.get("rule")),
+        "note": _text(fields.get("note")),
+        "what_would_change": [
+            {
+                "domain": w.domain,
+                "label": _text(w.label),
+                "score_from": round(w.score_from, 6),
+                "score_to": round(w.score_to, 6),
+                "fraction": round(w.fraction, 6),
+                "to_step": w.to_step,
+            }
+            for w in fields.get("what_would_change", ())
+        ],
+        "abstain_codes": list(fields.get("abstain_codes", ())),
+        "policy_version": fields.get("policy_version"),
     }
+
+
+def _text_from(value: Any, field: str) -> Text | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in ("da", "en")):
+        raise DataError(str(Problem(f"suggestion.{field}", value, "{'da': text, 'en': text}")))
+    return Text(value["da"], value["en"])
+
+
+def _from_dict(data: Any) -> Suggestion:
+    """Rebuild a suggestion from its dict, and check that its id is its content's hash."""
+    if not isinstance(data, dict):
+        raise DataError(str(Problem("suggestion", type(data).__name__, "a dict from to_dict")))
+    try:
+        voc = load_vocabulary()
+        step = data["step"]
+        fields: dict[str, Any] = {
+            "subject": data["subject"],
+            "kind": data["kind"],
+            "step": step,
+            "step_info": voc.step(int(step)) if step is not None else None,
+            "probabilities": (
+                tuple(float(p) for p in data["probabilities"])
+                if data["probabilities"] is not None
+                else None
+            ),
+            "p_needs_support": data["p_needs_support"],
+            "interval": tuple(data["interval"]) if data["interval"] is not None else None,
+            "abstain_reason": _text_from(data["abstain_reason"], "abstain_reason"),
+            "red_flags": tuple(data["red_flags"]),
+            "duty_to_notify": _text_from(data["duty_to_notify"], "duty_to_notify"),
+            "reasons": tuple(
+                Reason(r["group"], _text_from(r["label"], "reasons.label") or Text("", ""),
+                       float(r["contribution"]), tuple(r["items"]))
+                for r in data["reasons"]
+            ),
+            "protective_factors": tuple(data["protective_factors"]),
+            "explanation": _text_from(data["explanation"], "explanation"),
+            "model_id": data["model_id"],
+            "expected_costs": (
+                tuple(float(c) for c in data["expected_costs"])
+                if data.get("expected_costs") is not None
+                else None
+            ),
+            "rule": _text_from(data.get("rule"), "rule"),
+            "note": _text_from(data.get("note"), "note"),
+            "what_would_change": tuple(
+                WhatIf(w["domain"], _text_from(w["label"], "what_would_change.label")
+                       or Text("", ""), float(w["score_from"]), float(w["score_to"]),
+                       float(w["fraction"]), int(w["to_step"]))
+                for w in data.get("what_would_change", [])
+            ),
+            "abstain_codes": tuple(data.get("abstain_codes", [])),
+            "policy_version": data.get("policy_version"),
+        }
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise DataError(
+            str(Problem("suggestion", f"{type(exc).__name__}: {exc}", "the fields of to_dict"))
+        ) from None
+    made = _make(**fields)
+    if made.suggestion_id != data.get("suggestion_id"):
+        raise DataError(
+            str(
+                Problem(
+                    "suggestion.suggestion_id",
+                    data.get("suggestion_id"),
+                    "the hash of the suggestion's content (the suggestion was altered)",
+                )
+            )
+        )
+    return made
 
 
 def _make(**fields: Any) -> Suggestion:
@@ -268,10 +457,14 @@ def suggest_batch(
     *,
     id_column: str | None = None,
     explainer: Explainer | None = None,
+    policy: SuggestionPolicy | str | None = None,
     top_up: int = 3,
     top_down: int = 2,
 ) -> list[Suggestion]:
     """Suggestions for every screening in a score table (one per row, same order).
+
+    The only source of a suggested step (see the module docstring for the rule); the
+    model card, the CLI, the web form and the demo all count what this returns.
 
     Parameters
     ----------
@@ -281,12 +474,29 @@ def suggest_batch(
         As for :func:`opsporing.model.build_features`.
     explainer : Explainer, optional
         Reuse one across calls; created from ``model`` when not given.
+    policy : SuggestionPolicy or path, optional
+        A municipality's own suggestion policy; by default the model's (the shipped
+        ``policy.yaml`` unless the model was given another).
     top_up, top_down : int
         How many reasons up and down a suggestion names.
 
     Returns
     -------
     list of Suggestion
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from opsporing.instruments import get_instrument
+    >>> from opsporing.scoring import score_batch
+    >>> from opsporing.model import load_model
+    >>> school = get_instrument("opsporing.skole.trivsel")
+    >>> forms = pd.DataFrame({"form_id": ["A", "B"], "age_years": [9, 10],
+    ...                       "saf_disclosure": [1, 0]})
+    >>> out = suggest_batch(load_model(), score_batch(school, forms, keep=["form_id", "age_years"]),
+    ...                     id_column="form_id")
+    >>> [(s.subject, s.kind) for s in out]  # B: most questions unanswered
+    [('A', 'notify'), ('B', 'abstain')]
     """
     X = build_features(scores, earlier, id_column=id_column)
     table = scores.set_index(id_column) if id_column is not None else scores
@@ -316,17 +526,30 @@ def suggest_batch(
         out[r] = red_flag_suggestion(table.iloc[r], subject=_subject(X.index[int(r)]))
     if len(model_rows):
         # Only now is the model touched: red-flag screenings never reach it.
+        rules = resolve_policy(policy if policy is not None else getattr(model, "policy", None))
         explainer = explainer if explainer is not None else Explainer(model)
         model_id = getattr(model, "artifact_sha256_", None)
         Xm = X.iloc[model_rows]
-        summary = model.predict_summary(Xm)
-        proba, cum, steps = summary["proba"], summary["cumulative"], summary["step"]
-        lo, hi, abstain = summary["low"], summary["high"], summary["abstain"]
-        missing = Xm["missing_fraction"].to_numpy(dtype=np.float64)
-        too_many_missing = np.nan_to_num(missing, nan=1.0) > float(model.max_missing)
+        summary = model.predict_summary(Xm, policy=rules)
+        proba, lo, hi = summary["proba"], summary["low"], summary["high"]
+        classes = [int(c) for c in model.classes_]
+        full = np.zeros((len(Xm), len(voc.steps)))
+        full[:, classes] = proba
+        costs = rules.expected_costs(full)
+        steps = rules.choose(full)
+        codes = summary["abstain_reasons"]
+        abstain = np.array([bool(c) for c in codes], dtype=bool)
         matrix = Xm.to_numpy(dtype=np.float64)
-        explanations = explainer.from_values(
-            matrix, _shap(explainer, matrix), keep=max(top_up, top_down)
+        shap_values = _shap(explainer, matrix)
+        explanations = explainer.from_values(matrix, shap_values, keep=max(top_up, top_down))
+        ranges = domain_ranges(table["instrument"].iloc[model_rows].astype(str))
+        what_if = what_would_change(
+            model,
+            Xm,
+            np.where(abstain, 0, steps),
+            ranges,
+            policy=rules,
+            domains=_pushing_domains(shap_values, list(Xm.columns)),
         )
         protective_cols = [
             (c, str(c).removeprefix("concept."))
@@ -335,46 +558,113 @@ def suggest_batch(
         ]
         # Only a real True: NaN (an instrument without the item) must not count as present.
         protective_values = table[[c for c, _ in protective_cols]].isin([True]).to_numpy()
-        classes = [int(c) for c in model.classes_]
+        from_step = voc.municipal_assessment_from_step
         for i, r in enumerate(model_rows):
-            probs = dict(zip(classes, proba[i].tolist(), strict=True))
+            protective = tuple(
+                code for (_, code), v in zip(protective_cols, protective_values[r], strict=True)
+                if v
+            )
+            subject = _subject(X.index[int(r)])
+            if abstain[i]:
+                out[r] = _make(
+                    subject=subject, kind="abstain", step=None, step_info=None,
+                    probabilities=None, p_needs_support=None, interval=None,
+                    abstain_reason=_abstain_text(codes[i], matrix[i], Xm.columns, rules),
+                    red_flags=(), duty_to_notify=None, reasons=(),
+                    protective_factors=protective, explanation=None, model_id=model_id,
+                    abstain_codes=tuple(codes[i]), policy_version=rules.version,
+                )
+                continue
             e = explanations[i]
             up, down = e.up(top_up), e.down(top_down)
-            if abstain[i]:
-                kind: SuggestionKind = "abstain"
-                reason = (
-                    _MISSING_TEXT
-                    if too_many_missing[i]
-                    else Text(
-                        _UNCERTAIN_TEXT.da.format(lo=lo[i], hi=hi[i]),
-                        _UNCERTAIN_TEXT.en.format(lo=lo[i], hi=hi[i]),
-                    )
+            step = int(steps[i])
+            p_need = float(1.0 - full[i, 0])
+            interval = (int(lo[i]), int(hi[i]))
+            note = (
+                Text(
+                    _HIGHER_TEXT.da.format(from_step=from_step, hi=interval[1]),
+                    _HIGHER_TEXT.en.format(from_step=from_step, hi=interval[1]),
                 )
-                step = None
-            else:
-                kind, reason, step = "step", None, int(steps[i])
+                if step < from_step <= interval[1]
+                else None
+            )
             out[r] = _make(
-                subject=_subject(X.index[int(r)]),
-                kind=kind,
+                subject=subject,
+                kind="step",
                 step=step,
-                step_info=voc.step(step) if step is not None else None,
-                probabilities=tuple(float(probs.get(k, 0.0)) for k in range(len(voc.steps))),
-                p_needs_support=float(cum[i, 0]),
-                interval=(int(lo[i]), int(hi[i])),
-                abstain_reason=reason,
+                step_info=voc.step(step),
+                probabilities=tuple(float(p) for p in full[i]),
+                p_needs_support=p_need,
+                interval=interval,
+                abstain_reason=None,
                 red_flags=(),
                 duty_to_notify=None,
                 reasons=up + down,
-                protective_factors=tuple(
-                    code for (_, code), v in zip(protective_cols, protective_values[r], strict=True)
-                    if v
-                ),
+                protective_factors=protective,
                 explanation=Text(
                     render_sentence(up, down, "da"), render_sentence(up, down, "en")
                 ),
                 model_id=model_id,
+                expected_costs=tuple(float(c) for c in costs[i]),
+                rule=Text(
+                    rules.rule_sentence(costs[i], step, p_need, "da"),
+                    rules.rule_sentence(costs[i], step, p_need, "en"),
+                ),
+                note=note,
+                what_would_change=what_if[i],
+                policy_version=rules.version,
             )
     return [s for s in out if s is not None]
+
+
+#: How many domains "what would change it" tries per suggestion: those pushing it up most.
+_WHAT_IF_DOMAINS = 3
+
+
+def _pushing_domains(shap_values: np.ndarray, names: list[str]) -> list[tuple[str, ...]]:
+    """Per row, the domains whose scores push the suggestion up most (by SHAP value)."""
+    cols = [names.index(f"score.{d}") for d in DOMAINS if f"score.{d}" in names]
+    doms = [d for d in DOMAINS if f"score.{d}" in names]
+    values = shap_values[:, cols]
+    order = np.argsort(-values, axis=1, kind="stable")[:, :_WHAT_IF_DOMAINS]
+    return [
+        tuple(doms[j] for j in row if values[i, j] > 0) for i, row in enumerate(order)
+    ]
+
+
+def _abstain_text(
+    codes: tuple[str, ...], row: np.ndarray, columns: Any, rules: SuggestionPolicy
+) -> Text:
+    """The data reasons to abstain, as sentences in Danish and English."""
+    names = [str(c) for c in columns]
+    da: list[str] = []
+    en: list[str] = []
+    groups = feature_groups(names)
+    for code in codes:
+        kind, _, what = code.partition(":")
+        if kind == "missing":
+            share = row[names.index("missing_fraction")] if "missing_fraction" in names else 1.0
+            values = {
+                "da": (f"{100 * share:.0f} %", f"{100 * rules.abstain.max_missing:.0f} %"),
+                "en": (f"{100 * share:.0f}%", f"{100 * rules.abstain.max_missing:.0f}%"),
+            }
+            da.append(_REASON_TEXTS["missing"].da.format(share=values["da"][0],
+                                                         limit=values["da"][1]))
+            en.append(_REASON_TEXTS["missing"].en.format(share=values["en"][0],
+                                                         limit=values["en"][1]))
+        elif kind == "domain" and what in DOMAINS:
+            label = group_label(f"domain:{what}")
+            da.append(_REASON_TEXTS["domain"].da.format(label=_cap(label.da)))
+            en.append(_REASON_TEXTS["domain"].en.format(label=_cap(label.en)))
+        elif kind == "range":
+            label = group_label(groups.get(what, "setting")) if what in groups else Text(what, what)
+            da.append(_REASON_TEXTS["range"].da.format(label=_cap(label.da)))
+            en.append(_REASON_TEXTS["range"].en.format(label=_cap(label.en)))
+    return Text(" ".join(dict.fromkeys(da)), " ".join(dict.fromkeys(en)))
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _shap(explainer: Explainer, matrix: np.ndarray) -> np.ndarray:
@@ -395,6 +685,7 @@ def suggest(
     *,
     id_column: str | None = None,
     explainer: Explainer | None = None,
+    policy: SuggestionPolicy | str | None = None,
     top_up: int = 3,
     top_down: int = 2,
 ) -> Suggestion:
@@ -414,6 +705,7 @@ def suggest(
         earlier,
         id_column=id_column,
         explainer=explainer,
+        policy=policy,
         top_up=top_up,
         top_down=top_down,
     )[0]

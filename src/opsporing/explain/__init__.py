@@ -10,6 +10,7 @@ Examples
 from ._labels import DOMAIN_LABELS, OTHER_LABELS, group_items, group_label
 from ._plot import plot_waterfall
 from ._shap import MIN_EFFECT, Explainer, Explanation, Reason, global_importance, render_sentence
+from ._whatif import WhatIf, what_would_change
 
 __all__ = [
     "DOMAIN_LABELS",
@@ -18,9 +19,11 @@ __all__ = [
     "Explainer",
     "Explanation",
     "Reason",
+    "WhatIf",
     "global_importance",
     "group_items",
     "group_label",
     "plot_waterfall",
     "render_sentence",
+    "what_would_change",
 ]

@@ -9,6 +9,12 @@ raises the calibrated probability too; SHAP values add up exactly to the margin:
 Features are grouped for people: domain scores by domain, concept flags by
 vocabulary concept, and the rest as missing answers, change since the earlier
 screening, age and setting (:func:`~opsporing.model.feature_groups`).
+
+A reason never credits what was not observed: the contribution of a domain score that
+could not be scored (NaN) and of a concept whose items were left unanswered goes to
+"missing answers"; a concept the child's instrument does not ask about goes to
+"daycare or school". Probabilities shown to people are the *calibrated*
+``P(step >= 1)`` of the suggestion (:attr:`Explanation.probability`), never the margin.
 """
 
 from __future__ import annotations
@@ -71,11 +77,16 @@ class Explanation:
         ``base_value`` plus every contribution: this child's margin.
     reasons : tuple of Reason
         Every group's contribution, largest absolute first.
+    base_probability, probability : float or None
+        The calibrated ``P(step >= 1)`` at ``base_value`` and at ``margin`` (what the
+        suggestion shows); ``None`` when made without a model.
     """
 
     base_value: float
     margin: float
     reasons: tuple[Reason, ...]
+    base_probability: float | None = None
+    probability: float | None = None
 
     def up(self, top: int = 3, min_effect: float = MIN_EFFECT) -> tuple[Reason, ...]:
         """The ``top`` groups pushing the suggestion up by at least ``min_effect``."""
@@ -188,12 +199,59 @@ class Explainer:
         if "change" in self.groups and "has_earlier" in self.feature_names:
             # "change" reads "no earlier screening" for a child without one.
             self._concept_feature["change"] = self.feature_names.index("has_earlier")
+        # Where a NaN feature's contribution goes (a reason never credits what was not
+        # observed): domain scores and asked concepts to "missing"; concepts the
+        # setting's instrument does not ask, to "setting".
+        self._missing_group = position.get("missing", -1)
+        self._setting_group = position.get("setting", -1)
+        self._asked = {
+            setting: np.array(
+                [
+                    not n.startswith("concept.")
+                    or bool(group_items("concept:" + n.removeprefix("concept."), setting))
+                    for n in self.feature_names
+                ]
+            )
+            for setting in ("skole", "dagtilbud")
+        }
+        self._movable = np.array(
+            [n.startswith(("score.", "concept.")) for n in self.feature_names]
+        )
         # "missing" reads "all questions answered" when nothing is missing.
         self._missing_feature = (
             self.feature_names.index("missing_fraction")
             if "missing" in self.groups and "missing_fraction" in self.feature_names
             else None
         )
+
+    def probability(self, margin: Any) -> F64:
+        """The calibrated ``P(step >= 1)`` at a margin of the first binary model."""
+        m = np.atleast_1d(np.asarray(margin, dtype=np.float64))
+        cal = self.model.calibrators_[0] if getattr(self.model, "calibrators_", None) else None
+        if cal is None:
+            out: F64 = 1.0 / (1.0 + np.exp(-m))
+        elif hasattr(cal, "predict_proba"):
+            out = cal.predict_proba(m[:, None])[:, 1]
+        else:
+            out = np.asarray(cal.predict(m), dtype=np.float64)
+        return np.clip(out, 0.0, 1.0)
+
+    def _regroup(self, matrix: F64, values: F64) -> F64:
+        """SHAP values summed per group, NaN features moved to missing/setting."""
+        grouped: F64 = values @ self._group_matrix
+        if self._missing_group < 0 or self._setting_group < 0:
+            return grouped
+        nan = np.isnan(matrix) & self._movable
+        if not nan.any():
+            return grouped
+        skole_col = self.feature_names.index("setting.skole")
+        skole = matrix[:, skole_col] == 1.0
+        asked = np.where(skole[:, None], self._asked["skole"], self._asked["dagtilbud"])
+        moved = np.where(nan, values, 0.0)
+        grouped = grouped - moved @ self._group_matrix
+        grouped[:, self._missing_group] += np.where(asked, moved, 0.0).sum(axis=1)
+        grouped[:, self._setting_group] += np.where(asked, 0.0, moved).sum(axis=1)
+        return grouped
 
     def _matrix(self, X: Any) -> F64:
         if isinstance(X, pd.DataFrame):
@@ -253,9 +311,11 @@ class Explainer:
         up and the ``keep`` strongest pulling down (enough for a suggestion, and much
         faster for a whole municipality); ``margin`` is exact either way.
         """
-        grouped = values @ self._group_matrix
+        grouped = self._regroup(matrix, values)
         order = np.argsort(-np.abs(grouped), axis=1, kind="stable")
         margins = self.base_value + values.sum(axis=1)
+        base_p = float(self.probability(self.base_value)[0])
+        probs = self.probability(margins) if len(margins) else np.zeros(0)
         skole_col = self.feature_names.index("setting.skole")
         labels: dict[tuple[str, bool], Text] = {}
         out = []
@@ -290,7 +350,11 @@ class Explainer:
                     labels[key] = group_label(group, present)
                 items = group_items(group, setting) if present or col is None else ()
                 reasons.append(Reason(group, labels[key], value, items))
-            out.append(Explanation(self.base_value, float(margins[r]), tuple(reasons)))
+            out.append(
+                Explanation(
+                    self.base_value, float(margins[r]), tuple(reasons), base_p, float(probs[r])
+                )
+            )
         return out
 
 

@@ -29,12 +29,12 @@ from ._features import (
     INSTRUMENTS,
     build_features,
     concept_codes,
+    domain_ranges,
     feature_groups,
     feature_names,
     is_forbidden,
     monotonic_constraint,
 )
-from ._metrics import auc, expected_calibration_error, under_suggestion_rate
 
 __all__ = [
     "DOMAINS",
@@ -44,10 +44,9 @@ __all__ = [
     "VERSION_POLICY",
     "StepSuggester",
     "UnfittedModelError",
-    "auc",
     "build_features",
     "concept_codes",
-    "expected_calibration_error",
+    "domain_ranges",
     "feature_groups",
     "feature_names",
     "is_forbidden",
@@ -57,5 +56,4 @@ __all__ = [
     "read_manifest",
     "save_model",
     "sha256_file",
-    "under_suggestion_rate",
 ]

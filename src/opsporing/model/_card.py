@@ -17,30 +17,83 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _group_table(groups: dict[str, dict[str, float]]) -> list[str]:
-    names = [g for g in groups if g != "difference"] + ["difference"]
+def _pct(value: Any) -> str:
+    if isinstance(value, float) and value == value:
+        return f"{100 * value:.1f} %"
+    return "–"
+
+
+def _group_table(groups: dict[str, dict[str, Any]]) -> list[str]:
     metrics = list(next(iter(groups.values())))
     lines = ["| group | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
-    for g in names:
-        if g in groups:
-            lines.append(f"| {g} | " + " | ".join(_fmt(groups[g][m]) for m in metrics) + " |")
+    for g, values in groups.items():
+        lines.append(f"| {g} | " + " | ".join(_fmt(values[m]) for m in metrics) + " |")
     return lines
+
+
+def _figures(m: dict[str, Any]) -> list[str]:
+    o = m.get("oracle", {})
+    rows = [
+        ("children in need (true step ≥ 1) found: suggested step ≥ 1 or duty to notify "
+         "(target ≥ 0.70, within 0.03 of the oracle)", "found_among_need"),
+        ("all children suggested step ≥ 1 (target ≤ 0.15)", "suggested_step_ge_1_share"),
+        ("expected cost under the policy's matrix (children given a step; target ≤ 1.10 × "
+         "oracle)", "expected_cost"),
+        ("under-suggestion by 2+ steps, children on steps 2-6 given a step (target within "
+         "0.05 of the oracle)", "under_2plus_among_step_2_6"),
+        ("AUC of P(step ≥ 1), children given a step", "auc_p_need"),
+    ]
+    lines = ["| figure | model | oracle, same rule |", "|---|---|---|"]
+    for label, key in rows:
+        lines.append(f"| {label} | {_fmt(m[key])} | {_fmt(o.get(key, float('nan')))} |")
+    lines += [
+        f"| children in need: suggested step ≥ 1 / duty to notify / abstention / step 0 | "
+        f"{_fmt(m['suggested_step_ge_1_among_need'])} / {_fmt(m['notify_among_need'])} / "
+        f"{_fmt(m['abstain_among_need'])} / {_fmt(m['step_0_among_need'])} | |",
+        f"| abstention, all children (target ≤ 0.05) | {_fmt(m['abstention_rate'])} | – |",
+        f"| duty to notify (red flag), all children | {_fmt(m['notify_rate'])} | same |",
+        f"| precision of a step ≥ 1 suggestion | {_fmt(m['precision_step_ge_1'])} | |",
+        f"| suggested step exactly right (children given a step) | {_fmt(m['exact_step'])} | |",
+        f"| over-suggestion by 2+ steps (children given a step) | {_fmt(m['over_2plus'])} | |",
+        f"| expected calibration error of P(step ≥ 1), 10 bins | {_fmt(m['ece_p_need'])} | |",
+    ]
+    if "cost_ratio_to_oracle" in m:
+        lines += [
+            "",
+            f"Gap to the oracle: found {_fmt(m['found_gap_to_oracle'])}, cost ratio "
+            f"{_fmt(m['cost_ratio_to_oracle'])}, under-suggestion gap "
+            f"{_fmt(m['under_2plus_gap_to_oracle'])}. Abstentions by data reason: "
+            f"{m['abstain_reasons'] or 'none'}.",
+        ]
+    return lines
+
+
+def _per_1000(m: dict[str, Any]) -> list[str]:
+    true, sug = m["per_1000_true"], m["per_1000_suggested"]
+    cols = [str(k) for k in range(7)]
+    return [
+        "| per 1,000 children | " + " | ".join(f"step {c}" for c in cols)
+        + " | abstain | notify |",
+        "|---" * 10 + "|",
+        "| true step | " + " | ".join(_fmt(true[c]) for c in cols) + " | – | – |",
+        "| suggested | " + " | ".join(_fmt(sug[c]) for c in cols)
+        + f" | {_fmt(sug['abstain'])} | {_fmt(sug['notify'])} |",
+    ]
 
 
 def render_model_card(manifest: dict[str, Any]) -> str:
     """Markdown model card for a manifest written by :func:`~opsporing.model.train.train`."""
-    m = manifest["metrics"]["overall"]
+    metrics = manifest["metrics"]
+    fresh = metrics["fresh"]
+    m = fresh["overall"]
+    held = metrics["overall"]
+    band = metrics["band_rule"]
     data = manifest["training_data"]
     v = manifest["versions"]
     p = manifest["params"]
-    oracle = (
-        "| AUC of the oracle (Bayes-optimal, same children) | "
-        f"{_fmt(m['oracle_auc_step_ge_1'])} |\n"
-        f"| gap to the oracle (target ≤ 0.02) | {_fmt(m['auc_gap_to_oracle'])} |\n"
-        f"| ECE of the oracle | {_fmt(m['oracle_ece_step_ge_1'])} |\n"
-        if "oracle_auc_step_ge_1" in m
-        else ""
-    )
+    policy = manifest.get("policy", {})
+    cost = policy.get("cost", {})
+    abstain = policy.get("abstain", {})
     lines = [
         "# Model card: opsporing step suggester",
         "",
@@ -52,8 +105,8 @@ def render_model_card(manifest: dict[str, Any]) -> str:
         "Decision **support** for professionals in Danish daycare (dagtilbud, 0-6 years) and",
         "school (skole, 6-16 years). From one screening with a shipped opsporing instrument (and",
         "an earlier one, when there is one) it suggests the *lowest* step of the intervention",
-        "staircase (Indsatstrappen, 0-6) that matches the child's need, with calibrated",
-        "probabilities, an uncertainty interval, and the reasons behind it.",
+        "staircase (Indsatstrappen, 0-6) that the suggestion policy supports, with calibrated",
+        "probabilities, an uncertainty interval, the reasons behind it and what would change it.",
         "",
         "- **Not for automated decisions.** A suggestion is input to a named professional's",
         "  judgment, the conversation with the parents and the team. Only",
@@ -63,17 +116,57 @@ def render_model_card(manifest: dict[str, Any]) -> str:
         "  never gets a model suggestion: the duty to notify (barnets lov § 133) applies now.",
         "- **Steps 3-6 are the municipality's.** A daycare or school acts on steps 0-2; steps ≥ 3",
         "  need the municipality's own assessment (barnets lov §§ 18-20).",
-        "- It abstains (\"insufficient information — discuss in the team\") when more than",
-        f"  {p['max_missing']:.0%} of the items are missing, or the conformal interval spans more",
-        f"  than {p['max_interval']} steps (from universal services to placement).",
+        "",
+        "## The rule (suggestion policy " + str(fresh.get("policy_version", "")) + ")",
+        "",
+        "The suggested step minimises the expected cost under the calibrated step",
+        "probabilities and the cost matrix of `opsporing/policy/data/policy.yaml`: each step",
+        f"suggested above the true one costs {cost.get('over')} (steps 1-6), each step of need",
+        f"missed costs {cost.get('under')}; steps within {cost.get('tie_tolerance')} (relative)",
+        "of the lowest expected cost are ties, and the lowest of them is suggested. The model",
+        "abstains only for data reasons: more than "
+        f"{_pct(abstain.get('max_missing'))} of the items unanswered, a required domain not",
+        f"scorable (required: {abstain.get('required_domains') or 'none'}), or a feature",
+        f"more than {abstain.get('range_margin')} of its training range outside it.",
+        "`StepSuggester.predict` applies the same rule (tested on every held-out child).",
+        "",
+        f"## Figures on {m['n_children']:,} freshly generated children".replace(",", " "),
+        "",
+        f"Default scenario, seed {fresh['seed']} (the training data's seed is "
+        f"{manifest['seed']}); every figure counts what `suggest_batch` gives each child.",
+        f"Prevalence of need (true step ≥ 1): {_fmt(m['prevalence_step_ge_1'])}.",
+        "",
+        *_figures(m),
+        "",
+        "Suggested steps per 1,000 children next to the true steps (the seeds' key figures):",
+        "",
+        *_per_1000(m),
+        "",
+        "The instruments' band rule (overall band gul or rød → refer) on the held-out",
+        f"children refers {_fmt(band['referral_rate'])} of them and finds "
+        f"{_fmt(band['found_among_need'])} of those in need (precision "
+        f"{_fmt(band['precision'])}, AUC {_fmt(band['auc'])}).",
+        "",
+        "### By group (fresh children)",
+        "",
+        "Family background is used **only** here, to check that the model does not work worse",
+        "for some children; it is never a feature.",
+        "",
+    ]
+    for feature, groups in fresh["by_group"].items():
+        lines += [f"#### {_GROUP_TITLES.get(feature, feature)}", "", *_group_table(groups), ""]
+    lines += [
+        f"## Figures on the {data['n_test']} held-out training children",
+        "",
+        *_figures(held),
         "",
         "## Training data: synthetic only",
         "",
         f"- Source: {data['source']}.",
         f"- {data['n_children']} children: {data['n_train']} for training (of which a",
         f"  {_fmt(p['calibration_fraction'])} share is held out inside `fit` for calibration and",
-        f"  the conformal interval), {data['n_test']} held out for the figures below",
-        f"  (stratified by true step, seed {manifest['seed']}).",
+        f"  the conformal interval), {data['n_test']} held out (stratified by true step, seed "
+        f"{manifest['seed']}).",
         f"- Steps of all children: {data['step_counts']}.",
         f"- Training-data SHA-256 (features and labels): `{data['sha256']}`.",
         "- The synthetic population was generated for this project. **No real child's data was",
@@ -86,65 +179,15 @@ def render_model_card(manifest: dict[str, Any]) -> str:
         "and one for each P(step ≥ k | step ≥ k-1), k = 2..6, multiplied into P(step ≥ k)",
         "(never rising with k); monotonic constraints (more concern never lowers risk,",
         "protective factors never raise it); isotonic calibration on a held-out split;",
-        "a label-conditional split-conformal interval over the steps. Suggested step = the",
-        f"lowest k with P(step > k) < {_fmt(p['threshold'])} (with 0.5, the median, even the",
-        "oracle misses most children on steps 2-6 by two steps or more). Explanations: SHAP",
-        "(TreeExplainer) of the P(step ≥ 1) model. Features: "
+        "a label-conditional split-conformal interval over the steps (shown, never a reason to",
+        "abstain). Explanations: SHAP (TreeExplainer) of the P(step ≥ 1) model, shown in",
+        "calibrated probabilities. Features: "
         f"{len(manifest['features'])} (domain scores scaled 0-1, answered fractions, vocabulary",
         "concepts, age, setting, change since the earlier screening); never identifiers, names,",
         "CPR, municipality, sex or family background.",
         "",
         "Parameters: " + ", ".join(f"`{k}={_fmt(val)}`" for k, val in p.items()) + ".",
         "",
-        "## Metrics on held-out synthetic children",
-        "",
-        "\"Needs more than universal services\" = true step ≥ 1 "
-        f"(prevalence {_fmt(m['prevalence_step_ge_1'])}).",
-        "",
-        "| metric | value |",
-        "|---|---|",
-        f"| AUC of P(step ≥ 1) | {_fmt(m['auc_step_ge_1'])} |",
-        oracle.rstrip("\n"),
-        f"| AUC of the band rule (band.overall gul/rød → refer) | {_fmt(m['band_rule_auc'])} |",
-        f"| AUC margin over the band rule | {_fmt(m['auc_margin_over_band_rule'])} |",
-        f"| AUC of the overall band as a 3-level score | {_fmt(m['band_ordinal_auc'])} |",
-        f"| band rule: referral rate / recall / precision | {_fmt(m['band_rule_referral_rate'])} /"
-        f" {_fmt(m['band_rule_recall'])} / {_fmt(m['band_rule_precision'])} |",
-        "| model at the band rule's referral rate: recall / precision | "
-        f"{_fmt(m['model_recall_at_band_rate'])} / {_fmt(m['model_precision_at_band_rate'])} |",
-        f"| expected calibration error of P(step ≥ 1), 10 bins (target ≤ 0.03) | "
-        f"{_fmt(m['ece_step_ge_1'])} |",
-        f"| suggested step exactly right | {_fmt(m['step_accuracy'])} |",
-        f"| mean absolute step error | {_fmt(m['step_mean_abs_error'])} |",
-        f"| under-suggestion by 2+ steps (all children) | {_fmt(m['under_suggestion_2plus'])} |",
-        "| under-suggestion by 2+ steps (children with true step ≥ 2) | "
-        f"{_fmt(m['under_suggestion_2plus_among_step_ge_2'])} |",
-        *(
-            [
-                "| oracle with the same rule: under-suggestion by 2+ (all / true step ≥ 2) | "
-                f"{_fmt(m['oracle_under_suggestion_2plus'])} / "
-                f"{_fmt(m['oracle_under_suggestion_2plus_among_step_ge_2'])} |"
-            ]
-            if "oracle_under_suggestion_2plus" in m
-            else []
-        ),
-        f"| over-suggestion by 2+ steps | {_fmt(m['over_suggestion_2plus'])} |",
-        "| conformal interval coverage: children with true step ≥ 1 (target "
-        f"{1 - p['conformal_alpha']:.2f}) / all | {_fmt(m['interval_coverage_among_step_ge_1'])}"
-        f" / {_fmt(m['interval_coverage'])} |",
-        f"| abstention rate | {_fmt(m['abstention_rate'])} |",
-        f"| red-flag rate (bypass the model) | {_fmt(m['red_flag_rate'])} |",
-        "",
-        "## Metrics by group",
-        "",
-        "Per group of the held-out children (fairlearn `MetricFrame`); `difference` is the",
-        "largest minus the smallest group value. Family background is used **only** here, to",
-        "check that the model does not work worse for some children; it is never a feature.",
-        "",
-    ]
-    for feature, groups in manifest["metrics"]["by_group"].items():
-        lines += [f"### {_GROUP_TITLES.get(feature, feature)}", "", *_group_table(groups), ""]
-    lines += [
         "## Limits",
         "",
         "- Trained and measured on **synthetic** children generated from a model of how",
@@ -156,16 +199,12 @@ def render_model_card(manifest: dict[str, Any]) -> str:
         "  them would learn.",
         "- Probabilities are calibrated for the population the model was trained on; where needs",
         "  are more or less common, recalibrate on local data.",
-        "- The model sees one rater's screening; it cannot see what the rater did not write down.",
-        "- Even the oracle under-suggests by two or more steps for most children whose true step",
-        "  is 2-6: one screening carries little information about *how much* help a child needs.",
-        "  A suggestion is a starting point for the conversation, never a ceiling.",
+        "- One screening carries little information about *how much* help a child needs: even",
+        "  the oracle under-suggests by two or more steps for about half of the children on steps",
+        "  2-6. A suggestion is a starting point for the conversation, never a ceiling.",
         "- The groups differ (see above): where the generator gives more missing answers and",
-        "  more family strain (indvandrer, efterkommer), discrimination is lower, calibration",
-        "  error and abstention higher. Check the same table on local data before use.",
-        "- Loading a model file runs a pickle: `load_model` refuses files whose SHA-256 or library",
-        "  versions differ from the manifest, but only keep model files where only trusted people",
-        "  can write.",
+        "  more family strain (indvandrer, efterkommer), abstention is higher. Check the same",
+        "  table on local data before use.",
         "",
         "## Versions",
         "",

@@ -32,10 +32,13 @@ universal services" is the event ``step >= 1``. The model is therefore a sequent
   need more than the lowest step: label-conditional split conformal), which
   :meth:`StepSuggester.abstain` uses to say "too uncertain — discuss in the team".
 
-The suggested step (:meth:`StepSuggester.predict`) follows the staircase's downward
-direction: the *lowest* step ``k`` whose ``P(step > k)`` is below ``threshold``.
-With the default 0.5 that is the median of the predictive distribution: the lowest
-step that the child more likely than not does not need to go beyond.
+The suggested step (:meth:`StepSuggester.predict`) is chosen by the suggestion policy
+(:mod:`opsporing.policy`, data in ``policy.yaml``): the step with the lowest expected
+cost under the calibrated probabilities and the policy's cost matrix, near-ties going
+down the staircase. The same rule, from the same place, gives the step of every
+:class:`~opsporing.decision.Suggestion`. The model abstains (:meth:`abstain`) only for
+data reasons from the same policy: too many missing answers, a required domain not
+scorable, or inputs outside the range seen in training.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
 from ..errors import DataError, ModelError, NotFittedError
+from ..policy import SuggestionPolicy, resolve_policy
 from ._features import check_no_forbidden, monotonic_constraint
 
 F64 = npt.NDArray[np.float64]
@@ -103,16 +107,13 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Share of the training rows held out for calibration and conformal intervals
         (half each). With fewer than 40 held-out rows, nothing is held out, the
         probabilities are the boosting's own and the interval is not calibrated.
-    threshold : float
-        The suggested step is the lowest ``k`` with ``P(step > k) < threshold``.
     conformal_alpha : float
         Miscoverage of the conformal step interval (0.1: covers 90 % of children).
-    max_missing : float
-        :meth:`abstain` when more than this fraction of the items is missing.
-    max_interval : int
-        :meth:`abstain` when the conformal interval spans more than this many steps.
-        The default 5 abstains when the plausible steps run from universal services
-        to foster care or an institution (0-5, 0-6, 1-6): the screening cannot tell.
+        The interval is shown beside a suggestion; it never makes the model abstain.
+    policy : SuggestionPolicy, path or None
+        The suggestion policy (cost matrix, tie tolerance, abstention rules); ``None``
+        is the shipped ``opsporing/policy/data/policy.yaml``. Read when predicting,
+        so a municipality's policy applies to an already fitted model.
     random_state : int, RandomState or None
         Seeds the held-out split.
 
@@ -135,6 +136,9 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         The constraints used.
     interval_tail_ : float
         The calibrated tail mass of the conformal interval.
+    feature_min_, feature_max_ : ndarray
+        Smallest and largest value of each feature in training (NaN: never seen), for
+        the policy's "inputs outside the training data" abstention.
 
     Examples
     --------
@@ -161,10 +165,8 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         monotonic: Any = "auto",
         calibration: str | None = "isotonic",
         calibration_fraction: float = 0.2,
-        threshold: float = 0.5,
         conformal_alpha: float = 0.1,
-        max_missing: float = 0.25,
-        max_interval: int = 5,
+        policy: Any = None,
         random_state: Any = None,
     ) -> None:
         self.max_iter = max_iter
@@ -175,10 +177,8 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.monotonic = monotonic
         self.calibration = calibration
         self.calibration_fraction = calibration_fraction
-        self.threshold = threshold
         self.conformal_alpha = conformal_alpha
-        self.max_missing = max_missing
-        self.max_interval = max_interval
+        self.policy = policy
         self.random_state = random_state
 
     # --- scikit-learn plumbing ----------------------------------------------------------------
@@ -205,14 +205,12 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if not 0.0 <= float(self.calibration_fraction) < 1.0:
             problems.append(f"calibration_fraction = {self.calibration_fraction!r}: "
                             "expected a number in [0, 1)")
-        if not 0.0 < float(self.threshold) < 1.0:
-            problems.append(f"threshold = {self.threshold!r}: expected a number in (0, 1)")
         if not 0.0 < float(self.conformal_alpha) < 1.0:
             problems.append(f"conformal_alpha = {self.conformal_alpha!r}: expected (0, 1)")
-        if not 0.0 <= float(self.max_missing) <= 1.0:
-            problems.append(f"max_missing = {self.max_missing!r}: expected a number in [0, 1]")
-        if int(self.max_interval) < 1:
-            problems.append(f"max_interval = {self.max_interval!r}: expected at least 1")
+        try:
+            resolve_policy(self.policy)
+        except DataError as exc:
+            problems.append(f"policy = {self.policy!r}: {exc}")
         if problems:
             raise ModelError("invalid StepSuggester parameters: " + "; ".join(problems))
 
@@ -277,6 +275,12 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             )
         self.classes_ = classes
         n = len(y)
+        # The range seen in training, for the policy's "inputs outside the training
+        # data" abstention (NaN where a feature never had a value).
+        seen = ~np.isnan(X)
+        any_seen = seen.any(axis=0)
+        self.feature_min_ = np.where(any_seen, np.where(seen, X, np.inf).min(axis=0), np.nan)
+        self.feature_max_ = np.where(any_seen, np.where(seen, X, -np.inf).max(axis=0), np.nan)
         cst = self._constraints(X.shape[1])
         self.monotonic_cst_ = cst
 
@@ -427,19 +431,35 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         out: F64 = self._cumulative(self._validate(X))[:, 0]
         return out
 
-    def _suggest(self, cum: F64) -> npt.NDArray[np.int64]:
-        """Position of the lowest class k with ``P(step > k) < threshold``."""
-        out: npt.NDArray[np.int64] = (cum >= float(self.threshold)).sum(axis=1)
-        return out
+    def _policy(self) -> SuggestionPolicy:
+        return resolve_policy(self.policy)
+
+    def _steps(self) -> npt.NDArray[np.int64]:
+        """The staircase step of each class: the labels themselves when they are steps
+        0-6, otherwise their ranks (the ordered labels of a generic ordinal problem)."""
+        c = np.asarray(self.classes_)
+        if np.issubdtype(c.dtype, np.number) and np.all(c == np.round(c)) and c.min() >= 0 and (
+            c.max() < 7
+        ):
+            return c.astype(np.int64)
+        if len(c) > 7:
+            raise ModelError(
+                f"classes_: {len(c)} classes: expected at most 7 ordered steps for the policy"
+            )
+        return np.arange(len(c), dtype=np.int64)
+
+    def _suggest(self, proba: F64) -> npt.NDArray[np.int64]:
+        """Position (in ``classes_``) of the step the policy chooses for each row."""
+        return self._policy().choose(proba, self._steps())
 
     def predict(self, X: Any) -> Any:
-        """The suggested step: the lowest ``k`` whose ``P(step > k)`` is below ``threshold``.
+        """The suggested step: the lowest expected cost under the suggestion policy.
 
-        Because the cumulative probabilities are non-increasing, this is the number
-        of steps above the lowest whose ``P(step >= k)`` reaches the threshold.
+        The same rule as :func:`opsporing.decision.suggest_batch` (where that suggests
+        a step, the step is equal); see :mod:`opsporing.policy`.
         """
-        cum = self._cumulative(self._validate(X))
-        return self.classes_[self._suggest(cum)]
+        positions = self._suggest(self._proba(self._validate(X)))
+        return self.classes_[positions]
 
     def predict_interval(self, X: Any) -> tuple[Any, Any]:
         """Lowest and highest step of the conformal interval of each row."""
@@ -448,36 +468,66 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         lo, hi = self._interval_from_cdf(cdf, self.interval_tail_)
         return self.classes_[lo], self.classes_[hi]
 
-    def abstain(self, X: Any, missing_fraction: Any = None) -> npt.NDArray[np.bool_]:
-        """Rows where the model should not suggest a step (discuss in the team).
+    def abstain_reasons(self, X: Any) -> list[tuple[str, ...]]:
+        """The data reasons to abstain for each row (empty: no reason).
 
-        The rule: abstain when more than ``max_missing`` of the items are missing
-        (``missing_fraction``; by default the ``missing_fraction`` column of a
-        DataFrame ``X``), or when the conformal interval spans more than
-        ``max_interval`` steps.
+        Reasons, from the policy's ``abstain`` section: ``"missing"`` (more than
+        ``max_missing`` of the items unanswered; needs a ``missing_fraction`` column),
+        ``"domain:<id>"`` (a required domain not scorable; needs ``score.<id>``),
+        ``"range:<feature>"`` (a value more than ``range_margin`` of the training range
+        outside it; the answered fractions are left to the "missing" rule). Never the
+        width of the step interval: an uncertain step gets the lowest step the rule
+        supports.
         """
         Xv = self._validate(X)
-        if (
-            missing_fraction is None
-            and isinstance(X, pd.DataFrame)
-            and "missing_fraction" in X.columns
-        ):
-            missing_fraction = X["missing_fraction"].to_numpy(dtype=np.float64)
-        cdf = np.cumsum(self._proba(Xv), axis=1)
-        lo, hi = self._interval_from_cdf(cdf, self.interval_tail_)
-        out = (hi - lo + 1) > int(self.max_interval)
-        if missing_fraction is not None:
-            miss = np.asarray(missing_fraction, dtype=np.float64)
-            out |= np.nan_to_num(miss, nan=1.0) > float(self.max_missing)
-        result: npt.NDArray[np.bool_] = out
-        return result
+        return self._abstain_reasons(Xv)
 
-    def predict_summary(self, X: Any) -> dict[str, Any]:
+    def _abstain_reasons(self, Xv: F64, policy: Any = None) -> list[tuple[str, ...]]:
+        rules = (self._policy() if policy is None else resolve_policy(policy)).abstain
+        names = [str(n) for n in getattr(self, "feature_names_in_", [])]
+        reasons: list[list[str]] = [[] for _ in range(len(Xv))]
+        if "missing_fraction" in names:
+            miss = Xv[:, names.index("missing_fraction")]
+            for r in np.flatnonzero(np.nan_to_num(miss, nan=1.0) > rules.max_missing):
+                reasons[r].append("missing")
+        for d in rules.required_domains:
+            if f"score.{d}" in names:
+                for r in np.flatnonzero(np.isnan(Xv[:, names.index(f"score.{d}")])):
+                    reasons[r].append(f"domain:{d}")
+        lo = getattr(self, "feature_min_", None)
+        hi = getattr(self, "feature_max_", None)
+        if lo is not None and hi is not None:
+            margin = rules.range_margin * np.nan_to_num(hi - lo, nan=0.0)
+            with np.errstate(invalid="ignore"):
+                outside = (Xv < lo - margin - 1e-9) | (Xv > hi + margin + 1e-9)
+            outside &= ~np.isnan(Xv)
+            # Unanswered questions are the "missing" rule's business, not an input out of
+            # range: a form with more blanks than any in training is not a stranger child.
+            missingness = np.array(
+                [n == "missing_fraction" or n.startswith("answered.") for n in names]
+                if names
+                else [False] * Xv.shape[1]
+            )
+            outside &= ~missingness
+            for r, j in zip(*np.nonzero(outside), strict=True):
+                reasons[r].append(f"range:{names[j] if names else j}")
+        return [tuple(r) for r in reasons]
+
+    def abstain(self, X: Any) -> npt.NDArray[np.bool_]:
+        """Rows where the model should not suggest a step (discuss in the team).
+
+        True where :meth:`abstain_reasons` names at least one data reason.
+        """
+        return np.array([bool(r) for r in self.abstain_reasons(X)], dtype=bool)
+
+    def predict_summary(self, X: Any, policy: Any = None) -> dict[str, Any]:
         """Everything a suggestion needs, from one pass over the binary models.
 
-        Returns a dict with ``proba`` (n, K), ``cumulative`` (n, K-1), ``step`` (the
-        suggested class), ``low`` and ``high`` (the conformal interval) and ``abstain``
-        (the rule of :meth:`abstain`), each equal to what the single-purpose methods give.
+        Returns a dict with ``proba`` (n, K), ``cumulative`` (n, K-1), ``costs`` (the
+        policy's expected cost of each step, n × K), ``step`` (the suggested class, as
+        :meth:`predict`), ``low`` and ``high`` (the conformal interval) and
+        ``abstain_reasons`` (as :meth:`abstain_reasons`). ``policy`` overrides the
+        model's suggestion policy for this call (a municipality's own).
         """
         Xv = self._validate(X)
         cum = self._cumulative(Xv)
@@ -485,17 +535,16 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         full = np.hstack([ones, cum, zeros])
         proba = full[:, :-1] - full[:, 1:]
         lo, hi = self._interval_from_cdf(np.cumsum(proba, axis=1), self.interval_tail_)
-        abstain = (hi - lo + 1) > int(self.max_interval)
-        if isinstance(X, pd.DataFrame) and "missing_fraction" in X.columns:
-            miss = X["missing_fraction"].to_numpy(dtype=np.float64)
-            abstain |= np.nan_to_num(miss, nan=1.0) > float(self.max_missing)
+        rules = self._policy() if policy is None else resolve_policy(policy)
+        steps = self._steps()
         return {
             "proba": proba,
             "cumulative": cum,
-            "step": self.classes_[self._suggest(cum)],
+            "costs": rules.expected_costs(proba, steps),
+            "step": self.classes_[rules.choose(proba, steps)],
             "low": self.classes_[lo],
             "high": self.classes_[hi],
-            "abstain": abstain,
+            "abstain_reasons": self._abstain_reasons(Xv, rules),
         }
 
     def get_feature_names_out(self, input_features: Any = None) -> npt.NDArray[np.object_]:

@@ -300,6 +300,32 @@ def _scaled(
     return scaled, answered, missing, skole, concepts
 
 
+def domain_ranges(instrument_keys: Iterable[object]) -> np.ndarray:
+    """Lowest and highest score of each domain of each row's instrument.
+
+    Returns an array (n, 2 * len(DOMAINS)): ``lo`` then ``hi`` per domain, in
+    :data:`DOMAINS` order, NaN where the instrument has no such domain.
+
+    Examples
+    --------
+    >>> domain_ranges(["opsporing.skole.trivsel"])[0, :2].tolist()  # emotional: 0-12
+    [0.0, 12.0]
+    """
+    keys = [str(k) for k in instrument_keys]
+    out = np.full((len(keys), 2 * len(DOMAINS)), np.nan)
+    cache: dict[str, np.ndarray] = {}
+    for r, key in enumerate(keys):
+        if key not in cache:
+            ranges = _instrument_info(key)[1]
+            row = np.full(2 * len(DOMAINS), np.nan)
+            for j, d in enumerate(DOMAINS):
+                if d in ranges:
+                    row[2 * j], row[2 * j + 1] = ranges[d]
+            cache[key] = row
+        out[r] = cache[key]
+    return out
+
+
 def _indexed(scores: pd.DataFrame, id_column: str | None, field: str) -> pd.DataFrame:
     if id_column is None:
         out = scores

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -273,9 +273,11 @@ def create_app(
         age_text: str = "",
         chosen: Mapping[str, str] | None = None,
         errors: FieldErrors | None = None,
+        red_flags: Sequence[str] = (),
         status: int = 200,
     ) -> HTMLResponse:
         errors = errors or {}
+        voc = load_vocabulary()
         return page(
             "form.html",
             ctx,
@@ -290,6 +292,9 @@ def create_app(
             fieldsets=_domain_fieldsets(inst, ctx.lang, chosen or {}, errors),
             errors=errors,
             error_list=_error_list(inst, errors, ctx.lang),
+            red_flags=[voc.concept(c).label.get(ctx.lang) for c in red_flags],
+            duty_text=voc.duty_to_notify.get(ctx.lang),
+            duty_basis=voc.duty_to_notify_basis.get(ctx.lang),
         )
 
     def result_page(
@@ -491,6 +496,7 @@ def create_app(
             age_text=screening.age_text,
             chosen=screening.raw_answers,
             errors=screening.errors,
+            red_flags=screening.red_flags,
             status=422,
         )
 

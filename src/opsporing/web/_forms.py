@@ -100,12 +100,43 @@ class ScreeningInput:
     def ok(self) -> bool:
         return not self.errors and self.score is not None
 
+    @property
+    def red_flags(self) -> tuple[str, ...]:
+        """Red-flag concepts raised by the answers that are valid, whatever else is wrong.
+
+        The duty to notify never waits: a form rejected for its age field, its id or
+        another item still shows the § 133 notice when a valid answer raises a red flag.
+        """
+        if self.score is not None:
+            return tuple(self.score.red_flags)
+        return red_flags_despite_errors(self.instrument, self.answers)
+
     def stored_answers(self) -> dict[str, int | None]:
         """Every item of the instrument with its answer (``None`` when not answered)."""
         return {
             item: (int(v) if isinstance(v, int) else None)
             for item, v in ((i, self.answers.get(i)) for i in self.instrument.item_ids)
         }
+
+
+def red_flags_despite_errors(
+    instrument: Instrument, answers: Mapping[str, Any]
+) -> tuple[str, ...]:
+    """The red flags of the valid answers of a form that failed validation.
+
+    Scores the answers without the age and without every answer scoring refused, so
+    one bad field can never hide a disclosure of violence.
+    """
+    valid = {k: v for k, v in answers.items() if k in instrument.item_ids}
+    for _ in range(2):
+        try:
+            return tuple(score_form(instrument, valid).red_flags)
+        except ResponseValidationError as exc:
+            bad = {p.field for p in exc.problems}
+            if not bad & set(valid):
+                break
+            valid = {k: v for k, v in valid.items() if k not in bad}
+    return ()
 
 
 def read_screening(instrument: Instrument, form: Mapping[str, Any], t: UI) -> ScreeningInput:

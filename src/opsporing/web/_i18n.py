@@ -101,6 +101,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "judgment and the conversation with the parents.",
     ),
     "suggested_step": ("Foreslået trin", "Suggested step"),
+    "what_would_change": ("Hvad ville ændre forslaget", "What would change the suggestion"),
     "model_failed": (
         "Modellen kunne ikke give et forslag til dette skema (se serverens log).",
         "The model could not make a suggestion for this form (see the server's log).",

@@ -90,6 +90,8 @@ class SuggestionPanel:
         The reasons as one plain-language sentence.
     reasons : tuple of (str, str)
         ``("up" or "down", label)`` for each finding that moves the suggestion.
+    what_would_change : tuple of str
+        The smallest changes of one domain score that would move the suggestion down.
     plot_data_uri : str or None
         The explanation plot as a ``data:image/png;base64,...`` URI.
     record : dict
@@ -106,6 +108,7 @@ class SuggestionPanel:
     probabilities: tuple[tuple[int, float], ...] = ()
     explanation: str | None = None
     reasons: tuple[tuple[str, str], ...] = ()
+    what_would_change: tuple[str, ...] = ()
     plot_data_uri: str | None = None
     record: Mapping[str, Any] = field(default_factory=dict)
     source: object | None = None
@@ -292,7 +295,7 @@ def suggestion_panel(
             lambda: suggest(suggester.model, table, explainer=explainer),
         )
         uri = None
-        if plot and explainer is not None:
+        if plot and explainer is not None and suggestion.kind == "step":
             uri = suggester.cached(
                 ("plot", lang, *key),
                 lambda: _png_data_uri(
@@ -307,8 +310,18 @@ def suggestion_panel(
     return _panel(suggestion, lang, uri)
 
 
+def _percent(p: float, lang: Language) -> str:
+    """``33 %`` in Danish, ``33%`` in English (whole percents: the model is not more exact)."""
+    return f"{100 * p:.0f} %" if lang == "da" else f"{100 * p:.0f}%"
+
+
 def _panel(s: Any, lang: Language, plot_data_uri: str | None = None) -> SuggestionPanel:
-    """A panel from an :class:`opsporing.decision.Suggestion`."""
+    """A panel from an :class:`opsporing.decision.Suggestion`.
+
+    An abstention shows why and nothing else: no probabilities, no reasons, no plot
+    (there is no step to explain). A step shows the rule in one sentence with its
+    numbers, the uncertainty, and what would change it.
+    """
     t = UI(lang)
     details: list[str] = []
     if s.kind == "notify":
@@ -320,15 +333,28 @@ def _panel(s: Any, lang: Language, plot_data_uri: str | None = None) -> Suggesti
         headline = ABSTAIN_TEXT.get(lang)
         if s.abstain_reason is not None:
             details.append(s.abstain_reason.get(lang))
+        return SuggestionPanel(
+            available=True,
+            kind="abstain",
+            suggested_step=None,
+            headline=headline,
+            details=tuple(details),
+            record={"available": True, **s.to_dict()},
+            source=s,
+        )
     else:
         headline = f"{t['suggested_step']}: {s.step} – {s.step_info.label.get(lang)}"
         details.append(f"{t['who_acts']}: {s.step_info.who_acts.get(lang)}")
         if s.requires_municipal_assessment:
             details.append(t["municipal_note"])
+        if s.rule is not None:
+            details.append(s.rule.get(lang))
     if s.p_needs_support is not None:
-        details.append(f"{t['p_needs']}: {s.p_needs_support:.0%}")
+        details.append(f"{t['p_needs']}: {_percent(s.p_needs_support, lang)}")
     if s.interval is not None and s.kind != "notify":
         details.append(t["interval"].format(lo=s.interval[0], hi=s.interval[1]))
+    if s.note is not None:
+        details.append(s.note.get(lang))
     probabilities = (
         tuple(enumerate(float(p) for p in s.probabilities)) if s.probabilities is not None else ()
     )
@@ -341,6 +367,7 @@ def _panel(s: Any, lang: Language, plot_data_uri: str | None = None) -> Suggesti
         probabilities=probabilities,
         explanation=s.explanation.get(lang) if s.explanation is not None else None,
         reasons=tuple((r.direction, r.label.get(lang)) for r in s.reasons),
+        what_would_change=tuple(w.sentence(lang) for w in s.what_would_change),
         plot_data_uri=plot_data_uri,
         record={"available": True, **s.to_dict()},
         source=s,
