@@ -87,7 +87,10 @@ def train_test_model(n: int = 400, seed: int = 0) -> Any:
             ignore_index=True,
         )
 
-    X = build_features(wave(1.0), wave(0.8), id_column="child_id")
+    # Half the children have an earlier screening, as in the synthetic population: a form
+    # without one must not look like an input outside the training data.
+    earlier = wave(0.8)
+    X = build_features(wave(1.0), earlier.iloc[::2], id_column="child_id")
     y = np.digitize(need + rng.normal(0, 0.05, 2 * n), [0.15, 0.35, 0.6, 0.8])
     # One thread: OpenMP threads that spin-wait crawl on a machine busy with other work.
     with threadpool_limits(limits=1):
@@ -417,6 +420,43 @@ def test_red_flag_notice_is_the_first_thing_on_the_page(client: TestClient, lang
         assert doc.index('id="red-flag-notice"') < doc.index(later)
 
 
+@pytest.mark.parametrize(
+    ("bad", "lang"),
+    [
+        ({"age": "ti år"}, "da"),  # an age that is not a number
+        ({"age": ""}, "en"),  # no age
+        ({"form_id": ""}, "da"),  # no id
+        ({"answers": {"emo_sad": 9}}, "da"),  # another item out of range
+        ({"token": "x"}, "en"),  # a broken form token
+    ],
+)
+def test_the_duty_to_notify_shows_on_the_error_page_too(
+    client: TestClient, db: Path, bad: dict[str, Any], lang: str
+) -> None:
+    """Whatever else is wrong with the form, a red-flag answer shows the § 133 notice."""
+    answers = dict(ANSWERS, saf_disclosure=1, **bad.get("answers", {}))
+    token = bad.get("token") or _token(_blank(client, lang=lang))
+    fields = _fields(token, answers, lang=lang, form_id=bad.get("form_id", "B-2026-041"),
+                     age=bad.get("age", "9"))
+    r = client.post(f"/form/{SCHOOL}", data=fields)
+    assert r.status_code == 422  # the form is rejected ...
+    doc = _norm(r.text)
+    voc = load_vocabulary()
+    # ... and the notice is still the first thing on the page
+    body = doc[doc.index("<body>") + len("<body>") :].lstrip()
+    assert body.startswith('<section class="notice red-flag" id="red-flag-notice" role="alert"')
+    assert get_concept("safety.disclosure").label.get(lang) in body[: body.index("</section>")]
+    assert voc.duty_to_notify_basis.get(lang) in doc  # type: ignore[arg-type]
+    assert _counts(db) == (0, 0)
+
+
+def test_an_error_page_without_a_red_flag_has_no_notice(client: TestClient) -> None:
+    token = _token(_blank(client))
+    r = client.post(f"/form/{SCHOOL}", data=_fields(token, dict(ANSWERS, saf_disclosure=0),
+                                                    age="ti"))
+    assert r.status_code == 422 and 'id="red-flag-notice"' not in r.text
+
+
 # --- the suggestion panel ----------------------------------------------------------------------
 @needs_decision
 def test_the_panel_shows_the_models_suggestion_probabilities_reasons_and_plot(
@@ -442,7 +482,16 @@ def test_the_panel_shows_the_models_suggestion_probabilities_reasons_and_plot(
     assert step.who_acts.da in panel
     for k, p in enumerate(expected.probabilities):
         label = load_vocabulary().step(k).label.da
-        assert f'<th scope="row">{k} – {label}</th> <td>{p * 100:.0f} %' in panel
+        mark = (
+            ' <strong class="suggested-mark">◀ Foreslået trin</strong>'
+            if k == expected.step
+            else ""
+        )
+        assert f'<th scope="row">{k} – {label}{mark}</th> <td>{p * 100:.0f} %' in panel
+    assert panel.count("suggested-mark") == 1  # the suggested step is marked in the table
+    assert _norm(expected.rule.da) in panel  # the rule in one sentence with its numbers
+    for w in expected.what_would_change:
+        assert _norm(w.sentence("da")) in panel
     assert expected.explanation.da in panel
     for reason in expected.reasons:
         assert reason.label.da in panel
@@ -453,6 +502,23 @@ def test_the_panel_shows_the_models_suggestion_probabilities_reasons_and_plot(
     )
     assert marked == [str(expected.step)]
     assert _suggestion_id(r.text) == expected.suggestion_id
+
+
+@needs_decision
+def test_an_abstaining_panel_shows_why_and_no_probabilities(with_model: TestClient) -> None:
+    """3 of 32 items answered: the panel says why, and shows no step probabilities,
+    no reasons crediting domains it marks as not scored, and no plot."""
+    answers = {"emo_sad": 3, "soc_bullied": 3, "beh_hits": 3}
+    r = with_model.post(f"/form/{SCHOOL}", data=_fields(_token(_blank(with_model)), answers))
+    assert r.status_code == 200
+    doc = _norm(r.text)
+    panel = doc[doc.index('id="model-suggestion"') : doc.index('id="decision-title"')]
+    assert 'data-kind="abstain"' in panel
+    assert "Utilstrækkelig information" in panel and "af spørgsmålene er ubesvarede" in panel
+    assert 'class="probabilities"' not in panel and " %" not in panel.replace("25 %", "").replace(
+        "91 %", ""
+    )
+    assert 'id="explanation-plot"' not in panel and 'class="reasons"' not in panel
 
 
 def test_without_a_model_the_panel_says_so_and_a_reason_is_required(

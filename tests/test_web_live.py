@@ -322,6 +322,21 @@ def test_end_to_end_in_headless_chromium(served: tuple[_Server, Path]) -> None:
             assert top is not None and h1 is not None and top["y"] < h1["y"]
             assert top["y"] < 50
             page.screenshot(path=str(REPORTS / "e2e_red_flag.png"))
+
+            # The same red flag on a form that is rejected (an age that is no number):
+            # the error page still opens with the duty-to-notify notice.
+            page.goto(f"{server.url}/form/{SCHOOL}")
+            page.get_by_label("Skema-id (pseudonymt)").fill("E2E-0003")
+            page.get_by_label("Barnets alder (år)").fill("ti år")
+            page.locator('label[for="item.saf_disclosure-1"]').click()
+            page.get_by_role("button", name="Beregn og se resultat").click()
+            notice = page.locator("#red-flag-notice")
+            expect(notice).to_be_visible()
+            expect(notice).to_contain_text(voc.duty_to_notify_basis.da)
+            expect(page.locator(".error-summary")).to_be_visible()
+            top = notice.bounding_box()
+            assert top is not None and top["y"] < 50
+            page.screenshot(path=str(REPORTS / "e2e_red_flag_error_page.png"))
         finally:
             browser.close()
 
