@@ -336,3 +336,42 @@ def test_saved_bytes_do_not_depend_on_string_identity():
     )
     assert pickle.dumps(same) != pickle.dumps(apart)  # what goes wrong without it
     assert pickle.dumps(_canonical_strings(same)) == pickle.dumps(_canonical_strings(apart))
+
+
+def test_a_new_instrument_needs_only_its_yaml_file(tmp_path, monkeypatch):
+    """One more instrument file: scores, features and suggestions work with no code change,
+    and the model's features stay the same (they are keyed by the vocabulary)."""
+    from opsporing.decision import suggest_batch
+    from opsporing.instruments import _registry, shipped_instrument_paths
+
+    shipped = next(p for p in shipped_instrument_paths() if p.name == "skole_trivsel.yaml")
+    text = shipped.read_text(encoding="utf-8").replace(
+        "id: opsporing.skole.trivsel", "id: kommune.skole.trivsel"
+    )
+    extra = tmp_path / "kommune_skole.yaml"
+    extra.write_text(text, encoding="utf-8")
+    paths = [*shipped_instrument_paths(), extra]
+    monkeypatch.setattr(_registry, "shipped_instrument_paths", lambda: paths)
+    _registry._shipped.cache_clear()
+    try:
+        inst = get_instrument("kommune.skole.trivsel")
+        forms = pd.DataFrame({"form_id": ["K1", "K2"], "age_years": [9.0, 12.0],
+                              "emo_sad": [0, 3], "emo_tense": [0, 3], "soc_bullied": [0, 3],
+                              "beh_hits": [0, 2], "res_trusted_adult": [3, 0]})
+        scores = score_batch(inst, forms, keep=["form_id", "age_years"])
+        X = build_features(scores, id_column="form_id")
+        assert list(X.columns) == list(feature_names()) == list(load_model().feature_names_in_)
+        out = suggest_batch(load_model(), scores, id_column="form_id")
+        assert [s.subject for s in out] == ["K1", "K2"]
+        assert all(s.kind in ("step", "abstain") for s in out)
+        items = {i for s in out for r in s.reasons for i in r.items}
+        assert items <= set(inst.item_ids)
+    finally:
+        _registry._shipped.cache_clear()
+
+
+def test_an_instrument_without_the_models_domains_is_refused():
+    topi = get_instrument("topi")
+    scores = score_batch(topi, pd.DataFrame({"1vurdering": [1]}))
+    with pytest.raises(DataError, match="domains are among"):
+        build_features(scores)

@@ -107,10 +107,11 @@ def explanation_for(
     model = load_model() if model is None else model
     _, suggestions = suggestions_table(inst, row, id_column=id_column, model=model)
     suggestion = suggestions[0]
-    if suggestion.kind == "notify":
-        return suggestion, None  # red flags never reach the model, so there is nothing to plot
+    if suggestion.kind != "step":
+        # Red flags never reach the model, and an abstention has no step to explain.
+        return suggestion, None
     X = build_features(_score(inst, row, id_column), id_column=id_column)
-    explanation = Explainer(model).explain(X)[0]
+    explanation = Explainer(model).explain(X, [inst.key])[0]
     return suggestion, plot_waterfall(explanation, lang="en" if lang == "en" else "da")
 
 

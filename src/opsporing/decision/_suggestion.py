@@ -541,8 +541,11 @@ def suggest_batch(
         abstain = np.array([bool(c) for c in codes], dtype=bool)
         matrix = Xm.to_numpy(dtype=np.float64)
         shap_values = _shap(explainer, matrix)
-        explanations = explainer.from_values(matrix, shap_values, keep=max(top_up, top_down))
-        ranges = domain_ranges(table["instrument"].iloc[model_rows].astype(str))
+        instruments = table["instrument"].iloc[model_rows].astype(str).tolist()
+        explanations = explainer.from_values(
+            matrix, shap_values, keep=max(top_up, top_down), instruments=instruments
+        )
+        ranges = domain_ranges(instruments)
         what_if = what_would_change(
             model,
             Xm,

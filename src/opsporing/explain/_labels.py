@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import cache
 
 from ..instruments import get_instrument
-from ..model import INSTRUMENTS
 from ..vocabulary import Language, Text, load_vocabulary
 
 #: Labels of the domain scores, as they read in a sentence.
@@ -69,17 +68,21 @@ def group_label(group: str, present: bool = True) -> Text:
 
 
 @cache
-def group_items(group: str, setting: str) -> tuple[str, ...]:
-    """Item ids of ``setting``'s instrument behind a group (concept or domain).
+def group_items(group: str, instrument: str) -> tuple[str, ...]:
+    """Item ids of an instrument behind a group (concept or domain).
+
+    ``instrument`` is an instrument key (``id@version``, as in the ``instrument`` column
+    of a score table) or id.
 
     Examples
     --------
-    >>> group_items("concept:learning.absence", "skole")
+    >>> group_items("concept:learning.absence", "opsporing.skole.trivsel@1.0.0")
     ('dev_absence',)
-    >>> group_items("domain:emotional", "dagtilbud")
+    >>> group_items("domain:emotional", "opsporing.dagtilbud.trivsel")
     ('emo_sad', 'emo_anxious', 'emo_withdrawn', 'emo_gives_up')
     """
-    inst = get_instrument(INSTRUMENTS[setting])
+    inst_id, _, version = instrument.partition("@")
+    inst = get_instrument(inst_id, version or None)
     if group.startswith("concept:"):
         code = group.removeprefix("concept:")
         return tuple(i.id for i in inst.items if any(e.code == code for e in i.evidences))

@@ -19,6 +19,7 @@ could not be scored (NaN) and of a concept whose items were left unanswered goes
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -200,23 +201,14 @@ class Explainer:
             # "change" reads "no earlier screening" for a child without one.
             self._concept_feature["change"] = self.feature_names.index("has_earlier")
         # Where a NaN feature's contribution goes (a reason never credits what was not
-        # observed): domain scores and asked concepts to "missing"; concepts the
-        # setting's instrument does not ask, to "setting".
+        # observed): domain scores and asked concepts to "missing"; concepts the row's
+        # instrument does not ask, to "setting".
         self._missing_group = position.get("missing", -1)
         self._setting_group = position.get("setting", -1)
-        self._asked = {
-            setting: np.array(
-                [
-                    not n.startswith("concept.")
-                    or bool(group_items("concept:" + n.removeprefix("concept."), setting))
-                    for n in self.feature_names
-                ]
-            )
-            for setting in ("skole", "dagtilbud")
-        }
         self._movable = np.array(
             [n.startswith(("score.", "concept.")) for n in self.feature_names]
         )
+        self._asked_cache: dict[str, npt.NDArray[np.bool_]] = {}
         # "missing" reads "all questions answered" when nothing is missing.
         self._missing_feature = (
             self.feature_names.index("missing_fraction")
@@ -236,7 +228,23 @@ class Explainer:
             out = np.asarray(cal.predict(m), dtype=np.float64)
         return np.clip(out, 0.0, 1.0)
 
-    def _regroup(self, matrix: F64, values: F64) -> F64:
+    def _asked(self, instrument: str | None) -> npt.NDArray[np.bool_]:
+        """Which features an instrument observes (every feature when it is not known)."""
+        if instrument is None:
+            return np.ones(len(self.feature_names), dtype=bool)
+        if instrument not in self._asked_cache:
+            self._asked_cache[instrument] = np.array(
+                [
+                    not n.startswith("concept.")
+                    or bool(group_items("concept:" + n.removeprefix("concept."), instrument))
+                    for n in self.feature_names
+                ]
+            )
+        return self._asked_cache[instrument]
+
+    def _regroup(
+        self, matrix: F64, values: F64, instruments: Sequence[str | None] | None = None
+    ) -> F64:
         """SHAP values summed per group, NaN features moved to missing/setting."""
         grouped: F64 = values @ self._group_matrix
         if self._missing_group < 0 or self._setting_group < 0:
@@ -244,9 +252,8 @@ class Explainer:
         nan = np.isnan(matrix) & self._movable
         if not nan.any():
             return grouped
-        skole_col = self.feature_names.index("setting.skole")
-        skole = matrix[:, skole_col] == 1.0
-        asked = np.where(skole[:, None], self._asked["skole"], self._asked["dagtilbud"])
+        rows = instruments if instruments is not None else [None] * len(matrix)
+        asked = np.array([self._asked(i) for i in rows]).reshape(matrix.shape)
         moved = np.where(nan, values, 0.0)
         grouped = grouped - moved @ self._group_matrix
         grouped[:, self._missing_group] += np.where(asked, moved, 0.0).sum(axis=1)
@@ -294,33 +301,43 @@ class Explainer:
             index=shap_values.index,
         )
 
-    def explain(self, X: Any) -> list[Explanation]:
-        """One :class:`Explanation` per row of ``X`` (features of build_features)."""
+    def explain(
+        self, X: Any, instruments: Sequence[str | None] | None = None
+    ) -> list[Explanation]:
+        """One :class:`Explanation` per row of ``X`` (features of build_features).
+
+        ``instruments`` (the ``instrument`` column of the score table, one per row) names
+        the items behind each reason; without it the reasons carry no item ids.
+        """
         matrix = self._matrix(X)
         values = np.asarray(self.tree.shap_values(matrix), dtype=np.float64)
         if values.ndim == 3:
             values = values[..., -1]
-        return self.from_values(matrix, values)
+        return self.from_values(matrix, values, instruments=instruments)
 
     def from_values(
-        self, matrix: F64, values: F64, keep: int | None = None
+        self,
+        matrix: F64,
+        values: F64,
+        keep: int | None = None,
+        instruments: Sequence[str | None] | None = None,
     ) -> list[Explanation]:
         """Explanations from a feature matrix and its SHAP values (no SHAP call).
 
         With ``keep``, each explanation holds only the ``keep`` strongest groups pushing
         up and the ``keep`` strongest pulling down (enough for a suggestion, and much
-        faster for a whole municipality); ``margin`` is exact either way.
+        faster for a whole municipality); ``margin`` is exact either way. ``instruments``
+        as for :meth:`explain`.
         """
-        grouped = self._regroup(matrix, values)
+        grouped = self._regroup(matrix, values, instruments)
         order = np.argsort(-np.abs(grouped), axis=1, kind="stable")
         margins = self.base_value + values.sum(axis=1)
         base_p = float(self.probability(self.base_value)[0])
         probs = self.probability(margins) if len(margins) else np.zeros(0)
-        skole_col = self.feature_names.index("setting.skole")
         labels: dict[tuple[str, bool], Text] = {}
         out = []
         for r in range(len(matrix)):
-            setting = "skole" if matrix[r, skole_col] == 1.0 else "dagtilbud"
+            instrument = instruments[r] if instruments is not None else None
             reasons = []
             n_up = n_down = 0
             for j in order[r]:
@@ -348,7 +365,11 @@ class Explainer:
                 key = (group, present)
                 if key not in labels:
                     labels[key] = group_label(group, present)
-                items = group_items(group, setting) if present or col is None else ()
+                items = (
+                    group_items(group, instrument)
+                    if instrument is not None and (present or col is None)
+                    else ()
+                )
                 reasons.append(Reason(group, labels[key], value, items))
             out.append(
                 Explanation(

@@ -26,20 +26,19 @@ from ._estimator import StepSuggester, UnfittedModelError
 from ._features import (
     DOMAINS,
     FORBIDDEN_COLUMNS,
-    INSTRUMENTS,
     build_features,
     concept_codes,
     domain_ranges,
     feature_groups,
     feature_names,
     is_forbidden,
+    is_model_instrument,
     monotonic_constraint,
 )
 
 __all__ = [
     "DOMAINS",
     "FORBIDDEN_COLUMNS",
-    "INSTRUMENTS",
     "MANIFEST_NAME",
     "VERSION_POLICY",
     "StepSuggester",
@@ -50,6 +49,7 @@ __all__ = [
     "feature_groups",
     "feature_names",
     "is_forbidden",
+    "is_model_instrument",
     "library_versions",
     "load_model",
     "monotonic_constraint",

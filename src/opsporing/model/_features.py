@@ -1,9 +1,11 @@
 """From score tables to the model's numeric features.
 
 The model sees *what the screening found*, never *who the child is*. Features are
-built only from :func:`opsporing.scoring.score_batch` output (both shipped
-instruments share the domain ids and the vocabulary's concept codes), the child's
-age and the setting:
+built only from :func:`opsporing.scoring.score_batch` output, the child's age and the
+setting. They are keyed by the vocabulary (domain ids, concept codes), never by an
+instrument or a setting: any instrument whose domains are among :data:`DOMAINS`
+gives the same columns, so adding an instrument (one YAML file) changes no model code
+and no feature:
 
 ``setting.skole``
     1 at school, 0 in daycare (the two instruments differ, and so do base rates).
@@ -21,7 +23,8 @@ age and the setting:
     does not know the child), so they are features, not silently imputed.
 ``concept.<code>``
     1/0 when the form does/does not evidence a vocabulary concept, NaN when the
-    child's instrument has no item for it.
+    child's instrument has no item for it (or the item was left blank). Every concept
+    of the vocabulary has a column, whichever instruments exist.
 ``has_earlier``, ``change.<domain>``
     Whether an earlier screening exists, and the change of each scaled score
     since then (NaN when there is none, or a score is not scorable at either time).
@@ -58,12 +61,6 @@ DOMAINS: tuple[str, ...] = (
 
 #: Domains whose score counts *strengths*: more means less concern.
 STRENGTH_DOMAINS: frozenset[str] = frozenset({"resources"})
-
-#: The shipped instruments the model is built for, by setting.
-INSTRUMENTS: dict[str, str] = {
-    "dagtilbud": "opsporing.dagtilbud.trivsel",
-    "skole": "opsporing.skole.trivsel",
-}
 
 #: Column names that must never be a feature (compared case-insensitively). Identifiers
 #: may travel in a score table to join screenings; the estimator refuses all of them.
@@ -121,11 +118,26 @@ def check_no_forbidden(columns: Iterable[object], where: str) -> None:
 
 @cache
 def concept_codes() -> tuple[str, ...]:
-    """Concept codes any shipped instrument evidences, in vocabulary order."""
-    used: set[str] = set()
-    for inst_id in INSTRUMENTS.values():
-        used.update(scoring_key(get_instrument(inst_id)).concepts)
-    return tuple(c for c in load_vocabulary().concepts if c in used)
+    """Every concept code of the vocabulary, in vocabulary order (one feature each).
+
+    Taken from the vocabulary, not from the instruments, so that a new instrument never
+    changes the model's features.
+    """
+    return tuple(load_vocabulary().concepts)
+
+
+def is_model_instrument(inst: Instrument) -> bool:
+    """Whether the model can read scores of ``inst``: its domains are all :data:`DOMAINS`.
+
+    Examples
+    --------
+    >>> from opsporing.instruments import get_instrument
+    >>> is_model_instrument(get_instrument("opsporing.skole.trivsel"))
+    True
+    >>> is_model_instrument(get_instrument("topi"))
+    False
+    """
+    return bool(inst.domain_ids) and set(inst.domain_ids) <= set(DOMAINS)
 
 
 @cache
@@ -270,17 +282,18 @@ def _scaled(
             inst, ranges, n_items = _instrument_info(str(key))
         except Exception as exc:  # UnknownInstrumentError and friends
             raise DataError(
+                str(Problem(f"{field}.instrument", key, f"a shipped instrument: {exc}"))
+            ) from None
+        if not is_model_instrument(inst):
+            raise DataError(
                 str(
                     Problem(
                         f"{field}.instrument",
                         key,
-                        f"a shipped instrument ({', '.join(INSTRUMENTS.values())}): {exc}",
+                        f"an instrument whose domains are among {list(DOMAINS)} (the model "
+                        f"reads domain scores); this one has {list(inst.domain_ids)}",
                     )
                 )
-            ) from None
-        if inst.id not in INSTRUMENTS.values():
-            raise DataError(
-                str(Problem(f"{field}.instrument", key, f"one of {list(INSTRUMENTS.values())}"))
             )
         skole[rows] = 1.0 if "skole" in inst.settings else 0.0
         asked = set(scoring_key(inst).concepts)

@@ -39,7 +39,7 @@ from ..scoring import score_batch
 from ._artifact import save_model
 from ._card import render_model_card
 from ._estimator import StepSuggester
-from ._features import INSTRUMENTS, build_features
+from ._features import build_features
 
 #: The seed of the shipped model.
 SEED = 20261123
@@ -88,16 +88,19 @@ def score_population(forms: dict[str, pd.DataFrame], wave: int) -> pd.DataFrame:
     """Scores of one wave of a synthetic population's forms, all settings, by child."""
     parts = []
     for setting, table in forms.items():
-        if setting not in INSTRUMENTS:
+        if "instrument_id" not in table.columns or "instrument_version" not in table.columns:
             raise DataError(
-                f"forms[{setting!r}]: unknown setting: expected one of {list(INSTRUMENTS)}"
+                f"forms[{setting!r}]: no instrument_id/instrument_version columns: expected "
+                "the forms of a synthetic population"
             )
         rows = table[table["wave"] == wave]
-        if rows.empty:
-            continue
-        inst = get_instrument(INSTRUMENTS[setting], str(rows["instrument_version"].iloc[0]))
-        answers = rows.drop(columns=[c for c in _FORM_META if c != "child_id"])
-        parts.append(score_batch(inst, answers, keep=["child_id", "age_years"]))
+        # Each form names its instrument: the data, not a map in code, says which it is.
+        for (inst_id, version), group in rows.groupby(
+            ["instrument_id", "instrument_version"], sort=True
+        ):
+            inst = get_instrument(str(inst_id), str(version))
+            answers = group.drop(columns=[c for c in _FORM_META if c != "child_id"])
+            parts.append(score_batch(inst, answers, keep=["child_id", "age_years"]))
     if not parts:
         raise DataError(f"forms: no forms of wave {wave}: expected at least one")
     return pd.concat(parts, ignore_index=True)

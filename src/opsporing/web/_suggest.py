@@ -299,7 +299,9 @@ def suggestion_panel(
             uri = suggester.cached(
                 ("plot", lang, *key),
                 lambda: _png_data_uri(
-                    plot_waterfall(explainer.explain(build_features(table))[0], lang)
+                    plot_waterfall(
+                        explainer.explain(build_features(table), [instrument.key])[0], lang
+                    )
                 ),
             )
     except OpsporingError as exc:
