@@ -176,10 +176,13 @@ assert set(forms.loc[batch.rejected["row"].unique(), "form_id"]) == {"S098", "S0
 # municipality, family background) are refused. The rule it follows:
 #
 # * red flag → `kind="notify"`: the model is not run (section 6);
-# * too many missing answers, or an uncertainty interval over more than 5 steps →
-#   `kind="abstain"`: "insufficient information — discuss in the team";
-# * otherwise `kind="step"`: the **lowest** step whose need the child exceeds with less
-#   than 25 % probability, following the staircase's downward direction.
+# * a data reason (more than 25 % of the questions unanswered, an input outside the
+#   training data) → `kind="abstain"`: "insufficient information — discuss in the team",
+#   with the reason and no probabilities;
+# * otherwise `kind="step"`: the step with the **lowest expected cost** under the
+#   calibrated probabilities and the suggestion policy's cost matrix
+#   (`opsporing/policy/data/policy.yaml`: a missed step of need costs 9, a step too
+#   high 1-8 by how intrusive it is), near-ties going down the staircase.
 
 # %%
 model = load_model(ROOT / "models" / "step_suggester.joblib")
@@ -191,6 +194,7 @@ suggestion = suggest(model, scores, id_column="form_id", explainer=explainer)
 
 print("kind:", suggestion.kind, "| step:", suggestion.step, "| interval:", suggestion.interval)
 print(f"P(needs more than universal services) = {suggestion.p_needs_support:.2f}")
+print(suggestion.rule.en)  # the rule in one sentence, with the numbers behind it
 pd.Series(suggestion.probabilities, index=[f"step {k}" for k in range(7)], name="P").round(3)
 
 # %% [markdown]
@@ -218,6 +222,15 @@ print(suggestion.message("da"))
 print()
 print(suggestion.message("en"))
 
+# %% [markdown]
+# For a suggestion of step 1 or more, `what_would_change` names the smallest change of
+# one domain score (on the instrument's own scale) after which the suggestion would be
+# one step lower: the finding the suggestion hinges on, to check first.
+
+# %%
+for w in suggestion.what_would_change:
+    print(w.sentence("en"))
+
 # %%
 pd.DataFrame(
     [
@@ -232,13 +245,14 @@ pd.DataFrame(
 )
 
 # %% [markdown]
-# The same explanation as a waterfall, from the model's average to this child (log-odds
-# of needing more than universal services, before calibration). `Explainer` and
-# `plot_waterfall` are the library's own; the figure needs no display backend, so a web
-# service can save it with `fig.savefig(...)`.
+# The same explanation as a waterfall in probabilities: from the calibrated probability
+# of the average child to this child's (the number the suggestion shows), each finding's
+# bar its share of the change. `Explainer` and `plot_waterfall` are the library's own;
+# the figure needs no display backend, so a web service can save it with `fig.savefig(...)`.
 
 # %%
-explanation = explainer.explain(build_features(scores, id_column="form_id"))[0]
+explanation = explainer.explain(build_features(scores, id_column="form_id"), [school.key])[0]
+assert abs(explanation.probability - suggestion.p_needs_support) < 1e-9
 print(explanation.sentence("en"))
 plot_waterfall(explanation, lang="da")
 
