@@ -182,7 +182,7 @@ assert set(forms.loc[batch.rejected["row"].unique(), "form_id"]) == {"S098", "S0
 #   than 25 % probability, following the staircase's downward direction.
 
 # %%
-model = load_model(ROOT / "models" / "step_suggester.joblib")
+model = load_model(ROOT / "models" / "step_suggester.skops")
 explainer = Explainer(model)  # build once, reuse for every suggestion (SHAP set-up is slow)
 
 form = pd.DataFrame([{"form_id": "F-0001", "age_years": 11.2, **answers}])

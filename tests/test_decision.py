@@ -50,7 +50,7 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def model():
-    return load_model(MODELS / "step_suggester.joblib")
+    return load_model(MODELS / "step_suggester.skops")
 
 
 @pytest.fixture(scope="module")
@@ -307,7 +307,9 @@ def test_only_decision_record_returns_a_decision():
             for name, member in inspect.getmembers(obj, callable):
                 if name.startswith("_") and name != "__init__":
                     continue
-                if obj is Decision and name == "record":
+                # record makes decisions; from_dict/from_json only read back a recorded one
+                # whose signature verifies (tests below forge them and see them refused).
+                if obj is Decision and name in ("record", "from_dict", "from_json"):
                     continue
                 if _mentions_decision(member):
                     offenders.append(f"{qualname}.{name}")

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ._cli_model import model_app
 from .errors import DataError, OpsporingError, Problem, ResponseValidationError
 from .instruments import Instrument, get_instrument, list_instruments, load_instrument
 from .scoring import score_batch
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 instruments_app = typer.Typer(help="List and show the screening instruments.", no_args_is_help=True)
 app.add_typer(instruments_app, name="instruments")
+app.add_typer(model_app, name="model")
 
 console = Console()
 _state = {"debug": False}

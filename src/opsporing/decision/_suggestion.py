@@ -210,7 +210,9 @@ def _content(fields: dict[str, Any]) -> dict[str, Any]:
 def _make(**fields: Any) -> Suggestion:
     payload = json.dumps(_content(fields), sort_keys=True, ensure_ascii=False)
     digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
-    return Suggestion(suggestion_id=digest, **fields)
+    from ._signing import sign_suggestion  # only suggestions made here are signed
+
+    return sign_suggestion(Suggestion(suggestion_id=digest, **fields))
 
 
 def _concepts(row: pd.Series, prefix: str, which: str) -> tuple[str, ...]:

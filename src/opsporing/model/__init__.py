@@ -15,12 +15,15 @@ True
 
 from ._artifact import (
     MANIFEST_NAME,
+    SIGNATURE_NAME,
+    TRUSTED_TYPES,
     VERSION_POLICY,
     library_versions,
     load_model,
     read_manifest,
     save_model,
     sha256_file,
+    sign_model,
 )
 from ._estimator import StepSuggester, UnfittedModelError
 from ._features import (
@@ -34,6 +37,7 @@ from ._features import (
     is_forbidden,
     monotonic_constraint,
 )
+from ._keys import PublicKey, generate_keypair, read_public_key
 from ._metrics import auc, expected_calibration_error, under_suggestion_rate
 
 __all__ = [
@@ -41,7 +45,10 @@ __all__ = [
     "FORBIDDEN_COLUMNS",
     "INSTRUMENTS",
     "MANIFEST_NAME",
+    "SIGNATURE_NAME",
+    "TRUSTED_TYPES",
     "VERSION_POLICY",
+    "PublicKey",
     "StepSuggester",
     "UnfittedModelError",
     "auc",
@@ -50,12 +57,15 @@ __all__ = [
     "expected_calibration_error",
     "feature_groups",
     "feature_names",
+    "generate_keypair",
     "is_forbidden",
     "library_versions",
     "load_model",
     "monotonic_constraint",
     "read_manifest",
+    "read_public_key",
     "save_model",
     "sha256_file",
+    "sign_model",
     "under_suggestion_rate",
 ]

@@ -6,7 +6,8 @@ screening (wave 1) with the earlier one (wave 0) as change features, holds out a
 fifth of the children (stratified by true step, fixed seed), fits a
 :class:`~opsporing.model.StepSuggester` on the rest, measures it on the held-out
 children against the oracle and the instruments' band rule, and writes
-``models/step_suggester.joblib``, ``models/manifest.json`` and
+``models/step_suggester.skops``, ``models/manifest.json`` (signed into
+``models/manifest.json.sig`` with ``--signing-key`` or ``$OPSPORING_SIGNING_KEY``) and
 ``models/MODEL_CARD.md``.
 
 The same seed and data give the same model and the same metrics (training runs on one
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ from ._artifact import save_model
 from ._card import render_model_card
 from ._estimator import StepSuggester
 from ._features import INSTRUMENTS, build_features
+from ._keys import SIGNING_KEY_ENV
 from ._metrics import auc, expected_calibration_error, metrics_by_group, under_suggestion_rate
 
 #: The seed of the shipped model.
@@ -242,6 +245,7 @@ def train(
     seed: int = SEED,
     params: dict[str, Any] | None = None,
     progress: bool | None = None,
+    signing_key: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train, evaluate and (unless ``out_dir`` is None) save the model; return the manifest.
 
@@ -257,6 +261,10 @@ def train(
         Overrides of :data:`PARAMS`.
     progress : bool, optional
         Print progress lines; by default only when stderr is a terminal.
+    signing_key : path, optional
+        Private key (``opsporing model keygen``) to sign the manifest with; default the
+        file named by ``OPSPORING_SIGNING_KEY``, else the model is written unsigned
+        (``load_model`` then needs ``allow_unsigned=True``).
     """
     show = progress if progress is not None else sys.stderr.isatty()
 
@@ -307,9 +315,12 @@ def train(
             "fit_seconds": seconds,
             "model": model,
         }
-    manifest = save_model(model, out_dir, extra=extra)
+    signing_key = signing_key or os.environ.get(SIGNING_KEY_ENV) or None
+    manifest = save_model(model, out_dir, extra=extra, signing_key=signing_key)
     Path(out_dir, "MODEL_CARD.md").write_text(render_model_card(manifest), encoding="utf-8")
-    say(f"wrote {out_dir}/step_suggester.joblib, manifest.json, MODEL_CARD.md ({seconds:.1f} s)")
+    signed = "signed" if signing_key else "UNSIGNED"
+    say(f"wrote {out_dir}/{manifest['model_file']}, manifest.json ({signed}), MODEL_CARD.md "
+        f"({seconds:.1f} s)")
     return manifest
 
 
@@ -320,8 +331,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="models", help="output directory (default: models)")
     parser.add_argument("--seed", type=int, default=SEED, help=f"seed (default {SEED})")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument(
+        "--signing-key", default=None,
+        help=f"private key to sign the manifest with (default: ${SIGNING_KEY_ENV})",
+    )
     args = parser.parse_args(argv)
-    manifest = train(out_dir=args.out, seed=args.seed, progress=not args.quiet)
+    manifest = train(
+        out_dir=args.out, seed=args.seed, progress=not args.quiet, signing_key=args.signing_key
+    )
     overall = manifest["metrics"]["overall"]
     for key in ("auc_step_ge_1", "oracle_auc_step_ge_1", "band_rule_auc", "ece_step_ge_1",
                 "under_suggestion_2plus"):
