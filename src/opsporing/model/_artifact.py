@@ -16,6 +16,8 @@ Before anything of the model file is read, :func:`load_model` checks, in this or
 4. the zip directory of the skops file: at most :data:`MAX_MEMBERS` members, only the
    names skops writes, and at most :data:`MAX_UNCOMPRESSED_BYTES` once decompressed
    (a small file that claims gigabytes is refused before any byte is decompressed);
+   then each array's ``.npy`` header, which must describe exactly the bytes its member
+   holds (numpy would allocate what a header claims before reading the data);
 5. the types in the file: skops audits them against :data:`TRUSTED_TYPES` (what
    :func:`skops.io.get_untrusted_types` lists must all be in it) before it builds one.
 
@@ -412,6 +414,39 @@ def _check_archive(data: bytes, model_path: Path) -> None:
             "expected one schema.json and numbered .npy arrays (stored or deflated), "
             "each once"
         )
+    _check_array_headers(data, infos, model_path)
+
+
+def _check_array_headers(data: bytes, infos: list[zipfile.ZipInfo], model_path: Path) -> None:
+    """Refuse an array whose ``.npy`` header claims more data than its member holds.
+
+    numpy allocates the whole array its header describes before reading the data, so a
+    header claiming gigabytes in a small member would take that memory; only the first
+    bytes of each member (the header) are decompressed here.
+    """
+    import numpy as np
+    from numpy.lib import format as npy
+
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for info in infos:
+            if not info.filename.endswith(".npy"):
+                continue
+            try:
+                with zf.open(info) as fh:
+                    major, _ = npy.read_magic(fh)
+                    read = npy.read_array_header_1_0 if major == 1 else npy.read_array_header_2_0
+                    shape, _, dtype = read(fh)
+                    header = fh.tell()
+                claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                ok = not dtype.hasobject and header + claimed == info.file_size
+            except Exception:  # a damaged header fails in many ways; all mean "refuse"
+                ok = False
+            if not ok:
+                raise ModelIntegrityError(
+                    f"model file {model_path}: array {info.filename} = header not matching "
+                    f"its {info.file_size} bytes: expected a plain numeric .npy array "
+                    "written by save_model; not loaded"
+                )
 
 
 def load_model(
