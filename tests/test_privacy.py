@@ -182,3 +182,129 @@ def test_error_messages_mask_cpr_numbers_in_every_subclass():
         assert not looks_like_cpr(str(exc)), str(exc)
         assert not looks_like_cpr(repr(exc)), repr(exc)
         assert CPR_MASK in str(exc)
+
+
+# --- issue 11, "CPR numbers leak": every path replayed --------------------------------------------
+SCHOOL_ID = "opsporing.skole.trivsel"
+LEAKY_IDS = ["S1", "010203.1234", "010203_1234", "01.02.03-1234", "0102031234"]
+
+
+def _forms_csv(tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "forms.csv"
+    pd.DataFrame({"form_id": LEAKY_IDS, "emo_sad": [1, 2, 3, 0, 1]}).to_csv(path, index=False)
+    return path
+
+
+def test_score_batch_refuses_cpr_numbers_in_kept_columns_and_row_labels():
+    import pandas as pd
+
+    from opsporing.instruments import get_instrument
+    from opsporing.scoring import score_batch
+
+    school = get_instrument(SCHOOL_ID)
+    forms = pd.DataFrame({"form_id": LEAKY_IDS, "emo_sad": [1, 2, 3, 0, 1]})
+    with pytest.raises(ResponseValidationError) as info:
+        score_batch(school, forms, keep=["form_id"])
+    assert [p.row for p in info.value.problems] == [1, 2, 3, 4]  # every row, not the first
+    assert {p.kind for p in info.value.problems} == {"personal_identifier"}
+    collected = score_batch(school, forms, keep=["form_id"], errors="collect")
+    assert collected.scores["form_id"].tolist() == ["S1"]
+    with pytest.raises(ResponseValidationError, match=r"\(row label\)"):
+        score_batch(school, forms.set_index("form_id"))
+
+
+def test_suggestions_refuse_cpr_shaped_subject_ids():
+    import pandas as pd
+
+    from opsporing.instruments import get_instrument
+    from opsporing.model import build_features
+    from opsporing.scoring import score_batch
+
+    scores = score_batch(get_instrument(SCHOOL_ID), pd.DataFrame({"emo_sad": [1, 2]}))
+    scores["form_id"] = ["S1", "01.02.03-1234"]
+    with pytest.raises(ResponseValidationError) as info:
+        build_features(scores, id_column="form_id")  # what suggest_batch builds its subjects from
+    assert [p.row for p in info.value.problems] == [1]
+
+
+@pytest.mark.parametrize("verb", ["score", "suggest"])
+def test_the_cli_writes_and_prints_no_cpr_numbers(tmp_path, verb):
+    from typer.testing import CliRunner
+
+    from opsporing.cli import app
+
+    out = tmp_path / "out.csv"
+    args = [verb, str(_forms_csv(tmp_path)), "-i", SCHOOL_ID, "-o", str(out)]
+    args += ["-k", "form_id"] if verb == "score" else ["--id", "form_id"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "personal" in result.output or "CPR" in result.output
+    assert not looks_like_cpr(result.output)
+    assert not out.exists()
+
+
+def test_debug_tracebacks_mask_cpr_numbers(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "src"
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    run = subprocess.run(
+        [sys.executable, "-m", "opsporing", "--debug", "score", str(_forms_csv(tmp_path)),
+         "-i", SCHOOL_ID, "-k", "form_id"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )
+    assert run.returncode != 0
+    assert "Traceback" in run.stderr and "ResponseValidationError" in run.stderr
+    assert CPR_MASK in run.stderr
+    assert not looks_like_cpr(run.stdout + run.stderr)
+
+
+def test_the_html_report_refuses_cpr_columns_and_values(tmp_path):
+    import pandas as pd
+
+    from opsporing.evaluation import Section, report
+
+    cases = [
+        pd.DataFrame({"cpr_nr": ["x"], "auc": [0.8]}),
+        pd.DataFrame({"child": ["010203.1234"], "auc": [0.8]}),
+        pd.DataFrame({"auc": [0.8]}, index=pd.Index(["01.02.03-1234"], name="child")),
+        pd.DataFrame({"auc": [0.8]}, index=pd.Index(["S1"], name="CPR")),
+        "Barnet 0102031234 er med i tabellen.",
+    ]
+    for content in cases:
+        path = tmp_path / "r.html"
+        with pytest.raises(DataError, match="CPR") as info:
+            report(Section("Detection", (content,)), path=path)
+        assert not looks_like_cpr(str(info.value))
+        assert not path.exists()
+    with pytest.raises(DataError, match="CPR"):
+        report(Section("Barn 010203-1234", ()), path=tmp_path / "r.html")
+    fine = report(Section("Detection", (pd.DataFrame({"auc": [0.8]}),)), path=tmp_path / "ok.html")
+    assert "0.800" in fine.read_text(encoding="utf-8")
+
+
+def test_one_cpr_detector_in_the_code():
+    """Every module asks opsporing.privacy; no other CPR pattern is defined anywhere."""
+    import re
+    from pathlib import Path
+
+    import opsporing
+    from opsporing import privacy
+
+    root = Path(opsporing.__file__).parent
+    pattern = re.compile(r"re\.compile\([^)]*\\d\{6\}|\\d\{6\}-\?|CPR_PATTERN\s*=|_CPR\s*=")
+    offenders = [
+        str(p.relative_to(root))
+        for p in root.rglob("*.py")
+        if p.name != "privacy.py" and pattern.search(p.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
+    pytest.importorskip("fastapi")
+    from opsporing.web import _forms
+
+    assert _forms.looks_like_cpr is privacy.looks_like_cpr
