@@ -305,6 +305,7 @@ try:
         professional_id="T-17",
         decided_at="2026-11-23T09:30:00+00:00",
         red_flags=(),
+        signature="0" * 64,
     )
 except DecisionError as exc:
     print("constructing a Decision directly:", exc)

@@ -263,3 +263,39 @@ def test_an_array_header_claiming_gigabytes_is_refused_before_numpy_allocates(
             zf.writestr(name, data)
     path = _plant(tmp_path / "m", out.getvalue(), key=keys["own"][0])
     assert _refused_cheaply(path, keys["own"][1], f"array {victim}") < 10
+
+
+def test_the_model_verbs_make_a_key_sign_and_verify(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from opsporing.cli import app
+
+    runner = CliRunner()
+    private = tmp_path / "keys" / "kommune.pem"
+    made = runner.invoke(app, ["model", "keygen", str(private)])
+    assert made.exit_code == 0, made.output
+    assert oct(private.stat().st_mode & 0o777) == "0o600"
+    public = private.with_suffix(".pub")
+    assert public.read_text(encoding="utf-8").startswith("untrusted comment:")
+    again = runner.invoke(app, ["model", "keygen", str(private)])
+    assert again.exit_code == 2 and "already exists" in again.output
+
+    folder = tmp_path / "m"
+    shutil.copytree(MODELS, folder)
+    (folder / "manifest.json.sig").unlink()
+    unsigned = runner.invoke(app, ["model", "verify", str(folder)])
+    assert unsigned.exit_code == 2 and "sig = <missing>" in unsigned.output
+    signed = runner.invoke(app, ["model", "sign", str(folder), "--key", str(private)])
+    assert signed.exit_code == 0, signed.output
+    untrusted = runner.invoke(app, ["model", "verify", str(folder)])
+    assert untrusted.exit_code == 2 and "key_id" in untrusted.output
+    trusted = runner.invoke(app, ["model", "verify", str(folder), "--trusted-key", str(public)])
+    assert trusted.exit_code == 0 and "signature verified" in trusted.output
+
+    private.chmod(0o644)  # a private key others can read is refused, not used
+    loose = runner.invoke(app, ["model", "sign", str(folder), "--key", str(private)])
+    assert loose.exit_code == 2 and "readable by other users" in loose.output
+    private.chmod(0o600)
+    (folder / NAME).write_bytes((folder / NAME).read_bytes()[:-1])
+    broken = runner.invoke(app, ["model", "sign", str(folder), "--key", str(private)])
+    assert broken.exit_code == 2 and "size" in broken.output  # never signs a damaged file

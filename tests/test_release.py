@@ -93,7 +93,9 @@ def test_the_wheel_installs_and_works_outside_the_repository(tmp_path: Path) -> 
         "opsporing/web/static/style.css",
         f"{data}/models/step_suggester.skops",
         f"{data}/models/manifest.json",
+        f"{data}/models/manifest.json.sig",
         f"{data}/models/MODEL_CARD.md",
+        "opsporing/model/keys/opsporing-release.pub",  # load_model() verifies with it
         *(f"{data}/data/synthetic/{p.name}" for p in (ROOT / "data" / "synthetic").iterdir()),
     ]:
         assert expected in names, expected
