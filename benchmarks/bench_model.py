@@ -53,7 +53,7 @@ def main() -> None:
         warnings.simplefilter("ignore", PendingDeprecationWarning)
         import shap
 
-    model = load_model(MODELS / "step_suggester.joblib")
+    model = load_model(MODELS / "step_suggester.skops")
     pop = load_default()
     current = score_population(pop.forms, wave=1)
     earlier = score_population(pop.forms, wave=0)

@@ -185,7 +185,7 @@ assert set(forms.loc[batch.rejected["row"].unique(), "form_id"]) == {"S098", "S0
 #   high 1-8 by how intrusive it is), near-ties going down the staircase.
 
 # %%
-model = load_model(ROOT / "models" / "step_suggester.joblib")
+model = load_model(ROOT / "models" / "step_suggester.skops")
 explainer = Explainer(model)  # build once, reuse for every suggestion (SHAP set-up is slow)
 
 form = pd.DataFrame([{"form_id": "F-0001", "age_years": 11.2, **answers}])
@@ -319,6 +319,7 @@ try:
         professional_id="T-17",
         decided_at="2026-11-23T09:30:00+00:00",
         red_flags=(),
+        signature="0" * 64,
     )
 except DecisionError as exc:
     print("constructing a Decision directly:", exc)

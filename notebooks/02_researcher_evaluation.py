@@ -85,7 +85,7 @@ started = time.perf_counter()
 # ## 1. Data: a fresh synthetic population, the shipped model
 #
 # **Why generate instead of loading the committed data set?** The shipped model
-# (`models/step_suggester.joblib`) was trained on 40,000 of the 50,000 children of the
+# (`models/step_suggester.skops`) was trained on 40,000 of the 50,000 children of the
 # committed population (`opsporing.synthetic.load_default()`, seed 20261123). A new
 # population from the same generator with **another seed** gives children the model has
 # never seen, from the same distribution: an honest held-out set. 25,000 children keep
@@ -102,7 +102,7 @@ SEED = 20261124  # not the training seed (20261123): these children are new to t
 
 config = SyntheticConfig(n_children=N_CHILDREN, seed=SEED)
 population = generate(config, progress=False)
-model = load_model(ROOT / "models" / "step_suggester.joblib")
+model = load_model(ROOT / "models" / "step_suggester.skops")
 THRESHOLD = float(model.threshold)  # P(step >= k) at which the model suggests step k
 
 children = population.children

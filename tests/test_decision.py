@@ -6,6 +6,7 @@ import dataclasses
 import importlib
 import inspect
 import json
+import pickle
 import pkgutil
 import typing
 from datetime import UTC, datetime
@@ -21,11 +22,17 @@ from opsporing.decision import (
     ABSTAIN_TEXT,
     Decision,
     DecisionLog,
+    SigningKey,
     Suggestion,
+    current_signing_key,
+    red_flag_suggestion,
+    set_signing_key,
     suggest,
     suggest_batch,
+    verify_decision,
 )
-from opsporing.errors import DataError, DecisionError
+from opsporing.decision._decision import _decision_id
+from opsporing.errors import DataError, DecisionError, OpsporingError
 from opsporing.explain import Explainer
 from opsporing.instruments import get_instrument
 from opsporing.model import DOMAINS, build_features, domain_ranges, load_model
@@ -51,7 +58,7 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def model():
-    return load_model(MODELS / "step_suggester.joblib")
+    return load_model(MODELS / "step_suggester.skops")
 
 
 @pytest.fixture(scope="module")
@@ -368,7 +375,9 @@ def test_only_decision_record_returns_a_decision():
             for name, member in inspect.getmembers(obj, callable):
                 if name.startswith("_") and name != "__init__":
                     continue
-                if obj is Decision and name == "record":
+                # record makes decisions; from_dict/from_json only read back a recorded one
+                # whose signature verifies (tests below forge them and see them refused).
+                if obj is Decision and name in ("record", "from_dict", "from_json"):
                     continue
                 if _mentions_decision(member):
                     offenders.append(f"{qualname}.{name}")
@@ -388,3 +397,202 @@ def test_no_cli_verb_decides():
 
     verbs = [c.name or c.callback.__name__ for c in cli.app.registered_commands]
     assert not any(word in v for v in verbs for word in FINALISING)
+
+
+# --- issue 11: decisions cannot be forged in-process ---------------------------------------------
+def _recorded(suggestion, **kwargs):
+    args = {"professional_role": "skole", "professional_id": "T-1", "chosen_step": 0,
+            "clock": clock, **kwargs}
+    return Decision.record(suggestion, **args)
+
+
+def _red_flag():
+    scores = score_batch(SCHOOL, pd.DataFrame({"saf_injury": [1]}))
+    return red_flag_suggestion(scores.iloc[0], subject="S7")
+
+
+def test_a_decision_forged_with_object_new_is_refused(thriving):
+    genuine = _recorded(thriving)
+    forged = object.__new__(Decision)
+    for f in dataclasses.fields(Decision):
+        object.__setattr__(forged, f.name, getattr(genuine, f.name))
+    object.__setattr__(forged, "chosen_step", 6)
+    object.__setattr__(forged, "professional_role", "myndighed")
+    with pytest.raises(DecisionError, match="signature does not match"):
+        DecisionLog().append(forged)
+    with pytest.raises(DecisionError, match="signature does not match"):
+        verify_decision(forged)
+    empty = object.__new__(Decision)  # no fields at all
+    with pytest.raises(DecisionError, match="signature does not match"):
+        DecisionLog().append(empty)
+
+
+def test_a_forged_decision_with_a_recomputed_id_is_refused(thriving):
+    genuine = _recorded(thriving)
+    forged = object.__new__(Decision)
+    fields = {**genuine.to_dict(), "chosen_step": 2, "reason": "forged"}
+    fields["decision_id"] = _decision_id(fields)  # the id is public: anyone can recompute it
+    for name, value in fields.items():
+        object.__setattr__(forged, name, tuple(value) if name == "red_flags" else value)
+    with pytest.raises(DecisionError, match="signature does not match"):
+        verify_decision(forged)
+
+
+def test_an_edited_pickle_is_refused(thriving):
+    genuine = _recorded(thriving, professional_id="T-1234x")
+    blob = pickle.dumps(genuine)
+    assert pickle.loads(blob) == genuine
+    verify_decision(pickle.loads(blob))  # an unedited copy is the same decision
+    edited = pickle.loads(blob.replace(b"T-1234x", b"T-9999x"))
+    assert edited.professional_id == "T-9999x"
+    with pytest.raises(DecisionError, match="signature does not match"):
+        DecisionLog().append(edited)
+
+
+def test_the_private_recording_flag_does_not_help(thriving):
+    from opsporing.decision._decision import _RECORDING
+
+    genuine = _recorded(thriving)
+    token = _RECORDING.set(True)
+    try:
+        forged = Decision(**{**{f.name: getattr(genuine, f.name)
+                                for f in dataclasses.fields(Decision)},
+                             "chosen_step": 5, "professional_role": "myndighed"})
+    finally:
+        _RECORDING.reset(token)
+    with pytest.raises(DecisionError, match="signature does not match"):
+        DecisionLog().append(forged)
+
+
+def test_record_refuses_a_hand_made_suggestion(thriving):
+    copy = Suggestion(**{f.name: getattr(thriving, f.name) for f in dataclasses.fields(thriving)})
+    assert copy == thriving  # equal in every field, but not made by the library
+    with pytest.raises(DecisionError, match="unsigned or changed"):
+        _recorded(copy)
+    with pytest.raises(DecisionError, match="unsigned or changed"):
+        _recorded(dataclasses.replace(thriving))
+
+
+def test_record_refuses_a_suggestion_whose_red_flag_was_dropped():
+    flagged = _red_flag()
+    assert flagged.kind == "notify" and flagged.red_flags
+    # Overriding the red flag needs a reason; a suggestion without it would not.
+    with pytest.raises(DecisionError, match="overriding a red flag"):
+        _recorded(flagged, chosen_step=0, notify=False)
+    quiet = pickle.loads(pickle.dumps(flagged))  # keeps the signature, then edited
+    object.__setattr__(quiet, "red_flags", ())
+    object.__setattr__(quiet, "kind", "step")
+    object.__setattr__(quiet, "step", 0)
+    with pytest.raises(DecisionError, match="unsigned or changed"):
+        _recorded(quiet, chosen_step=0, notify=False)
+    replaced = dataclasses.replace(flagged, red_flags=(), kind="step", step=0)
+    with pytest.raises(DecisionError, match="unsigned or changed"):
+        _recorded(replaced, chosen_step=0, notify=False)
+
+
+def test_record_refuses_cpr_numbers_in_the_reason_and_the_professional_id(thriving):
+    for cpr in ("010203.1234", "010203_1234", "01.02.03-1234", "0102031234", "010203 1234"):
+        with pytest.raises(DecisionError, match="holds a CPR number") as err:
+            _recorded(thriving, chosen_step=1, reason=f"Talte med mor ({cpr}) i dag")
+        assert cpr not in str(err.value)
+        with pytest.raises(DecisionError, match="looks like a CPR number"):
+            _recorded(thriving, professional_id=cpr)
+
+
+def test_from_dict_and_from_json_round_trip_and_re_verify(thriving):
+    genuine = _recorded(thriving, chosen_step=1, reason="Mor har bedt om hjælp")
+    assert Decision.from_dict(genuine.to_dict()) == genuine
+    assert Decision.from_json(genuine.to_json()) == genuine
+    assert set(genuine.to_dict()) == {f.name for f in dataclasses.fields(Decision)}
+    changes = [
+        {"chosen_step": 2},
+        {"reason": "something else"},
+        {"red_flags": ["concept.safety.disclosure"]},
+        {"signature": "0" * 64},
+        {"decision_id": "0" * 64},
+    ]
+    for change in changes:
+        with pytest.raises(DecisionError, match="signature does not match"):
+            Decision.from_dict({**genuine.to_dict(), **change})
+    with pytest.raises(DecisionError, match="missing \\['signature'\\]"):
+        Decision.from_dict({k: v for k, v in genuine.to_dict().items() if k != "signature"})
+    with pytest.raises(DecisionError, match="unexpected \\['admin'\\]"):
+        Decision.from_dict({**genuine.to_dict(), "admin": True})
+    with pytest.raises(DecisionError, match="chosen_step = '1'"):
+        Decision.from_dict({**genuine.to_dict(), "chosen_step": "1"})
+    with pytest.raises(DecisionError, match="not JSON"):
+        Decision.from_json("{")
+    with pytest.raises(DecisionError, match="expected a mapping"):
+        Decision.from_dict([genuine.to_dict()])  # type: ignore[arg-type]
+
+
+def test_a_decision_verifies_only_under_the_key_that_signed_it(thriving, tmp_path, monkeypatch):
+    genuine = _recorded(thriving)
+    other = SigningKey.generate()
+    with pytest.raises(DecisionError, match="signature does not match"):
+        verify_decision(genuine, key=other)
+    # An installation key in a file (OPSPORING_DECISION_KEY) survives a restart.
+    path = other.write(tmp_path / "decision.key")
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    monkeypatch.setenv("OPSPORING_DECISION_KEY", str(path))
+    previous = set_signing_key(None)  # as a fresh process: read the environment
+    try:
+        assert current_signing_key().key_id == other.key_id
+        suggestion = _red_flag()  # made and signed under the file's key
+        stored = _recorded(suggestion, chosen_step=1, notify=True).to_json()
+        assert Decision.from_json(stored, key=SigningKey.from_file(path)).chosen_step == 1
+        set_signing_key(SigningKey.generate())  # another installation, or a restart
+        with pytest.raises(DecisionError, match="unsigned or changed"):
+            _recorded(suggestion, chosen_step=1, notify=True)  # signed under another key
+        with pytest.raises(DecisionError, match="signature does not match"):
+            Decision.from_json(stored)
+    finally:
+        set_signing_key(previous)
+
+
+@pytest.mark.parametrize(
+    ("content", "mode", "match"),
+    [
+        ("00" * 32, 0o600, "repeated"),
+        ("ab" * 8, 0o600, "8 bytes"),
+        ("not hex at all", 0o600, "0 bytes"),
+        (None, 0o644, "readable by other users"),
+    ],
+)
+def test_bad_decision_key_files_are_refused(tmp_path, content, mode, match):
+    path = tmp_path / "k"
+    path.write_text(content if content is not None else SigningKey.generate()._secret.hex())
+    path.chmod(mode)
+    with pytest.raises(OpsporingError, match=match):
+        SigningKey.from_file(path)
+
+
+def test_a_signing_key_never_leaves_in_a_pickle_or_repr():
+    key = SigningKey.generate()
+    with pytest.raises(TypeError, match="never pickled"):
+        pickle.dumps(key)
+    assert key._secret.hex() not in repr(key) and key.key_id in repr(key)
+
+
+def test_a_suggestion_read_back_must_carry_this_installations_signature():
+    """from_dict never signs: a dict whose id is the content hash (computable offline) but
+    whose signature is missing or forged is refused; an unaltered one reads back."""
+    import hashlib as _hashlib
+
+    from opsporing.decision import red_flag_suggestion
+    from opsporing.decision._suggestion import _content
+
+    s = red_flag_suggestion(_scores(saf_disclosure=[1]).iloc[0], subject="S1")
+    data = s.to_dict()
+    assert Suggestion.from_json(s.to_json()) == s
+    for forged in (None, "0" * 64, data["signature"][::-1]):
+        with pytest.raises(DataError, match="signature"):
+            Suggestion.from_dict({**data, "signature": forged})
+    # an offline forgery: drop the red flag and recompute the content hash
+    edited = {k: v for k, v in data.items() if k not in ("suggestion_id", "signature")}
+    fields = {**s.__dict__, "red_flags": ()}
+    payload = json.dumps(_content(fields), sort_keys=True, ensure_ascii=False)
+    edited.update(red_flags=[], suggestion_id=_hashlib.sha256(payload.encode()).hexdigest(),
+                  signature=data["signature"])
+    with pytest.raises(DataError, match="signature"):
+        Suggestion.from_dict(edited)

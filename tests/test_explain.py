@@ -38,7 +38,7 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def explainer():
-    return Explainer(load_model(MODELS / "step_suggester.joblib"))
+    return Explainer(load_model(MODELS / "step_suggester.skops"))
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,8 @@
 Already covered elsewhere (not repeated here):
 
 - a model file with a flipped byte, a manifest naming another scikit-learn version, a missing
-  model manifest: ``tests/test_model.py::test_load_model_checks_hash_and_versions``;
+  model manifest: ``tests/test_model.py::test_load_model_checks_signature_hash_and_versions``;
+  forged, oversized and code-running model files: ``tests/test_attacks_models.py``;
 - a truncated Parquet file caught by its SHA-256, missing files and a missing default data
   set: ``tests/test_synthetic.py::test_loading_a_missing_or_damaged_file_is_a_data_error``;
 - an unknown instrument version asked of the registry:
@@ -39,8 +40,9 @@ from opsporing.errors import (
     ResponseValidationError,
 )
 from opsporing.instruments import get_instrument
-from opsporing.model import load_model, read_manifest
+from opsporing.model import generate_keypair, load_model, read_manifest
 from opsporing.model._artifact import default_model_path, library_versions
+from opsporing.model._keys import sign_bytes
 from opsporing.scoring import score_batch, score_form
 from opsporing.synthetic import SyntheticPopulation, _population
 
@@ -51,27 +53,42 @@ SCHOOL = "opsporing.skole.trivsel"
 
 
 # --- the model file ------------------------------------------------------------------------------
+# A manifest rewritten by hand no longer fits the release signature (tests/test_attacks_models.py).
+# To reach the checks behind the signature, these tests sign their rewritten manifests with
+# a key of their own and trust it, as a municipality signs the model it retrains.
+@pytest.fixture(scope="module")
+def own_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("key")
+    public = generate_keypair(folder / "own.pem")
+    return folder / "own.pem", Path(public.source)
+
+
 @pytest.fixture
-def model_dir(tmp_path: Path) -> Path:
+def model_dir(tmp_path: Path, own_key: tuple[Path, Path]) -> Path:
     """A private copy of the shipped model directory, to damage."""
     shutil.copytree(MODELS, tmp_path / "m")
     return tmp_path / "m"
 
 
-def _rewrite_manifest(directory: Path, **changes: Any) -> None:
+def _sign(directory: Path, text: bytes, key: Path) -> None:
+    (directory / "manifest.json").write_bytes(text)
+    (directory / "manifest.json.sig").write_text(sign_bytes(text, key), encoding="utf-8")
+
+
+def _rewrite_manifest(directory: Path, key: Path, **changes: Any) -> None:
     manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
     manifest.update(changes)
-    (directory / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    _sign(directory, json.dumps(manifest).encode("utf-8"), key)
 
 
 def test_the_default_model_path_is_the_source_checkouts() -> None:
-    assert default_model_path() == MODELS / "step_suggester.joblib"
+    assert default_model_path() == MODELS / "step_suggester.skops"
     assert load_model().artifact_sha256_ == read_manifest(MODELS)["sha256"]
 
 
 @pytest.mark.parametrize("where", [0, 0.5, -1])
 def test_one_flipped_byte_anywhere_refuses_to_load(model_dir: Path, where: float) -> None:
-    path = model_dir / "step_suggester.joblib"
+    path = model_dir / "step_suggester.skops"
     raw = bytearray(path.read_bytes())
     at = int(where * len(raw)) if where >= 0 else len(raw) - 1
     raw[at] ^= 0x01
@@ -84,44 +101,58 @@ def test_one_flipped_byte_anywhere_refuses_to_load(model_dir: Path, where: float
     assert f"expected {read_manifest(MODELS)['sha256']}" in message
 
 
+def test_a_longer_or_shorter_file_is_refused_by_its_size_before_hashing(model_dir: Path) -> None:
+    path = model_dir / "step_suggester.skops"
+    path.write_bytes(path.read_bytes() + b"\0")
+    with pytest.raises(ModelIntegrityError, match=r"size = \d+ bytes: expected \d+") as err:
+        load_model(path)
+    assert "sha256" not in str(err.value)  # refused by its size, never read
+
+
 @pytest.mark.parametrize(
     ("library", "saved"),
-    [("numpy", "1.26.4"), ("joblib", "0.17.0"), ("opsporing", "0.0.9"), ("opsporing", "1.1.0")],
+    [("numpy", "1.26.4"), ("skops", "0.9.0"), ("opsporing", "0.0.9"), ("opsporing", "1.1.0")],
 )
 def test_a_model_from_another_library_version_refuses(
-    model_dir: Path, library: str, saved: str
+    model_dir: Path, own_key: tuple[Path, Path], library: str, saved: str
 ) -> None:
     manifest = read_manifest(model_dir)
-    _rewrite_manifest(model_dir, versions={**manifest["versions"], library: saved})
+    _rewrite_manifest(model_dir, own_key[0], versions={**manifest["versions"], library: saved})
     with pytest.raises(ModelIntegrityError) as err:
-        load_model(model_dir)
+        load_model(model_dir, trusted_keys=[own_key[1]])
     running = library_versions()[library]
-    assert str(model_dir / "step_suggester.joblib") in str(err.value)
+    assert str(model_dir / "step_suggester.skops") in str(err.value)
     assert f"{library} version = {saved}: expected the running {running}" in str(err.value)
 
 
-def test_a_model_of_the_same_opsporing_minor_version_loads(model_dir: Path) -> None:
+def test_a_model_of_the_same_opsporing_minor_version_loads(
+    model_dir: Path, own_key: tuple[Path, Path]
+) -> None:
     running = library_versions()["opsporing"]
     patch = ".".join([*running.split(".")[:2], "999"])
     manifest = read_manifest(model_dir)
-    _rewrite_manifest(model_dir, versions={**manifest["versions"], "opsporing": patch})
-    assert load_model(model_dir).classes_.tolist() == list(range(7))
+    _rewrite_manifest(model_dir, own_key[0], versions={**manifest["versions"], "opsporing": patch})
+    model = load_model(model_dir, trusted_keys=[own_key[1]])
+    assert model.classes_.tolist() == list(range(7))
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("", "cannot be read"),
-        ('{"format": "opsporing-model-manifest/1", "sha2', "cannot be read"),
+        ('{"format": "opsporing-model-manifest/2", "sha2', "cannot be read"),
         ("\udcff", "cannot be read"),
-        ("[1, 2]", "format = 'list': expected 'opsporing-model-manifest/1'"),
-        ('{"format": "other/9"}', "format = 'other/9': expected 'opsporing-model-manifest/1'"),
+        ("[1, 2]", "format = 'list': expected 'opsporing-model-manifest/2'"),
+        ('{"format": "other/9"}', "format = 'other/9': expected 'opsporing-model-manifest/2'"),
+        ('{"format": "opsporing-model-manifest/1"}', "format 1 was a pickle"),
     ],
 )
-def test_a_garbled_manifest_refuses(model_dir: Path, text: str, expected: str) -> None:
-    (model_dir / "manifest.json").write_bytes(text.encode("utf-8", "surrogateescape"))
+def test_a_garbled_manifest_refuses(
+    model_dir: Path, own_key: tuple[Path, Path], text: str, expected: str
+) -> None:
+    _sign(model_dir, text.encode("utf-8", "surrogateescape"), own_key[0])
     with pytest.raises(ModelIntegrityError) as err:
-        load_model(model_dir)
+        load_model(model_dir, trusted_keys=[own_key[1]])
     assert str(model_dir / "manifest.json") in str(err.value)
     assert expected in str(err.value)
 
@@ -136,37 +167,45 @@ def test_a_garbled_manifest_refuses(model_dir: Path, text: str, expected: str) -
         ("features", 3, "features = 3: expected a list of feature names"),
         ("sha256", None, "sha256 = None: expected 64 lower-case hex digits"),
         ("sha256", "abc", "sha256 = 'abc': expected 64 lower-case hex digits"),
+        ("size", "1560641", "size = '1560641': expected the file's size in bytes"),
+        ("size", 10**12, "size = 1000000000000: expected the file's size in bytes"),
+        ("size", True, "size = True: expected the file's size"),
         ("model_file", 5, "model_file = 5: expected the model's file name"),
-        ("model_file", "../x.joblib", "model_file = '../x.joblib': expected the model's file"),
+        ("model_file", "../x.skops", "model_file = '../x.skops': expected the model's file"),
     ],
 )
 def test_a_manifest_with_a_garbled_field_refuses(
-    model_dir: Path, field: str, value: object, expected: str
+    model_dir: Path, own_key: tuple[Path, Path], field: str, value: object, expected: str
 ) -> None:
-    _rewrite_manifest(model_dir, **{field: value})
+    _rewrite_manifest(model_dir, own_key[0], **{field: value})
     with pytest.raises(ModelIntegrityError) as err:
-        load_model(model_dir)
+        load_model(model_dir, trusted_keys=[own_key[1]])
     assert str(model_dir / "manifest.json") in str(err.value)
     assert expected in str(err.value)
 
 
-def test_a_manifest_without_a_field_refuses(model_dir: Path) -> None:
+def test_a_manifest_without_a_field_refuses(model_dir: Path, own_key: tuple[Path, Path]) -> None:
     manifest = read_manifest(model_dir)
     del manifest["sha256"]
-    (model_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    _sign(model_dir, json.dumps(manifest).encode("utf-8"), own_key[0])
     with pytest.raises(ModelIntegrityError, match="sha256 = '<missing>': expected 64"):
-        load_model(model_dir)
+        load_model(model_dir, trusted_keys=[own_key[1]])
 
 
-def test_a_damaged_pickle_with_a_matching_manifest_is_a_typed_error(model_dir: Path) -> None:
-    """Someone rewrote the hash too: the pickle still fails, and says so in our words."""
-    path = model_dir / "step_suggester.joblib"
+def test_a_damaged_file_with_a_matching_signed_manifest_is_a_typed_error(
+    model_dir: Path, own_key: tuple[Path, Path]
+) -> None:
+    """Someone rewrote the hash and signed it: the zip still fails, and says so in our words."""
+    path = model_dir / "step_suggester.skops"
     path.write_bytes(path.read_bytes()[:4000])
-    _rewrite_manifest(model_dir, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+    blob = path.read_bytes()
+    _rewrite_manifest(
+        model_dir, own_key[0], sha256=hashlib.sha256(blob).hexdigest(), size=len(blob)
+    )
     with pytest.raises(ModelIntegrityError) as err:
-        load_model(path)
-    assert f"model file {path}: cannot be unpickled" in str(err.value)
-    assert "expected a model written by save_model" in str(err.value)
+        load_model(path, trusted_keys=[own_key[1]])
+    assert f"model file {path}: not a zip archive" in str(err.value)
+    assert "expected a skops file written by save_model" in str(err.value)
 
 
 # --- the synthetic data --------------------------------------------------------------------------

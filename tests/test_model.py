@@ -26,10 +26,16 @@ from opsporing.model import (
     StepSuggester,
     build_features,
     feature_names,
+    generate_keypair,
     load_model,
     monotonic_constraint,
     read_manifest,
+    read_public_key,
+    save_model,
+    sign_model,
 )
+from opsporing.model._artifact import _build, model_bytes
+from opsporing.model._keys import PACKAGE_KEY_DIR, verify_bytes
 from opsporing.model.train import prepare, split, train
 from opsporing.policy import load_policy
 from opsporing.scoring import score_batch
@@ -248,8 +254,22 @@ def test_fit_is_deterministic(data):
 
 
 # --- the artifact ------------------------------------------------------------------------------
-def test_load_model_checks_hash_and_versions(tmp_path):
-    model = load_model(MODELS / "step_suggester.joblib")
+def _resign(folder: Path, manifest: dict, key: Path) -> None:
+    """Rewrite ``folder``'s manifest and sign it with a test key (as a municipality would)."""
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    sign_model(folder, key)
+
+
+@pytest.fixture(scope="module")
+def test_key(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("keys")
+    public = generate_keypair(folder / "test.pem")
+    return folder / "test.pem", Path(public.source)
+
+
+def test_load_model_checks_signature_hash_and_versions(tmp_path, test_key):
+    private, public = test_key
+    model = load_model(MODELS / "step_suggester.skops")
     assert isinstance(model, StepSuggester)
     manifest = read_manifest(MODELS)
     assert model.artifact_sha256_ == manifest["sha256"]
@@ -257,31 +277,77 @@ def test_load_model_checks_hash_and_versions(tmp_path):
 
     copy = tmp_path / "m"
     shutil.copytree(MODELS, copy)
-    path = copy / "step_suggester.joblib"
+    path = copy / "step_suggester.skops"
     raw = bytearray(path.read_bytes())
     raw[-10] ^= 0xFF
     path.write_bytes(bytes(raw))
     with pytest.raises(ModelIntegrityError, match="sha256"):
         load_model(path)
 
-    shutil.copy(MODELS / "step_suggester.joblib", path)
+    shutil.copy(MODELS / "step_suggester.skops", path)
     changed = dict(manifest, versions={**manifest["versions"], "scikit-learn": "0.1.0"})
     (copy / "manifest.json").write_text(json.dumps(changed), encoding="utf-8")
+    with pytest.raises(ModelIntegrityError, match="does not verify"):
+        load_model(copy)  # the release signature no longer fits the manifest
+    _resign(copy, changed, private)
+    with pytest.raises(ModelIntegrityError, match="key_id"):
+        load_model(copy)  # signed, but by a key nobody trusts
     with pytest.raises(ModelIntegrityError, match=r"scikit-learn version = 0\.1\.0"):
-        load_model(copy)
+        load_model(copy, trusted_keys=[public])
 
     (copy / "manifest.json").unlink()
     with pytest.raises(ModelIntegrityError, match="manifest"):
         load_model(path)
 
 
+def test_a_municipality_signs_and_trusts_its_own_model(tmp_path, test_key, monkeypatch):
+    private, public = test_key
+    model = load_model()
+    save_model(model, tmp_path, extra={"note": "retrained locally"}, signing_key=private)
+    with pytest.raises(ModelIntegrityError, match="key_id"):
+        load_model(tmp_path)
+    assert load_model(tmp_path, trusted_keys=[public]).artifact_sha256_ == read_manifest(
+        tmp_path
+    )["sha256"]
+    monkeypatch.setenv("OPSPORING_TRUSTED_KEYS", str(public))
+    assert isinstance(load_model(tmp_path), StepSuggester)
+    # Saving again without a key removes the signature: unsigned is refused unless asked for.
+    monkeypatch.delenv("OPSPORING_TRUSTED_KEYS")
+    save_model(model, tmp_path)
+    assert not (tmp_path / "manifest.json.sig").exists()
+    with pytest.raises(ModelIntegrityError, match=r"manifest\.json\.sig = <missing>"):
+        load_model(tmp_path, trusted_keys=[public])
+    assert isinstance(load_model(tmp_path, allow_unsigned=True), StepSuggester)
+
+
+def test_the_shipped_signature_verifies_with_the_committed_public_key():
+    keys = sorted(PACKAGE_KEY_DIR.glob("*.pub"))
+    assert keys, "the release public key ships in the package"
+    text = (MODELS / "manifest.json").read_bytes()
+    signature = (MODELS / "manifest.json.sig").read_text(encoding="utf-8")
+    key_id = verify_bytes(text, signature, [read_public_key(k) for k in keys])
+    assert key_id == json.loads(signature)["key_id"]
+    with pytest.raises(ModelIntegrityError, match="does not verify"):
+        verify_bytes(text.replace(b'"seed"', b'"Seed"'), signature, [read_public_key(keys[0])])
+
+
 def test_retraining_reproduces_the_manifest(tmp_path):
-    """One command retrains the shipped model; file, metrics and card match exactly."""
+    """One command retrains the shipped model; file, metrics and card match exactly.
+
+    No private key here (CI has none): the retrained manifest is byte for byte the
+    shipped one, so the shipped signature, checked with the committed public key,
+    vouches for the retrained file too.
+    """
     manifest = train(out_dir=tmp_path, progress=False)
     shipped = read_manifest(MODELS)
     assert manifest["training_data"] == shipped["training_data"]
     assert manifest["metrics"] == shipped["metrics"]
     assert manifest["sha256"] == shipped["sha256"]  # byte for byte, whatever ran before
+    assert (tmp_path / "manifest.json").read_bytes() == (MODELS / "manifest.json").read_bytes()
+    assert not (tmp_path / "manifest.json.sig").exists()  # no key: written unsigned
+    with pytest.raises(ModelIntegrityError, match="sig = <missing>"):
+        load_model(tmp_path)
+    shutil.copy(MODELS / "manifest.json.sig", tmp_path / "manifest.json.sig")
     X = build_features(score_batch(SCHOOL, pd.DataFrame({"emo_sad": [0, 1, 2, 3] * 25,
                                                          "soc_bullied": [3, 2, 1, 0] * 25})))
     retrained, committed = load_model(tmp_path), load_model(MODELS)
@@ -320,22 +386,19 @@ def test_predict_summary_agrees_with_the_single_methods(fitted):
     np.testing.assert_allclose(summary["costs"], summary["proba"] @ load_policy().cost_matrix())
 
 
-def test_saved_bytes_do_not_depend_on_string_identity():
-    """Equal strings that are, or are not, the same object pickle to the same bytes."""
+def test_saved_bytes_do_not_depend_on_object_identity(fitted):
+    """A model and its pickled copy with sharing broken save to the same bytes."""
     import pickle
-    from types import SimpleNamespace
 
-    from opsporing.model._artifact import _canonical_strings
-
-    shared = "".join(["lo", "ss"])
-    same = SimpleNamespace(loss=shared, scoring=shared, names=np.array([shared], dtype=object))
-    apart = SimpleNamespace(
-        loss="".join(["lo", "ss"]),
-        scoring="".join(["l", "oss"]),
-        names=np.array(["".join(["los", "s"])], dtype=object),
-    )
-    assert pickle.dumps(same) != pickle.dumps(apart)  # what goes wrong without it
-    assert pickle.dumps(_canonical_strings(same)) == pickle.dumps(_canonical_strings(apart))
+    model, X, _ = fitted
+    twin = pickle.loads(pickle.dumps(model))
+    twin.classes_ = twin.classes_.copy()  # no longer the same object as in the original
+    twin.estimators_ = list(twin.estimators_)
+    blob = model_bytes(model)
+    assert model_bytes(twin) == blob
+    rebuilt = _build(blob, Path("m.skops"))
+    assert model_bytes(rebuilt) == blob
+    np.testing.assert_array_equal(rebuilt.predict_proba(X), model.predict_proba(X))
 
 
 def test_a_new_instrument_needs_only_its_yaml_file(tmp_path, monkeypatch):

@@ -91,9 +91,11 @@ def test_the_wheel_installs_and_works_outside_the_repository(tmp_path: Path) -> 
         "opsporing/examples/dagtilbud_forms.csv",
         "opsporing/web/templates/form.html",
         "opsporing/web/static/style.css",
-        f"{data}/models/step_suggester.joblib",
+        f"{data}/models/step_suggester.skops",
         f"{data}/models/manifest.json",
+        f"{data}/models/manifest.json.sig",
         f"{data}/models/MODEL_CARD.md",
+        "opsporing/model/keys/opsporing-release.pub",  # load_model() verifies with it
         *(f"{data}/data/synthetic/{p.name}" for p in (ROOT / "data" / "synthetic").iterdir()),
     ]:
         assert expected in names, expected
@@ -133,7 +135,7 @@ def test_the_wheel_installs_and_works_outside_the_repository(tmp_path: Path) -> 
         assert opsporing.__version__ == {VERSION!r}, opsporing.__version__
         assert importlib.resources.files("opsporing").joinpath("py.typed").is_file()
         share = venv / "share" / "opsporing"
-        assert default_model_path() == share / "models" / "step_suggester.joblib"
+        assert default_model_path() == share / "models" / "step_suggester.skops"
         assert DEFAULT_DIRECTORY == share / "data" / "synthetic", DEFAULT_DIRECTORY
         model = load_model()
         assert model.classes_.tolist() == list(range(7))

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ._cli_model import model_app
 from .errors import DataError, OpsporingError, Problem, ResponseValidationError
 from .instruments import Instrument, get_instrument, list_instruments, load_instrument
 from .scoring import score_batch
@@ -26,9 +27,11 @@ app = typer.Typer(
     help="Early detection of children in vulnerable positions: decision support, never decisions.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals hold the input rows (CPR numbers, ids)
 )
 instruments_app = typer.Typer(help="List and show the screening instruments.", no_args_is_help=True)
 app.add_typer(instruments_app, name="instruments")
+app.add_typer(model_app, name="model")
 
 console = Console()
 _state = {"debug": False}
@@ -478,7 +481,16 @@ def instruments_show(
 
 def main() -> None:
     """Entry point of the ``opsporing`` console script."""
-    app(prog_name="opsporing")
+    try:
+        app(prog_name="opsporing")
+    except Exception as exc:  # --debug, or a bug: the traceback, CPR numbers masked, no locals
+        import sys
+        import traceback
+
+        from .privacy import mask_cpr
+
+        sys.stderr.write(mask_cpr("".join(traceback.format_exception(exc))))
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -104,7 +104,16 @@ def _summarise(headline: str, problems: Sequence[Problem]) -> str:
 
 
 class OpsporingError(Exception):
-    """Base class of every error raised by opsporing."""
+    """Base class of every error raised by opsporing.
+
+    Every CPR number in the message is masked (:func:`opsporing.privacy.mask_cpr`), in
+    every subclass, so an error shown, logged or printed by ``--debug`` never carries one.
+    """
+
+    def __init__(self, *args: object) -> None:
+        from .privacy import mask_cpr  # privacy imports errors: imported when first raised
+
+        super().__init__(*(mask_cpr(a) if isinstance(a, str) else a for a in args))
 
 
 class _ProblemsMixin:

@@ -1,45 +1,60 @@
 """Model files: random, truncated and bit-flipped copies of the shipped model, mutated manifests.
 
-Each load ends in a ModelIntegrityError (never a pickle, EOF, zlib or ValueError), and
-nothing is unpickled before the file's hash matches its manifest.
+Each load ends in a ModelIntegrityError (never a zip, JSON, numpy or skops error), and
+nothing is built (``skops.io.loads``) before the manifest's signature, the file's size and
+hash and the zip directory are checked. Damaged files whose manifest was rewritten *and
+signed with a trusted key* (a municipality's key that signed a broken save) get past the
+signature; they must still be refused or load the shipped content exactly.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
-import pathlib
 import resource
 import shutil
-import zlib
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
-import joblib
 import pytest
+import skops.io
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from opsporing.errors import ModelIntegrityError
-from opsporing.model import load_model
+from opsporing.model import generate_keypair, load_model
+from opsporing.model._keys import sign_bytes
 
 from ._mutate import mutated
 from .conftest import ROOT, budget, count
 
 MODELS = ROOT / "models"
-MODEL_BYTES = (MODELS / "step_suggester.joblib").read_bytes()
-MANIFEST = json.loads((MODELS / "manifest.json").read_text(encoding="utf-8"))
-NAME = "step_suggester.joblib"
+NAME = "step_suggester.skops"
+MODEL_BYTES = (MODELS / NAME).read_bytes()
+MANIFEST_RAW = (MODELS / "manifest.json").read_bytes()
+MANIFEST = json.loads(MANIFEST_RAW)
+SIGNATURE = (MODELS / "manifest.json.sig").read_bytes()
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("model")
     shutil.copy(MODELS / "manifest.json", d / "manifest.json")
+    shutil.copy(MODELS / "manifest.json.sig", d / "manifest.json.sig")
     return d
+
+
+@pytest.fixture(scope="module")
+def own_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A municipality's key pair: the private key and the public key it trusts."""
+    d = tmp_path_factory.mktemp("key")
+    public = generate_keypair(d / "own.pem")
+    return d / "own.pem", Path(public.source)
 
 
 @st.composite
@@ -64,11 +79,24 @@ def damaged(draw: st.DrawFn) -> bytes:
     return bytes(data)
 
 
-def _write(folder: Path, blob: bytes, manifest: Any) -> Path:
+def _write(folder: Path, blob: bytes, manifest: Any, key: Path | None = None) -> Path:
+    """Write the model file and manifest; sign the manifest with ``key`` if given."""
     path = folder / NAME
     path.write_bytes(blob)
-    text = manifest if isinstance(manifest, str) else json.dumps(manifest, allow_nan=True, default=repr, skipkeys=True)
+    text = (
+        MANIFEST_TEXT  # the shipped manifest, byte for byte (its signature fits)
+        if manifest is MANIFEST
+        else manifest
+        if isinstance(manifest, str)
+        else json.dumps(manifest, allow_nan=True, default=repr, skipkeys=True)
+    )
     (folder / "manifest.json").write_text(text, encoding="utf-8")
+    if key is not None:
+        (folder / "manifest.json.sig").write_text(
+            sign_bytes(text.encode("utf-8"), key), encoding="utf-8"
+        )
+    else:
+        (folder / "manifest.json.sig").write_bytes(SIGNATURE)
     return path
 
 
@@ -76,10 +104,8 @@ def _write(folder: Path, blob: bytes, manifest: Any) -> Path:
 def _memory_cap(extra_bytes: int = 2 << 30) -> Iterator[None]:
     """Cap the address space at what the process uses now plus ``extra_bytes``.
 
-    A corrupt model file *with a manifest rewritten to match it* can hold an array header
-    that asks for tens of gigabytes: unbounded, joblib.load is killed by the OOM killer
-    (found by this campaign; see the report). Under the cap it is a MemoryError, which
-    load_model turns into a ModelIntegrityError.
+    The checks before building must make any allocation beyond this impossible: a
+    MemoryError here would be a bug (it is not caught as a ModelIntegrityError).
     """
     with open("/proc/self/status", encoding="ascii") as fh:
         vm = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmSize:"))
@@ -91,18 +117,18 @@ def _memory_cap(extra_bytes: int = 2 << 30) -> Iterator[None]:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
-def _refused(path: Path, *, may_unpickle: bool) -> ModelIntegrityError | None:
-    """The error of loading ``path`` (``None`` if it loaded and may be unpickled)."""
+def _refused(path: Path, *, may_build: bool, trusted: Path | None = None) -> ModelIntegrityError | None:
+    """The error of loading ``path`` (``None`` if it loaded and may be built)."""
     count("model.load_model")
-    with mock.patch("joblib.load", wraps=joblib.load) as unpickle:
+    with mock.patch("skops.io.loads", wraps=skops.io.loads) as build:
         try:
-            load_model(path)
+            load_model(path, trusted_keys=[trusted] if trusted else [])
         except ModelIntegrityError as exc:
             assert str(exc)
-            if not may_unpickle:
-                assert not unpickle.called, "unpickled before the hash check"
+            if not may_build:
+                assert not build.called, "built before the checks"
             return exc
-    assert may_unpickle, "a damaged model file was loaded"
+    assert may_build, "a damaged model file was loaded"
     return None
 
 
@@ -110,46 +136,39 @@ def _refused(path: Path, *, may_unpickle: bool) -> ModelIntegrityError | None:
 @given(blob=damaged())
 @example(blob=b"")
 @example(blob=MODEL_BYTES[:-1])
-def test_damaged_model_file_is_refused_before_unpickling(folder: Path, blob: bytes) -> None:
+def test_damaged_model_file_is_refused_before_building(folder: Path, blob: bytes) -> None:
     path = _write(folder, blob, MANIFEST)
-    exc = _refused(path, may_unpickle=False)
-    assert exc is not None and "sha256" in str(exc)
+    exc = _refused(path, may_build=False)
+    assert exc is not None and ("sha256" in str(exc) or "size" in str(exc))
 
 
 @budget(40)
 @given(blob=damaged())
-@example(blob=MODEL_BYTES[:1000])  # UnpicklingError
-@example(blob=MODEL_BYTES[:-10])  # EOFError
-@example(blob=MODEL_BYTES[:5000] + bytes([MODEL_BYTES[5000] ^ 1]) + MODEL_BYTES[5001:])  # zlib
+@example(blob=MODEL_BYTES[:1000])  # a truncated zip
+@example(blob=MODEL_BYTES[:-10])  # the central directory cut
+@example(blob=MODEL_BYTES[:5000] + bytes([MODEL_BYTES[5000] ^ 1]) + MODEL_BYTES[5001:])  # CRC
 @example(blob=b"\x80\x04K\x01.")  # a valid pickle of the int 1
-def test_damaged_model_with_a_matching_manifest_is_a_model_integrity_error(
-    folder: Path, blob: bytes
+def test_damaged_model_with_a_signed_matching_manifest_is_a_model_integrity_error(
+    tmp_path_factory: pytest.TempPathFactory, own_key: tuple[Path, Path], blob: bytes
 ) -> None:
-    """A corrupt file whose manifest was rewritten to match (e.g. a save cut short)."""
-    manifest = dict(MANIFEST, sha256=hashlib.sha256(blob).hexdigest())
-    path = _write(folder, blob, manifest)
-    if not blob.startswith(MODEL_BYTES[:4]) and not blob.startswith(b"\x80\x04K"):
-        # Random bytes are not unpickled even with a matching hash: hypothesis could build a
-        # pickle that imports a module. They are still checked by the hash test above.
-        return
+    """A corrupt file whose manifest was rewritten to match and signed with a trusted key."""
+    folder = tmp_path_factory.mktemp("signed")
+    manifest = dict(MANIFEST, sha256=hashlib.sha256(blob).hexdigest(), size=len(blob))
+    path = _write(folder, blob, manifest, key=own_key[0])
     with _memory_cap():
-        refused = _refused(path, may_unpickle=True)
+        refused = _refused(path, may_build=True, trusted=own_key[1])
     if refused is None:
-        # Loaded: only correct if the pickle inside is the shipped one byte for byte (bytes
-        # added after the compressed stream, or a changed zlib checksum, which joblib never
-        # reads because the pickle ends first).
-        assert _payload(blob) == _payload(MODEL_BYTES), "a changed model loaded silently"
+        # Loaded: only correct if every member holds the shipped content (bytes changed in
+        # the zip's bookkeeping, never in what is read).
+        with zipfile.ZipFile(io.BytesIO(blob)) as got, zipfile.ZipFile(
+            io.BytesIO(MODEL_BYTES)
+        ) as shipped:
+            assert sorted(got.namelist()) == sorted(shipped.namelist())
+            for name in shipped.namelist():
+                assert got.read(name) == shipped.read(name), "a changed model loaded silently"
 
 
-def _payload(blob: bytes) -> bytes | None:
-    """The deflate payload of a joblib zlib file, without checking its checksum."""
-    try:
-        return zlib.decompressobj(-15).decompress(blob[2:])
-    except zlib.error:
-        return None
-
-
-MANIFEST_TEXT = json.dumps(MANIFEST)
+MANIFEST_TEXT = MANIFEST_RAW.decode("utf-8")
 
 
 @budget(80)
@@ -163,72 +182,30 @@ MANIFEST_TEXT = json.dumps(MANIFEST)
 @example(manifest={**MANIFEST, "versions": "x"})
 @example(manifest={**MANIFEST, "model_file": "../" + NAME})
 @example(manifest=[MANIFEST])
-def test_mutated_manifest_loads_or_is_a_model_integrity_error(folder: Path, manifest: Any) -> None:
+@example(manifest=MANIFEST_TEXT)
+def test_mutated_manifest_loads_only_unchanged(folder: Path, manifest: Any) -> None:
+    """The release signature fits the shipped manifest's exact bytes and nothing else."""
     count("model.load_model")
     path = _write(folder, MODEL_BYTES, manifest)
-    with mock.patch("joblib.load", wraps=joblib.load) as unpickle:
+    with mock.patch("skops.io.loads", wraps=skops.io.loads) as build:
         for target in (path, folder):
             try:
                 model = load_model(target)
             except ModelIntegrityError as exc:
                 assert str(exc)
                 continue
-            # Loaded: the manifest still names this file with its hash and versions.
-            doc = json.loads(manifest) if isinstance(manifest, str) else manifest
-            assert isinstance(doc, dict)
-            assert doc.get("sha256") == hashlib.sha256(MODEL_BYTES).hexdigest()
-            assert model.artifact_sha256_ == doc["sha256"]
-        if manifest != MANIFEST_TEXT and (
-            not isinstance(manifest, dict) or manifest.get("sha256") != MANIFEST["sha256"]
-        ):
-            assert not unpickle.called
-
-
-class _Marker:
-    """Unpickling this object creates a file: the proof that a pickle's code ran."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return (pathlib.Path.touch, (self.marker,))
-
-
-@pytest.mark.parametrize(
-    "manifest_change",
-    [
-        {},  # the shipped manifest: another file's hash
-        {"sha256": "0" * 64},
-        {"sha256": None},
-        {"versions": {"scikit-learn": "0.1.0"}},  # the right hash, a foreign library version
-    ],
-)
-def test_a_malicious_pickle_is_never_run_before_the_checks(
-    tmp_path: Path, manifest_change: dict[str, Any]
-) -> None:
-    count("model.load_model")
-    marker = tmp_path / "pwned"
-    path = tmp_path / NAME
-    joblib.dump(_Marker(marker), path)
-    assert not marker.exists()
-    manifest = dict(MANIFEST, **manifest_change)
-    if "versions" in manifest_change:
-        manifest["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
-        manifest["versions"] = dict(MANIFEST["versions"], **manifest_change["versions"])
-    (tmp_path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    with pytest.raises(ModelIntegrityError):
-        load_model(path)
-    assert not marker.exists(), "the file's content ran before the integrity check"
-    # The marker really works: unpickling the file creates it.
-    joblib.load(path)
-    assert marker.exists()
+            assert manifest == MANIFEST_TEXT, "a changed manifest was accepted"
+            assert model.artifact_sha256_ == MANIFEST["sha256"]
+        if manifest != MANIFEST_TEXT:
+            assert not build.called
 
 
 def test_a_missing_manifest_or_model_is_a_model_integrity_error(tmp_path: Path) -> None:
     count("model.load_model")
     with pytest.raises(ModelIntegrityError):
         load_model(tmp_path / NAME)
-    (tmp_path / "manifest.json").write_text(MANIFEST_TEXT, encoding="utf-8")
+    (tmp_path / "manifest.json").write_bytes(MANIFEST_RAW)
+    (tmp_path / "manifest.json.sig").write_bytes(SIGNATURE)
     with pytest.raises(ModelIntegrityError):
         load_model(tmp_path / NAME)
     with pytest.raises(ModelIntegrityError):

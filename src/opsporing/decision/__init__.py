@@ -11,7 +11,8 @@ Examples
 ['dagtilbud', 'myndighed', 'ppr', 'skole', 'sundhedspleje']
 """
 
-from ._decision import MUNICIPAL_ROLES, ROLES, Decision, DecisionLog
+from ._decision import MUNICIPAL_ROLES, ROLES, Decision, DecisionLog, verify_decision
+from ._signing import DECISION_KEY_ENV, SigningKey, current_signing_key, set_signing_key
 from ._suggestion import (
     ABSTAIN_TEXT,
     Suggestion,
@@ -23,13 +24,18 @@ from ._suggestion import (
 
 __all__ = [
     "ABSTAIN_TEXT",
+    "DECISION_KEY_ENV",
     "MUNICIPAL_ROLES",
     "ROLES",
     "Decision",
     "DecisionLog",
+    "SigningKey",
     "Suggestion",
     "SuggestionKind",
+    "current_signing_key",
     "red_flag_suggestion",
+    "set_signing_key",
     "suggest",
     "suggest_batch",
+    "verify_decision",
 ]

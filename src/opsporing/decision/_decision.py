@@ -23,21 +23,30 @@ The protocol
    (``notify=False``) always needs one.
 4. ``decided_at`` comes from ``clock`` (a callable returning an aware
    :class:`~datetime.datetime`; UTC now by default), so tests can fix time.
+5. Only a suggestion this library made, unchanged, can be decided on (its keyed
+   signature is checked), and the decision is signed in turn: a decision forged in the
+   process (``object.__new__``, an edited pickle, the private recording flag) carries no
+   valid signature, and :class:`DecisionLog`, :func:`verify_decision` and
+   :meth:`Decision.from_dict` refuse it (see :mod:`opsporing.decision._signing`).
+6. Neither ``professional_id`` nor ``reason`` may hold a CPR number
+   (:func:`opsporing.privacy.looks_like_cpr`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import DecisionError
+from ..privacy import looks_like_cpr
 from ..vocabulary import Text
+from ._signing import DECISION_PURPOSE, SigningKey, current_signing_key, suggestion_is_authentic
 from ._suggestion import Suggestion
 
 #: Professional roles, and who they are.
@@ -54,9 +63,6 @@ MUNICIPAL_ROLES: frozenset[str] = frozenset({"myndighed"})
 
 #: The first step that needs the municipality's assessment.
 MUNICIPAL_FROM_STEP = 3
-
-#: Something shaped like a CPR number (DDMMYY-SSSS, with or without the dash).
-_CPR = re.compile(r"(?<!\d)\d{6}-?\d{4}(?!\d)")
 
 _RECORDING: ContextVar[bool] = ContextVar("opsporing_decision_recording", default=False)
 
@@ -85,6 +91,9 @@ class Decision:
     decided_at : str
         ISO 8601 time with its UTC offset.
     red_flags : tuple of str
+    signature : str
+        HMAC-SHA256 of the other fields under the installation's
+        :class:`~opsporing.decision.SigningKey`.
     """
 
     decision_id: str
@@ -99,6 +108,7 @@ class Decision:
     professional_id: str
     decided_at: str
     red_flags: tuple[str, ...]
+    signature: str
 
     def __post_init__(self) -> None:
         if not _RECORDING.get():
@@ -163,10 +173,11 @@ class Decision:
         ...
         opsporing.errors.DecisionError: reason = None: expected a reason: overriding a red flag ...
         """
-        if not isinstance(suggestion, Suggestion):
+        if not isinstance(suggestion, Suggestion) or not suggestion_is_authentic(suggestion):
             raise DecisionError(
-                f"suggestion = {type(suggestion).__name__}: expected a Suggestion from "
-                "opsporing.decision.suggest"
+                f"suggestion = {type(suggestion).__name__} (unsigned or changed): expected a "
+                "Suggestion made by opsporing.decision.suggest, suggest_batch or "
+                "red_flag_suggestion in this installation, unchanged"
             )
         if professional_role not in ROLES:
             raise DecisionError(
@@ -176,7 +187,7 @@ class Decision:
             raise DecisionError(
                 f"professional_id = {professional_id!r}: expected a non-empty pseudonymous id"
             )
-        if _CPR.search(professional_id):
+        if looks_like_cpr(professional_id):
             raise DecisionError(
                 "professional_id = (looks like a CPR number, not shown): expected a "
                 "pseudonymous id, never a CPR number"
@@ -208,6 +219,11 @@ class Decision:
         text = reason.strip() if isinstance(reason, str) else None
         if reason is not None and not isinstance(reason, str):
             raise DecisionError(f"reason = {reason!r}: expected text or None")
+        if looks_like_cpr(reason):
+            raise DecisionError(
+                "reason = (holds a CPR number, not shown): expected the reason without "
+                "personal identifiers; refer to the child by the screening's pseudonymous id"
+            )
         if not follows and not text:
             why = {
                 "notify": "overriding a red flag (notify=False) needs a reason",
@@ -231,15 +247,71 @@ class Decision:
             "decided_at": at.isoformat(),
             "red_flags": tuple(suggestion.red_flags),
         }
-        digest = hashlib.sha256(
-            json.dumps({**fields, "red_flags": list(fields["red_flags"])}, sort_keys=True)
-            .encode("utf-8")
-        ).hexdigest()
+        digest = _decision_id(fields)
+        signature = current_signing_key().sign(
+            DECISION_PURPOSE, _plain({"decision_id": digest, **fields})
+        )
+        return cls._build({"decision_id": digest, **fields, "signature": signature})
+
+    @classmethod
+    def _build(cls, fields: Mapping[str, Any]) -> Decision:
         token = _RECORDING.set(True)
         try:
-            return cls(decision_id=digest, **fields)
+            return cls(**fields)
         finally:
             _RECORDING.reset(token)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, key: SigningKey | None = None) -> Decision:
+        """The decision in ``data`` (the shape :meth:`to_dict` writes), if its signature holds.
+
+        For reading back a stored decision: nothing is decided here, and a record whose
+        fields, id or signature were changed is refused.
+
+        Parameters
+        ----------
+        data : mapping
+            As written by :meth:`to_dict` (or :meth:`to_json`, parsed).
+        key : SigningKey, optional
+            The key the decision was signed with; default :func:`current_signing_key`.
+
+        Raises
+        ------
+        DecisionError
+            A field is missing, extra or of the wrong type, or the id or signature does
+            not match the content.
+        """
+        if not isinstance(data, Mapping):
+            raise DecisionError(
+                f"data = {type(data).__name__}: expected a mapping as written by to_dict"
+            )
+        names = [f.name for f in fields(cls)]
+        if sorted(data) != sorted(names):
+            missing = sorted(set(names) - set(map(str, data)))
+            extra = sorted(str(k) for k in data if k not in names)
+            raise DecisionError(
+                f"data: missing {missing[:5]}, unexpected {extra[:5]}: expected exactly the "
+                "fields of Decision.to_dict"
+            )
+        for name, ok in _FIELD_CHECKS.items():
+            if not ok(data[name]):
+                raise DecisionError(
+                    f"{name} = {str(data[name])[:60]!r}: expected {_FIELD_EXPECTED[name]}"
+                )
+        decision = cls._build({**data, "red_flags": tuple(data["red_flags"])})
+        verify_decision(decision, key=key)
+        return decision
+
+    @classmethod
+    def from_json(cls, text: str | bytes, *, key: SigningKey | None = None) -> Decision:
+        """:meth:`from_dict` of one JSON object (as :meth:`to_json` writes it)."""
+        try:
+            data = json.loads(text)
+        except (TypeError, ValueError) as exc:
+            raise DecisionError(
+                f"text: not JSON ({exc}): expected one decision as written by to_json"
+            ) from None
+        return cls.from_dict(data, key=key)
 
     def to_dict(self) -> dict[str, Any]:
         """The record as plain JSON values."""
@@ -256,11 +328,101 @@ class Decision:
             "professional_id": self.professional_id,
             "decided_at": self.decided_at,
             "red_flags": list(self.red_flags),
+            "signature": self.signature,
         }
 
     def to_json(self) -> str:
         """One line of JSON (keys sorted)."""
         return json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False)
+
+
+def _plain(fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}
+
+
+def _decision_id(fields: Mapping[str, Any]) -> str:
+    """SHA-256 of a decision's content (every field but its id and signature)."""
+    content = {k: v for k, v in fields.items() if k not in ("decision_id", "signature")}
+    return hashlib.sha256(json.dumps(_plain(content), sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _is_text(v: object) -> bool:
+    return isinstance(v, str)
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+_FIELD_CHECKS: dict[str, Callable[[object], bool]] = {
+    "decision_id": _is_text,
+    "suggestion_id": _is_text,
+    "suggestion_kind": lambda v: v in ("step", "abstain", "notify"),
+    "suggested_step": lambda v: v is None or _is_int(v),
+    "chosen_step": _is_int,
+    "notify": lambda v: isinstance(v, bool),
+    "follows_suggestion": lambda v: isinstance(v, bool),
+    "reason": lambda v: v is None or _is_text(v),
+    "professional_role": lambda v: v in ROLES,
+    "professional_id": _is_text,
+    "decided_at": _is_text,
+    "red_flags": lambda v: isinstance(v, list | tuple) and all(map(_is_text, v)),
+    "signature": _is_text,
+}
+_FIELD_EXPECTED = {
+    name: "text" if check is _is_text else "the type Decision.to_dict writes"
+    for name, check in _FIELD_CHECKS.items()
+}
+
+
+def verify_decision(decision: object, *, key: SigningKey | None = None) -> None:
+    """Raise unless ``decision`` is a :class:`Decision` recorded under ``key``, unchanged.
+
+    The id must be the SHA-256 of the content and the signature the key's HMAC of the
+    content and id. This is what :class:`DecisionLog` checks, and what a store of
+    decisions (the web form's audit log) calls when it reads one back.
+
+    Parameters
+    ----------
+    decision : Decision
+    key : SigningKey, optional
+        Default :func:`~opsporing.decision.current_signing_key`.
+
+    Raises
+    ------
+    DecisionError
+        The object is not a Decision, its id does not match its content, or its signature
+        is missing or wrong (forged in the process, edited, or signed with another key).
+
+    Examples
+    --------
+    >>> verify_decision("a forged decision")
+    Traceback (most recent call last):
+    ...
+    opsporing.errors.DecisionError: decision = 'str': expected a Decision made with Decision.record
+    """
+    if not isinstance(decision, Decision):
+        raise DecisionError(
+            f"decision = {type(decision).__name__!r}: expected a Decision made with "
+            "Decision.record"
+        )
+    try:
+        record = decision.to_dict()
+        digest = _decision_id(record)
+    except (AttributeError, TypeError, ValueError):  # fields missing or not JSON
+        record, digest = {}, ""
+    key = key if key is not None else current_signing_key()
+    content = {k: v for k, v in record.items() if k != "signature"}
+    if (
+        not record
+        or not hmac.compare_digest(digest, str(record.get("decision_id")))
+        or not key.verify(DECISION_PURPOSE, content, record.get("signature"))
+    ):
+        raise DecisionError(
+            f"decision_id = {str(record.get('decision_id'))[:64]!r}: expected a decision "
+            "recorded with Decision.record under this installation's key, unchanged (its "
+            "id or signature does not match its content)"
+        )
 
 
 class DecisionLog:
@@ -282,12 +444,13 @@ class DecisionLog:
         self._ids: set[str] = set()
 
     def append(self, decision: Decision) -> None:
-        """Add a decision at the end; the same decision twice is refused."""
+        """Add a decision at the end; the same decision twice, or a forged one, is refused."""
         if not isinstance(decision, Decision):
             raise DecisionError(
                 f"decision = {type(decision).__name__!r}: expected a Decision made with "
                 "Decision.record"
             )
+        verify_decision(decision)
         if decision.decision_id in self._ids:
             raise DecisionError(
                 f"decision_id = {decision.decision_id!r}: expected a decision not yet in the log"

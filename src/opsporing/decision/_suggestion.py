@@ -216,6 +216,12 @@ class Suggestion:
         The same shape as the CLI's ``suggest --format json`` output and the web form's
         stored suggestion; :meth:`from_dict` reads it back.
         """
+        from ._signing import _ATTRIBUTE
+
+        return {**self.signed_payload(), "signature": self.__dict__.get(_ATTRIBUTE)}
+
+    def signed_payload(self) -> dict[str, Any]:
+        """What the installation's signature covers: :meth:`to_dict` without the signature."""
         return {
             "suggestion_id": self.suggestion_id,
             **_content(self.__dict__),
@@ -229,9 +235,10 @@ class Suggestion:
     def from_dict(cls, data: Any) -> Suggestion:
         """Read a suggestion back from :meth:`to_dict`; refused unless it is unaltered.
 
-        The content is rebuilt and hashed again: an edited field (a dropped red flag, a
-        lower step) gives another ``suggestion_id`` and a
-        :class:`~opsporing.errors.DataError`.
+        The content is rebuilt and hashed again, and the installation's signature it
+        carries is checked: an edited field (a dropped red flag, a lower step) or a
+        suggestion this installation did not make (a ``suggestion_id`` computed offline)
+        is refused with a :class:`~opsporing.errors.DataError`. Nothing is signed here.
 
         Examples
         --------
@@ -382,8 +389,9 @@ def _from_dict(data: Any) -> Suggestion:
         raise DataError(
             str(Problem("suggestion", f"{type(exc).__name__}: {exc}", "the fields of to_dict"))
         ) from None
-    made = _make(**fields)
-    if made.suggestion_id != data.get("suggestion_id"):
+    payload = json.dumps(_content(fields), sort_keys=True, ensure_ascii=False)
+    digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    if digest != data.get("suggestion_id"):
         raise DataError(
             str(
                 Problem(
@@ -393,13 +401,31 @@ def _from_dict(data: Any) -> Suggestion:
                 )
             )
         )
+    from ._signing import _ATTRIBUTE, suggestion_is_authentic
+
+    # Never signed here: the signature must come with the data and verify, or the
+    # suggestion was not made by this installation (a forged or foreign one).
+    made = Suggestion(suggestion_id=digest, **fields)
+    object.__setattr__(made, _ATTRIBUTE, data.get("signature"))
+    if not suggestion_is_authentic(made):
+        raise DataError(
+            str(
+                Problem(
+                    "suggestion.signature",
+                    data.get("signature"),
+                    "the signature of this installation (the suggestion was not made here)",
+                )
+            )
+        )
     return made
 
 
 def _make(**fields: Any) -> Suggestion:
     payload = json.dumps(_content(fields), sort_keys=True, ensure_ascii=False)
     digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
-    return Suggestion(suggestion_id=digest, **fields)
+    from ._signing import sign_suggestion  # only suggestions made here are signed
+
+    return sign_suggestion(Suggestion(suggestion_id=digest, **fields))
 
 
 def _concepts(row: pd.Series, prefix: str, which: str) -> tuple[str, ...]:

@@ -1,5 +1,8 @@
 """A self-contained HTML report: tables and figures in one file for a paper's appendix.
 
+A report never prints a CPR number: a table with a column named like one (``cpr``,
+``CPR_nr``), or any cell, label or text holding one, is refused with a DataError.
+
 The file holds everything (figures as base64 PNG, CSS inline), and its content depends only
 on its inputs: no timestamp unless one is passed as ``date``, PNGs saved without metadata.
 """
@@ -16,6 +19,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..privacy import looks_like_cpr
 from . import _checks as chk
 
 _CSS = """
@@ -85,7 +89,30 @@ def _paragraphs(text: str) -> str:
     return "\n".join(f"<p>{html.escape(p)}</p>" for p in parts)
 
 
+def _refuse_cpr(item: pd.DataFrame | pd.Series | str, where: str) -> None:
+    """Raise if a table or text would print a CPR number or a CPR column (ASVS V8.3)."""
+    if isinstance(item, str):
+        if looks_like_cpr(item):
+            raise chk.fail(where, chk.text("text with a CPR number"), "text without CPR numbers")
+        return
+    frame = item.to_frame() if isinstance(item, pd.Series) else item
+    names = [str(c) for c in frame.columns] + [str(n) for n in frame.index.names if n is not None]
+    cpr_named = [n for n in names if "cpr" in n.casefold()]
+    if cpr_named:
+        raise chk.fail(
+            where, chk.text(f"column {cpr_named[0]!r}"), "a table without a CPR column"
+        )
+    cells = [frame.index, frame.columns, *(frame.iloc[:, j] for j in range(frame.shape[1]))]
+    for values in cells:
+        if any(looks_like_cpr(v) for v in values):
+            raise chk.fail(
+                where, chk.text("a CPR number in the table"), "a table without CPR numbers"
+            )
+
+
 def _render(item: Any, where: str, digits: int, dpi: int) -> str:
+    if isinstance(item, pd.DataFrame | pd.Series | str):
+        _refuse_cpr(item, where)
     if isinstance(item, pd.DataFrame | pd.Series):
         return _table(item, digits)
     if isinstance(item, Figure):
@@ -143,12 +170,14 @@ def report(
         raise chk.fail("sections", chk.text("none"), "at least one Section")
     digits = chk.positive_int(digits, "digits", minimum=0)
     dpi = chk.positive_int(dpi, "dpi", minimum=10)
+    _refuse_cpr(str(title), "title")
     body = [f"<h1>{html.escape(title)}</h1>"]
     if date is not None:
         body.append(f'<p class="caption">{html.escape(str(date))}</p>')
     for k, sec in enumerate(sections):
         if not isinstance(sec, Section):
             raise chk.fail(f"sections[{k}]", chk.text(type(sec).__name__), "a Section")
+        _refuse_cpr(str(sec.title), f"sections[{k}].title")
         body.append(f"<h2>{html.escape(sec.title)}</h2>")
         body += [
             _render(item, f"{sec.title!r} content[{j}]", digits, dpi)

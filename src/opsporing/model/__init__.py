@@ -15,12 +15,15 @@ True
 
 from ._artifact import (
     MANIFEST_NAME,
+    SIGNATURE_NAME,
+    TRUSTED_TYPES,
     VERSION_POLICY,
     library_versions,
     load_model,
     read_manifest,
     save_model,
     sha256_file,
+    sign_model,
 )
 from ._estimator import StepSuggester, UnfittedModelError
 from ._features import (
@@ -35,12 +38,16 @@ from ._features import (
     is_model_instrument,
     monotonic_constraint,
 )
+from ._keys import PublicKey, generate_keypair, read_public_key
 
 __all__ = [
     "DOMAINS",
     "FORBIDDEN_COLUMNS",
     "MANIFEST_NAME",
+    "SIGNATURE_NAME",
+    "TRUSTED_TYPES",
     "VERSION_POLICY",
+    "PublicKey",
     "StepSuggester",
     "UnfittedModelError",
     "build_features",
@@ -48,12 +55,15 @@ __all__ = [
     "domain_ranges",
     "feature_groups",
     "feature_names",
+    "generate_keypair",
     "is_forbidden",
     "is_model_instrument",
     "library_versions",
     "load_model",
     "monotonic_constraint",
     "read_manifest",
+    "read_public_key",
     "save_model",
     "sha256_file",
+    "sign_model",
 ]

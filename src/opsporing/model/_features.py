@@ -45,6 +45,7 @@ import pandas as pd
 
 from ..errors import DataError, Problem
 from ..instruments import Instrument, get_instrument
+from ..privacy import reject_cpr
 from ..scoring import scoring_key
 from ..vocabulary import load_vocabulary
 
@@ -355,6 +356,8 @@ def _indexed(scores: pd.DataFrame, id_column: str | None, field: str) -> pd.Data
     if duplicated:
         dup = out.index[out.index.duplicated()][:3].tolist()
         raise DataError(str(Problem(f"{field}.index", dup, "one row per child (unique ids)")))
+    # The ids become a suggestion's subject and every output row's label: never a CPR number.
+    reject_cpr(out.index, f"{field}.index")
     return out
 
 

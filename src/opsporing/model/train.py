@@ -9,7 +9,9 @@ every figure comes from :func:`opsporing.decision.suggest_batch` (suggested step
 abstentions and red flags counted as what they are), on the held-out children and on
 a freshly generated population at another seed (:data:`FRESH_SEED`), next to the
 oracle under the same policy rule and the instruments' band rule. It writes
-``models/step_suggester.joblib``, ``models/manifest.json`` and ``models/MODEL_CARD.md``.
+``models/step_suggester.skops``, ``models/manifest.json`` (signed into
+``models/manifest.json.sig`` with ``--signing-key`` or ``$OPSPORING_SIGNING_KEY``) and
+``models/MODEL_CARD.md``.
 
 This module is the training *job*: it sits on top of the library and imports the
 decision layer inside :func:`evaluate`, so the figures cannot drift from the product.
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -40,6 +43,7 @@ from ._artifact import save_model
 from ._card import render_model_card
 from ._estimator import StepSuggester
 from ._features import build_features
+from ._keys import SIGNING_KEY_ENV
 
 #: The seed of the shipped model.
 SEED = 20261123
@@ -203,6 +207,7 @@ def train(
     seed: int = SEED,
     params: dict[str, Any] | None = None,
     progress: bool | None = None,
+    signing_key: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train, evaluate and (unless ``out_dir`` is None) save the model; return the manifest.
 
@@ -218,6 +223,10 @@ def train(
         Overrides of :data:`PARAMS`.
     progress : bool, optional
         Print progress lines; by default only when stderr is a terminal.
+    signing_key : path, optional
+        Private key (``opsporing model keygen``) to sign the manifest with; default the
+        file named by ``OPSPORING_SIGNING_KEY``, else the model is written unsigned
+        (``load_model`` then needs ``allow_unsigned=True``).
     """
     show = progress if progress is not None else sys.stderr.isatty()
 
@@ -278,9 +287,12 @@ def train(
             "fit_seconds": seconds,
             "model": model,
         }
-    manifest = save_model(model, out_dir, extra=extra)
+    signing_key = signing_key or os.environ.get(SIGNING_KEY_ENV) or None
+    manifest = save_model(model, out_dir, extra=extra, signing_key=signing_key)
     Path(out_dir, "MODEL_CARD.md").write_text(render_model_card(manifest), encoding="utf-8")
-    say(f"wrote {out_dir}/step_suggester.joblib, manifest.json, MODEL_CARD.md ({seconds:.1f} s)")
+    signed = "signed" if signing_key else "UNSIGNED"
+    say(f"wrote {out_dir}/{manifest['model_file']}, manifest.json ({signed}), MODEL_CARD.md "
+        f"({seconds:.1f} s)")
     return manifest
 
 
@@ -291,8 +303,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="models", help="output directory (default: models)")
     parser.add_argument("--seed", type=int, default=SEED, help=f"seed (default {SEED})")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument(
+        "--signing-key", default=None,
+        help=f"private key to sign the manifest with (default: ${SIGNING_KEY_ENV})",
+    )
     args = parser.parse_args(argv)
-    manifest = train(out_dir=args.out, seed=args.seed, progress=not args.quiet)
+    manifest = train(
+        out_dir=args.out, seed=args.seed, progress=not args.quiet, signing_key=args.signing_key
+    )
     fresh = manifest["metrics"]["fresh"]["overall"]
     for key in ("found_among_need", "suggested_step_ge_1_share", "abstention_rate",
                 "found_gap_to_oracle", "cost_ratio_to_oracle", "auc_p_need"):

@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..errors import Problem, ResponseValidationError
 from ..instruments import Instrument
+from ..privacy import CPR_MASK, looks_like_cpr
 from ._core import BANDS, ScoreArrays, validate_and_score
 from ._key import F64, ScoringKey, scoring_key
 
@@ -442,6 +443,7 @@ def score_batch(
     if bad_cells is not None:
         _range_problems(key, answers, bad_cells, forms.index, problems)
         row_bad |= bad_cells.any(axis=1)
+    row_bad |= _cpr_problems(forms, keep, problems)
     passthrough = forms[keep] if keep else None
 
     if errors == "raise":
@@ -459,3 +461,23 @@ def score_batch(
         passthrough[good] if passthrough is not None else None,
     )
     return ScoringResult(scores=frame, rejected=ResponseValidationError(problems).to_frame())
+
+
+def _cpr_problems(forms: pd.DataFrame, keep: Sequence[str], problems: list[Problem]) -> Any:
+    """Flag every row whose label or kept columns hold a CPR number (they reach the output)."""
+    bad = np.zeros(len(forms), dtype=bool)
+    columns = [("(row label)", forms.index)] + [(c, forms[c]) for c in keep]
+    for name, values in columns:
+        for i, (label, value) in enumerate(zip(forms.index, values, strict=True)):
+            if looks_like_cpr(value):
+                bad[i] = True
+                problems.append(
+                    Problem(
+                        name,
+                        CPR_MASK,
+                        "a pseudonymous id, never a CPR number",
+                        row=CPR_MASK if looks_like_cpr(label) else label,
+                        kind="personal_identifier",
+                    )
+                )
+    return bad

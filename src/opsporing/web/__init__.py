@@ -64,7 +64,7 @@ def run(
         The SQLite audit log (created when missing).
     model : "auto", str, Path or None
         The model behind the suggestions (see :func:`create_app`); ``"auto"`` loads
-        ``models/step_suggester.joblib`` when it is there and passes its manifest check.
+        ``models/step_suggester.skops`` when it is there and passes its manifest check.
     """
     import uvicorn
 

@@ -216,7 +216,7 @@ def create_app(
         Returns the current time as an aware datetime (default: UTC now); stamped on
         every stored row and decision.
     model : "auto", str, Path, fitted model or None
-        The model behind the suggestions. ``"auto"`` (default): ``models/step_suggester.joblib``
+        The model behind the suggestions. ``"auto"`` (default): ``models/step_suggester.skops``
         when it exists and passes its manifest check, else none. A path: that model file
         (a failing check raises :class:`~opsporing.errors.ModelIntegrityError`). A fitted
         :class:`~opsporing.model.StepSuggester`: used as is. ``None``: no model; the panel

@@ -16,11 +16,11 @@ from typing import Any
 
 from ..errors import ResponseValidationError
 from ..instruments import Instrument
+from ..privacy import looks_like_cpr  # the one CPR detector (all separators, real dates)
 from ..scoring import FormScore, score_form
 from ._i18n import UI
 
 __all__ = [
-    "CPR_PATTERN",
     "DecisionInput",
     "FieldErrors",
     "ScreeningInput",
@@ -30,8 +30,6 @@ __all__ = [
     "read_screening",
 ]
 
-#: A Danish CPR number: six digits (DDMMYY), an optional hyphen, four digits.
-CPR_PATTERN = re.compile(r"\d{6}-?\d{4}")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 #: A whole number as a browser sends an option's value: ASCII digits, at most 18 of them
@@ -44,17 +42,6 @@ MAX_REASON = 2000
 
 #: Field name -> messages to show next to that field ("" = the form as a whole).
 FieldErrors = dict[str, list[str]]
-
-
-def looks_like_cpr(text: str) -> bool:
-    """Whether ``text`` contains something shaped like a CPR number.
-
-    Examples
-    --------
-    >>> looks_like_cpr("010203-1234"), looks_like_cpr("0102031234"), looks_like_cpr("B-2026-41")
-    (True, True, False)
-    """
-    return CPR_PATTERN.search(text) is not None
 
 
 def new_token() -> str:
