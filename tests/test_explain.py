@@ -42,10 +42,15 @@ def explainer():
 
 
 @pytest.fixture(scope="module")
-def X():
+def current():
     pop = generate(SyntheticConfig(n_children=3000, seed=21), progress=False)
-    current = score_population(pop.forms, wave=1)
-    return build_features(current, score_population(pop.forms, wave=0), id_column="child_id")
+    return score_population(pop.forms, wave=1), score_population(pop.forms, wave=0)
+
+
+@pytest.fixture(scope="module")
+def X(current):
+    now, before = current
+    return build_features(now, before, id_column="child_id")
 
 
 def test_shap_values_add_up_to_the_margin(explainer, X):
@@ -70,8 +75,9 @@ def test_groups_sum_the_features(explainer, X):
     assert set(groups.values()) == set(explainer.groups)
 
 
-def test_explanations_name_items_and_concepts(explainer, X):
-    explanations = explainer.explain(X.head(200))
+def test_explanations_name_items_and_concepts(explainer, X, current):
+    keys = current[0].set_index("child_id")["instrument"].reindex(X.index[:200]).tolist()
+    explanations = explainer.explain(X.head(200), keys)
     assert len(explanations) == 200
     for e, (_, row) in zip(explanations, X.head(200).iterrows(), strict=True):
         assert e.margin == pytest.approx(
@@ -80,8 +86,10 @@ def test_explanations_name_items_and_concepts(explainer, X):
         for r in e.reasons:
             if r.group.startswith("concept:") and row["concept." + r.group[8:]] == 1:
                 assert r.items, r.group
-    assert group_items("concept:protective.trusted_adult", "skole") == ("res_trusted_adult",)
-    assert group_items("domain:safety", "skole") == (
+    assert all(not r.items for e in explainer.explain(X.head(5)) for r in e.reasons)  # no key
+    school = "opsporing.skole.trivsel"
+    assert group_items("concept:protective.trusted_adult", school) == ("res_trusted_adult",)
+    assert group_items("domain:safety", school) == (
         "saf_disclosure", "saf_injury", "saf_fear", "saf_self_harm",
     )
     assert group_label("concept:emotional.withdrawal").da == "tilbagetrækning"
