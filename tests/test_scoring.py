@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from opsporing.errors import OpsporingError, ResponseValidationError
+from opsporing.instruments import get_instrument
 from opsporing.scoring import score_batch, score_form
 
 NaN = float("nan")
@@ -201,3 +202,30 @@ def test_form_score_is_json_serialisable(mini):
 
     d = score_form(mini, CASES["red_flag"][0]).to_dict()
     assert json.loads(json.dumps(d))["red_flags"] == ["safety.disclosure"]
+
+
+# --- the duty to notify never waits for the rest of the form ---------------------------------
+def test_a_rejected_form_still_raises_its_red_flag():
+    from opsporing.errors import ResponseValidationError
+
+    school = get_instrument("opsporing.skole.trivsel")
+    forms = pd.DataFrame(
+        {"saf_disclosure": [1, 0, 1], "emo_sad": [9, 9, 1], "age_years": [9, 9, 9]},
+        index=["A", "B", "C"],
+    )
+    with pytest.raises(ResponseValidationError) as info:
+        score_batch(school, forms)
+    # A is rejected (emo_sad out of range) but its valid disclosure answer is a red flag;
+    # B has no red flag; C is valid (its row is not among the rejected).
+    assert info.value.red_flags == {"A": ("safety.disclosure",)}
+    assert str(info.value).startswith("RED FLAG (safety.disclosure) in 1 form(s) (A)")
+    assert "§ 133" in str(info.value).splitlines()[0]
+    collected = score_batch(school, forms, errors="collect")
+    assert collected.red_flags == {"A": ("safety.disclosure",)}
+    assert list(collected.scores.index) == ["C"] and bool(collected.scores.loc["C", "red_flag"])
+    with pytest.raises(ResponseValidationError) as one:
+        score_form(school, {"saf_disclosure": 1, "emo_sad": "ofte"}, age_years=99)
+    assert one.value.red_flags == {0: ("safety.disclosure",)}
+    with pytest.raises(ResponseValidationError) as none:
+        score_form(school, {"saf_disclosure": 0, "emo_sad": 7})
+    assert none.value.red_flags == {} and not str(none.value).startswith("RED FLAG")

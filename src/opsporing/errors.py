@@ -25,7 +25,7 @@ instead of fixing one, re-running, and meeting the next.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -184,9 +184,22 @@ class ResponseValidationError(OpsporingError, ValueError, _ProblemsMixin):
     is raised, so the caller sees the whole picture at once.
     """
 
-    def __init__(self, problems: Sequence[Problem], headline: str = "invalid answers") -> None:
+    def __init__(
+        self,
+        problems: Sequence[Problem],
+        headline: str = "invalid answers",
+        red_flags: Mapping[Any, Sequence[str]] | None = None,
+    ) -> None:
         self.problems = tuple(problems)
-        super().__init__(_summarise(headline, self.problems))
+        #: Rows whose *valid* answers raise a red flag, with the red-flag concept codes:
+        #: the duty to notify never waits for the rest of the form to be fixed.
+        self.red_flags: dict[Any, tuple[str, ...]] = {
+            row: tuple(codes) for row, codes in (red_flags or {}).items()
+        }
+        message = _summarise(headline, self.problems)
+        if self.red_flags:
+            message = _red_flag_notice(self.red_flags) + "\n" + message
+        super().__init__(message)
 
     @property
     def rows(self) -> list[int | str]:
@@ -196,6 +209,17 @@ class ResponseValidationError(OpsporingError, ValueError, _ProblemsMixin):
             if p.row is not None:
                 seen.setdefault(p.row, None)
         return list(seen)
+
+
+def _red_flag_notice(red_flags: Mapping[Any, Sequence[str]]) -> str:
+    rows = list(red_flags)
+    shown = ", ".join(str(r)[:40] for r in rows[:10])
+    more = f" and {len(rows) - 10} more" if len(rows) > 10 else ""
+    codes = sorted({c for cs in red_flags.values() for c in cs})
+    return (
+        f"RED FLAG ({', '.join(codes)}) in {len(rows)} form(s) ({shown}{more}): the duty to "
+        "notify (barnets lov § 133) applies now, whatever else is wrong with the form."
+    )
 
 
 class DataError(OpsporingError, ValueError):

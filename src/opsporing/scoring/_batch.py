@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from numbers import Real
@@ -48,10 +49,14 @@ class ScoringResult:
     rejected : DataFrame
         One row per problem (columns row, field, value, expected, kind); every
         input row is either in ``scores`` or named here, never silently dropped.
+    red_flags : dict
+        Rejected rows whose valid answers raise a red flag, with the red-flag concept
+        codes: the duty to notify (barnets lov § 133) applies to them now.
     """
 
     scores: pd.DataFrame
     rejected: pd.DataFrame
+    red_flags: dict[Any, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
     @property
     def n_rejected_rows(self) -> int:
@@ -449,7 +454,9 @@ def score_batch(
     if errors == "raise":
         if problems:
             raise ResponseValidationError(
-                problems, headline=f"invalid answers for {instrument.key}"
+                problems,
+                headline=f"invalid answers for {instrument.key}",
+                red_flags=red_flags_of(key, scores, forms.index, row_bad),
             )
         return _frame(key, scores, forms.index, passthrough)
 
@@ -460,7 +467,27 @@ def score_batch(
         forms.index[good],
         passthrough[good] if passthrough is not None else None,
     )
-    return ScoringResult(scores=frame, rejected=ResponseValidationError(problems).to_frame())
+    return ScoringResult(
+        scores=frame,
+        rejected=ResponseValidationError(problems).to_frame(),
+        red_flags=red_flags_of(key, scores, forms.index, row_bad),
+    )
+
+
+def red_flags_of(
+    key: Any, scores: Any, index: pd.Index, rows: np.ndarray
+) -> dict[Any, tuple[str, ...]]:
+    """The red flags raised by the *valid* answers of the given rows (invalid cells are
+    scored as missing), by row label: a rejected form still shows the duty to notify."""
+    flagged = np.flatnonzero(np.asarray(rows, dtype=bool) & scores.red_flag)
+    codes = [c for c, red in zip(key.concepts, key.red_flag, strict=True) if red]
+    columns = np.flatnonzero(key.red_flag)
+    return {
+        _label(index[i]): tuple(
+            codes[k] for k, j in enumerate(columns) if scores.concepts[i, j]
+        )
+        for i in flagged.tolist()
+    }
 
 
 def _cpr_problems(forms: pd.DataFrame, keep: Sequence[str], problems: list[Problem]) -> Any:

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ..errors import Problem, ResponseValidationError
 from ..instruments import Instrument
@@ -215,7 +216,13 @@ def score_form(
             )
         )
     if problems:
-        raise ResponseValidationError(problems, headline=f"invalid answers for {instrument.key}")
+        from ._batch import red_flags_of
+
+        raise ResponseValidationError(
+            problems,
+            headline=f"invalid answers for {instrument.key}",
+            red_flags=red_flags_of(key, s, pd.RangeIndex(1), np.ones(1, dtype=bool)),
+        )
 
     domains = {
         dom: DomainScore(

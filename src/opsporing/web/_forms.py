@@ -82,21 +82,13 @@ class ScreeningInput:
     answers: dict[str, Any]
     score: FormScore | None
     errors: FieldErrors = field(default_factory=dict)
+    #: Red flags raised by the valid answers, whatever else is wrong with the form: the
+    #: duty to notify never waits for the form to be fixed.
+    red_flags: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         return not self.errors and self.score is not None
-
-    @property
-    def red_flags(self) -> tuple[str, ...]:
-        """Red-flag concepts raised by the answers that are valid, whatever else is wrong.
-
-        The duty to notify never waits: a form rejected for its age field, its id or
-        another item still shows the § 133 notice when a valid answer raises a red flag.
-        """
-        if self.score is not None:
-            return tuple(self.score.red_flags)
-        return red_flags_despite_errors(self.instrument, self.answers)
 
     def stored_answers(self) -> dict[str, int | None]:
         """Every item of the instrument with its answer (``None`` when not answered)."""
@@ -104,26 +96,6 @@ class ScreeningInput:
             item: (int(v) if isinstance(v, int) else None)
             for item, v in ((i, self.answers.get(i)) for i in self.instrument.item_ids)
         }
-
-
-def red_flags_despite_errors(
-    instrument: Instrument, answers: Mapping[str, Any]
-) -> tuple[str, ...]:
-    """The red flags of the valid answers of a form that failed validation.
-
-    Scores the answers without the age and without every answer scoring refused, so
-    one bad field can never hide a disclosure of violence.
-    """
-    valid = {k: v for k, v in answers.items() if k in instrument.item_ids}
-    for _ in range(2):
-        try:
-            return tuple(score_form(instrument, valid).red_flags)
-        except ResponseValidationError as exc:
-            bad = {p.field for p in exc.problems}
-            if not bad & set(valid):
-                break
-            valid = {k: v for k, v in valid.items() if k not in bad}
-    return ()
 
 
 def read_screening(instrument: Instrument, form: Mapping[str, Any], t: UI) -> ScreeningInput:
@@ -157,6 +129,7 @@ def read_screening(instrument: Instrument, form: Mapping[str, Any], t: UI) -> Sc
         answers[item] = None if text == "" else int(text) if _INT.match(text) else text
 
     score: FormScore | None = None
+    red_flags: tuple[str, ...] = ()
     version = _text(form, "instrument_version") or None
     try:
         score = score_form(
@@ -165,7 +138,9 @@ def read_screening(instrument: Instrument, form: Mapping[str, Any], t: UI) -> Sc
             age_years=age if age is not None and "age_years" not in errors else None,
             version=version,
         )
+        red_flags = tuple(score.red_flags)
     except ResponseValidationError as exc:
+        red_flags = exc.red_flags.get(0, ())
         for p in exc.problems:
             name = f"{ITEM_PREFIX}{p.field}" if p.field in answers else p.field
             if p.field == "instrument_version":
@@ -181,6 +156,7 @@ def read_screening(instrument: Instrument, form: Mapping[str, Any], t: UI) -> Sc
         answers=answers,
         score=score if not errors else None,
         errors=errors,
+        red_flags=red_flags,
     )
 
 
