@@ -20,6 +20,7 @@ from ._suggestion import (
     red_flag_suggestion,
     suggest,
     suggest_batch,
+    unavailable_suggestion,
 )
 
 __all__ = [
@@ -37,5 +38,6 @@ __all__ = [
     "set_signing_key",
     "suggest",
     "suggest_batch",
+    "unavailable_suggestion",
     "verify_decision",
 ]

@@ -45,24 +45,21 @@ from typing import Any
 
 from ..errors import DecisionError
 from ..privacy import looks_like_cpr
-from ..vocabulary import Text
+from ..vocabulary import Text, load_vocabulary
 from ._signing import DECISION_PURPOSE, SigningKey, current_signing_key, suggestion_is_authentic
 from ._suggestion import Suggestion
 
-#: Professional roles, and who they are.
-ROLES: dict[str, Text] = {
-    "dagtilbud": Text("Pædagogisk personale i dagtilbud", "Daycare staff"),
-    "skole": Text("Lærer eller pædagog i skolen", "School teacher or educator"),
-    "sundhedspleje": Text("Sundhedsplejerske", "Health visitor"),
-    "ppr": Text("Pædagogisk-psykologisk rådgivning (PPR)", "Educational-psychological service"),
-    "myndighed": Text("Kommunens myndighed (sagsbehandler)", "The municipality's case workers"),
-}
+# Policy lives in the vocabulary's data (vocabulary.yaml: roles, municipal_assessment_from_step);
+# these names only read it, so the protocol, the web form and the docs cannot drift apart.
 
-#: Roles that may choose steps from 3 (the municipality's own assessment).
-MUNICIPAL_ROLES: frozenset[str] = frozenset({"myndighed"})
+#: Professional roles, and who they are (``roles`` in vocabulary.yaml).
+ROLES: dict[str, Text] = dict(load_vocabulary().roles)
 
-#: The first step that needs the municipality's assessment.
-MUNICIPAL_FROM_STEP = 3
+#: Roles that may choose the municipality's steps (``municipal: true`` in vocabulary.yaml).
+MUNICIPAL_ROLES: frozenset[str] = load_vocabulary().municipal_roles
+
+#: The first step that needs the municipality's assessment (barnets lov §§ 18-20).
+MUNICIPAL_FROM_STEP: int = load_vocabulary().municipal_assessment_from_step
 
 _RECORDING: ContextVar[bool] = ContextVar("opsporing_decision_recording", default=False)
 
@@ -80,7 +77,7 @@ class Decision:
     decision_id : str
         SHA-256 of the record's other fields.
     suggestion_id : str
-    suggestion_kind : {"step", "abstain", "notify"}
+    suggestion_kind : {"step", "abstain", "notify", "unavailable"}
     suggested_step : int or None
     chosen_step : int
     notify : bool
@@ -203,9 +200,9 @@ class Decision:
         municipal = professional_role in MUNICIPAL_ROLES
         if chosen_step >= MUNICIPAL_FROM_STEP and not municipal:
             raise DecisionError(
-                f"chosen_step = {chosen_step}: expected 0-2 for role {professional_role!r}; "
-                "steps 3-6 need the municipality's assessment (barnets lov §§ 18-20): record "
-                "the step you act on and notify=True"
+                f"chosen_step = {chosen_step}: expected 0-{MUNICIPAL_FROM_STEP - 1} for role "
+                f"{professional_role!r}; steps {MUNICIPAL_FROM_STEP}-6 need the municipality's "
+                "assessment (barnets lov §§ 18-20): record the step you act on and notify=True"
             )
         if suggestion.kind == "notify":
             follows = notify
@@ -228,6 +225,7 @@ class Decision:
             why = {
                 "notify": "overriding a red flag (notify=False) needs a reason",
                 "abstain": "the model abstained, so the team's reason must be recorded",
+                "unavailable": "there is no suggestion to follow (no model)",
                 "step": f"chosen step {chosen_step} differs from suggested step {suggestion.step}",
             }[suggestion.kind]
             raise DecisionError(f"reason = {reason!r}: expected a reason: {why}")
@@ -357,7 +355,7 @@ def _is_int(v: object) -> bool:
 _FIELD_CHECKS: dict[str, Callable[[object], bool]] = {
     "decision_id": _is_text,
     "suggestion_id": _is_text,
-    "suggestion_kind": lambda v: v in ("step", "abstain", "notify"),
+    "suggestion_kind": lambda v: v in ("step", "abstain", "notify", "unavailable"),
     "suggested_step": lambda v: v is None or _is_int(v),
     "chosen_step": _is_int,
     "notify": lambda v: isinstance(v, bool),

@@ -50,7 +50,7 @@ from ..model import DOMAINS, build_features, domain_ranges, feature_groups
 from ..policy import SuggestionPolicy, resolve_policy
 from ..vocabulary import Language, Step, Text, load_vocabulary
 
-SuggestionKind = Literal["step", "abstain", "notify"]
+SuggestionKind = Literal["step", "abstain", "notify", "unavailable"]
 
 #: What an abstention says.
 ABSTAIN_TEXT = Text(
@@ -181,6 +181,8 @@ class Suggestion:
             duty = self.duty_to_notify.get(lang) if self.duty_to_notify else ""
             return f"{head} ({flags}): {act} ({basis}). {duty}"
         lines = []
+        if self.kind == "unavailable":
+            return UNAVAILABLE_TEXT.get(lang)
         if self.kind == "abstain":
             lines.append(ABSTAIN_TEXT.get(lang))
             if self.abstain_reason is not None:
@@ -469,6 +471,51 @@ def red_flag_suggestion(row: pd.Series, subject: str | None = None) -> Suggestio
         protective_factors=_concepts(row, "concept.", "protective"),
         explanation=None,
         model_id=None,
+    )
+
+
+#: What a screening without a model suggestion says.
+UNAVAILABLE_TEXT = Text(
+    "Intet forslag: ingen model er tilgængelig. Beslut ud fra skemaet og drøft barnet i teamet.",
+    "No suggestion: no model is available. Decide from the form and discuss the child in the "
+    "team.",
+)
+
+
+def unavailable_suggestion(
+    subject: str | None = None, *, failed: bool = False
+) -> Suggestion:
+    """The suggestion of a screening for which no model suggestion can be made.
+
+    For an application running without a model (none installed, or one that could not
+    be used for this form): ``kind="unavailable"``, no step, no probabilities. A decision
+    recorded on it always needs the professional's reason, like an abstention, and the
+    municipality's steps stay the municipality's: the protocol of
+    :meth:`~opsporing.decision.Decision.record` applies unchanged. A red flag never needs a
+    model: use :func:`red_flag_suggestion` for those.
+
+    Examples
+    --------
+    >>> s = unavailable_suggestion("S1")
+    >>> s.kind, s.step, s.probabilities
+    ('unavailable', None, None)
+    """
+    return _make(
+        subject=subject,
+        kind="unavailable",
+        step=None,
+        step_info=None,
+        probabilities=None,
+        p_needs_support=None,
+        interval=None,
+        abstain_reason=None,
+        red_flags=(),
+        duty_to_notify=None,
+        reasons=(),
+        protective_factors=(),
+        explanation=None,
+        model_id=None,
+        abstain_codes=("model_failed",) if failed else ("no_model",),
     )
 
 

@@ -51,6 +51,8 @@ class Vocabulary:
     duty_to_notify: Text
     duty_to_notify_basis: Text
     municipal_assessment_from_step: int
+    roles: Mapping[str, Text] = field(default_factory=dict)
+    municipal_roles: frozenset[str] = frozenset()
     _codes: tuple[str, ...] = field(default=(), repr=False)
 
     # --- lookups ------------------------------------------------------------------------------
@@ -269,6 +271,19 @@ def _parse(tree: Any, source: str) -> Vocabulary:
     if sorted(bands) != sorted(["grøn", "gul", "rød"]):
         p.problems.append(Problem("bands", sorted(bands), "exactly grøn, gul, rød"))
 
+    roles: dict[str, Text] = {}
+    municipal_roles: set[str] = set()
+    for code, node in p.mapping(root.get("roles"), "roles").items():
+        node = p.mapping(node, f"roles.{code}")
+        roles[str(code)] = p.text(node.get("label"), f"roles.{code}.label")
+        municipal = node.get("municipal", False)
+        if not isinstance(municipal, bool):
+            p.problems.append(Problem(f"roles.{code}.municipal", municipal, "true or false"))
+        elif municipal:
+            municipal_roles.add(str(code))
+    if roles and not municipal_roles:
+        p.problems.append(Problem("roles", sorted(roles), "at least one role marked municipal"))
+
     duty = p.mapping(root.get("duty_to_notify"), "duty_to_notify")
     duty_text = p.text(duty.get("text"), "duty_to_notify.text")
     duty_basis = p.text(duty.get("legal_basis"), "duty_to_notify.legal_basis")
@@ -289,6 +304,8 @@ def _parse(tree: Any, source: str) -> Vocabulary:
         duty_to_notify=duty_text,
         duty_to_notify_basis=duty_basis,
         municipal_assessment_from_step=from_step,
+        roles=roles,
+        municipal_roles=frozenset(municipal_roles),
         _codes=tuple(concepts),
     )
 

@@ -8,14 +8,13 @@ Everything the web form knows about suggestions and decisions goes through two f
 * :func:`record_decision` makes the decision with :meth:`opsporing.decision.Decision.record`,
   the protocol's only way to a decision, or raises :class:`~opsporing.errors.DecisionError`.
 
-ADAPTER (no model): when no model is loaded (no model file, or ``model=None``), or
-:mod:`opsporing.decision` is not installed, both functions use the *no-model adapter* at
-the end of this module. It never invents a suggestion: the panel says "no model available",
-the stored suggestion says so (``{"available": false, ...}``), and the decision follows the
-protocol's rule for a screening with nothing to follow (like an abstention): the
-professional's reason is required, and only the municipality chooses steps 3-6.
-A red flag never needs the model: its suggestion (follow the duty to notify) always comes
-from :mod:`opsporing.decision` when that is installed.
+Without a model (no model file, or ``model=None``) the panel says "no model available"
+and stores exactly that (``{"available": false, ...}``); the decision is still recorded by
+:meth:`~opsporing.decision.Decision.record`, on an ``unavailable`` suggestion
+(:func:`opsporing.decision.unavailable_suggestion`), so the one protocol applies: the
+professional's reason is required, and only the municipality chooses its steps. This
+module holds no rule of its own. A red flag never needs the model: its suggestion (follow
+the duty to notify) always comes from :func:`opsporing.decision.red_flag_suggestion`.
 """
 
 from __future__ import annotations
@@ -34,10 +33,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import DecisionError, ModelIntegrityError, OpsporingError
+from ..errors import ModelIntegrityError, OpsporingError
 from ..instruments import Instrument
 from ..scoring import FormScore
-from ..vocabulary import Language, Text
+from ..vocabulary import Language
 from ._i18n import UI
 
 __all__ = [
@@ -54,18 +53,6 @@ log = logging.getLogger("opsporing.web")
 
 #: Where ``model="auto"`` looks for the trained model (relative to the working folder),
 #: the default of :func:`opsporing.model.load_model`.
-
-#: Roles when :mod:`opsporing.decision` is not installed: the same codes as its ``ROLES``.
-_FALLBACK_ROLES: dict[str, Text] = {
-    "dagtilbud": Text("Pædagogisk personale i dagtilbud", "Daycare staff"),
-    "skole": Text("Lærer eller pædagog i skolen", "School teacher or educator"),
-    "sundhedspleje": Text("Sundhedsplejerske", "Health visitor"),
-    "ppr": Text("Pædagogisk-psykologisk rådgivning (PPR)", "Educational-psychological service"),
-    "myndighed": Text("Kommunens myndighed (sagsbehandler)", "The municipality's case workers"),
-}
-_FALLBACK_MUNICIPAL_ROLES = frozenset({"myndighed"})
-_MUNICIPAL_FROM_STEP = 3
-
 
 @dataclass(frozen=True)
 class SuggestionPanel:
@@ -215,13 +202,13 @@ def load_suggester(model: Any = "auto") -> Suggester:
 
 
 def role_choices(lang: Language) -> list[tuple[str, str]]:
-    """The professional roles a decision can be recorded under: ``(code, label)``."""
-    roles: Mapping[str, Text] = _FALLBACK_ROLES
-    if decision_api_available():
-        from ..decision import ROLES
+    """The professional roles a decision can be recorded under: ``(code, label)``.
 
-        roles = ROLES
-    return [(code, text.get(lang)) for code, text in roles.items()]
+    From the vocabulary's data (``roles`` in vocabulary.yaml), like the protocol's.
+    """
+    from ..decision import ROLES
+
+    return [(code, text.get(lang)) for code, text in ROLES.items()]
 
 
 def _score_table(
@@ -398,34 +385,31 @@ def record_decision(
         protocol: a missing reason when required, steps 3-6 chosen outside the
         municipality, an unknown role.
     """
-    if panel.source is not None:
-        from ..decision import Decision
+    from ..decision import Decision
 
-        decision = Decision.record(
-            panel.source,  # type: ignore[arg-type]
-            professional_role=role,
-            professional_id=professional_id,
-            chosen_step=chosen_step,
-            reason=reason,
-            notify=notify,
-            clock=clock,
-        )
-        return decision.to_dict()
-    return _no_model_decision(
-        panel,
-        score,
-        role=role,
+    # One protocol: a screening without a model suggestion carries an "unavailable"
+    # suggestion, and Decision.record applies the same rules to it (a reason always, the
+    # municipality's steps only for the municipality).
+    source = panel.source
+    if source is None:
+        from ..decision import unavailable_suggestion
+
+        source = unavailable_suggestion(failed=bool(panel.record.get("model_failed")))
+    decision = Decision.record(
+        source,  # type: ignore[arg-type]
+        professional_role=role,
         professional_id=professional_id,
         chosen_step=chosen_step,
         reason=reason,
         notify=notify,
         clock=clock,
     )
+    return decision.to_dict()
 
 
-# --- ADAPTER: no model available ---------------------------------------------------------------
-# Used when no model is loaded or opsporing.decision is not installed. It shows that there is
-# no model and stores exactly that; it never produces a step, a probability or a reason.
+# --- no model available -------------------------------------------------------------------------
+# The panel shows that there is no model and stores exactly that; it never produces a step, a
+# probability or a reason.
 
 
 def _no_model_panel(score: FormScore, lang: Language, *, failed: bool = False) -> SuggestionPanel:
@@ -445,44 +429,3 @@ def _no_model_panel(score: FormScore, lang: Language, *, failed: bool = False) -
             "red_flags": list(score.red_flags),
         },
     )
-
-
-def _no_model_decision(
-    panel: SuggestionPanel,
-    score: FormScore,
-    *,
-    role: str,
-    professional_id: str,
-    chosen_step: int,
-    reason: str | None,
-    notify: bool,
-    clock: Callable[[], datetime],
-) -> dict[str, Any]:
-    # The protocol of opsporing.decision for a screening with nothing to follow.
-    if role not in _FALLBACK_ROLES:
-        raise DecisionError(
-            f"professional_role = {role!r}: expected one of {list(_FALLBACK_ROLES)}"
-        )
-    if chosen_step >= _MUNICIPAL_FROM_STEP and role not in _FALLBACK_MUNICIPAL_ROLES:
-        raise DecisionError(
-            f"chosen_step = {chosen_step}: expected 0-2 for role {role!r}; steps 3-6 need the "
-            "municipality's assessment (barnets lov §§ 18-20)"
-        )
-    text = (reason or "").strip() or None
-    if text is None:
-        raise DecisionError(
-            f"reason = {reason!r}: expected a reason: there is no suggestion to follow"
-        )
-    return {
-        "suggestion_kind": None,
-        "suggested_step": None,
-        "chosen_step": chosen_step,
-        "notify": notify,
-        "follows_suggestion": False,
-        "reason": text,
-        "professional_role": role,
-        "professional_id": professional_id,
-        "decided_at": clock().isoformat(),
-        "red_flags": list(score.red_flags),
-        "source": "no-model adapter (opsporing.web)",
-    }
