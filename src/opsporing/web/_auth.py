@@ -34,6 +34,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..errors import UserError
+from ..privacy import looks_like_cpr
 from ..vocabulary import Language, Text, load_vocabulary
 from ._forms import valid_pseudonymous_id
 from ._store import AuditLog, StoredUser
@@ -143,6 +144,14 @@ def may_read_receipt(user: StoredUser, recorded_by: str) -> bool:
     return user.name == recorded_by or user.role in access_policy().read_every_receipt
 
 
+def _shown(name: object) -> str:
+    """A user name for a message: capped, and never a CPR number."""
+    text = str(name)
+    if looks_like_cpr(text) or looks_like_cpr(text.replace(" ", "")):
+        return "(not shown: looks like a CPR number)"
+    return repr(text[:40])
+
+
 def _check_password(password: str, name: str) -> None:
     if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise UserError(
@@ -175,7 +184,7 @@ def add_user(store: AuditLog, name: str, role: str, password: str) -> StoredUser
     """
     if not isinstance(name, str) or not valid_pseudonymous_id(name):
         raise UserError(
-            f"name = {str(name)[:40]!r}: expected a pseudonymous id of 1-64 letters, digits, "
+            f"name = {_shown(name)}: expected a pseudonymous id of 1-64 letters, digits, "
             "'.', '-' or '_' (never a CPR number or a person's name)"
         )
     roles = user_roles()
@@ -190,7 +199,7 @@ def add_user(store: AuditLog, name: str, role: str, password: str) -> StoredUser
 def _existing(store: AuditLog, name: str) -> StoredUser:
     user = store.user(name)
     if user is None:
-        raise UserError(f"name = {str(name)[:40]!r}: expected an existing user")
+        raise UserError(f"name = {_shown(name)}: expected an existing user")
     return user
 
 
