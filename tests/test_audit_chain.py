@@ -210,7 +210,7 @@ def test_a_rewritten_history_of_the_same_length_differs_from_the_exported_head(
 def test_a_deleted_log_is_not_created_anew(db: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    with pytest.raises(AuditChainError, match="is missing, but its head .* held 7 entries"):
+    with pytest.raises(AuditChainError, match=r"is missing, but its head .* held 7 entries"):
         AuditLog(db)
     with pytest.raises(AuditChainError, match="is missing"):
         create_app(db, model=None)
@@ -223,7 +223,7 @@ def test_a_missing_head_file_is_refused_until_restored(db: Path) -> None:
     head = db.with_name("audit.sqlite.head")
     saved = head.read_text()
     head.unlink()
-    with pytest.raises(AuditChainError, match="head file .* is missing"):
+    with pytest.raises(AuditChainError, match=r"head file .* is missing"):
         create_app(db, model=None)
     r = CliRunner().invoke(cli, ["audit", "head", "--db", str(db), "--out", str(head)])
     assert r.exit_code == 0 and head.read_text() == saved
@@ -253,7 +253,7 @@ def test_a_key_file_others_can_read_or_too_short_is_refused(
 
 def test_a_missing_key_for_a_log_with_rows_is_refused(db: Path) -> None:
     db.with_name("audit.sqlite.audit-key").unlink()
-    with pytest.raises(StorageError, match="key file .* is missing"):
+    with pytest.raises(StorageError, match=r"key file .* is missing"):
         AuditLog(db)
 
 
