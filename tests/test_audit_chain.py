@@ -179,6 +179,13 @@ def test_a_log_cut_short_is_found_by_its_kept_and_its_exported_head(
     assert not report.ok and "fewer than the 7 of its known head" in report.problem
     with pytest.raises(AuditChainError, match="fewer than the 7"):
         create_app(db, model=None)
+    # Nothing more is written to it: a new row would move the kept head past the evidence.
+    kept = db.with_name("audit.sqlite.head").read_text()
+    with pytest.raises(AuditChainError, match="fewer than the 7"):
+        add_user(AuditLog(db), "P-2", "skole", PASSWORD)
+    with pytest.raises(AuditChainError, match="fewer than the 7"):
+        AuditLog(db).record(_submission(9))
+    assert db.with_name("audit.sqlite.head").read_text() == kept
     # The attacker also rewrites the head beside the log: the exported head still knows.
     log = AuditLog(db)
     log.head_path.write_text(log.head().to_json())
@@ -228,6 +235,21 @@ def test_a_missing_head_file_is_refused_until_restored(db: Path) -> None:
     r = CliRunner().invoke(cli, ["audit", "head", "--db", str(db), "--out", str(head)])
     assert r.exit_code == 0 and head.read_text() == saved
     create_app(db, model=None)
+
+
+def test_a_head_that_cannot_be_kept_does_not_lose_the_submission(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = AuditLog(db)
+
+    def full_disk(*args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("opsporing.web._store.write_private_atomically", full_disk)
+    stored = log.record(_submission(7))
+    assert stored.screening_id == 4 and not stored.duplicate
+    report = log.verify()  # the kept head is behind (7 of 9 entries): still a valid lower bound
+    assert report.ok and report.head.count == 9 and log.known_head().count == 7  # type: ignore[union-attr]
 
 
 def test_another_key_breaks_the_first_entry(db: Path) -> None:

@@ -38,6 +38,7 @@ A database that is missing while its head says rows existed is never created ane
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -60,6 +61,8 @@ __all__ = [
     "StoredUser",
     "Submission",
 ]
+
+log = logging.getLogger("opsporing.web")
 
 #: The largest row id SQLite can hold (a signed 64-bit integer).
 MAX_ROW_ID = 2**63 - 1
@@ -265,11 +268,29 @@ class AuditLog:
             raise StorageError(f"the audit log {self.path} cannot use WAL mode (got {mode!r})")
         # A key is made only for a log that has nothing to check yet.
         self._key = secret_file(self.key_path, create=empty)
+        #: Whether the chain was verified since opening: nothing is written to a log that
+        #: does not verify (a new head would hide that it was cut short).
+        self._checked = False
         if new or (empty and known is None):
-            self._write_head(Head(0, _chain.GENESIS))
+            try:
+                self._write_head(Head(0, _chain.GENESIS))
+            except OSError as exc:
+                raise StorageError(f"cannot write the head {self.head_path}: {exc}") from None
 
     def _write_head(self, head: Head) -> None:
         write_private_atomically(self.head_path, head.to_json())
+
+    def _keep_head(self, head: Head) -> None:
+        """Keep the head after a commit; the rows are stored even when this fails."""
+        try:
+            self._write_head(head)
+        except OSError as exc:
+            # The kept head stays behind (a lower bound, still safe); the next write retries.
+            log.warning("the head %s was not updated: %s", self.head_path, exc)
+
+    def _check_before_writing(self) -> None:
+        if not self._checked:
+            self.check()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -294,11 +315,14 @@ class AuditLog:
         ------
         IdempotencyConflictError
             The token was stored before with different content; nothing is written.
+        AuditChainError
+            The log does not verify (checked before the first write); nothing is written.
         StorageError
             The database could not be written; nothing is written.
         """
         created_at = self._clock().isoformat(timespec="microseconds")
         answers = _dumps(dict(sub.answers))
+        self._check_before_writing()
         try:
             with self._head_lock, self._connect() as con:
                 # IMMEDIATE: take the write lock now, so the duplicate check and the inserts
@@ -344,7 +368,7 @@ class AuditLog:
                     _chain.append(con, self._key, "screenings", screening_id)
                     head = _chain.append(con, self._key, "decisions", decision_id)
                     con.execute("COMMIT")
-                    self._write_head(head)
+                    self._keep_head(head)
                 except BaseException:
                     if con.in_transaction:
                         con.execute("ROLLBACK")
@@ -401,6 +425,7 @@ class AuditLog:
         Checking the name, role and password is the caller's job (:mod:`._auth`).
         """
         created_at = self._clock().isoformat(timespec="microseconds")
+        self._check_before_writing()
         try:
             with self._head_lock, self._connect() as con:
                 con.execute("BEGIN IMMEDIATE")
@@ -413,7 +438,7 @@ class AuditLog:
                     user_id = int(cur.lastrowid or 0)
                     head = _chain.append(con, self._key, "users", user_id)
                     con.execute("COMMIT")
-                    self._write_head(head)
+                    self._keep_head(head)
                 except BaseException:
                     if con.in_transaction:
                         con.execute("ROLLBACK")
@@ -486,3 +511,4 @@ class AuditLog:
                 f"the audit log {self.path} does not verify: {report.problem}. "
                 f"Check it with: opsporing audit verify --db {self.path}"
             )
+        self._checked = True
