@@ -128,7 +128,7 @@ def test_the_issue_11_rewrite_is_found(db: Path) -> None:
     assert report.head.count == 4  # verified as far as entry 4
     r = _verify_cli(db)
     assert r.exit_code == 1
-    assert "entry 5: entry 5: row decisions 2 was changed" in r.output
+    assert "does not verify: entry 5: row decisions 2 was changed after it was written" in r.output
     with pytest.raises(AuditChainError, match="does not verify: entry 5"):
         create_app(db, model=None)
 

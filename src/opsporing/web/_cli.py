@@ -151,8 +151,7 @@ def audit_verify(
         _fail(str(exc))
         return
     if not report.ok:
-        where = f"entry {report.broken_at}: " if report.broken_at is not None else ""
-        _fail(f"the audit log does not verify: {where}{report.problem}", code=1)
+        _fail(f"the audit log does not verify: {report.problem}", code=1)
     typer.echo(f"ok: {report.head.count} entries, head {report.head.mac}")
 
 

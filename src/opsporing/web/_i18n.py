@@ -141,9 +141,6 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "Nothing is stored until you record a decision. The form and the decision are stored "
         "together.",
     ),
-    "role": ("Din rolle", "Your role"),
-    "choose": ("Vælg …", "Choose …"),
-    "professional_id": ("Dit medarbejder-id (pseudonymt)", "Your staff id (pseudonymous)"),
     "chosen_step": ("Valgt trin på indsatstrappen", "Chosen step on the staircase"),
     "reason": ("Begrundelse", "Reason"),
     "notify": (
