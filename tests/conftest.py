@@ -18,3 +18,57 @@ def mini() -> Instrument:
 @pytest.fixture(scope="session")
 def mini_path() -> Path:
     return DATA / "mini_instrument.yaml"
+
+
+# --- the web form: users and logged-in clients ---------------------------------------------------
+#: The password of every test user of the web form.
+WEB_PASSWORD = "correct horse battery staple"
+#: The origin the test clients speak to (an allowed host by default).
+WEB_BASE = "http://127.0.0.1"
+
+
+def _csrf_of(page: str) -> str:
+    import re
+
+    m = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', page)
+    assert m, "the page carries no CSRF token"
+    return m.group(1)
+
+
+@pytest.fixture
+def web_login() -> object:
+    """``web_login(app, name="P-0042", role="skole")``: a TestClient logged in to ``app``.
+
+    Creates the user in the app's audit log unless it exists, logs in through ``/login``
+    like a browser (the CSRF token of the login page, an ``Origin`` header), and returns a
+    client whose ``post`` adds this session's CSRF token to form data that has none.
+    """
+    from fastapi.testclient import TestClient
+
+    from opsporing.web import add_user
+
+    class LoggedIn(TestClient):
+        csrf = ""
+
+        def post(self, url: str, *args: object, **kwargs: object) -> object:  # type: ignore[override]
+            data = kwargs.get("data")
+            if isinstance(data, dict) and "csrf_token" not in data:
+                kwargs["data"] = {**data, "csrf_token": self.csrf}
+            return super().post(url, *args, **kwargs)  # type: ignore[arg-type]
+
+    def login(app: object, name: str = "P-0042", role: str = "skole") -> LoggedIn:
+        store = app.state.audit_log  # type: ignore[attr-defined]
+        if store.user(name) is None:
+            add_user(store, name, role, WEB_PASSWORD)
+        client = LoggedIn(
+            app, base_url=WEB_BASE, follow_redirects=False, headers={"Origin": WEB_BASE}
+        )  # type: ignore[arg-type]
+        token = _csrf_of(client.get("/login").text)
+        r = client.post(
+            "/login", data={"username": name, "password": WEB_PASSWORD, "csrf_token": token}
+        )
+        assert r.status_code == 303, r.text[:300]
+        client.csrf = _csrf_of(client.get("/").text)
+        return client
+
+    return login

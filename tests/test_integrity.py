@@ -331,7 +331,7 @@ def test_a_form_declaring_an_unknown_instrument_version_refuses() -> None:
 
 
 def test_the_web_form_refuses_an_unknown_instrument_version_and_stores_nothing(
-    tmp_path: Path,
+    tmp_path: Path, web_login: Any
 ) -> None:
     pytest.importorskip("fastapi")
     import html
@@ -342,7 +342,7 @@ def test_the_web_form_refuses_an_unknown_instrument_version_and_stores_nothing(
     from opsporing.web import AuditLog, create_app
 
     db = tmp_path / "audit.sqlite"
-    client = TestClient(create_app(db, model=None), follow_redirects=False)
+    client: TestClient = web_login(create_app(db, model=None))
     page = client.get(f"/form/{SCHOOL}").text
     token = re.search(r'name="token" value="([0-9a-f]{32})"', page)
     assert token is not None
@@ -358,7 +358,7 @@ def test_the_web_form_refuses_an_unknown_instrument_version_and_stores_nothing(
     assert r.status_code == 422
     text = html.unescape(r.text)
     assert "'9.9.9'" in text and f"'{get_instrument(SCHOOL).version}'" in text
-    decision = {"role": "skole", "professional_id": "P-1", "chosen_step": "0", "reason": "x"}
+    decision = {"chosen_step": "0", "reason": "x"}
     r = client.post(f"/form/{SCHOOL}/decision", data=data | decision)
     assert r.status_code == 422
     assert AuditLog(db).counts() == {"screenings": 0, "decisions": 0}
@@ -452,4 +452,5 @@ def test_the_audit_log_survives_a_writer_killed_mid_write(tmp_path: Path) -> Non
 
     counts = AuditLog(db).counts()
     assert counts["screenings"] == counts["decisions"] == len(keys) >= 5
+    assert AuditLog(db).verify().ok  # the hash chain too: a kill never leaves it broken
     assert time.monotonic() - started < 20

@@ -216,7 +216,7 @@ def test_cli_score_output(tmp_path: Path, findings: Findings) -> None:
 
 
 def test_web_audit_log_and_log_output(
-    tmp_path: Path, findings: Findings, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, findings: Findings, caplog: pytest.LogCaptureFixture, web_login: Any
 ) -> None:
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
@@ -226,7 +226,7 @@ def test_web_audit_log_and_log_output(
 
     db = tmp_path / "audit.sqlite"
     with caplog.at_level(logging.DEBUG):
-        client = TestClient(create_app(db, model=load_model()), follow_redirects=False)
+        client: TestClient = web_login(create_app(db, model=load_model()))
         page = client.get(f"/form/{SCHOOL}").text
         token = re.search(r'name="token" value="([0-9a-f]{32})"', page)
         assert token is not None
@@ -245,14 +245,12 @@ def test_web_audit_log_and_log_output(
         assert suggestion is not None
         decision = {
             "suggestion_id": suggestion.group(1),
-            "role": "skole",
-            "professional_id": "P-0042",
             "chosen_step": "1",
             "reason": "Samtale med forældrene først.",
         }
         # A CPR number typed into a free-text field or the id is refused, and not logged
-        # (the log and the database are scanned below).
-        for field, value in (("reason", "Barnet 010203-1234"), ("professional_id", "0102031234")):
+        # (the log and the database are scanned below). The professional id is the login's.
+        for field, value in (("reason", "Barnet 010203-1234"),):
             r = client.post(f"/form/{SCHOOL}/decision", data=data | decision | {field: value})
             assert r.status_code == 422, (field, r.status_code)
         r = client.post(f"/form/{SCHOOL}", data=data | {"form_id": "311299-0001"})

@@ -158,8 +158,6 @@ def _fields(
 
 def _decision(**overrides: str | None) -> dict[str, str]:
     d: dict[str, str | None] = {
-        "role": "skole",
-        "professional_id": "P-0042",
         "chosen_step": "1",
         "reason": "Tæt samarbejde med forældrene; støtte i klassen først.",
     }
@@ -214,15 +212,20 @@ def _other_step(step: int | None) -> str:
 
 
 @pytest.fixture
-def with_model(db: Path, small_model: Any) -> TestClient:
-    """The app with the small test model."""
-    return TestClient(create_app(db, clock=lambda: NOW, model=small_model), follow_redirects=False)
+def with_model(db: Path, small_model: Any, web_login: Any) -> TestClient:
+    """The app with the small test model, logged in as school staff P-0042."""
+    return web_login(create_app(db, clock=lambda: NOW, model=small_model))  # type: ignore[no-any-return]
 
 
 @pytest.fixture
-def client(db: Path) -> TestClient:
-    """The app without a model (the "no model available" adapter): for what needs none."""
-    return TestClient(create_app(db, clock=lambda: NOW, model=None), follow_redirects=False)
+def client(db: Path, web_login: Any) -> TestClient:
+    """The app without a model (the "no model available" adapter), logged in as P-0042."""
+    return web_login(create_app(db, clock=lambda: NOW, model=None))  # type: ignore[no-any-return]
+
+
+def _as(client: TestClient, web_login: Any, name: str, role: str) -> TestClient:
+    """Another logged-in client of the same app: user ``name`` with ``role``."""
+    return web_login(client.app, name, role)  # type: ignore[no-any-return]
 
 
 def _suggestion_id(page: str) -> str:
@@ -281,7 +284,7 @@ def test_every_input_has_a_label_and_every_item_a_fieldset(
     # A fieldset and legend per domain, per item, and one for the child's details.
     assert page.fieldsets == page.legends == len(inst.domains) + len(inst.items) + 1
     names = {c["name"] for c in page.controls}
-    assert names == {"token", "lang", "instrument_version", "form_id", "age_years"} | {
+    assert names == {"csrf_token", "token", "lang", "instrument_version", "form_id", "age_years"} | {
         f"item.{i}" for i in inst.item_ids
     }
     assert not any("name" in n.lower() and n != "name" for n in names - {"form_id"})
@@ -291,10 +294,13 @@ def test_result_page_decision_form_labels_every_input(client: TestClient) -> Non
     r = client.post(f"/form/{SCHOOL}", data=_fields(_token(_blank(client))))
     assert r.status_code == 200
     page = _parse(r.text)
-    visible = [c for c in page.controls if c.get("type") != "hidden"]
+    visible = [
+        c for c in page.controls if c.get("type") not in ("hidden", "submit") and c["tag"] != "button"
+    ]
     names = {c.get("name") for c in visible}
-    assert names == {"role", "professional_id", "chosen_step", "notify", "reason"}
-    assert len(visible) == 4 + 7  # role, professional id, notify, reason, steps 0-6
+    # Who decides and in which role is the login, never a field of the form.
+    assert names == {"chosen_step", "notify", "reason"}
+    assert len(visible) == 2 + 7  # notify, reason, steps 0-6
     for control in visible:
         assert page.label_for.count(control["id"]) == 1, control["id"]
 
@@ -330,10 +336,6 @@ def test_cpr_shaped_form_id_is_refused(client: TestClient, db: Path, cpr: str) -
     # ... and never stored, not even when posted straight to the decision endpoint.
     r = client.post(f"/form/{SCHOOL}/decision", data=_fields(token, form_id=cpr) | _decision())
     assert r.status_code == 422
-    r = client.post(
-        f"/form/{SCHOOL}/decision", data=_fields(token) | _decision(professional_id="1111111118")
-    )
-    assert r.status_code == 422 and 'id="professional_id-error"' in r.text
     r = client.post(
         f"/form/{SCHOOL}/decision", data=_fields(token) | _decision(reason="barnet 010203-1234")
     )
@@ -566,9 +568,6 @@ def test_a_model_that_fails_shows_no_suggestion(
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"role": None}, "role"),
-        ({"role": "rektor"}, "role"),
-        ({"professional_id": ""}, "professional_id"),
         ({"chosen_step": None}, "chosen_step"),
         ({"chosen_step": "7"}, "chosen_step"),
         ({"chosen_step": "OVERRIDE", "reason": ""}, "reason"),  # another step, no reason
@@ -659,7 +658,7 @@ def test_an_override_with_a_reason_is_stored_as_an_override(
 
 @needs_decision
 def test_a_municipal_step_is_followed_by_notifying(
-    with_model: TestClient, db: Path, suggested: dict[int, int | None]
+    with_model: TestClient, db: Path, suggested: dict[int, int | None], web_login: Any
 ) -> None:
     # Step 3 or more suggested: a school follows it by acting on step 0-2 and notifying.
     step = suggested[2]
@@ -667,15 +666,17 @@ def test_a_municipal_step_is_followed_by_notifying(
     assert f"Foreslået trin: {step}" in result.text
     assert "Trinnet kræver kommunens egen vurdering" in result.text
     assert r.status_code == 303
-    # The municipality itself may choose it.
-    _, r = _decide(
-        with_model, _full(2), _decision(role="myndighed", chosen_step=str(step), reason=None)
-    )
+    # The municipality itself may choose it: a user logged in with the role myndighed.
+    municipality = _as(with_model, web_login, "M-0001", "myndighed")
+    _, r = _decide(municipality, _full(2), _decision(chosen_step=str(step), reason=None))
     assert r.status_code == 303
     with sqlite3.connect(db) as con:
         rows = con.execute("SELECT role, chosen_step, notify, decision_json FROM decisions")
         got = [(a, b, c, json.loads(d)["follows_suggestion"]) for a, b, c, d in rows]
     assert got == [("skole", 2, 1, True), ("myndighed", step, 0, True)]
+    with sqlite3.connect(db) as con:
+        ids = [r[0] for r in con.execute("SELECT professional_id FROM decisions ORDER BY id")]
+    assert ids == ["P-0042", "M-0001"]  # who was logged in
 
 
 @needs_decision

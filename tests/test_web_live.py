@@ -3,11 +3,16 @@
 Both start the real server in a background thread on 127.0.0.1 with a free port.
 
 * Load: 50 different submissions, each posted twice at the same moment (a double click),
-  from 16 threads over HTTP: every submission is stored exactly once.
-* Browser: Debian's chromium driven by Playwright fills a form with the keyboard and mouse,
-  sees the suggestion panel, records an override with a reason, and both rows are in the
-  database. Screenshots go to ``reports/``. Skipped only when /usr/bin/chromium is absent
-  and ``CI`` is not set; in CI it always runs.
+  from 16 threads over HTTP, logged in and with the session's CSRF token: every submission
+  is stored exactly once.
+* Browser: Debian's chromium driven by Playwright logs in, fills a form with the keyboard
+  and mouse, sees the suggestion panel, records an override with a reason, and both rows
+  are in the database. Screenshots go to ``reports/``.
+* Cross-site: a page on another origin (a second loopback port) that auto-submits a decision
+  form to the logged-in user's server is refused, and nothing is stored.
+
+The browser tests are skipped only when /usr/bin/chromium is absent and ``CI`` is not set;
+in CI they always run.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ import uvicorn
 
 from opsporing.instruments import get_instrument
 from opsporing.vocabulary import load_vocabulary
-from opsporing.web import create_app
+from opsporing.web import AuditLog, add_user, create_app
 
 SCHOOL = "opsporing.skole.trivsel"
 REPORTS = Path(__file__).parent.parent / "reports"
@@ -52,6 +57,7 @@ CHROMIUM_FLAGS = [
 ]
 N_SUBMISSIONS = 50
 N_THREADS = 16
+USER, PASSWORD = "P-LOAD", "correct horse battery staple"
 
 
 def _load_test_web() -> Any:
@@ -117,8 +123,23 @@ class _Server:
 @pytest.fixture
 def served(tmp_path: Path, small_model: Any) -> Iterator[tuple[_Server, Path]]:
     db = tmp_path / "audit.sqlite"
+    add_user(AuditLog(db), USER, "skole", PASSWORD)
     with _Server(create_app(db, model=small_model)) as server:
         yield server, db
+
+
+def _csrf(page: str) -> str:
+    m = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', page)
+    assert m, "no CSRF token on the page"
+    return m.group(1)
+
+
+def _login(http: httpx.Client) -> str:
+    """Log ``http`` in as USER; the session's CSRF token."""
+    token = _csrf(http.get("/login").text)
+    r = http.post("/login", data={"username": USER, "password": PASSWORD, "csrf_token": token})
+    assert r.status_code == 303, r.text[:300]
+    return _csrf(http.get("/").text)
 
 
 def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -136,8 +157,6 @@ def _submission(i: int, token: str) -> dict[str, str]:
         "instrument_version": inst.version,
         "form_id": f"LOAD-{i:03d}",
         "age_years": str(6 + i % 10),
-        "role": "skole",
-        "professional_id": f"P-{i % 7}",
         "chosen_step": str(i % 3),
         "notify": "1",
         "reason": f"Begrundelse {i}",
@@ -172,7 +191,11 @@ def test_fifty_concurrent_submissions_are_each_stored_exactly_once(
 ) -> None:
     server, db = served
     limits = httpx.Limits(max_connections=N_THREADS, max_keepalive_connections=N_THREADS)
-    with httpx.Client(base_url=server.url, timeout=30.0, limits=limits) as http:
+    headers = {"Origin": server.url}  # what a browser sends with a form POST
+    with httpx.Client(base_url=server.url, timeout=30.0, limits=limits, headers=headers) as http:
+        start = time.perf_counter()
+        csrf = _login(http)
+        login_time = time.perf_counter() - start
         # Every submission comes from a form the server rendered (its own idempotency token),
         # and decides on the suggestion its result page shows (computed here with
         # opsporing.decision, as the server does; the server refuses any other).
@@ -181,7 +204,7 @@ def test_fifty_concurrent_submissions_are_each_stored_exactly_once(
             pages = list(pool.map(lambda _: http.get(f"/form/{SCHOOL}"), range(N_SUBMISSIONS)))
         prepare = time.perf_counter() - start
         tokens = [re.search(r'name="token" value="([0-9a-f]{32})"', p.text) for p in pages]
-        subs = [_submission(i, m.group(1)) for i, m in enumerate(tokens) if m]
+        subs = [_submission(i, m.group(1)) | {"csrf_token": csrf} for i, m in enumerate(tokens) if m]
         assert len(subs) == N_SUBMISSIONS
         explainer = None
         if small_model is not None:
@@ -205,6 +228,7 @@ def test_fifty_concurrent_submissions_are_each_stored_exactly_once(
     assert len(set(ids)) == N_SUBMISSIONS
     assert sum("duplicate=1" in r.headers["location"] for r in answers) == N_SUBMISSIONS
 
+    assert AuditLog(db).verify().ok  # the chain holds under concurrent writers
     screenings = _rows(db, "SELECT idempotency_key, form_id FROM screenings")
     decisions = _rows(db, "SELECT screening_id, reason FROM decisions")
     assert len(screenings) == len(decisions) == N_SUBMISSIONS
@@ -221,6 +245,7 @@ def test_fifty_concurrent_submissions_are_each_stored_exactly_once(
         "submissions": N_SUBMISSIONS,
         "posts": len(work),
         "threads": N_THREADS,
+        "login_wall_time_s": round(login_time, 3),
         "stored_screenings": len(screenings),
         "stored_decisions": len(decisions),
         "open_forms_wall_time_s": round(prepare, 3),
@@ -256,6 +281,12 @@ def test_end_to_end_in_headless_chromium(served: tuple[_Server, Path]) -> None:
             page.set_default_timeout(15_000)
             page.goto(f"{server.url}/")
             expect(page.locator("html")).to_have_attribute("lang", "da")
+            # Not logged in: the login page first, then back to where the user was going.
+            expect(page.get_by_role("heading", name="Log ind")).to_be_visible()
+            page.get_by_label("Medarbejder-id").fill(USER)
+            page.get_by_label("Adgangskode").fill(PASSWORD)
+            page.get_by_role("button", name="Log ind").click()
+            expect(page.locator("#whoami")).to_contain_text(USER)
             page.get_by_role("link", name=get_instrument(SCHOOL).title.da).click()
 
             # The child's details, typed.
@@ -292,8 +323,6 @@ def test_end_to_end_in_headless_chromium(served: tuple[_Server, Path]) -> None:
             if _web.decision_api_available():
                 expect(page.locator("#model-suggestion .probabilities")).to_be_visible()
                 expect(page.locator("#explanation-plot")).to_be_visible()
-            page.get_by_label("Din rolle").select_option("skole")
-            page.get_by_label("Dit medarbejder-id (pseudonymt)").fill("P-E2E")
             page.locator(f'label[for="chosen_step-{chosen}"]').click()
             page.screenshot(path=str(REPORTS / "e2e_result.png"), full_page=True)
             # Without a reason the override is refused (and nothing is stored) ...
@@ -350,5 +379,86 @@ def test_end_to_end_in_headless_chromium(served: tuple[_Server, Path]) -> None:
     assert s[0][:3] == (screening_id, "E2E-0001", get_instrument(SCHOOL).key)
     answers = json.loads(s[0][3])
     assert answers == _web._full(1) | {"emo_sad": 2}
-    assert d[0] == (screening_id, chosen, suggested_step, "skole", "P-E2E", reason)
+    assert d[0] == (screening_id, chosen, suggested_step, "skole", USER, reason)
     assert (REPORTS / "e2e_result.png").stat().st_size > 10_000
+
+
+# --- a cross-site post in a real browser -----------------------------------------------------------
+class _Attacker:
+    """A plain HTTP server on another loopback port serving one page (another origin)."""
+
+    def __init__(self, page: str) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        body = page.encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> _Attacker:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_cross_site_form_post_is_refused_in_chromium(served: tuple[_Server, Path]) -> None:
+    """Issue 11: a page on another origin made Chromium post a municipal step-6 decision.
+
+    The victim is logged in. The attacker's page (127.0.0.1 on another port: the same *site*,
+    so even a SameSite=Strict cookie goes along) auto-submits a complete decision form with a
+    well-formed token. The server refuses it before any view runs, and nothing is stored.
+    """
+    _needs_browser()
+    from playwright.sync_api import sync_playwright
+
+    server, db = served
+    forged = _submission(6, "ab" * 16) | {
+        "chosen_step": "6", "role": "myndighed", "professional_id": "M-1", "csrf_token": "0" * 64,
+    }  # fmt: skip
+    inputs = "".join(
+        f'<input type="hidden" name="{k}" value="{v}">' for k, v in forged.items()
+    )
+    attack = (
+        f'<!doctype html><form id="f" method="post" action="{server.url}/form/{SCHOOL}/decision">'
+        f"{inputs}</form><script>document.getElementById('f').submit()</script>"
+    )
+    with _Attacker(attack) as evil, sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True, timeout=30_000
+        )
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(15_000)
+            # The victim logs in on the real server ...
+            page.goto(f"{server.url}/login")
+            page.get_by_label("Medarbejder-id").fill(USER)
+            page.get_by_label("Adgangskode").fill(PASSWORD)
+            page.get_by_role("button", name="Log ind").click()
+            page.wait_for_url(f"{server.url}/")
+            # ... then opens the attacker's page, which posts the form at once.
+            with page.expect_response(lambda r: r.url.startswith(server.url)) as answer:
+                page.goto(evil.url)
+            response = answer.value
+            assert response.request.method == "POST"
+            assert response.request.headers.get("origin") == evil.url
+            assert response.status == 403
+            assert "Cross-site request refused" in response.text()
+        finally:
+            browser.close()
+    assert _rows(db, "SELECT COUNT(*) FROM screenings") == [(0,)]
+    assert _rows(db, "SELECT COUNT(*) FROM decisions") == [(0,)]

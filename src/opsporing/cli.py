@@ -7,6 +7,7 @@ exits with status 2 (``--debug`` shows the traceback).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Annotated
@@ -32,6 +33,10 @@ app = typer.Typer(
 instruments_app = typer.Typer(help="List and show the screening instruments.", no_args_is_help=True)
 app.add_typer(instruments_app, name="instruments")
 app.add_typer(model_app, name="model")
+with contextlib.suppress(ImportError):  # `users` and `audit` need the [web] extra
+    from .web._cli import register
+
+    register(app)
 
 console = Console()
 _state = {"debug": False}
@@ -423,6 +428,10 @@ def serve(
         str,
         typer.Option(help="'auto' (the shipped model if it verifies), a model path, or 'none'."),
     ] = "auto",
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(help="A Host name to answer (repeat it); default 127.0.0.1 and localhost."),
+    ] = None,
 ) -> None:
     """Serve the reference web form (needs the "web" extra). Stop it with Ctrl+C."""
     try:
@@ -432,11 +441,18 @@ def serve(
         raise typer.Exit(code=2) from None
     if host not in ("127.0.0.1", "localhost", "::1"):
         console.print(
-            "[bold yellow]The form has no login: bind beyond loopback only behind the "
-            "municipality's own authentication.[/bold yellow]"
+            "[bold yellow]Beyond loopback, serve the form only behind TLS (see "
+            "docs/security.md).[/bold yellow]"
         )
+    hosts = allowed_host or ("127.0.0.1", "localhost")
     try:
-        run(host=host, port=port, db_path=db, model=None if model == "none" else model)
+        run(
+            host=host,
+            port=port,
+            db_path=db,
+            model=None if model == "none" else model,
+            allowed_hosts=hosts,
+        )
     except OpsporingError as exc:
         _fail(exc)
 

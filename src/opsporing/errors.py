@@ -15,8 +15,10 @@ application can catch :class:`OpsporingError` and know it has seen everything::
     │   ├── NotFittedError              (also a ValueError)
     │   └── ModelIntegrityError         (hash or version mismatch of a model file)
     ├── DecisionError                   (a decision that breaks the protocol)
-    └── StorageError                    (the audit log could not be opened or written)
-        └── IdempotencyConflictError    (a form token replayed with different content)
+    ├── StorageError                    (the audit log could not be opened or written)
+    │   ├── IdempotencyConflictError    (a form token replayed with different content)
+    │   └── AuditChainError             (the audit log's hash chain or head does not verify)
+    └── UserError                       (also a ValueError; a bad user name, role or password)
 
 Errors that can hold many problems (a whole instrument file, a batch of forms)
 carry them as :class:`Problem` records, so a caller can show all of them at once
@@ -33,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = [
+    "AuditChainError",
     "DataError",
     "DecisionError",
     "IdempotencyConflictError",
@@ -47,6 +50,7 @@ __all__ = [
     "StorageError",
     "UnknownCodeError",
     "UnknownInstrumentError",
+    "UserError",
     "VocabularyError",
 ]
 
@@ -252,3 +256,15 @@ class StorageError(OpsporingError):
 
 class IdempotencyConflictError(StorageError):
     """A form token was submitted again with different content (a replayed or forged form)."""
+
+
+class AuditChainError(StorageError):
+    """The audit log was changed, cut short, reset or deleted behind the library's back.
+
+    Raised when its keyed hash chain does not verify, when it holds fewer rows than its last
+    known head, or when its key or head file is missing; the web form refuses to start.
+    """
+
+
+class UserError(OpsporingError, ValueError):
+    """A user of the web form cannot be created or changed (bad name, role or password)."""

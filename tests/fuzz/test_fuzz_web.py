@@ -1,7 +1,8 @@
 """The web form's POST routes with garbage fields: never a 500, and no row stored on error.
 
 Every response is a page (200 result, 303 stored, 404, 409, 422 with the errors); a
-response other than 303 leaves the audit log exactly as it was.
+response other than 303 leaves the audit log exactly as it was. The client is logged in,
+and every post carries its session's CSRF token (tests/test_web_security.py fuzzes neither).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from opsporing.instruments import get_instrument
-from opsporing.web import create_app
+from opsporing.web import add_user, create_app
 
 from .conftest import budget, count
 
@@ -29,10 +30,28 @@ ITEMS = get_instrument(SCHOOL).item_ids
 TOKEN = "0123456789abcdef0123456789abcdef"
 
 
+BASE = "http://127.0.0.1"
+_CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> tuple[TestClient, Path]:
+    """A client logged in as school staff; its CSRF token in ``client.csrf``."""
     db = tmp_path_factory.mktemp("web") / "audit.sqlite"
-    return TestClient(create_app(db, model=None), follow_redirects=False), db
+    application = create_app(db, model=None)
+    add_user(application.state.audit_log, "P-0042", "skole", "correct horse battery staple")
+    client = TestClient(
+        application, base_url=BASE, follow_redirects=False, headers={"Origin": BASE}
+    )
+    token = _CSRF.search(client.get("/login").text)
+    assert token is not None
+    login = {"username": "P-0042", "password": "correct horse battery staple"}
+    r = client.post("/login", data=login | {"csrf_token": token.group(1)})
+    assert r.status_code == 303
+    token = _CSRF.search(client.get("/").text)
+    assert token is not None
+    client.csrf = token.group(1)  # type: ignore[attr-defined]
+    return client, db
 
 
 def _rows(db: Path) -> tuple[int, int]:
@@ -82,6 +101,7 @@ def posted(draw: st.DrawFn) -> dict[str, str]:
 def _post(client: TestClient, db: Path, path: str, data: dict[str, str]) -> Any:
     count("web.POST /form/{id}/decision" if path.endswith("/decision") else "web.POST /form/{id}")
     before = _rows(db)
+    data = {**data, "csrf_token": client.csrf}  # type: ignore[attr-defined]
     r = client.post(path, data=data)  # an exception inside the app fails the test here
     assert r.status_code in (200, 303, 404, 409, 422), (r.status_code, r.text[:300])
     after = _rows(db)
@@ -136,9 +156,14 @@ def test_posting_raw_bodies(app: tuple[TestClient, Path]) -> None:
         (b"{}", "application/json"),
         (b"", "application/x-www-form-urlencoded"),
         (b"token=%ZZ&form_id=%", "application/x-www-form-urlencoded"),
-    ]:
+        (f"csrf_token={client.csrf}&token=%ZZ&form_id=%".encode(),  # type: ignore[attr-defined]
+         "application/x-www-form-urlencoded"),
+        (f"csrf_token={client.csrf}".encode() + b"&\xff\xfe=\x00",  # type: ignore[attr-defined]
+         "application/x-www-form-urlencoded"),
+    ]:  # fmt: skip
         count("web.POST /form/{id}/decision")
         before = _rows(db)
         r = client.post(f"/form/{SCHOOL}/decision", content=body, headers={"content-type": ctype})
-        assert r.status_code in (400, 422), r.status_code
+        # 403: no CSRF token in what could be read of the body.
+        assert r.status_code in (400, 403, 422), r.status_code
         assert _rows(db) == before

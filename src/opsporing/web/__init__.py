@@ -7,15 +7,25 @@ scores, bands, concerns and protective factors, the model's suggestion (or "no m
 available"), and must record a decision before anything is stored. A red flag puts the
 duty-to-notify text (barnets lov § 133) first on the page.
 
-The screening and its decision are stored together, in one SQLite transaction, in an
-append-only audit log (see :class:`AuditLog`). Needs the ``[web]`` extra.
+Every user logs in (users are made with ``opsporing users add``); the decision is recorded
+under the logged-in user and their role, never under what a form says. The screening and
+its decision are stored together, in one SQLite transaction, in an append-only audit log
+whose rows are chained by a keyed hash (see :class:`AuditLog`, ``opsporing audit verify``).
+Cross-site posts, foreign hosts, framing and oversized bodies are refused before any view
+runs. Needs the ``[web]`` extra. See ``docs/security.md``.
 
 Examples
 --------
 >>> import tempfile, pathlib
 >>> from fastapi.testclient import TestClient
->>> from opsporing.web import create_app
->>> client = TestClient(create_app(pathlib.Path(tempfile.mkdtemp()) / "audit.sqlite", model=None))
+>>> from opsporing.web import AuditLog, add_user, create_app
+>>> db = pathlib.Path(tempfile.mkdtemp()) / "audit.sqlite"
+>>> _ = add_user(AuditLog(db), "P-0042", "skole", "correct horse battery")
+>>> client = TestClient(create_app(db, model=None), base_url="http://127.0.0.1")
+>>> login = client.get("/login")
+>>> csrf = login.text.split('name="csrf_token" value="')[1].split('"')[0]
+>>> _ = client.post("/login", data={"username": "P-0042", "password": "correct horse battery",
+...     "csrf_token": csrf}, headers={"Origin": "http://127.0.0.1"})
 >>> page = client.get("/form/topi?lang=en")
 >>> page.status_code, "TOPI" in page.text
 (200, True)
@@ -23,10 +33,14 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ..errors import UserError
 from ._app import create_app
+from ._auth import add_user
+from ._security import DEFAULT_ALLOWED_HOSTS
 from ._store import AuditLog, IdempotencyConflictError, StorageError, StoredScreening, Submission
 
 __all__ = [
@@ -36,6 +50,7 @@ __all__ = [
     "StorageError",
     "StoredScreening",
     "Submission",
+    "add_user",
     "create_app",
     "run",
 ]
@@ -50,6 +65,8 @@ def run(
     db_path: str | Path = DEFAULT_DB_PATH,
     *,
     model: Any = "auto",
+    allowed_hosts: Iterable[str] = DEFAULT_ALLOWED_HOSTS,
+    https_only: bool = False,
 ) -> None:
     """Serve the web form with uvicorn until interrupted (what ``opsporing serve`` runs).
 
@@ -57,16 +74,33 @@ def run(
     ----------
     host : str
         Interface to bind; loopback by default, so only this machine can reach the form.
-        The form has no login: put it behind the municipality's own authentication before
-        binding anything but loopback.
+        Beyond loopback, serve it behind TLS (see ``docs/security.md``).
     port : int
     db_path : str or Path
-        The SQLite audit log (created when missing).
+        The SQLite audit log (created when missing, unless its head says it held rows).
     model : "auto", str, Path or None
         The model behind the suggestions (see :func:`create_app`); ``"auto"`` loads
         ``models/step_suggester.skops`` when it is there and passes its manifest check.
+    allowed_hosts : iterable of str
+        The host names answered (see :func:`create_app`).
+    https_only : bool
+        Session cookies only over HTTPS.
+
+    Raises
+    ------
+    UserError
+        The audit log has no active user: nobody could log in.
+    AuditChainError
+        The audit log does not verify (see :meth:`AuditLog.verify`).
     """
     import uvicorn
 
+    store = AuditLog(db_path)
+    if not any(u.active for u in store.users()):
+        raise UserError(
+            f"users = none in {db_path}: expected at least one user; create one with "
+            f"`opsporing users add NAME --role ROLE --db {db_path}`"
+        )
+    app = create_app(db_path, model=model, allowed_hosts=allowed_hosts, https_only=https_only)
     # Access logs show paths only (instrument ids and screening numbers), never form content.
-    uvicorn.run(create_app(db_path, model=model), host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info")

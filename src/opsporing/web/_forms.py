@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ __all__ = [
     "new_token",
     "read_decision",
     "read_screening",
+    "valid_pseudonymous_id",
 ]
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -42,6 +43,17 @@ MAX_REASON = 2000
 
 #: Field name -> messages to show next to that field ("" = the form as a whole).
 FieldErrors = dict[str, list[str]]
+
+
+def valid_pseudonymous_id(text: str) -> bool:
+    """Whether ``text`` is a pseudonymous id: 1-64 letters, digits, ``.-_``, no CPR number.
+
+    Examples
+    --------
+    >>> valid_pseudonymous_id("P-0042"), valid_pseudonymous_id("0102031234")
+    (True, False)
+    """
+    return bool(_ID.match(text)) and not looks_like_cpr(text)
 
 
 def new_token() -> str:
@@ -162,10 +174,11 @@ def read_screening(instrument: Instrument, form: Mapping[str, Any], t: UI) -> Sc
 
 @dataclass(frozen=True)
 class DecisionInput:
-    """The professional's decision as submitted: role, id, chosen step, notify, reason."""
+    """The professional's decision as submitted: chosen step, notify, reason.
 
-    role: str
-    professional_id: str
+    Who decides, and in which role, is never read from the form: it is the logged-in user.
+    """
+
     chosen_step: int | None
     chosen_step_text: str
     notify: bool
@@ -174,13 +187,12 @@ class DecisionInput:
     errors: FieldErrors = field(default_factory=dict)
 
 
-def read_decision(form: Mapping[str, Any], t: UI, roles: Collection[str]) -> DecisionInput:
-    """Read the decision fields; the protocol's rules are checked by the decision module."""
+def read_decision(form: Mapping[str, Any], t: UI) -> DecisionInput:
+    """Read the decision fields; the protocol's rules are checked by the decision module.
+
+    A ``role`` or ``professional_id`` field in the form is ignored: both come from the login.
+    """
     errors: FieldErrors = {}
-    role = _text(form, "role")
-    if role not in roles:
-        errors.setdefault("role", []).append(t["err_choice"] if role else t["err_required"])
-    professional_id = _pseudonymous_id(form, "professional_id", t, errors)
     step_text = _text(form, "chosen_step")
     step: int | None = None
     if step_text in {str(n) for n in range(7)}:
@@ -196,8 +208,6 @@ def read_decision(form: Mapping[str, Any], t: UI, roles: Collection[str]) -> Dec
         if looks_like_cpr(reason):
             errors.setdefault("reason", []).append(t["err_cpr"])
     return DecisionInput(
-        role=role,
-        professional_id=professional_id,
         chosen_step=step,
         chosen_step_text=step_text,
         notify=_text(form, "notify") == "1",

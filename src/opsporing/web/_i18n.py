@@ -142,9 +142,6 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "Nothing is stored until you record a decision. The form and the decision are stored "
         "together.",
     ),
-    "role": ("Din rolle", "Your role"),
-    "choose": ("Vælg …", "Choose …"),
-    "professional_id": ("Dit medarbejder-id (pseudonymt)", "Your staff id (pseudonymous)"),
     "chosen_step": ("Valgt trin på indsatstrappen", "Chosen step on the staircase"),
     "reason": ("Begrundelse", "Reason"),
     "notify": (
@@ -196,6 +193,41 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "yes": ("Ja", "Yes"),
     "no": ("Nej", "No"),
     "not_found": ("Ikke fundet", "Not found"),
+    "login_title": ("Log ind", "Log in"),
+    "login_intro": (
+        "Log ind med dit medarbejder-id. Beslutninger registreres under dit id og din rolle.",
+        "Log in with your staff id. Decisions are recorded under your id and your role.",
+    ),
+    "username": ("Medarbejder-id", "Staff id"),
+    "password": ("Adgangskode", "Password"),
+    "login_button": ("Log ind", "Log in"),
+    "logout_button": ("Log ud", "Log out"),
+    "logged_out": ("Du er logget ud.", "You are logged out."),
+    "logged_in_as": ("Logget ind som", "Logged in as"),
+    "err_login": (
+        "Forkert medarbejder-id eller adgangskode.",
+        "Wrong staff id or password.",
+    ),
+    "err_login_blocked": (
+        "For mange forkerte forsøg. Vent et kvarter, eller kontakt en administrator.",
+        "Too many failed attempts. Wait a quarter of an hour, or contact an administrator.",
+    ),
+    "forbidden_title": ("Ikke tilladt", "Not allowed"),
+    "err_csrf": (
+        "Siden er udløbet, eller formularen kom ikke fra denne side. Intet er gemt. "
+        "Åbn siden igen og send på ny.",
+        "The page has expired, or the form did not come from this site. Nothing was stored. "
+        "Open the page again and submit anew.",
+    ),
+    "err_not_yours": (
+        "Du kan kun se kvitteringer for de beslutninger, du selv har registreret.",
+        "You can only see the receipts of the decisions you recorded yourself.",
+    ),
+    "err_cannot_decide": (
+        "Din rolle registrerer ikke beslutninger.",
+        "Your role does not record decisions.",
+    ),
+    "recorded_by": ("Registreret af", "Recorded by"),
 }
 
 

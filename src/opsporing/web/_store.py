@@ -16,16 +16,31 @@ Two tables:
     notifies the municipality, the role, the pseudonymous professional id, the reason, the
     decision record of :mod:`opsporing.decision` (JSON), the time.
 
-A screening is never stored without its decision: both rows are written in one
-transaction (:meth:`AuditLog.record`). The database runs in WAL mode with a busy timeout,
-and each submission takes the write lock at the start of its transaction
+``users``
+    The people who may log in to the web form: name, role, Argon2 password hash (``NULL``
+    when the user is disabled), time. A change to a user is a new row; the newest row of a
+    name is the user as they are now, so this table is append-only too.
+``chain``
+    One entry per row of the three tables above, in the order written, each a keyed hash
+    (HMAC-SHA256) of its row and of the entry before it (see :mod:`._chain`): an
+    edited, removed or slipped-in row is found by :meth:`AuditLog.verify`, a log cut short
+    or reset by comparing with its last known head, kept in ``<db>.head`` after every write.
+
+A screening is never stored without its decision: both rows and their chain entries are
+written in one transaction (:meth:`AuditLog.record`). The database runs in WAL mode with a
+busy timeout, and each submission takes the write lock at the start of its transaction
 (``BEGIN IMMEDIATE``), so concurrent submissions queue instead of failing or overwriting.
+
+The database, its key and its head are created readable by their owner only (mode 0600).
+A database that is missing while its head says rows existed is never created anew.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,16 +48,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import IdempotencyConflictError, StorageError
+from ..errors import AuditChainError, IdempotencyConflictError, StorageError
+from . import _chain
+from ._chain import ChainReport, Head
+from ._files import beside, create_private, secret_file, tighten, write_private_atomically
 
 __all__ = [
     "AuditLog",
     "IdempotencyConflictError",
     "StorageError",
     "StoredScreening",
+    "StoredUser",
     "Submission",
 ]
 
+log = logging.getLogger("opsporing.web")
+
+#: The largest row id SQLite can hold (a signed 64-bit integer).
+MAX_ROW_ID = 2**63 - 1
 #: Seconds a writer waits for the lock held by another writer before giving up.
 BUSY_TIMEOUT_S = 30.0
 
@@ -70,6 +93,18 @@ CREATE TABLE IF NOT EXISTS decisions (
     decision_json   TEXT    NOT NULL,
     created_at      TEXT    NOT NULL
 );
+CREATE TABLE IF NOT EXISTS users (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    name            TEXT    NOT NULL,
+    role            TEXT    NOT NULL,
+    password_hash   TEXT,
+    created_at      TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS users_by_name ON users (name, id);
+CREATE TRIGGER IF NOT EXISTS users_append_only_u BEFORE UPDATE ON users
+    BEGIN SELECT RAISE(ABORT, 'users is an append-only audit log'); END;
+CREATE TRIGGER IF NOT EXISTS users_append_only_d BEFORE DELETE ON users
+    BEGIN SELECT RAISE(ABORT, 'users is an append-only audit log'); END;
 CREATE TRIGGER IF NOT EXISTS screenings_append_only_u BEFORE UPDATE ON screenings
     BEGIN SELECT RAISE(ABORT, 'screenings is an append-only audit log'); END;
 CREATE TRIGGER IF NOT EXISTS screenings_append_only_d BEFORE DELETE ON screenings
@@ -135,6 +170,25 @@ class StoredScreening:
     duplicate: bool
 
 
+@dataclass(frozen=True, slots=True)
+class StoredUser:
+    """A user as they are now: the newest row of their name in ``users``.
+
+    ``version`` is that row's id: a session made before a later change (new password,
+    disabled) names an older version and is no longer valid.
+    """
+
+    name: str
+    role: str
+    password_hash: str | None
+    version: int
+    created_at: str
+
+    @property
+    def active(self) -> bool:
+        return self.password_hash is not None
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
@@ -163,12 +217,14 @@ def _prior(
 
 
 class AuditLog:
-    """The append-only SQLite audit log of screenings and decisions.
+    """The append-only, hash-chained SQLite audit log of screenings, decisions and users.
 
     Parameters
     ----------
     path : str or Path
-        The database file; created (with its folder) when missing.
+        The database file; created (with its folder, mode 0600) when missing, unless its
+        head file says rows existed (then :class:`~opsporing.errors.AuditChainError`).
+        Beside it: ``<path>.audit-key`` (the chain's key) and ``<path>.head`` (its head).
     clock : callable, optional
         Returns the current time (an aware :class:`~datetime.datetime`); default UTC now.
         Tests pass a fixed clock.
@@ -179,21 +235,62 @@ class AuditLog:
     >>> log = AuditLog(pathlib.Path(tempfile.mkdtemp()) / "audit.sqlite")
     >>> log.counts()
     {'screenings': 0, 'decisions': 0}
+    >>> log.verify().ok, log.head().count
+    (True, 0)
     """
 
     def __init__(self, path: str | Path, *, clock: Callable[[], datetime] | None = None) -> None:
         self.path = Path(path)
+        self.key_path = beside(self.path, "audit-key")
+        self.head_path = beside(self.path, "head")
         self._clock = clock or _utc_now
+        # One writer of the head file at a time, in the order of the commits.
+        self._head_lock = threading.Lock()
+        known = _chain.read_head(self.head_path)
+        if not self.path.exists() and known is not None and known.count > 0:
+            raise AuditChainError(
+                f"the audit log {self.path} is missing, but its head {self.head_path} says it "
+                f"held {known.count} entries: restore it from a backup; it is not created anew"
+            )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            new = create_private(self.path)
+            for suffix in ("", "-wal", "-shm"):
+                tighten(Path(f"{self.path}{suffix}"))
             with self._connect() as con:
                 # WAL lets readers go on while one writer writes; it is a property of the file.
                 mode = con.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-                con.executescript(_SCHEMA)
+                con.executescript(_SCHEMA + _chain.SCHEMA)
+                empty = _chain.current_head(con).count == 0
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(f"cannot open the audit log {self.path}: {exc}") from None
         if str(mode).lower() != "wal":
             raise StorageError(f"the audit log {self.path} cannot use WAL mode (got {mode!r})")
+        # A key is made only for a log that has nothing to check yet.
+        self._key = secret_file(self.key_path, create=empty)
+        #: Whether the chain was verified since opening: nothing is written to a log that
+        #: does not verify (a new head would hide that it was cut short).
+        self._checked = False
+        if new or (empty and known is None):
+            try:
+                self._write_head(Head(0, _chain.GENESIS))
+            except OSError as exc:
+                raise StorageError(f"cannot write the head {self.head_path}: {exc}") from None
+
+    def _write_head(self, head: Head) -> None:
+        write_private_atomically(self.head_path, head.to_json())
+
+    def _keep_head(self, head: Head) -> None:
+        """Keep the head after a commit; the rows are stored even when this fails."""
+        try:
+            self._write_head(head)
+        except OSError as exc:
+            # The kept head stays behind (a lower bound, still safe); the next write retries.
+            log.warning("the head %s was not updated: %s", self.head_path, exc)
+
+    def _check_before_writing(self) -> None:
+        if not self._checked:
+            self.check()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -218,13 +315,16 @@ class AuditLog:
         ------
         IdempotencyConflictError
             The token was stored before with different content; nothing is written.
+        AuditChainError
+            The log does not verify (checked before the first write); nothing is written.
         StorageError
             The database could not be written; nothing is written.
         """
         created_at = self._clock().isoformat(timespec="microseconds")
         answers = _dumps(dict(sub.answers))
+        self._check_before_writing()
         try:
-            with self._connect() as con:
+            with self._head_lock, self._connect() as con:
                 # IMMEDIATE: take the write lock now, so the duplicate check and the inserts
                 # see and write one consistent state even with many concurrent submitters.
                 con.execute("BEGIN IMMEDIATE")
@@ -265,7 +365,10 @@ class AuditLog:
                         ),
                     )
                     decision_id = int(cur.lastrowid or 0)
+                    _chain.append(con, self._key, "screenings", screening_id)
+                    head = _chain.append(con, self._key, "decisions", decision_id)
                     con.execute("COMMIT")
+                    self._keep_head(head)
                 except BaseException:
                     if con.in_transaction:
                         con.execute("ROLLBACK")
@@ -300,6 +403,8 @@ class AuditLog:
 
     def get(self, screening_id: int) -> dict[str, Any] | None:
         """One screening with its decision, as a dict of columns (``None`` when unknown)."""
+        if not 0 < screening_id <= MAX_ROW_ID:
+            return None  # SQLite holds no larger id (and would overflow on one)
         with self._connect() as con:
             con.row_factory = sqlite3.Row
             row = con.execute(
@@ -312,3 +417,98 @@ class AuditLog:
                 (int(screening_id),),
             ).fetchone()
         return None if row is None else dict(row)
+
+    # --- users ------------------------------------------------------------------------------
+    def add_user_row(self, name: str, role: str, password_hash: str | None) -> StoredUser:
+        """Append a row for user ``name`` (new, new password, or disabled with ``None``).
+
+        Checking the name, role and password is the caller's job (:mod:`._auth`).
+        """
+        created_at = self._clock().isoformat(timespec="microseconds")
+        self._check_before_writing()
+        try:
+            with self._head_lock, self._connect() as con:
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    cur = con.execute(
+                        "INSERT INTO users (name, role, password_hash, created_at)"
+                        " VALUES (?, ?, ?, ?)",
+                        (name, role, password_hash, created_at),
+                    )
+                    user_id = int(cur.lastrowid or 0)
+                    head = _chain.append(con, self._key, "users", user_id)
+                    con.execute("COMMIT")
+                    self._keep_head(head)
+                except BaseException:
+                    if con.in_transaction:
+                        con.execute("ROLLBACK")
+                    raise
+        except sqlite3.Error as exc:
+            raise StorageError(f"the user was not stored: {exc}") from None
+        return StoredUser(name, role, password_hash, user_id, created_at)
+
+    _USERS_NOW = (
+        "SELECT name, role, password_hash, id, created_at FROM users"
+        " WHERE id IN (SELECT MAX(id) FROM users GROUP BY name)"
+    )
+
+    def user(self, name: str) -> StoredUser | None:
+        """User ``name`` as they are now (``None`` when there is no such user)."""
+        with self._connect() as con:
+            row = con.execute(
+                "SELECT name, role, password_hash, id, created_at FROM users"
+                " WHERE name = ? ORDER BY id DESC LIMIT 1",
+                (name,),
+            ).fetchone()
+        return None if row is None else StoredUser(*row)
+
+    def users(self) -> list[StoredUser]:
+        """Every user as they are now, by name."""
+        with self._connect() as con:
+            rows = con.execute(self._USERS_NOW + " ORDER BY name").fetchall()
+        return [StoredUser(*row) for row in rows]
+
+    # --- the chain --------------------------------------------------------------------------
+    def head(self) -> Head:
+        """The chain's head now: entry count and last mac (export it with ``audit head``)."""
+        with self._connect() as con:
+            return _chain.current_head(con)
+
+    def known_head(self) -> Head | None:
+        """The head kept beside the database after the last write (``None`` when missing)."""
+        return _chain.read_head(self.head_path)
+
+    def verify(self, known: Head | None = None, *, use_kept: bool = True) -> ChainReport:
+        """Check the whole chain, and that it passes through ``known`` and the kept head.
+
+        Parameters
+        ----------
+        known : Head, optional
+            A head exported earlier (``opsporing audit head``).
+        use_kept : bool
+            Also check against the head kept beside the database (a missing one is a
+            problem once the log holds rows).
+        """
+        kept = self.known_head() if use_kept else None
+        with self._connect() as con:
+            report = _chain.verify(con, self._key, kept)
+            if report.ok and known is not None:
+                report = _chain.verify(con, self._key, known)
+        if report.ok and use_kept and kept is None and report.head.count > 0:
+            return ChainReport(
+                False, report.head, None,
+                f"the head file {self.head_path} is missing: restore it from your copy, or "
+                f"after checking the log write it anew with `opsporing audit head --db "
+                f"{self.path} --out {self.head_path}`",
+            )  # fmt: skip
+        return report
+
+    def check(self) -> None:
+        """Raise :class:`~opsporing.errors.AuditChainError` unless :meth:`verify` is ok."""
+        report = self.verify()
+        if not report.ok:
+            raise AuditChainError(
+                f"the audit log {self.path} does not verify: {report.problem}. "
+                f"Check it with: opsporing audit verify --db {self.path}"
+            )
+        self._checked = True
