@@ -72,3 +72,25 @@ def web_login() -> object:
         return client
 
     return login
+
+
+def signed_decision(
+    chosen_step: int = 1, *, reason: str = "r", role: str = "skole", notify: bool = True
+) -> dict[str, object]:
+    """A decision record the protocol made and signed in this process (for store tests).
+
+    The audit log refuses decision records that opsporing.decision did not sign.
+    """
+    from datetime import UTC, datetime
+
+    from opsporing.decision import Decision, unavailable_suggestion
+
+    return Decision.record(
+        unavailable_suggestion(),
+        professional_role=role,
+        professional_id="P-1",
+        chosen_step=chosen_step,
+        reason=reason,
+        notify=notify,
+        clock=lambda: datetime(2026, 11, 23, 8, 0, tzinfo=UTC),
+    ).to_dict()

@@ -26,6 +26,8 @@ from opsporing.errors import AuditChainError, StorageError, UserError
 from opsporing.web import AuditLog, Submission, add_user, create_app
 from opsporing.web._chain import GENESIS, Head
 
+from .conftest import signed_decision
+
 PASSWORD = "correct horse battery staple"
 TRIGGERS = {
     "decisions_append_only_u": "UPDATE",
@@ -36,13 +38,7 @@ TRIGGERS = {
 
 
 def _submission(i: int, **change: Any) -> Submission:
-    decision = {
-        "chosen_step": 1, "notify": True, "professional_role": "skole",
-        "professional_id": "P-1", "reason": f"r{i}", "decided_at": "2026-11-23T08:00:00+00:00",
-    }  # fmt: skip
-    decision["decision_id"] = hashlib.sha256(
-        json.dumps(decision, sort_keys=True).encode()
-    ).hexdigest()
+    decision = signed_decision(1, reason=f"r{i}")
     fields: dict[str, Any] = {
         "idempotency_key": f"{i:032x}", "form_id": f"B-{i}", "instrument": "topi@1.0.0",
         "age_years": 4.0, "answers": {"1vurdering": 1}, "scores": {"total": 1.0},

@@ -375,18 +375,29 @@ _WRITER = textwrap.dedent(
     import sys
     from opsporing.web import AuditLog, Submission
 
+    from datetime import UTC, datetime
+
+    from opsporing.decision import Decision, unavailable_suggestion
+
     log = AuditLog(sys.argv[1])
     run = sys.argv[2]
     i = 0
     while True:
         i += 1
+        # Signed by this process (the audit log refuses unsigned decisions); the reason
+        # names the screening, so the test can check each decision sits with its own.
+        decision = Decision.record(
+            unavailable_suggestion(), professional_role="skole", professional_id="P-1",
+            chosen_step=i % 3, reason=f"test {i}", notify=False,
+            clock=lambda: datetime(2026, 11, 23, 8, 0, tzinfo=UTC),
+        ).to_dict()
         stored = log.record(Submission(
             idempotency_key=f"{run}-{i}", form_id=f"F-{run}-{i}",
             instrument="opsporing.skole.trivsel@1.0.0", age_years=9.0,
             answers={"emo_sad": i % 4}, scores={"overall": "grøn", "pad": "x" * 2000},
             suggestion={"kind": "none"}, suggested_step=None, chosen_step=i % 3,
             notify=False, role="skole", professional_id="P-1", reason="test",
-            decision={"n": i},
+            decision=decision,
         ))
         print(f"{run}-{i} {stored.screening_id}", flush=True)
     """
@@ -446,11 +457,12 @@ def test_the_audit_log_survives_a_writer_killed_mid_write(tmp_path: Path) -> Non
         # Each decision belongs to its own screening.
         for form_id, chosen, decision_json in pairs:
             i = int(form_id.rsplit("-", 1)[1])
-            assert (chosen, json.loads(decision_json)) == (i % 3, {"n": i})
+            record = json.loads(decision_json)
+            assert (chosen, record["chosen_step"], record["reason"]) == (i % 3, i % 3, f"test {i}")
     # The log opens again after the last kill (opening writes: WAL mode, schema).
     from opsporing.web import AuditLog
 
     counts = AuditLog(db).counts()
     assert counts["screenings"] == counts["decisions"] == len(keys) >= 5
     assert AuditLog(db).verify().ok  # the hash chain too: a kill never leaves it broken
-    assert time.monotonic() - started < 20
+    assert time.monotonic() - started < 180  # a hang guard, not a speed goal (benchmarks)

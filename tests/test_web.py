@@ -28,6 +28,8 @@ from opsporing.vocabulary import get_concept, load_vocabulary
 from opsporing.web import AuditLog, StorageError, Submission, create_app
 from opsporing.web._suggest import decision_api_available
 
+from .conftest import signed_decision
+
 needs_decision = pytest.mark.skipif(
     not decision_api_available(), reason="opsporing.decision is not installed"
 )
@@ -787,7 +789,7 @@ def test_a_failing_decision_insert_leaves_no_screening(db: Path) -> None:
         role="paedagog",
         professional_id="P-1",
         reason="r",
-        decision={},
+        decision=signed_decision(1),  # a real decision: the store checks its signature first
     )
     with pytest.raises(StorageError, match="not stored"):
         log.record(sub)

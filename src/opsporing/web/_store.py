@@ -48,7 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import AuditChainError, IdempotencyConflictError, StorageError
+from ..errors import AuditChainError, DecisionError, IdempotencyConflictError, StorageError
 from . import _chain
 from ._chain import ChainReport, Head
 from ._files import beside, create_private, secret_file, tighten, write_private_atomically
@@ -114,6 +114,21 @@ CREATE TRIGGER IF NOT EXISTS decisions_append_only_u BEFORE UPDATE ON decisions
 CREATE TRIGGER IF NOT EXISTS decisions_append_only_d BEFORE DELETE ON decisions
     BEGIN SELECT RAISE(ABORT, 'decisions is an append-only audit log'); END;
 """
+
+
+def _check_decision_signature(record: Mapping[str, Any]) -> None:
+    """Refuse a decision record that this installation's protocol did not sign.
+
+    :meth:`opsporing.decision.Decision.from_dict` re-verifies the id and the signature:
+    a forged or edited decision (an object built around the protocol, a pickle, a dict)
+    never reaches the append-only log.
+    """
+    from ..decision import Decision
+
+    try:
+        Decision.from_dict(dict(record))
+    except DecisionError as exc:
+        raise DecisionError(f"decision: refused before storing: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +337,7 @@ class AuditLog:
         """
         created_at = self._clock().isoformat(timespec="microseconds")
         answers = _dumps(dict(sub.answers))
+        _check_decision_signature(sub.decision)
         self._check_before_writing()
         try:
             with self._head_lock, self._connect() as con:
