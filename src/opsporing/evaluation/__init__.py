@@ -30,6 +30,13 @@ Examples
 """
 
 from ._agreement import cohen_kappa
+from ._bootstrap import (
+    agreement_intervals,
+    bootstrap_frame,
+    detection_intervals,
+    group_difference_intervals,
+    reliability_intervals,
+)
 from ._calibration import (
     brier_score,
     decision_curve,
@@ -63,6 +70,19 @@ from ._ordinal import (
     step_confusion,
     step_costs,
 )
+from ._owndata import (
+    OwnData,
+    own_data_from_population,
+    read_own_data,
+    write_own_data,
+)
+from ._owneval import (
+    Evaluation,
+    evaluate_own_data,
+    evaluation_from_scores,
+    score_own_data,
+    write_evaluation,
+)
 from ._plots import (
     plot_decision_curve,
     plot_group_metric,
@@ -81,17 +101,21 @@ from ._reliability import (
     rater_agreement,
     reliability_by_domain,
 )
-from ._report import Section, report
+from ._report import Section, format_number, report
 from ._sections import evaluation_sections
 
 __all__ = [
     "DEFAULT_GROUPS",
+    "Evaluation",
     "GroupMetrics",
+    "OwnData",
     "Section",
     "age_band",
+    "agreement_intervals",
     "average_precision",
     "band_score",
     "bootstrap_ci",
+    "bootstrap_frame",
     "brier_score",
     "cohen_kappa",
     "compare_scores",
@@ -101,10 +125,15 @@ __all__ = [
     "cutoff_table",
     "decision_curve",
     "default_metrics",
+    "detection_intervals",
     "detection_metrics",
+    "evaluate_own_data",
+    "evaluation_from_scores",
     "evaluation_sections",
     "expected_calibration_error",
     "fairness_table",
+    "format_number",
+    "group_difference_intervals",
     "icc",
     "item_total_by_domain",
     "key_figure_change",
@@ -113,6 +142,7 @@ __all__ = [
     "mcdonald_omega",
     "mean_absolute_step_error",
     "metrics_by_group",
+    "own_data_from_population",
     "plot_decision_curve",
     "plot_group_metric",
     "plot_pr",
@@ -122,12 +152,17 @@ __all__ = [
     "pr_curve",
     "quadratic_weighted_kappa",
     "rater_agreement",
+    "read_own_data",
     "reliability_by_domain",
+    "reliability_intervals",
     "reliability_table",
     "report",
     "roc_auc",
     "roc_curve",
+    "score_own_data",
     "staircase_error",
     "step_confusion",
     "step_costs",
+    "write_evaluation",
+    "write_own_data",
 ]
