@@ -312,20 +312,28 @@ def evaluate(
     model: Annotated[
         Path | None, typer.Option(help="Model file (default: the shipped one).")
     ] = None,
+    screenings: Annotated[
+        Path | None,
+        typer.Option(help="Own screenings CSV (docs/researcher-guide.md); needs --outcomes."),
+    ] = None,
+    outcomes: Annotated[Path | None, typer.Option(help="Own outcomes CSV.")] = None,
+    group: Annotated[
+        list[str] | None,
+        typer.Option("--group", "-g", help="An evaluation-only group column (repeatable)."),
+    ] = None,
+    label: Annotated[
+        str, typer.Option(help="In need: decided_step, notified or investigation_result.")
+    ] = "decided_step",
+    lang: Annotated[str, typer.Option(help="en, or da for a decimal comma.")] = "en",
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates (0: no intervals).")] = 500,
 ) -> None:
-    """Write a detection-quality report: model vs band rule vs oracle, calibration, fairness."""
-    from ._jobs import evaluate_report
-    from .model import load_model
+    """Write a detection-quality report: model vs band rule (vs oracle), calibration, fairness."""
+    from ._research_cli import run_evaluate
 
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        path = evaluate_report(
-            output, data_dir=data, model=load_model(model) if model is not None else None
-        )
-    except OpsporingError as exc:
-        _fail(exc)
-        return
-    console.print(f"wrote {path}")
+    run_evaluate(
+        output, data=data, model=model, screenings=screenings, outcomes=outcomes,
+        groups=group or [], label=label, lang=lang, n_boot=n_boot, fail=_fail,
+    )
 
 
 @app.command("export-fhir")

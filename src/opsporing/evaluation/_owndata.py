@@ -121,6 +121,13 @@ def _shown(value: Any) -> Any:
     return value
 
 
+def _missing(value: Any) -> bool:
+    """None, NaN, pd.NA or NaT: an empty cell."""
+    return value is None or value is pd.NA or value is pd.NaT or (
+        isinstance(value, float | np.floating) and bool(np.isnan(value))
+    )
+
+
 def _label(label: Hashable) -> int | str:
     if isinstance(label, np.generic):
         label = label.item()
@@ -185,7 +192,7 @@ def _ids(
     """Pseudonymous ids as text; empty (when ``required``) and CPR-shaped ids are problems."""
     col = table[column]
     for label, value in col.items():
-        if value is None or (isinstance(value, float) and np.isnan(value)) or str(value) == "":
+        if _missing(value) or str(value) == "":
             if not required:
                 continue
             problems.append(
@@ -234,7 +241,7 @@ def _numbers(
     expected = f"empty or one of {', '.join(map(str, allowed))}"
     for label, value in col.items():
         values.append(pd.NA)
-        if value is None or (isinstance(value, float) and np.isnan(value)):
+        if _missing(value):
             continue
         number: Any = value
         if isinstance(value, str):
@@ -453,7 +460,7 @@ def read_own_data(
             )
             values = latest.reindex(children)
         group_frame[g] = [
-            MISSING_GROUP if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+            MISSING_GROUP if _missing(v) else str(v)
             for v in values.tolist()
         ]
     families = None

@@ -35,6 +35,12 @@ from ._features import (
     monotonic_constraint,
 )
 from ._metrics import auc, expected_calibration_error, under_suggestion_rate
+from ._recalibrate import (
+    Recalibration,
+    adjust_prior,
+    recalibrate,
+    save_recalibrated,
+)
 
 __all__ = [
     "DOMAINS",
@@ -42,8 +48,10 @@ __all__ = [
     "INSTRUMENTS",
     "MANIFEST_NAME",
     "VERSION_POLICY",
+    "Recalibration",
     "StepSuggester",
     "UnfittedModelError",
+    "adjust_prior",
     "auc",
     "build_features",
     "concept_codes",
@@ -55,7 +63,9 @@ __all__ = [
     "load_model",
     "monotonic_constraint",
     "read_manifest",
+    "recalibrate",
     "save_model",
+    "save_recalibrated",
     "sha256_file",
     "under_suggestion_rate",
 ]
