@@ -183,3 +183,31 @@ def test_screenings_after_the_outcome_are_not_used_and_counted(pop: object) -> N
     current, earlier, counts = score_own_data(data)
     assert counts["screenings after the outcome date (not used)"] == 1
     assert len(current) == 400 and earlier is not None
+
+
+def test_cli_evaluate_and_recalibrate(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from opsporing.cli import app
+
+    small = generate(SyntheticConfig(n_children=200, seed=8), progress=False)
+    s, o = write_own_data(small, tmp_path / "own")
+    groups = [a for g in GROUPS for a in ("-g", g)]
+    runner = CliRunner()
+    out = tmp_path / "r" / "report.html"
+    result = runner.invoke(app, ["evaluate", "--screenings", str(s), "--outcomes", str(o),
+                                 *groups, "--n-boot", "0", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "abstain" in result.output and out.is_file()
+    # one file without the other, or an unnamed extra column: one line, exit 2
+    only = runner.invoke(app, ["evaluate", "--screenings", str(s), "-o", str(out)])
+    assert only.exit_code == 2 and "both files" in only.output
+    unnamed = runner.invoke(app, ["evaluate", "--screenings", str(s), "--outcomes", str(o),
+                                  "-o", str(out)])
+    assert unnamed.exit_code == 2 and "outcomes.sex" in unnamed.output
+    prior = runner.invoke(app, ["recalibrate", "--screenings", str(s), "--prevalence", "0.1",
+                                "--out", str(tmp_path / "m")])
+    assert prior.exit_code == 0, prior.output
+    assert (tmp_path / "m" / "manifest.json").is_file()
+    both = runner.invoke(app, ["recalibrate", "--screenings", str(s), "--out", str(tmp_path)])
+    assert both.exit_code == 2 and "--prevalence" in both.output

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from . import _research_cli
 from .errors import DataError, OpsporingError, Problem, ResponseValidationError
 from .instruments import Instrument, get_instrument, list_instruments, load_instrument
 from .scoring import score_batch
@@ -334,6 +335,9 @@ def evaluate(
         output, data=data, model=model, screenings=screenings, outcomes=outcomes,
         groups=group or [], label=label, lang=lang, n_boot=n_boot, fail=_fail,
     )
+
+
+app.command("recalibrate")(_research_cli.recalibrate)
 
 
 @app.command("export-fhir")

@@ -498,3 +498,20 @@ def evaluate_population(
         evaluation, path, lang=lang,
         title="opsporing: detection quality on synthetic children",
     )
+
+
+def own_features(data: OwnData) -> tuple[pd.DataFrame, pd.Series]:
+    """The model's features of every screened child, and the decided step where known.
+
+    Returns ``X`` (one row per child, index ``child_id``; current and earlier screening as
+    for :func:`score_own_data`) and ``step`` (``decided_step`` as nullable integers,
+    aligned with ``X``; empty where the child has no decided step). Group columns are not
+    in ``X``: they were taken out when the data were read.
+    """
+    from ..model import build_features
+
+    current, earlier, _ = score_own_data(data)
+    X = build_features(current, earlier, id_column="child_id")
+    X.index = X.index.astype(str)
+    step = data.outcomes["decided_step"].reindex(X.index).astype("Int64")
+    return X, step

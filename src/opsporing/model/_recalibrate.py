@@ -166,8 +166,8 @@ def _margins(model: Any, matrix: F64) -> list[F64]:
 
 def _cumulative(maps: list[Any], margins: list[F64]) -> F64:
     cond = np.column_stack([_apply(c, m) for c, m in zip(maps, margins, strict=True)])
-    out: F64 = np.cumprod(np.clip(cond, 0.0, 1.0), axis=1)
-    return out
+    out = np.cumprod(np.clip(cond, 0.0, 1.0), axis=1)
+    return np.asarray(out, dtype=np.float64)
 
 
 def data_sha256(X: pd.DataFrame, y: Any) -> str:
@@ -414,6 +414,12 @@ def save_recalibrated(result: Recalibration, directory: str | Path) -> dict[str,
     return manifest
 
 
+def _cell(value: Any) -> str:
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        return f"{int(value):,}"
+    return f"{float(value):.3f}"
+
+
 def render_recalibration(result: Recalibration) -> str:
     """The before/after calibration as a short Markdown page."""
     parent = getattr(result.model, "parent_sha256_", None) or "an unsaved model"
@@ -430,15 +436,14 @@ def render_recalibration(result: Recalibration) -> str:
     ]
     for key in result.before.index:
         b, a = result.before[key], result.after.get(key, float("nan"))
-        fmt = (lambda v: f"{v:,}") if isinstance(b, int | np.integer) else (
-            lambda v: f"{float(v):.3f}")
-        lines.append(f"| {key} | {fmt(b)} | {fmt(a)} |")
+        lines.append(f"| {key} | {_cell(b)} | {_cell(a)} |")
     if result.method == "isotonic":
         lines += ["", "`after` is cross-fitted (5 folds) on the same local children."]
     lines += [
         "",
-        "The boosters are the parent's: the ranking of children (AUC) is unchanged; only the "
-        "probabilities, and the suggested steps that follow from them, are local.",
+        "The boosters are the parent's: children are ranked as before (an isotonic map may "
+        "tie a few, so the AUC can move in the third decimal); the probabilities, and the "
+        "suggested steps that follow from them, are local.",
         "",
     ]
     return "\n".join(lines)
