@@ -41,6 +41,7 @@ from ._recalibrate import (
     recalibrate,
     save_recalibrated,
 )
+from ._split import check_split, clusters_of, family_split
 
 __all__ = [
     "DOMAINS",
@@ -54,8 +55,11 @@ __all__ = [
     "adjust_prior",
     "auc",
     "build_features",
+    "check_split",
+    "clusters_of",
     "concept_codes",
     "expected_calibration_error",
+    "family_split",
     "feature_groups",
     "feature_names",
     "is_forbidden",
