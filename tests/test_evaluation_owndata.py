@@ -211,3 +211,14 @@ def test_cli_evaluate_and_recalibrate(tmp_path: Path) -> None:
     assert (tmp_path / "m" / "manifest.json").is_file()
     both = runner.invoke(app, ["recalibrate", "--screenings", str(s), "--out", str(tmp_path)])
     assert both.exit_code == 2 and "--prevalence" in both.output
+
+
+def test_the_shipped_example_is_what_its_documented_function_writes(tmp_path: Path) -> None:
+    from opsporing.examples import own_data_paths, write_own_data_example
+
+    shipped = own_data_paths()
+    again = write_own_data_example(tmp_path)
+    for a, b in zip(shipped, again, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    data = read_own_data(*shipped, groups=GROUPS)  # and it reads without a problem
+    assert len(data.outcomes) == 800 and data.families is None
