@@ -13,6 +13,13 @@ probabilities of synthetic data (an oracle):
   :func:`item_total_by_domain`, :func:`cohen_kappa`, :func:`icc`, :func:`rater_agreement`;
 - comparison: :func:`compare_scores` (model vs band rule vs oracle);
 - population: :func:`key_figures`, :func:`key_figure_change` (per 1,000 children 0-17);
+- one's own data: :func:`read_own_data` (the documented screenings and outcomes
+  format), :func:`evaluate_own_data` and, for synthetic children, :func:`evaluate_population`
+  (the same evaluation and report); :func:`write_own_data` writes a synthetic population in
+  that format;
+- intervals: :func:`bootstrap_frame` (clustered by family or child),
+  :func:`detection_intervals`, :func:`group_difference_intervals`,
+  :func:`reliability_intervals`, :func:`agreement_intervals`;
 - figures and report: ``plot_*``, :class:`Section`, :func:`report`, and
   :func:`evaluation_sections` for the usual appendix in one call.
 
@@ -79,6 +86,7 @@ from ._owndata import (
 from ._owneval import (
     Evaluation,
     evaluate_own_data,
+    evaluate_population,
     evaluation_from_scores,
     score_own_data,
     write_evaluation,
@@ -128,6 +136,7 @@ __all__ = [
     "detection_intervals",
     "detection_metrics",
     "evaluate_own_data",
+    "evaluate_population",
     "evaluation_from_scores",
     "evaluation_sections",
     "expected_calibration_error",
