@@ -27,8 +27,8 @@
 # > instruments or the model would do on real children, whose cut-offs and performance
 # > must be established on local data.
 #
-# Contents: data and the accounting of every child → one comparison table (band rule vs model vs oracle) → detection
-# metrics with bootstrap confidence intervals → calibration and decision curve →
+# Contents: data and the accounting of every child → one comparison table (band rule vs
+# model vs oracle) → detection metrics with bootstrap confidence intervals → calibration and decision curve →
 # staircase errors → fairness by group → instrument reliability → key figures per 1,000
 # children → a **rater-bias scenario** → an HTML report for a paper's appendix → the
 # same evaluation on **a file of one's own** (the shipped example pair).
@@ -47,7 +47,6 @@ from matplotlib_inline.backend_inline import set_matplotlib_formats
 from opsporing.evaluation import (
     DEFAULT_GROUPS,
     Section,
-    age_band,
     average_precision,
     bootstrap_ci,
     compare_scores,
