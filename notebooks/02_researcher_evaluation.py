@@ -28,8 +28,8 @@
 # > must be established on local data.
 #
 # Contents: data and the accounting of every child → one comparison table (band rule vs
-# model vs oracle) → detection metrics with bootstrap confidence intervals → calibration and decision curve →
-# staircase errors → fairness by group → instrument reliability → key figures per 1,000
+# model vs oracle) → detection metrics with bootstrap confidence intervals → calibration
+# and decision curve → staircase errors → fairness by group → instrument reliability → key figures per 1,000
 # children → a **rater-bias scenario** → an HTML report for a paper's appendix → the
 # same evaluation on **a file of one's own** (the shipped example pair).
 # The formulas and caveats of every metric are in `docs/researcher-guide.md`.
@@ -94,8 +94,8 @@ started = time.perf_counter()
 # never seen, from the same distribution: an honest held-out set. 10,000 children keep
 # the notebook to a minute or two on two cores (every child goes through
 # `opsporing.decision.suggest_batch`, explanations included, as in practice) while still
-# giving about 500 children in need. (The model card's own held-out fifth of the committed data is the alternative;
-# `opsporing.model.train.split` reproduces it.)
+# giving about 500 children in need. (The model card's own held-out fifth of the
+# committed data is the alternative; `opsporing.model.train.split` reproduces it.)
 #
 # **Why not retrain?** The question here is how *the shipped model* behaves. Retraining
 # would evaluate a different model, and would take longer than the whole notebook.
