@@ -29,9 +29,10 @@
 #
 # Contents: data and the accounting of every child → one comparison table (band rule vs
 # model vs oracle) → detection metrics with bootstrap confidence intervals → calibration
-# and decision curve → staircase errors → fairness by group → instrument reliability → key figures per 1,000
-# children → a **rater-bias scenario** → an HTML report for a paper's appendix → the
-# same evaluation on **a file of one's own** (the shipped example pair).
+# and decision curve → staircase errors → fairness by group → instrument reliability →
+# key figures per 1,000 children → a **rater-bias scenario** → an HTML report for a
+# paper's appendix → the same evaluation on **a file of one's own** (the shipped example
+# pair).
 # The formulas and caveats of every metric are in `docs/researcher-guide.md`.
 
 # %%
