@@ -65,3 +65,45 @@ def test_family_split_never_leaks(n_families: int, seed: int, fraction: float) -
     train, test = family_split(kids, fams, strata=steps, test_fraction=fraction, seed=seed)
     check_split(kids, train, test, families=fams)
     assert sorted(np.concatenate([train, test]).tolist()) == list(range(len(kids)))
+
+
+@pytest.fixture(scope="module")
+def own_with_families() -> tuple[pd.DataFrame, pd.DataFrame]:
+    from opsporing.evaluation import own_data_from_population
+    from opsporing.synthetic import SyntheticConfig, generate
+
+    pop = generate(SyntheticConfig(n_children=800, seed=9), progress=False)
+    s, o = own_data_from_population(pop)
+    pairs = {c: f"F{i // 2}" for i, c in enumerate(sorted(o["child_id"]))}  # pairs of siblings
+    return s.assign(family_id=s["child_id"].map(pairs)), o
+
+
+GROUPS = ["sex", "municipality", "setting", "family_background"]
+
+
+def test_training_on_own_data_holds_out_whole_families(
+    own_with_families: tuple[pd.DataFrame, pd.DataFrame], tmp_path: pytest.TempPathFactory
+) -> None:
+    from opsporing.model import load_model, read_manifest, train_own_data
+
+    s, o = own_with_families
+    r = train_own_data(s, o, tmp_path, groups=GROUPS, params={"max_iter": 20}, n_boot=0)
+    fam = s.drop_duplicates("child_id").set_index("child_id")["family_id"]
+    assert not set(fam[list(r.train_children)]) & set(fam[list(r.test_children)])
+    assert 0.15 < len(r.test_children) / 800 < 0.25
+    assert set(r.evaluation.table.index) == set(r.test_children)  # evaluated on held-out only
+    manifest = read_manifest(tmp_path)
+    assert manifest["training_data"]["split"] == "by family"
+    assert load_model(tmp_path).artifact_sha256_ == manifest["sha256"]
+    assert (tmp_path / "EVALUATION.html").is_file()
+
+
+def test_training_refuses_a_split_that_puts_siblings_on_both_sides(
+    own_with_families: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    from opsporing.model import train_own_data
+
+    s, o = own_with_families
+    kids = sorted(o["child_id"])  # kids[0] and kids[1] are siblings (family F0)
+    with pytest.raises(DataError, match=r"families on both sides: F0"):
+        train_own_data(s, o, groups=GROUPS, split=(kids[0::2], kids[1::2]), n_boot=0)

@@ -125,3 +125,36 @@ def recalibrate(
     table = pd.DataFrame({"before": result.before, "after": result.after})
     console.print(table.to_string())
     console.print(f"wrote {out} (parent {getattr(parent, 'artifact_sha256_', '?')[:12]}…)")
+
+
+def run_train_own(
+    out: Path,
+    *,
+    screenings: Path | None,
+    outcomes: Path | None,
+    groups: list[str],
+    seed: int | None,
+    fail: Callable[[Exception], None],
+) -> None:
+    """``opsporing train --screenings --outcomes``: train on own data, split by family."""
+    from .model import train_own_data
+
+    try:
+        if screenings is None or outcomes is None:
+            raise DataError(
+                str(Problem("--screenings/--outcomes", "only one given", "both files"))
+            )
+        result = train_own_data(screenings, outcomes, out, groups=groups, seed=seed)
+    except OpsporingError as exc:
+        fail(exc)
+        return
+    assert result.manifest is not None
+    split = result.manifest["training_data"]["split"]
+    unit = "family" if split == "by family" else "child"
+    console.print(
+        f"trained on {len(result.train_children):,} children, evaluated on "
+        f"{len(result.test_children):,} held-out children (split {split}: no {unit} on both "
+        "sides)"
+    )
+    console.print(result.evaluation.figures()[["score", "n", "roc_auc"]].to_string(index=False))
+    console.print(f"wrote {out}/ (model, manifest.json, EVALUATION.html)")

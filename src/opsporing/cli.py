@@ -289,8 +289,22 @@ def explain(
 def train(
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("models"),
     seed: Annotated[int | None, typer.Option(help="Seed (default: the documented one).")] = None,
+    screenings: Annotated[
+        Path | None,
+        typer.Option(help="Train on own screenings (docs/researcher-guide.md), split by family."),
+    ] = None,
+    outcomes: Annotated[Path | None, typer.Option(help="Own outcomes CSV.")] = None,
+    group: Annotated[
+        list[str] | None, typer.Option("--group", "-g", help="An evaluation-only group column.")
+    ] = None,
 ) -> None:
     """Retrain the model on the shipped synthetic data, reproducibly (see docs/model.md)."""
+    if screenings is not None or outcomes is not None:
+        from ._research_cli import run_train_own
+
+        run_train_own(out, screenings=screenings, outcomes=outcomes, groups=group or [],
+                      seed=seed, fail=_fail)
+        return
     from .model.train import main as train_main
 
     argv = ["--out", str(out)] + (["--seed", str(seed)] if seed is not None else [])

@@ -34,6 +34,7 @@ from ._features import (
     is_forbidden,
     monotonic_constraint,
 )
+from ._local import LocalTraining, train_own_data
 from ._metrics import auc, expected_calibration_error, under_suggestion_rate
 from ._recalibrate import (
     Recalibration,
@@ -49,6 +50,7 @@ __all__ = [
     "INSTRUMENTS",
     "MANIFEST_NAME",
     "VERSION_POLICY",
+    "LocalTraining",
     "Recalibration",
     "StepSuggester",
     "UnfittedModelError",
@@ -71,5 +73,6 @@ __all__ = [
     "save_model",
     "save_recalibrated",
     "sha256_file",
+    "train_own_data",
     "under_suggestion_rate",
 ]
