@@ -31,6 +31,7 @@ def run_evaluate(
     lang: str,
     n_boot: int,
     fail: Callable[[Exception], None],
+    instrument_quality: bool = False,
 ) -> None:
     """``opsporing evaluate``: own data when ``--screenings`` is given, else synthetic."""
     from .model import load_model
@@ -52,6 +53,7 @@ def run_evaluate(
             ev = evaluate_own_data(
                 screenings, outcomes, model=fitted, groups=groups, label=label, path=output,
                 lang="da" if lang == "da" else "en", n_boot=n_boot,
+                instrument_quality=instrument_quality,
             )
             console.print(ev.accounting.to_string())
             path = ev.path

@@ -341,6 +341,9 @@ def evaluate(
     ] = "decided_step",
     lang: Annotated[str, typer.Option(help="en, or da for a decimal comma.")] = "en",
     n_boot: Annotated[int, typer.Option(help="Bootstrap replicates (0: no intervals).")] = 500,
+    instrument_quality: Annotated[
+        bool, typer.Option(help="Own data: add reliability, factor structure and item DIF.")
+    ] = False,
 ) -> None:
     """Write a detection-quality report: model vs band rule (vs oracle), calibration, fairness."""
     from ._research_cli import run_evaluate
@@ -348,6 +351,7 @@ def evaluate(
     run_evaluate(
         output, data=data, model=model, screenings=screenings, outcomes=outcomes,
         groups=group or [], label=label, lang=lang, n_boot=n_boot, fail=_fail,
+        instrument_quality=instrument_quality,
     )
 
 

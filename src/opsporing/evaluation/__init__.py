@@ -88,6 +88,7 @@ from ._owneval import (
     evaluate_own_data,
     evaluate_population,
     evaluation_from_scores,
+    instrument_quality_sections,
     score_own_data,
     write_evaluation,
 )
@@ -111,6 +112,7 @@ from ._reliability import (
 )
 from ._report import Section, format_number, report
 from ._sections import evaluation_sections
+from ._structure import factor_structure, item_dif
 
 __all__ = [
     "DEFAULT_GROUPS",
@@ -140,10 +142,13 @@ __all__ = [
     "evaluation_from_scores",
     "evaluation_sections",
     "expected_calibration_error",
+    "factor_structure",
     "fairness_table",
     "format_number",
     "group_difference_intervals",
     "icc",
+    "instrument_quality_sections",
+    "item_dif",
     "item_total_by_domain",
     "key_figure_change",
     "key_figures",

@@ -285,6 +285,7 @@ def read_own_data(
     outcomes: str | Path | pd.DataFrame,
     *,
     groups: Sequence[str] = (),
+    ignore: Sequence[str] = (),
 ) -> OwnData:
     """Read and check a screenings table and an outcomes table in the documented format.
 
@@ -296,6 +297,9 @@ def read_own_data(
     groups : sequence of str
         Evaluation-only group columns (e.g. ``["sex", "municipality"]``), in either
         table. They are taken out here and never reach the model.
+    ignore : sequence of str
+        Other columns to leave out on purpose (neither evaluated nor seen by the model);
+        any column not named anywhere is an error, so a misspelt item cannot vanish.
 
     Returns
     -------
@@ -326,8 +330,11 @@ def read_own_data(
     if isinstance(groups, str):
         groups = [groups]
     groups = [str(g) for g in groups]
+    ignore = [str(c) for c in ([ignore] if isinstance(ignore, str) else ignore)]
     s_table, s_source = read_table(screenings, "screenings")
     o_table, o_source = read_table(outcomes, "outcomes")
+    s_table = s_table.drop(columns=[c for c in ignore if c in s_table.columns])
+    o_table = o_table.drop(columns=[c for c in ignore if c in o_table.columns])
     s_table.columns = [str(c) for c in s_table.columns]
     o_table.columns = [str(c) for c in o_table.columns]
     problems: list[Problem] = []

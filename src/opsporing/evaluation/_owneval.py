@@ -89,6 +89,81 @@ def model_identity(model: Any) -> dict[str, str]:
     return out
 
 
+def _pick_screenings(data: OwnData) -> tuple[pd.DataFrame, pd.Index, pd.Index, np.ndarray]:
+    """Usable screenings, the rows of each child's current and earlier one, and the rows
+    dated after the child's outcome (not used)."""
+    s = data.screenings
+    outcome_date = data.outcomes["outcome_date"].reindex(s["child_id"]).to_numpy()
+    after = (~pd.isna(outcome_date)) & (s["screening_date"].to_numpy() > outcome_date)
+    usable = s[~after]
+    ranked = usable.sort_values(["child_id", "screening_date"], ascending=[True, False])
+    position = ranked.groupby("child_id").cumcount()
+    return (
+        usable,
+        ranked.index[position.to_numpy() == 0],
+        ranked.index[position.to_numpy() == 1],
+        np.asarray(after, dtype=bool),
+    )
+
+
+def instrument_quality_sections(
+    data: OwnData, *, n_boot: int = 200, seed: int = 0
+) -> list[Section]:
+    """Per instrument, on each child's current screening: reliability with intervals
+    (clustered by family or child), the factor structure of the domains (CFA) and item DIF
+    by every group column (Mantel-Haenszel, ETS classes)."""
+    from ._bootstrap import reliability_intervals
+    from ._structure import dif_by_groups, factor_structure
+
+    _, current_rows, _, _ = _pick_screenings(data)
+    current = data.screenings.loc[current_rows]
+    out = []
+    for inst_id, forms in current.groupby("instrument_id", sort=True):
+        inst = get_instrument(str(inst_id))
+        answers = forms[[i.id for i in inst.items if i.id in forms.columns]].reset_index(
+            drop=True
+        )
+        kids = forms["child_id"].astype(str).to_numpy()
+        clusters = kids
+        if data.families is not None:
+            fam = data.families.reindex(kids).to_numpy(dtype=object)
+            clusters = np.where(pd.isna(fam), "child:" + kids, "family:" + fam.astype(str))
+        content: list[Content] = [
+            f"{len(forms):,} current screenings. Reliability per domain with bootstrap "
+            "intervals (resampling families when given, else children):",
+        ]
+        if n_boot:
+            rel = reliability_intervals(inst, answers, clusters=clusters, n_boot=n_boot,
+                                        seed=seed)
+            content.append(rel[["estimate", "lower", "upper"]])
+        try:
+            fs = factor_structure(inst, answers)
+            content += [
+                "Confirmatory factor analysis, one correlated factor per domain of graded "
+                "items (maximum likelihood; good fit: CFI, TLI >= 0.95, RMSEA <= 0.06, "
+                "SRMR <= 0.08). Standardised loadings below 0.4 say little about the domain.",
+                fs["fit"],
+                fs["loadings"],
+            ]
+        except ValueError as exc:  # DataError: too few complete forms
+            content.append(f"No factor analysis: {exc}")
+        if len(data.groups.columns):
+            dif = dif_by_groups(
+                inst, answers, data.groups.reindex(kids).reset_index(drop=True),
+                list(data.groups.columns),
+            )
+            flagged = dif[dif["ets_class"] != "A"]
+            content += [
+                "Differential item functioning (Mantel-Haenszel, matched on the purified "
+                "domain rest score; ETS class B moderate, C large; delta > 0: the group gets "
+                f"more concern answers than the reference group). {len(flagged)} of "
+                f"{len(dif)} item-group pairs are B or C:",
+                flagged if len(flagged) else "none",
+            ]
+        out.append(Section(f"Instrument quality: {inst.key}", tuple(content)))
+    return out
+
+
 def score_own_data(data: OwnData) -> tuple[pd.DataFrame, pd.DataFrame | None, dict[str, int]]:
     """Score every screening; pick each child's current and earlier one.
 
@@ -102,13 +177,7 @@ def score_own_data(data: OwnData) -> tuple[pd.DataFrame, pd.DataFrame | None, di
         Every bad answer of every form, with its row in the screenings table.
     """
     s = data.screenings
-    outcome_date = data.outcomes["outcome_date"].reindex(s["child_id"]).to_numpy()
-    after = (~pd.isna(outcome_date)) & (s["screening_date"].to_numpy() > outcome_date)
-    usable = s[~after]
-    ranked = usable.sort_values(["child_id", "screening_date"], ascending=[True, False])
-    position = ranked.groupby("child_id").cumcount()
-    current_rows = ranked.index[position.to_numpy() == 0]
-    earlier_rows = ranked.index[position.to_numpy() == 1]
+    usable, current_rows, earlier_rows, after = _pick_screenings(data)
     problems: list[Problem] = []
     scored: dict[str, pd.DataFrame] = {}
     meta = ["child_id", "age_years"]
@@ -348,6 +417,8 @@ def evaluate_own_data(
     lang: Lang = "en",
     n_boot: int = 500,
     seed: int = 0,
+    instrument_quality: bool = False,
+    ignore: Sequence[str] = (),
 ) -> Evaluation:
     """Evaluate a model on one's own screenings and outcomes (the documented format).
 
@@ -367,6 +438,11 @@ def evaluate_own_data(
     n_boot : int, default 500
         Bootstrap replicates of the intervals (clustered by family when ``family_id`` is
         given, else by child); 0 for none.
+    ignore : sequence of str
+        Columns to leave out on purpose (see :func:`read_own_data`).
+    instrument_quality : bool, default False
+        Add per instrument: reliability with intervals, the factor structure of the
+        domains and item DIF by every group column (:func:`instrument_quality_sections`).
 
     Returns
     -------
@@ -374,7 +450,7 @@ def evaluate_own_data(
     """
     from ..model import load_model
 
-    data = read_own_data(screenings, outcomes, groups=groups)
+    data = read_own_data(screenings, outcomes, groups=groups, ignore=ignore)
     model = load_model() if model is None else model
     current, earlier, counts = score_own_data(data)
     evaluation = evaluation_from_scores(
@@ -394,6 +470,14 @@ def evaluate_own_data(
         n_boot=n_boot,
         seed=seed,
     )
+    if instrument_quality:
+        evaluation = Evaluation(
+            table=evaluation.table,
+            accounting=evaluation.accounting,
+            sections=[*evaluation.sections,
+                      *instrument_quality_sections(data, n_boot=min(n_boot, 200), seed=seed)],
+            provenance=evaluation.provenance,
+        )
     if path is None:
         return evaluation
     return write_evaluation(evaluation, path, lang=lang,
