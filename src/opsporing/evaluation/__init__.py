@@ -88,7 +88,6 @@ from ._owneval import (
     evaluate_own_data,
     evaluate_population,
     evaluation_from_scores,
-    instrument_quality_sections,
     score_own_data,
     write_evaluation,
 )
@@ -100,6 +99,7 @@ from ._plots import (
     plot_roc,
     plot_step_confusion,
 )
+from ._quality import instrument_quality_sections
 from ._reliability import (
     corrected_item_total,
     cronbach_alpha,
