@@ -151,3 +151,27 @@ def test_bootstrap_frame_refuses_bad_input() -> None:
         bootstrap_frame(data, lambda f: 1.0, n_boot=0)
     with pytest.raises(DataError, match="at least one row"):
         bootstrap_frame(data.iloc[:0], lambda f: 1.0)
+
+
+def test_bootstrap_ci_resamples_families_when_given() -> None:
+    from opsporing.evaluation import bootstrap_ci, detection_metrics
+
+    data = _families(np.random.default_rng(11), 150)
+    rng = np.random.default_rng(12)
+    score = data["y"] + rng.normal(scale=1.0, size=len(data))
+
+    def sensitivity(y: np.ndarray, s: np.ndarray) -> float:
+        return float(detection_metrics(y, s >= 0.5)["sensitivity"])
+
+    rows = bootstrap_ci(data["y"], score, sensitivity, n_boot=200, stratify=False, seed=3)
+    fams = bootstrap_ci(data["y"], score, sensitivity, n_boot=200, clusters=data["family"],
+                        seed=3)
+    assert rows.loc["sensitivity", "estimate"] == fams.loc["sensitivity", "estimate"]
+    # the prevalence moves with the families drawn: the clustered interval is the wider one
+    prevalence = bootstrap_ci(data["y"], score, lambda y, s: float(np.mean(y)), n_boot=200,
+                              stratify=False, seed=3)
+    clustered = bootstrap_ci(data["y"], score, lambda y, s: float(np.mean(y)), n_boot=200,
+                             clusters=data["family"], seed=3)
+    assert clustered["std_error"].iloc[0] > 1.2 * prevalence["std_error"].iloc[0]
+    with pytest.raises(DataError, match="clusters"):
+        bootstrap_ci(data["y"], score, sensitivity, clusters=data["family"][:-1])
