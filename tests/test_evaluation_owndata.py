@@ -182,7 +182,20 @@ def test_screenings_after_the_outcome_are_not_used_and_counted(pop: object) -> N
     data = read_own_data(pd.concat([s, late], ignore_index=True), o, groups=GROUPS)
     current, earlier, counts = score_own_data(data)
     assert counts["screenings after the outcome date (not used)"] == 1
+    assert counts["children with every screening after the outcome (not evaluated)"] == 0
     assert len(current) == 400 and earlier is not None
+    # a child screened only after its outcome is counted, not silently lost
+    latest = s.drop_duplicates("child_id", keep="last")  # one screening per child
+    first = o["child_id"].iloc[0]
+    moved = latest.assign(screening_date=np.where(latest["child_id"] == first, "2027-02-01",
+                                                  latest["screening_date"]))
+    current, _, counts = score_own_data(read_own_data(moved, o, groups=GROUPS))
+    assert counts["children with every screening after the outcome (not evaluated)"] == 1
+    assert len(current) == 399
+    with pytest.raises(ResponseValidationError, match="no usable screenings"):
+        score_own_data(
+            read_own_data(latest.assign(screening_date="2027-02-01"), o, groups=GROUPS)
+        )
 
 
 def test_cli_evaluate_and_recalibrate(tmp_path: Path) -> None:

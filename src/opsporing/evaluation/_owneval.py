@@ -142,6 +142,13 @@ def score_own_data(data: OwnData) -> tuple[pd.DataFrame, pd.DataFrame | None, di
         scored[f"{inst_id}@{version}"] = table
     if problems:
         raise ResponseValidationError(problems, headline="invalid answers in the screenings")
+    if not scored:
+        raise ResponseValidationError(
+            [Problem("screenings.screening_date", "(every screening after its outcome)",
+                     "at least one screening dated on or before its child's outcome",
+                     kind="empty")],
+            headline="no usable screenings",
+        )
     every = pd.concat(scored.values()).sort_index()
     current = every.loc[every.index.intersection(current_rows)].reset_index(drop=True)
     earlier_part = every.loc[every.index.intersection(earlier_rows)].reset_index(drop=True)
@@ -149,6 +156,9 @@ def score_own_data(data: OwnData) -> tuple[pd.DataFrame, pd.DataFrame | None, di
         "screenings": len(s),
         "children screened": int(s["child_id"].nunique()),
         "screenings after the outcome date (not used)": int(after.sum()),
+        "children with every screening after the outcome (not evaluated)": int(
+            s["child_id"].nunique() - usable["child_id"].nunique()
+        ),
         "screenings older than the earlier one (not used)": int(
             len(usable) - len(current_rows) - len(earlier_rows)
         ),
