@@ -235,3 +235,16 @@ def test_the_shipped_example_is_what_its_documented_function_writes(tmp_path: Pa
         assert a.read_bytes() == b.read_bytes(), a.name
     data = read_own_data(*shipped, groups=GROUPS)  # and it reads without a problem
     assert len(data.outcomes) == 800 and data.families is None
+
+
+def test_a_label_nobody_has_and_odd_groups_are_typed_errors(model: object) -> None:
+    from opsporing.errors import DataError
+
+    s, o = _tables()
+    with pytest.raises(DataError, match=r"outcomes\.investigation_result"):
+        evaluate_own_data(s, o, model=model, groups=["sex"], label="investigation_result",
+                          n_boot=0)
+    with pytest.raises(DataError, match="label"):
+        evaluate_own_data(s, o, model=model, groups=["sex"], label="cpr", n_boot=0)
+    with pytest.raises(ResponseValidationError, match="groups"):
+        read_own_data(s, o, groups=5)  # type: ignore[arg-type]

@@ -329,6 +329,10 @@ def read_own_data(
     """
     if isinstance(groups, str):
         groups = [groups]
+    if not isinstance(groups, Sequence):
+        raise ResponseValidationError(
+            [Problem("groups", type(groups).__name__, "a list of column names", kind="argument")]
+        )
     groups = [str(g) for g in groups]
     ignore = [str(c) for c in ([ignore] if isinstance(ignore, str) else ignore)]
     s_table, s_source = read_table(screenings, "screenings")

@@ -217,6 +217,9 @@ def evaluation_from_scores(
     ids = current["child_id"].astype(str)
     y_all = _labels(outcomes, label).reindex(ids)
     labelled = y_all.notna().to_numpy()
+    if not labelled.any():
+        raise chk.fail(f"outcomes.{label}", chk.text("empty for every screened child"),
+                       f"a {label} outcome for at least some children (or another label=)")
     cur = current[labelled].reset_index(drop=True)
     child = cur["child_id"].astype(str)
     ear = None
@@ -402,6 +405,8 @@ def evaluate_own_data(
     """
     from ..model import load_model
 
+    if label not in LABELS:  # before any file is read
+        raise chk.fail("label", label, f"one of {list(LABELS)}")
     data = read_own_data(screenings, outcomes, groups=groups, ignore=ignore)
     model = load_model() if model is None else model
     current, earlier, counts = score_own_data(data)
