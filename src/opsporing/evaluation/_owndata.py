@@ -155,7 +155,7 @@ def read_table(source: str | Path | pd.DataFrame, name: str) -> tuple[pd.DataFra
             [Problem(str(path), "(file)", f"a readable CSV file ({exc})", kind="io")],
             headline=f"cannot read the {name} table",
         ) from None
-    return table, str(path)
+    return table, path.name  # the name only: a report travels, the folders need not
 
 
 def _column_problems(
