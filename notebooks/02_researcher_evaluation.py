@@ -27,10 +27,12 @@
 # > instruments or the model would do on real children, whose cut-offs and performance
 # > must be established on local data.
 #
-# Contents: data → one comparison table (band rule vs model vs oracle) → detection
-# metrics with bootstrap confidence intervals → calibration and decision curve →
-# staircase errors → fairness by group → instrument reliability → key figures per 1,000
-# children → a **rater-bias scenario** → an HTML report for a paper's appendix.
+# Contents: data and the accounting of every child → one comparison table (band rule vs
+# model vs oracle) → detection metrics with bootstrap confidence intervals → calibration
+# and decision curve → staircase errors → fairness by group → instrument reliability →
+# key figures per 1,000 children → a **rater-bias scenario** → an HTML report for a
+# paper's appendix → the same evaluation on **a file of one's own** (the shipped example
+# pair).
 # The formulas and caveats of every metric are in `docs/researcher-guide.md`.
 
 # %%
@@ -46,13 +48,13 @@ from matplotlib_inline.backend_inline import set_matplotlib_formats
 from opsporing.evaluation import (
     DEFAULT_GROUPS,
     Section,
-    age_band,
     average_precision,
-    band_score,
     bootstrap_ci,
     compare_scores,
     decision_curve,
     detection_metrics,
+    evaluate_own_data,
+    evaluate_population,
     evaluation_sections,
     key_figure_change,
     key_figures,
@@ -69,16 +71,19 @@ from opsporing.evaluation import (
     roc_auc,
     staircase_error,
 )
+from opsporing.examples import own_data_paths
 from opsporing.instruments import get_instrument
-from opsporing.model import INSTRUMENTS, build_features, load_model
-from opsporing.scoring import band_column, score_batch
+from opsporing.model import load_model
+from opsporing.policy import load_policy
 from opsporing.synthetic import STEP_COLUMNS, SyntheticConfig, generate, oracle_proba
 
 set_matplotlib_formats("png")  # the library returns matplotlib Figures; show them inline
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm, imported by shap
 
-ROOT = Path.cwd() if (Path.cwd() / "pyproject.toml").is_file() else Path.cwd().parent
-assert (ROOT / "pyproject.toml").is_file(), f"run from the repository root, not {Path.cwd()}"
+# No paths into the repository: the model, the synthetic generator and the example files
+# come with the installed library, so a copy of this notebook runs anywhere. The report is
+# written to ./reports under the folder the notebook runs in.
+REPORTS = Path("reports")
 started = time.perf_counter()
 
 # %% [markdown]
@@ -88,22 +93,26 @@ started = time.perf_counter()
 # (`models/step_suggester.skops`) was trained on 40,000 of the 50,000 children of the
 # committed population (`opsporing.synthetic.load_default()`, seed 20261123). A new
 # population from the same generator with **another seed** gives children the model has
-# never seen, from the same distribution: an honest held-out set. 25,000 children keep
-# the notebook under a minute on two cores while still giving about 1,250 children in
-# need. (The model card's own held-out fifth of the committed data is the alternative;
-# `opsporing.model.train.split` reproduces it.)
+# never seen, from the same distribution: an honest held-out set. 10,000 children keep
+# the notebook to a minute or two on two cores (every child goes through
+# `opsporing.decision.suggest_batch`, explanations included, as in practice) while still
+# giving about 500 children in need. (The model card's own held-out fifth of the
+# committed data is the alternative; `opsporing.model.train.split` reproduces it.)
 #
 # **Why not retrain?** The question here is how *the shipped model* behaves. Retraining
 # would evaluate a different model, and would take longer than the whole notebook.
 
 # %%
-N_CHILDREN = 25_000
+N_CHILDREN = 10_000
 SEED = 20261124  # not the training seed (20261123): these children are new to the model
 
 config = SyntheticConfig(n_children=N_CHILDREN, seed=SEED)
 population = generate(config, progress=False)
-model = load_model(ROOT / "models" / "step_suggester.skops")
-THRESHOLD = float(model.threshold)  # P(step >= k) at which the model suggests step k
+model = load_model()  # the shipped model, checked against its signed manifest
+policy = load_policy()  # the suggestion policy: the cost matrix that picks each step
+# The P(step >= 1) above which step 1 beats step 0 under the policy's costs: the cut-off
+# at which the model's probability is compared with the band rule and the oracle.
+THRESHOLD = policy.threshold_step_1()
 
 children = population.children
 print(
@@ -114,50 +123,42 @@ children["true_step"].value_counts().sort_index().rename("children per true step
 # %% [markdown]
 # Every child has a current screening (wave 1); half of those old enough also have one
 # from a year earlier (wave 0), which the model uses as change features. Each form is
-# scored with the instrument of its setting, exactly as a municipality's system would.
+# scored with the instrument of its setting, and every child goes through
+# `opsporing.decision.suggest_batch`, exactly as a municipality's system would:
+# `evaluate_population` does all of it and returns one row per child plus an
+# **accounting** of what every child was suggested. A red flag (`notify`) bypasses the
+# model (no probability); an abstention (`abstain`: "insufficient information, discuss in
+# the team", for data reasons only) has neither a probability nor a step. Nobody is dropped: the table below counts
+# them, and each metric after it says which children it is computed on.
+
+# %%
+evaluation = evaluate_population(population, model=model, n_boot=0)
+evaluation.accounting
 
 
 # %%
-def score_wave(pop, wave):
-    """Scores of one wave of forms, both settings, one row per child."""
-    parts = []
-    for setting, forms in pop.forms.items():
-        rows = forms[forms["wave"] == wave]
-        answers = rows.drop(columns=["form_id", "wave", "rater_id"])
-        parts.append(
-            score_batch(
-                get_instrument(INSTRUMENTS[setting]), answers, keep=["child_id", "age_years"]
-            )
-        )
-    return pd.concat(parts, ignore_index=True)
-
-
-def evaluation_table(pop):
+def evaluation_table(ev, pop):
     """One row per child: truth, groups, band rule, model and oracle scores and steps."""
-    current, earlier = score_wave(pop, 1), score_wave(pop, 0)
-    X = build_features(current, earlier, id_column="child_id")
-    summary = model.predict_summary(X)
-    oracle = oracle_proba(pop).reindex(X.index)[list(STEP_COLUMNS)].to_numpy()
-    oracle_cum = 1.0 - np.cumsum(oracle, axis=1)[:, :-1]  # P(step >= k), k = 1..6
-    scores = current.set_index("child_id").reindex(X.index)
-    data = pop.children.set_index("child_id").reindex(X.index).reset_index()
-    return data.assign(
-        age_band=age_band(data["age_years"]).to_numpy(),
-        y_true=(data["true_step"] >= 1).astype(int),
-        band_rule=band_score(scores[band_column("overall")]).to_numpy(),
-        model=summary["cumulative"][:, 0],
-        oracle=oracle_cum[:, 0],
-        suggested_step=np.asarray(summary["step"], dtype=int),
-        oracle_step=(oracle_cum >= THRESHOLD).sum(axis=1),
-        abstain=summary["abstain"],
-        red_flag=scores["red_flag"].to_numpy(dtype=bool),
+    oracle = oracle_proba(pop)
+    oracle.index = oracle.index.astype(str)
+    oracle_p = oracle.loc[ev.table.index, list(STEP_COLUMNS)].to_numpy()
+    return ev.table.rename(columns={"model_p_needs_support": "model"}).assign(
+        # the oracle's step by the same policy rule as the model's suggestions
+        oracle_step=policy.choose(oracle_p),
+        abstain=lambda d: d["kind"] == "abstain",
+        red_flag=lambda d: d["kind"] == "notify",
     )
 
 
-data = evaluation_table(population)
-print(f"prevalence of need (true step >= 1): {data['y_true'].mean():.3f}")
-print(f"abstentions: {data['abstain'].mean():.1%}")
-print(f"red flags (the model is bypassed): {data['red_flag'].mean():.1%}")
+everyone = evaluation_table(evaluation, population)
+# The model's probability exists for every child but the red flags, the band rule's score
+# for every form the instrument could score: the metrics below are on the children with
+# both; the others are in the accounting above.
+data = everyone[everyone["model"].notna() & everyone["band_rule"].notna()].copy()
+print(f"children with a model probability and a band: {len(data):,} of {len(everyone):,}")
+print(f"prevalence of need (true step >= 1): {everyone['y_true'].mean():.3f}")
+print(f"abstentions: {everyone['abstain'].mean():.1%}")
+print(f"red flags (the model is bypassed): {everyone['red_flag'].mean():.1%}")
 data.head()
 
 # %% [markdown]
@@ -174,8 +175,8 @@ data.head()
 #   can beat it; the gap between the model and the oracle is what better modelling
 #   could still gain, the oracle's own errors are irreducible.
 #
-# The evaluation uses the model's probability for every child, including the few with a
-# red flag, whom the decision layer sends straight to the duty to notify.
+# The probability metrics use every child with a model probability; the few with a red
+# flag, whom the decision layer sends straight to the duty to notify, have none.
 
 # %% [markdown]
 # ## 2. One comparison table: band rule vs model vs oracle
@@ -205,8 +206,8 @@ plot_pr(data["y_true"], data[SCORES])
 # %% [markdown]
 # ## 3. Detection metrics with bootstrap confidence intervals
 #
-# A point estimate on 25,000 children still has sampling error, and it is largest where
-# it matters (the ~1,250 children in need). `bootstrap_ci` resamples children with
+# A point estimate on 10,000 children still has sampling error, and it is largest where
+# it matters (the ~500 children in need). `bootstrap_ci` resamples children with
 # replacement, within the children in need and the others separately (stratified), and
 # reports percentile intervals. 200 replicates keep this quick; use 1,000 or more for a
 # paper.
@@ -288,17 +289,19 @@ pd.concat(
 # assessment), not a placement.
 
 # %%
+stepped = data[data["suggested_step"].notna()].astype({"suggested_step": int})
+print(f"children with a suggested step: {len(stepped):,} (abstentions have none)")
 staircase = pd.DataFrame(
     {
-        "model": staircase_error(data["true_step"], data["suggested_step"]),
-        "oracle (same rule)": staircase_error(data["true_step"], data["oracle_step"]),
+        "model": staircase_error(stepped["true_step"], stepped["suggested_step"]),
+        "oracle (same rule)": staircase_error(stepped["true_step"], stepped["oracle_step"]),
     }
 )
 staircase.round(4)
 
 # %%
 plot_step_confusion(
-    data["true_step"], data["suggested_step"], title="Model: suggested vs true step"
+    stepped["true_step"], stepped["suggested_step"], title="Model: suggested vs true step"
 )
 
 # %% [markdown]
@@ -327,7 +330,7 @@ plot_group_metric(fair.by_group[fair.by_group["group_column"] != "municipality"]
 
 # %%
 steps_by_group = metrics_by_group(
-    data,
+    stepped,
     y_true="true_step",
     y_pred="suggested_step",
     task="steps",
@@ -354,7 +357,8 @@ steps_by_group.by_group.pivot_table(
 reliability = pd.concat(
     {
         setting: reliability_by_domain(
-            get_instrument(INSTRUMENTS[setting]), forms[forms["wave"] == 1]
+            # each form names its instrument; one instrument per setting in this population
+            get_instrument(str(forms["instrument_id"].iloc[0])), forms[forms["wave"] == 1]
         ).set_index("domain")
         for setting, forms in population.forms.items()
     },
@@ -369,7 +373,8 @@ reliability.round(3)
 # 003). Here the denominator is the synthetic children of each municipality (ages
 # 0.5-16), as the simulation has no others; with real data it is the municipality's whole
 # child population from Statistics Denmark. The table compares the true steps with what
-# the model would suggest for the same children. Similar totals per step do not mean the
+# the model would suggest for the same children (those with a suggested step; abstentions
+# and red flags have none). Similar totals per step do not mean the
 # same children: the staircase errors above show how many are suggested too low or too
 # high.
 
@@ -384,7 +389,7 @@ population_size = (
 per_1000 = {
     "true step": key_figures(data.assign(period=config.year), population_size, step="true_step"),
     "suggested step": key_figures(
-        data.assign(period=config.year), population_size, step="suggested_step"
+        stepped.assign(period=config.year), population_size, step="suggested_step"
     ),
 }
 overall_per_1000 = pd.DataFrame(
@@ -440,7 +445,10 @@ biased_population = generate(
 assert (
     biased_population.children["true_step"].to_numpy() == children["true_step"].to_numpy()
 ).all()
-biased = evaluation_table(biased_population)
+biased_all = evaluation_table(
+    evaluate_population(biased_population, model=model, n_boot=0), biased_population
+)
+biased = biased_all[biased_all["model"].notna()]
 
 scenario = {
     "bias off": fair,
@@ -528,6 +536,7 @@ sections = [
         groups=list(DEFAULT_GROUPS),
         fairness_score="model",
         steps=("true_step", "suggested_step"),
+        probabilities=["model", "oracle"],
     ),
     Section(
         "Instrument reliability",
@@ -564,16 +573,64 @@ sections = [
         ),
     ),
 ]
-reports = ROOT / "reports"
-reports.mkdir(exist_ok=True)
+REPORTS.mkdir(exist_ok=True)
 path = report(
     *sections,
-    path=reports / "02_researcher_evaluation.html",
+    path=REPORTS / "02_researcher_evaluation.html",
     title="opsporing: detection quality on synthetic children",
+    provenance=evaluation.provenance,
 )
 html = path.read_text(encoding="utf-8")
 assert "Synthetic children are not real children" in html and "<h2>Fairness</h2>" in html
-print(f"wrote {path.relative_to(ROOT)} ({len(html) / 1e6:.1f} MB, {len(sections)} sections)")
+print(f"wrote {path} ({len(html) / 1e6:.1f} MB, {len(sections)} sections)")
+
+# %% [markdown]
+# ## 11. Your own data: the same evaluation from two files
+#
+# A researcher with real screenings brings two CSV files in the format described in
+# `docs/researcher-guide.md`: **screenings** (pseudonymous child id, optional family id,
+# date, instrument, age, one column per item) and **outcomes** (child id, date, decided
+# step, later notification, investigation result). Group columns for the fairness section
+# (sex, municipality, ...) may sit in either file; they are named in `groups=`, taken out
+# before anything is scored, and never reach the model. Every problem in the files is
+# reported at once, with its row.
+#
+# The library ships an example pair in that format, written from 800 synthetic children
+# (`opsporing.examples.write_own_data_example`; **not real children**). Replace the two
+# paths by your own files; the command line does the same:
+# `opsporing evaluate --screenings FILE --outcomes FILE -g sex -g municipality`.
+
+# %%
+screenings_file, outcomes_file = own_data_paths()
+own = evaluate_own_data(
+    screenings_file,
+    outcomes_file,
+    model=model,
+    groups=["sex", "municipality", "setting", "family_background"],
+    path=REPORTS / "02_own_data.html",
+    n_boot=200,
+)
+own.accounting
+
+# %%
+own.figures().set_index("score")[
+    ["n", "n_no_score", "roc_auc", "brier", "ece", "sensitivity", "specificity", "flag_rate"]
+].round(3)
+
+# %% [markdown]
+# The intervals resample whole children (whole families when the screenings have a
+# `family_id`), so siblings are never counted as independent:
+
+# %%
+intervals = next(
+    c for c in next(s for s in own.sections if s.title == "Detection").content
+    if isinstance(c, pd.DataFrame) and "lower" in c.columns
+)
+intervals.loc[["model_p_needs_support", "band_rule"], ["estimate", "lower", "upper"]].round(3)
+
+# %%
+print(f"wrote {own.path}; model {own.provenance['model_sha256'][:12]}…, "
+      f"data {own.provenance['data_sha256'][:12]}…")
 print(f"notebook computed in {time.perf_counter() - started:.0f} s")
 
 # %% [markdown]

@@ -10,10 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from .errors import DataError, Problem, ResponseValidationError
+from .errors import Problem, ResponseValidationError
 from .instruments import Instrument
 from .scoring import score_batch
 
@@ -121,56 +120,38 @@ def evaluate_report(
     data_dir: Path | None = None,
     model: Any = None,
     date: str | None = None,
+    lang: str = "en",
+    n_boot: int = 500,
 ) -> Path:
     """Evaluate the model, the band rule and the oracle on held-out synthetic children.
 
+    The held-out fifth of the model card (``opsporing.model.train.split``), through the
+    same evaluation as one's own data (:func:`opsporing.evaluation.evaluate_population`).
     Writes one self-contained HTML report (see :func:`opsporing.evaluation.report`).
     """
-    from .evaluation import age_band, evaluation_sections, report
+    from .evaluation import report
+    from .evaluation._owneval import evaluate_population
     from .model import load_model
     from .model.train import prepare, split
     from .synthetic import SyntheticPopulation, load_default
 
     pop = SyntheticPopulation.load(data_dir) if data_dir is not None else load_default()
     data = prepare(pop)
-    model = load_model() if model is None else model
     _, test = split(data)
-    ids = data.X.index[test]
-    if data.oracle is None:  # pragma: no cover - the synthetic layer always has an oracle
-        raise DataError("oracle: unavailable: expected the synthetic population's oracle")
-    proba = model.predict_proba(data.X.loc[ids])
-    children = pop.children.set_index("child_id").loc[ids]
-    table = pd.DataFrame(
-        {
-            "y_true": (data.step.loc[ids].to_numpy() >= 1).astype(int),
-            "model": 1.0 - proba[:, 0],
-            "oracle": 1.0 - data.oracle.loc[ids, "p_step_0"].to_numpy(),
-            "band_rule": data.scores.loc[ids, "band.overall"]
-            .astype(object)
-            .isin(["gul", "rød"])
-            .astype(float)
-            .to_numpy(),
-            "true_step": data.step.loc[ids].to_numpy(),
-            "suggested_step": np.asarray(model.predict(data.X.loc[ids])),
-            "sex": children["sex"].to_numpy(),
-            "age_band": age_band(children["age_years"]).to_numpy(),
-            "setting": children["setting"].to_numpy(),
-            "municipality": children["municipality"].to_numpy(),
-            "family_background": children["family_background"].to_numpy(),
-        },
-        index=ids,
-    )
-    sections = evaluation_sections(
-        table,
-        scores=["model", "oracle", "band_rule"],
-        cutoffs={"model": 0.25, "oracle": 0.25, "band_rule": 0.5},
-        steps=("true_step", "suggested_step"),
+    held_out = data.X.index[test]
+    evaluation = evaluate_population(
+        pop,
+        model=load_model() if model is None else model,
+        children=[str(c) for c in held_out],
+        n_boot=n_boot,
     )
     return Path(
         report(
-            *sections,
+            *evaluation.sections,
             path=out,
             title="opsporing: detection quality on held-out synthetic children",
             date=date,
+            lang="da" if lang == "da" else "en",
+            provenance=evaluation.provenance,
         )
     )

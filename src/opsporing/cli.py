@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from . import _research_cli
 from ._cli_model import model_app
 from .errors import DataError, OpsporingError, Problem, ResponseValidationError
 from .instruments import Instrument, get_instrument, list_instruments, load_instrument
@@ -296,8 +297,22 @@ def explain(
 def train(
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("models"),
     seed: Annotated[int | None, typer.Option(help="Seed (default: the documented one).")] = None,
+    screenings: Annotated[
+        Path | None,
+        typer.Option(help="Train on own screenings (docs/researcher-guide.md), split by family."),
+    ] = None,
+    outcomes: Annotated[Path | None, typer.Option(help="Own outcomes CSV.")] = None,
+    group: Annotated[
+        list[str] | None, typer.Option("--group", "-g", help="An evaluation-only group column.")
+    ] = None,
 ) -> None:
     """Retrain the model on the shipped synthetic data, reproducibly (see docs/model.md)."""
+    if screenings is not None or outcomes is not None:
+        from ._research_cli import run_train_own
+
+        run_train_own(out, screenings=screenings, outcomes=outcomes, groups=group or [],
+                      seed=seed, fail=_fail)
+        return
     from .model.train import main as train_main
 
     argv = ["--out", str(out)] + (["--seed", str(seed)] if seed is not None else [])
@@ -320,20 +335,35 @@ def evaluate(
     model: Annotated[
         Path | None, typer.Option(help="Model file (default: the shipped one).")
     ] = None,
+    screenings: Annotated[
+        Path | None,
+        typer.Option(help="Own screenings CSV (docs/researcher-guide.md); needs --outcomes."),
+    ] = None,
+    outcomes: Annotated[Path | None, typer.Option(help="Own outcomes CSV.")] = None,
+    group: Annotated[
+        list[str] | None,
+        typer.Option("--group", "-g", help="An evaluation-only group column (repeatable)."),
+    ] = None,
+    label: Annotated[
+        str, typer.Option(help="In need: decided_step, notified or investigation_result.")
+    ] = "decided_step",
+    lang: Annotated[str, typer.Option(help="en, or da for a decimal comma.")] = "en",
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates (0: no intervals).")] = 500,
+    instrument_quality: Annotated[
+        bool, typer.Option(help="Own data: add reliability, factor structure and item DIF.")
+    ] = False,
 ) -> None:
-    """Write a detection-quality report: model vs band rule vs oracle, calibration, fairness."""
-    from ._jobs import evaluate_report
-    from .model import load_model
+    """Write a detection-quality report: model vs band rule (vs oracle), calibration, fairness."""
+    from ._research_cli import run_evaluate
 
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        path = evaluate_report(
-            output, data_dir=data, model=load_model(model) if model is not None else None
-        )
-    except OpsporingError as exc:
-        _fail(exc)
-        return
-    console.print(f"wrote {path}")
+    run_evaluate(
+        output, data=data, model=model, screenings=screenings, outcomes=outcomes,
+        groups=group or [], label=label, lang=lang, n_boot=n_boot, fail=_fail,
+        instrument_quality=instrument_quality,
+    )
+
+
+app.command("recalibrate")(_research_cli.recalibrate)
 
 
 @app.command("export-fhir")

@@ -13,6 +13,13 @@ probabilities of synthetic data (an oracle):
   :func:`item_total_by_domain`, :func:`cohen_kappa`, :func:`icc`, :func:`rater_agreement`;
 - comparison: :func:`compare_scores` (model vs band rule vs oracle);
 - population: :func:`key_figures`, :func:`key_figure_change` (per 1,000 children 0-17);
+- one's own data: :func:`read_own_data` (the documented screenings and outcomes
+  format), :func:`evaluate_own_data` and, for synthetic children, :func:`evaluate_population`
+  (the same evaluation and report); :func:`write_own_data` writes a synthetic population in
+  that format;
+- intervals: :func:`bootstrap_frame` (clustered by family or child),
+  :func:`detection_intervals`, :func:`group_difference_intervals`,
+  :func:`reliability_intervals`, :func:`agreement_intervals`;
 - figures and report: ``plot_*``, :class:`Section`, :func:`report`, and
   :func:`evaluation_sections` for the usual appendix in one call.
 
@@ -30,6 +37,13 @@ Examples
 """
 
 from ._agreement import cohen_kappa
+from ._bootstrap import (
+    agreement_intervals,
+    bootstrap_frame,
+    detection_intervals,
+    group_difference_intervals,
+    reliability_intervals,
+)
 from ._calibration import (
     brier_score,
     decision_curve,
@@ -63,6 +77,20 @@ from ._ordinal import (
     step_confusion,
     step_costs,
 )
+from ._owndata import (
+    OwnData,
+    own_data_from_population,
+    read_own_data,
+    write_own_data,
+)
+from ._owneval import (
+    Evaluation,
+    evaluate_own_data,
+    evaluate_population,
+    evaluation_from_scores,
+    score_own_data,
+    write_evaluation,
+)
 from ._plots import (
     plot_decision_curve,
     plot_group_metric,
@@ -71,6 +99,7 @@ from ._plots import (
     plot_roc,
     plot_step_confusion,
 )
+from ._quality import instrument_quality_sections
 from ._reliability import (
     corrected_item_total,
     cronbach_alpha,
@@ -81,17 +110,22 @@ from ._reliability import (
     rater_agreement,
     reliability_by_domain,
 )
-from ._report import Section, report
+from ._report import Section, format_number, report
 from ._sections import evaluation_sections
+from ._structure import factor_structure, item_dif
 
 __all__ = [
     "DEFAULT_GROUPS",
+    "Evaluation",
     "GroupMetrics",
+    "OwnData",
     "Section",
     "age_band",
+    "agreement_intervals",
     "average_precision",
     "band_score",
     "bootstrap_ci",
+    "bootstrap_frame",
     "brier_score",
     "cohen_kappa",
     "compare_scores",
@@ -101,11 +135,20 @@ __all__ = [
     "cutoff_table",
     "decision_curve",
     "default_metrics",
+    "detection_intervals",
     "detection_metrics",
+    "evaluate_own_data",
+    "evaluate_population",
+    "evaluation_from_scores",
     "evaluation_sections",
     "expected_calibration_error",
+    "factor_structure",
     "fairness_table",
+    "format_number",
+    "group_difference_intervals",
     "icc",
+    "instrument_quality_sections",
+    "item_dif",
     "item_total_by_domain",
     "key_figure_change",
     "key_figures",
@@ -113,6 +156,7 @@ __all__ = [
     "mcdonald_omega",
     "mean_absolute_step_error",
     "metrics_by_group",
+    "own_data_from_population",
     "plot_decision_curve",
     "plot_group_metric",
     "plot_pr",
@@ -122,12 +166,17 @@ __all__ = [
     "pr_curve",
     "quadratic_weighted_kappa",
     "rater_agreement",
+    "read_own_data",
     "reliability_by_domain",
+    "reliability_intervals",
     "reliability_table",
     "report",
     "roc_auc",
     "roc_curve",
+    "score_own_data",
     "staircase_error",
     "step_confusion",
     "step_costs",
+    "write_evaluation",
+    "write_own_data",
 ]

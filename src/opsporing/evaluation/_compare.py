@@ -17,6 +17,7 @@ from ._detection import _counts_at, _rates
 COMPARE_COLUMNS = (
     "score",
     "n",
+    "n_no_score",
     "prevalence",
     "is_probability",
     "roc_auc",
@@ -76,6 +77,7 @@ def compare_scores(
     scores: Sequence[str],
     cutoffs: Mapping[str, float] | None = None,
     n_bins: int = 10,
+    probabilities: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """One table comparing any number of scores of the same children.
 
@@ -87,20 +89,28 @@ def compare_scores(
     ----------
     data : DataFrame
         One row per child: ``y_true`` (0/1) and one column per score (higher = more concern).
+        A missing score (``NaN``) means "no score for this child" (e.g. no suggestion: a
+        red flag bypasses the model; an abstention has no step): that score is measured on
+        the other children and ``n_no_score`` says how many it lacks. Count what the
+        missing scores mean separately; this table cannot.
     y_true : str, default "y_true"
     scores : sequence of str
         The score columns, one output row each, in this order.
     cutoffs : dict of str to float, optional
         The rule ``score >= cutoff`` per column for sensitivity, specificity, PPV, NPV and
         F2. A column without a cut-off gets 0.5 if it is a probability, otherwise the
-        rates are ``NaN``.
+        rates are ``NaN``; a cut-off of ``NaN`` asks for no rates.
     n_bins : int, default 10
         Equal-width bins of the expected calibration error.
+    probabilities : sequence of str, optional
+        The scores that are probabilities (Brier score and ECE). By default a score is
+        taken for a probability when its values lie in [0, 1] and it is not a 0/1 flag:
+        a rule's yes/no (or a band rule without a rød) is never a probability.
 
     Returns
     -------
     DataFrame
-        One row per score: ``score, n, prevalence, is_probability, roc_auc,
+        One row per score: ``score, n, n_no_score, prevalence, is_probability, roc_auc,
         average_precision, brier, ece, cutoff, sensitivity, specificity, ppv, npv, flag_rate,
         f2``. Brier score and ECE only for columns whose every value lies in [0, 1]
         (``is_probability``); ``NaN`` otherwise.
@@ -127,26 +137,42 @@ def compare_scores(
     unknown = [c for c in cutoffs if c not in scores]
     if unknown:
         raise chk.fail("cutoffs", unknown[0], f"a key that is one of the scores {list(scores)}")
+    if probabilities is not None:
+        odd = [p for p in probabilities if p not in scores]
+        if odd:
+            raise chk.fail("probabilities", odd[0], f"one of the scores {list(scores)}")
     rows = []
     for name in scores:
         col = chk.column(data, name, "scores")
         if not pd.api.types.is_numeric_dtype(col.dtype) and col.isin(BANDS).any():
             first = col[col.isin(BANDS)].iloc[0]
             raise chk.fail(name, first, "a number (turn bands into 0/1/2 with band_score)")
-        s = chk.scores(col, name)
-        is_prob = bool(((s >= 0.0) & (s <= 1.0)).all())
+        has = col.notna().to_numpy()
+        if not has.any():
+            raise chk.fail(name, chk.text("no score for any child"), "at least one score")
+        yk = y[has]
+        chk.both_classes(yk, f"{y_true} (children with a {name!r} score)")
+        s = chk.scores(col[has], name)
+        in_unit = bool(((s >= 0.0) & (s <= 1.0)).all())
+        if probabilities is None:
+            is_prob = in_unit and not bool(np.isin(s, (0.0, 1.0)).all())
+        else:
+            is_prob = name in probabilities
+            if is_prob and not in_unit:
+                chk.probabilities(s, name)  # raises, naming the value outside [0, 1]
         cut = cutoffs.get(name, 0.5 if is_prob else np.nan)
         if not isinstance(cut, int | float) or isinstance(cut, bool):
             raise chk.fail(f"cutoffs[{name!r}]", cut, "a number")
         row: dict[str, Any] = {
             "score": name,
-            "n": len(y),
-            "prevalence": float(y.mean()),
+            "n": len(yk),
+            "n_no_score": int((~has).sum()),
+            "prevalence": float(yk.mean()),
             "is_probability": is_prob,
-            "roc_auc": float(skm.roc_auc_score(y, s)),
-            "average_precision": float(skm.average_precision_score(y, s)),
-            "brier": float(np.mean((s - y) ** 2)) if is_prob else np.nan,
-            "ece": expected_calibration_error(y, s, n_bins=n_bins) if is_prob else np.nan,
+            "roc_auc": float(skm.roc_auc_score(yk, s)),
+            "average_precision": float(skm.average_precision_score(yk, s)),
+            "brier": float(np.mean((s - yk) ** 2)) if is_prob else np.nan,
+            "ece": expected_calibration_error(yk, s, n_bins=n_bins) if is_prob else np.nan,
             "cutoff": float(cut),
         }
         if np.isnan(cut):
@@ -154,7 +180,7 @@ def compare_scores(
                 ("sensitivity", "specificity", "ppv", "npv", "flag_rate", "f2"), np.nan
             )
         else:
-            tp, fp, tn, fn = _counts_at(y, s, np.array([float(cut)]))
+            tp, fp, tn, fn = _counts_at(yk, s, np.array([float(cut)]))
             rates = {k: float(v[0]) for k, v in _rates(tp, fp, tn, fn, (2.0,)).items()}
         row.update({k: rates[k] for k in COMPARE_COLUMNS if k in rates})
         rows.append(row)

@@ -324,6 +324,7 @@ def bootstrap_ci(
     level: float = 0.95,
     seed: int | np.random.Generator = 0,
     stratify: bool = True,
+    clusters: Any = None,
 ) -> pd.DataFrame:
     """Percentile bootstrap confidence intervals of one or more metrics.
 
@@ -350,6 +351,10 @@ def bootstrap_ci(
         Seed of :func:`numpy.random.default_rng`; the same seed gives the same intervals.
     stratify : bool, default True
         Resample within ``y_true == 1`` and ``y_true == 0`` separately.
+    clusters : array-like, optional
+        A cluster id per child (the family, or the child when a child has several rows):
+        whole clusters are resampled instead of children, so siblings are not counted as
+        independent (see :func:`bootstrap_frame`). Replaces ``stratify``.
 
     Returns
     -------
@@ -374,12 +379,23 @@ def bootstrap_ci(
     n_boot = chk.positive_int(n_boot, "n_boot")
     level = chk.unit_interval(level, "level")
     named = _as_named(metric)
-    if stratify:
+    if stratify and clusters is None:
         chk.both_classes(y, "y_true")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
     estimate = _evaluate(named, y, s)
-    if stratify:
+    if clusters is not None:
+        from ._bootstrap import resample_counts
+
+        ids = chk.as_1d(clusters, "clusters")
+        chk.same_length(y_true=y, clusters=ids)
+        codes, counts = resample_counts(ids, n_boot, rng)
+        rows = np.arange(len(y))
+        idx_list = [np.repeat(rows, counts[b, codes]) for b in range(n_boot)]
+        reps = pd.DataFrame(
+            [_evaluate(named, y[i], s[i]) for i in idx_list], columns=list(estimate)
+        )
+    elif stratify:
         pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
         idx = np.hstack(
             [
@@ -389,7 +405,8 @@ def bootstrap_ci(
         )
     else:
         idx = rng.integers(0, len(y), size=(n_boot, len(y)))
-    reps = pd.DataFrame([_evaluate(named, y[i], s[i]) for i in idx], columns=list(estimate))
+    if clusters is None:
+        reps = pd.DataFrame([_evaluate(named, y[i], s[i]) for i in idx], columns=list(estimate))
     values = reps.to_numpy(dtype=np.float64)
     valid = ~np.isnan(values)
     counts = valid.sum(axis=0)

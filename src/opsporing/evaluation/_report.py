@@ -12,10 +12,12 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -64,16 +66,51 @@ class Section:
         object.__setattr__(self, "content", tuple(items))
 
 
-def _table(obj: pd.DataFrame | pd.Series, digits: int) -> str:
+Lang = Literal["en", "da"]
+
+
+def format_number(value: Any, digits: int = 3, lang: Lang = "en") -> str:
+    """A number as a person reads it: counts as integers, Danish decimal comma on ``"da"``.
+
+    Integers (``int``, NumPy integers) keep no decimals and get a thousands separator;
+    floats get ``digits`` decimals; missing values are "–"; anything else is ``str``.
+
+    Examples
+    --------
+    >>> format_number(10000), format_number(0.36125), format_number(12345.5, 1, "da")
+    ('10,000', '0.361', '12.345,5')
+    >>> format_number(float("nan")), format_number(True)
+    ('–', 'True')
+    """
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
+        text = f"{int(value):,}"
+    elif isinstance(value, float | np.floating):
+        if not np.isfinite(value):
+            return "–" if np.isnan(value) else str(float(value))
+        text = f"{float(value):,.{digits}f}"
+    elif value is None or value is pd.NA or value is pd.NaT:
+        return "–"
+    else:
+        return str(value)
+    if lang == "da":
+        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+    return text
+
+
+def _table(obj: pd.DataFrame | pd.Series, digits: int, lang: Lang = "en") -> str:
     frame = obj.to_frame() if isinstance(obj, pd.Series) else obj
     show_index = not isinstance(frame.index, pd.RangeIndex)
-    return frame.to_html(
-        index=show_index,
-        border=0,
-        na_rep="–",
-        float_format=lambda v: f"{v:.{digits}f}",
-        escape=True,
-    )
+    # Formatted cell by cell: a column mixing counts and rates (object dtype) shows each
+    # as what it is, and an integer column is never printed as "10000.000".
+    shown = frame.astype(object).map(lambda v: format_number(v, digits, lang))
+    if show_index and not isinstance(shown.index, pd.MultiIndex):
+        shown.index = pd.Index(
+            [format_number(v, digits, lang) if isinstance(v, float) else v for v in shown.index],
+            name=frame.index.name,
+        )
+    return shown.to_html(index=show_index, border=0, escape=True)
 
 
 def _image(fig: Figure, dpi: int) -> str:
@@ -110,11 +147,11 @@ def _refuse_cpr(item: pd.DataFrame | pd.Series | str, where: str) -> None:
             )
 
 
-def _render(item: Any, where: str, digits: int, dpi: int) -> str:
+def _render(item: Any, where: str, digits: int, dpi: int, lang: Lang = "en") -> str:
     if isinstance(item, pd.DataFrame | pd.Series | str):
         _refuse_cpr(item, where)
     if isinstance(item, pd.DataFrame | pd.Series):
-        return _table(item, digits)
+        return _table(item, digits, lang)
     if isinstance(item, Figure):
         return _image(item, dpi)
     if isinstance(item, str):
@@ -131,6 +168,8 @@ def report(
     date: str | None = None,
     digits: int = 3,
     dpi: int = 100,
+    lang: Lang = "en",
+    provenance: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write a self-contained HTML report of tables and figures.
 
@@ -149,6 +188,12 @@ def report(
         Decimals of floats in tables.
     dpi : int, default 100
         Resolution of the embedded PNGs.
+    lang : {"en", "da"}, default "en"
+        The page's language: ``"da"`` writes numbers with a decimal comma and "." between
+        thousands (0,361; 10.000).
+    provenance : mapping, optional
+        What the numbers come from, shown as a table under the heading: e.g. the model
+        id and SHA-256 and the data's SHA-256 (the evaluation reports always give them).
 
     Returns
     -------
@@ -170,23 +215,29 @@ def report(
         raise chk.fail("sections", chk.text("none"), "at least one Section")
     digits = chk.positive_int(digits, "digits", minimum=0)
     dpi = chk.positive_int(dpi, "dpi", minimum=10)
+    if lang not in ("en", "da"):
+        raise chk.fail("lang", lang, "'en' or 'da'")
     _refuse_cpr(str(title), "title")
     body = [f"<h1>{html.escape(title)}</h1>"]
     if date is not None:
         body.append(f'<p class="caption">{html.escape(str(date))}</p>')
+    if provenance:
+        prov = pd.Series({str(k): v for k, v in provenance.items()}, dtype=object, name="")
+        prov.index.name = "provenance"
+        body.append(_table(prov, digits, lang))
     for k, sec in enumerate(sections):
         if not isinstance(sec, Section):
             raise chk.fail(f"sections[{k}]", chk.text(type(sec).__name__), "a Section")
         _refuse_cpr(str(sec.title), f"sections[{k}].title")
         body.append(f"<h2>{html.escape(sec.title)}</h2>")
         body += [
-            _render(item, f"{sec.title!r} content[{j}]", digits, dpi)
+            _render(item, f"{sec.title!r} content[{j}]", digits, dpi, lang)
             for j, item in enumerate(sec.content)
         ]
     doc = "\n".join(
         [
             "<!DOCTYPE html>",
-            '<html lang="en">',
+            f'<html lang="{lang}">',
             '<head><meta charset="utf-8">',
             f"<title>{html.escape(title)}</title>",
             f"<style>\n{_CSS}\n</style></head>",

@@ -1,1 +1,51 @@
-"""Example forms shipped for the demo and docs."""
+"""Example files shipped for the demo, the docs and the researcher notebook.
+
+- ``dagtilbud_forms.csv``, ``skole_forms.csv``: forms for the demo.
+- ``own_screenings.csv``, ``own_outcomes.csv``: a pair of files in the format for one's
+  own data (``docs/researcher-guide.md``), written by :func:`write_own_data_example` from
+  synthetic children (**not real children**).
+
+Examples
+--------
+>>> screenings, outcomes = own_data_paths()
+>>> screenings.name, outcomes.name
+('own_screenings.csv', 'own_outcomes.csv')
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+__all__ = ["OWN_DATA_CHILDREN", "OWN_DATA_SEED", "own_data_paths", "write_own_data_example"]
+
+#: The synthetic population of the own-data example: how many children, which seed.
+OWN_DATA_CHILDREN = 800
+OWN_DATA_SEED = 20261201
+
+_SCREENINGS, _OUTCOMES = "own_screenings.csv", "own_outcomes.csv"
+
+
+def own_data_paths() -> tuple[Path, Path]:
+    """Paths of the shipped example screenings and outcomes (inside the installed package)."""
+    root = Path(str(resources.files("opsporing.examples")))
+    return root / _SCREENINGS, root / _OUTCOMES
+
+
+def write_own_data_example(directory: str | Path) -> tuple[Path, Path]:
+    """Write the example pair again: 800 synthetic children (seed 20261201), both waves.
+
+    The shipped files are exactly what this writes (a test checks it). Group columns in the
+    outcomes file: ``sex``, ``municipality``, ``setting``, ``family_background``.
+    """
+    from ..evaluation import write_own_data
+    from ..synthetic import SyntheticConfig, generate
+
+    pop = generate(SyntheticConfig(n_children=OWN_DATA_CHILDREN, seed=OWN_DATA_SEED),
+                   progress=False)
+    screenings, outcomes = write_own_data(pop, directory)
+    out = Path(directory)
+    return (
+        screenings.replace(out / _SCREENINGS),
+        outcomes.replace(out / _OUTCOMES),
+    )

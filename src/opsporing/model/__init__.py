@@ -39,6 +39,14 @@ from ._features import (
     monotonic_constraint,
 )
 from ._keys import PublicKey, generate_keypair, read_public_key
+from ._local import LocalTraining, train_own_data
+from ._recalibrate import (
+    Recalibration,
+    adjust_prior,
+    recalibrate,
+    save_recalibrated,
+)
+from ._split import check_split, clusters_of, family_split
 
 __all__ = [
     "DOMAINS",
@@ -47,12 +55,18 @@ __all__ = [
     "SIGNATURE_NAME",
     "TRUSTED_TYPES",
     "VERSION_POLICY",
+    "LocalTraining",
     "PublicKey",
+    "Recalibration",
     "StepSuggester",
     "UnfittedModelError",
+    "adjust_prior",
     "build_features",
+    "check_split",
+    "clusters_of",
     "concept_codes",
     "domain_ranges",
+    "family_split",
     "feature_groups",
     "feature_names",
     "generate_keypair",
@@ -63,7 +77,10 @@ __all__ = [
     "monotonic_constraint",
     "read_manifest",
     "read_public_key",
+    "recalibrate",
     "save_model",
+    "save_recalibrated",
     "sha256_file",
     "sign_model",
+    "train_own_data",
 ]
