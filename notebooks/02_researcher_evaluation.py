@@ -128,7 +128,8 @@ children["true_step"].value_counts().sort_index().rename("children per true step
 # `evaluate_population` does all of it and returns one row per child plus an
 # **accounting** of what every child was suggested. A red flag (`notify`) bypasses the
 # model (no probability); an abstention (`abstain`: "insufficient information, discuss in
-# the team", for data reasons only) has neither a probability nor a step. Nobody is dropped: the table below counts
+# the team", for data reasons only) has neither a probability nor a step. Nobody is
+# dropped: the table below counts
 # them, and each metric after it says which children it is computed on.
 
 # %%

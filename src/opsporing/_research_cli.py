@@ -93,6 +93,10 @@ def recalibrate(
         typer.Option(help="Known local share with step >= 1 (label-free prior adjustment)."),
     ] = None,
     model: Annotated[Path | None, typer.Option(help="Parent model (default: shipped).")] = None,
+    signing_key: Annotated[
+        Path | None,
+        typer.Option(help="The municipality's private key to sign the new model with."),
+    ] = None,
     group: Annotated[
         list[str] | None,
         typer.Option("--group", "-g", help="A group column in the files (ignored here)."),
@@ -121,7 +125,7 @@ def recalibrate(
             X, step = own_features(read_own_data(screenings, outcomes, groups=group or []))
             known = step.notna().to_numpy()
             result = refit(parent, X[known], step[known].astype(int))
-        save_recalibrated(result, out)
+        save_recalibrated(result, out, signing_key=signing_key)
     except OpsporingError as exc:
         _fail(exc)
     table = pd.DataFrame({"before": result.before, "after": result.after})

@@ -262,9 +262,13 @@ def _numbers(
 
 
 def _instruments() -> dict[str, Instrument]:
-    from ..model import INSTRUMENTS
+    """Every shipped instrument the model can read (its domains are the vocabulary's)."""
+    from ..instruments import list_instruments
+    from ..model import is_model_instrument
 
-    return {inst_id: get_instrument(inst_id) for inst_id in INSTRUMENTS.values()}
+    return {
+        inst.id: get_instrument(inst.id) for inst in list_instruments() if is_model_instrument(inst)
+    }
 
 
 def _item_ids(instruments: dict[str, Instrument]) -> dict[str, set[str]]:

@@ -54,6 +54,8 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "opsporing.model._estimator.StepSuggester",
     "opsporing.model._estimator._Constant",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    # A recalibrated model's label-free prior adjustment: a calibration map and a float.
+    "opsporing.model._recalibrate.PriorShift",
 )
 
 #: Largest model file read (the shipped one is about 2 MB).

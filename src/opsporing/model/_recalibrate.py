@@ -207,14 +207,12 @@ def calibration_summary(
 
 
 def _suggested(model: Any, cum: F64) -> npt.NDArray[np.bool_]:
-    """Whether the model's own step rule suggests step >= 1 from these probabilities."""
-    rule = getattr(model, "_suggest", None)
-    if callable(rule):
-        try:
-            return np.asarray(np.asarray(rule(cum)) >= 1, dtype=bool)
-        except (TypeError, ValueError, IndexError):  # another rule's signature: fall back
-            pass
-    return np.asarray(cum[:, 0] >= float(getattr(model, "threshold", 0.5)), dtype=bool)
+    """Whether the model's own step rule (the suggestion policy) suggests step >= 1."""
+    ones, zeros = np.ones((len(cum), 1)), np.zeros((len(cum), 1))
+    full = np.hstack([ones, cum, zeros])
+    proba = full[:, :-1] - full[:, 1:]
+    positions = model._suggest(proba)  # the policy's rule: the same as predict's
+    return np.asarray(np.asarray(model.classes_)[positions] >= 1, dtype=bool)
 
 
 def _fit_map(margin: F64, target: npt.NDArray[np.int64]) -> IsotonicRegression:
@@ -383,11 +381,15 @@ def adjust_prior(model: Any, X: pd.DataFrame, prevalence: float) -> Recalibratio
                          "prior")
 
 
-def save_recalibrated(result: Recalibration, directory: str | Path) -> dict[str, Any]:
+def save_recalibrated(
+    result: Recalibration, directory: str | Path, *, signing_key: str | Path | None = None
+) -> dict[str, Any]:
     """Write the recalibrated model and a manifest naming its parent and the local data.
 
     The one place that calls :func:`~opsporing.model.save_model` for recalibrated models.
-    Also writes ``RECALIBRATION.md``: the calibration before and after, in words.
+    Also writes ``RECALIBRATION.md``: the calibration before and after, in words. Sign it
+    with the municipality's own key (``signing_key``, see ``opsporing model keygen``):
+    :func:`~opsporing.model.load_model` refuses an unsigned model unless told otherwise.
 
     Returns
     -------
@@ -409,7 +411,7 @@ def save_recalibrated(result: Recalibration, directory: str | Path) -> dict[str,
             "after": plain(result.after),
         },
     }
-    manifest = save_model(result.model, directory, extra=extra)
+    manifest = save_model(result.model, directory, extra=extra, signing_key=signing_key)
     Path(directory, "RECALIBRATION.md").write_text(render_recalibration(result), encoding="utf-8")
     return manifest
 
