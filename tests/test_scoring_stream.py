@@ -81,10 +81,16 @@ def test_bad_batch_rows_and_missing_source_are_typed_errors(tmp_path: Path, bad:
 
 
 @pytest.mark.slow
-def test_dask_on_a_local_cluster_equals_in_memory() -> None:
+def test_dask_on_a_local_cluster_equals_in_memory(model: object) -> None:
     dd = pytest.importorskip("dask.dataframe")
     distributed = pytest.importorskip("distributed")
+    from opsporing.decision import suggest_batch
+    from opsporing.scoring import suggest_dask
+    from opsporing.scoring._stream import _suggestion_rows
+
     data = forms(2_000, seed=3)
+    data["age_years"] = 10.0
+    scores = scored(90, seed=9)
     with (
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
@@ -92,6 +98,46 @@ def test_dask_on_a_local_cluster_equals_in_memory() -> None:
         distributed.Client(cluster),
     ):
         ddf = dd.from_pandas(data, npartitions=4)
-        got = score_dask(SCHOOL, ddf, keep=["form_id"]).compute()
-    want = score_batch(SCHOOL, data, keep=["form_id"])
+        got = score_dask(SCHOOL, ddf, keep=["form_id", "age_years"]).compute()
+        suggested = suggest_dask(
+            model, dd.from_pandas(scores, npartitions=3), id_column="form_id"
+        ).compute()
+    want = score_batch(SCHOOL, data, keep=["form_id", "age_years"])
     pd.testing.assert_frame_equal(got, want, check_categorical=False, check_dtype=False)
+    expected = _suggestion_rows(suggest_batch(model, scores, id_column="form_id"))
+    pd.testing.assert_frame_equal(suggested.reset_index(drop=True), expected, check_dtype=False)
+
+
+@pytest.fixture(scope="module")
+def model() -> object:
+    from opsporing.model import load_model
+
+    return load_model(Path(__file__).parent.parent / "models" / "step_suggester.joblib")
+
+
+def scored(n: int, seed: int) -> pd.DataFrame:
+    data = forms(n, seed=seed)
+    data["age_years"] = 10.0
+    return score_batch(SCHOOL, data, keep=["form_id", "age_years"])
+
+
+def test_streamed_suggestions_equal_in_memory(tmp_path: Path, model: object) -> None:
+    from opsporing.decision import suggest_batch
+    from opsporing.scoring import suggest_parquet
+    from opsporing.scoring._stream import _suggestion_rows
+
+    scores = scored(120, seed=5)
+    assert scores["red_flag"].any() and not scores["red_flag"].all()
+    scores.to_parquet(tmp_path / "scores.parquet")
+    summary = suggest_parquet(
+        model,
+        tmp_path / "scores.parquet",
+        tmp_path / "s.parquet",
+        id_column="form_id",
+        batch_rows=50,
+    )
+    assert (summary.rows_read, summary.rows_written, summary.batches) == (120, 120, 3)
+    got = pd.read_parquet(tmp_path / "s.parquet")
+    want = _suggestion_rows(suggest_batch(model, scores, id_column="form_id"))
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    assert set(got["kind"]) >= {"notify", "step"}

@@ -198,8 +198,16 @@ def score_parquet(
     return StreamSummary(read, writer.rows, batches, tuple(problems), out)
 
 
+#: Columns of a suggestion row that are numbers; every other column is text.
+_SUGGESTION_NUMBERS = {"step": "Int64", "p_needs_support": "Float64"}
+
+
 def _suggestion_rows(suggestions: list[Any]) -> pd.DataFrame:
-    """Suggestions as flat rows: scalars as they are, everything else as JSON text."""
+    """Suggestions as flat rows with fixed dtypes (scalars as they are, the rest as JSON text).
+
+    The dtypes do not depend on the rows (a chunk without any abstention still has a text
+    ``abstain_reason`` column), so every chunk and partition has the same schema.
+    """
     rows = []
     for s in suggestions:
         row = {}
@@ -207,7 +215,10 @@ def _suggestion_rows(suggestions: list[Any]) -> pd.DataFrame:
             scalar = value is None or isinstance(value, str | int | float | bool)
             row[key] = value if scalar else json.dumps(value, ensure_ascii=False, default=str)
         rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    return frame.astype(
+        {c: _SUGGESTION_NUMBERS.get(c, pd.StringDtype()) for c in frame.columns}
+    )
 
 
 def suggest_parquet(
