@@ -18,6 +18,7 @@ from rich.table import Table
 
 from .errors import DataError, OpsporingError, Problem, ResponseValidationError
 from .instruments import Instrument, get_instrument, list_instruments, load_instrument
+from .interop._cli import interop_app
 from .scoring import score_batch
 from .vocabulary import Language, load_vocabulary
 
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 instruments_app = typer.Typer(help="List and show the screening instruments.", no_args_is_help=True)
 app.add_typer(instruments_app, name="instruments")
+app.add_typer(interop_app, name="interop")  # opsporing/interop/_cli.py
 
 console = Console()
 _state = {"debug": False}
