@@ -82,6 +82,7 @@ def test_bad_batch_rows_and_missing_source_are_typed_errors(tmp_path: Path, bad:
 
 @pytest.mark.slow
 def test_dask_on_a_local_cluster_equals_in_memory(model: object) -> None:
+    dask = pytest.importorskip("dask")
     dd = pytest.importorskip("dask.dataframe")
     distributed = pytest.importorskip("distributed")
     from opsporing.decision import suggest_batch
@@ -102,8 +103,20 @@ def test_dask_on_a_local_cluster_equals_in_memory(model: object) -> None:
         suggested = suggest_dask(
             model, dd.from_pandas(scores, npartitions=3), id_column="form_id"
         ).compute()
+        bad = data.copy()
+        bad.loc[[10, 1900], "emo_sad"] = 9.0  # in the first and the last partition
+        good, rejected = dask.compute(
+            *score_dask(
+                SCHOOL, dd.from_pandas(bad, npartitions=4), keep=["form_id"], errors="collect"
+            )
+        )
     want = score_batch(SCHOOL, data, keep=["form_id", "age_years"])
     pd.testing.assert_frame_equal(got, want, check_categorical=False, check_dtype=False)
+    assert sorted(rejected["row"]) == [10, 1900] and len(good) == len(data) - 2
+    pd.testing.assert_frame_equal(
+        good, score_batch(SCHOOL, bad.drop(index=[10, 1900]), keep=["form_id"]),
+        check_categorical=False, check_dtype=False,
+    )  # fmt: skip
     expected = _suggestion_rows(suggest_batch(model, scores, id_column="form_id"))
     pd.testing.assert_frame_equal(suggested.reset_index(drop=True), expected, check_dtype=False)
 

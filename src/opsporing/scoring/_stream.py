@@ -216,9 +216,7 @@ def _suggestion_rows(suggestions: list[Any]) -> pd.DataFrame:
             row[key] = value if scalar else json.dumps(value, ensure_ascii=False, default=str)
         rows.append(row)
     frame = pd.DataFrame(rows)
-    return frame.astype(
-        {c: _SUGGESTION_NUMBERS.get(c, pd.StringDtype()) for c in frame.columns}
-    )
+    return frame.astype({c: _SUGGESTION_NUMBERS.get(c, pd.StringDtype()) for c in frame.columns})
 
 
 def suggest_parquet(
@@ -257,17 +255,55 @@ def suggest_parquet(
     return StreamSummary(read, writer.rows, batches, (), out)
 
 
-def score_dask(instrument: Instrument, forms: Any, *, keep: Iterable[str] = ()) -> Any:
+def score_dask(
+    instrument: Instrument,
+    forms: Any,
+    *,
+    keep: Iterable[str] = (),
+    errors: Literal["raise", "collect"] = "raise",
+) -> Any:
     """Score a Dask DataFrame of forms, partition by partition (lazy; call ``.compute()``).
 
-    Each partition is scored by :func:`score_batch` with ``errors="raise"``: a partition
-    with bad rows fails with a :class:`~opsporing.errors.ResponseValidationError` listing
-    every problem of that partition. The result has the columns and dtypes of
-    :func:`score_batch`, one row per form, with the partitions' index.
+    Parameters
+    ----------
+    instrument : Instrument
+    forms : dask.dataframe.DataFrame
+    keep : iterable of str
+        As for :func:`score_batch`.
+    errors : {"raise", "collect"}
+        ``"raise"``: the result is the scores; a partition with bad rows fails with a
+        :class:`~opsporing.errors.ResponseValidationError` listing every problem of that
+        partition. ``"collect"``: a pair ``(scores, rejected)`` of lazy frames, the scores
+        of the good rows and one row per problem of every bad row (the ``rejected`` table
+        of :class:`ScoringResult`); compute both in one pass with
+        ``dask.compute(scores, rejected)``.
+
+    Returns
+    -------
+    dask.dataframe.DataFrame, or a pair of them
+        The columns and dtypes of :func:`score_batch`, with the partitions' index.
     """
     keep = list(keep)
-    meta = score_batch(instrument, forms._meta, keep=keep)
-    return forms.map_partitions(_score_partition, instrument, keep, meta=meta)
+    if errors == "raise":
+        meta = score_batch(instrument, forms._meta, keep=keep)
+        return forms.map_partitions(_score_partition, instrument, keep, meta=meta)
+    if errors != "collect":
+        raise DataError(f"errors = {errors!r}: expected 'raise' or 'collect'")
+    empty = score_batch(instrument, forms._meta, keep=keep, errors="collect")
+    scores = forms.map_partitions(_collect_partition, instrument, keep, "scores", meta=empty.scores)
+    rejected = forms.map_partitions(
+        _collect_partition, instrument, keep, "rejected", meta=empty.rejected.astype(object)
+    )
+    return scores, rejected
+
+
+def _collect_partition(
+    frame: pd.DataFrame, instrument: Instrument, keep: list[str], part: str
+) -> pd.DataFrame:
+    result = score_batch(instrument, frame, keep=keep, errors="collect")
+    if part == "scores":
+        return result.scores
+    return result.rejected.astype(object)
 
 
 def _score_partition(frame: pd.DataFrame, instrument: Instrument, keep: list[str]) -> pd.DataFrame:
