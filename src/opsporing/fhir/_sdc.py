@@ -29,6 +29,7 @@ calculated answers of a response: scores are always recomputed, never trusted.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 from ..instruments import Instrument
@@ -137,8 +138,16 @@ def answer_expression(item_id: str) -> str:
 
 
 def _number(x: float) -> str:
-    """A FHIRPath number literal (``4``, ``0.5``)."""
-    return str(int(x)) if float(x).is_integer() else repr(float(x))
+    """A FHIRPath number literal (``4``, ``0.5``, ``0.00001``: never exponent notation).
+
+    Examples
+    --------
+    >>> _number(4.0), _number(0.5), _number(1e-05), _number(-2)
+    ('4', '0.5', '0.00001', '-2')
+    """
+    if float(x).is_integer():
+        return str(int(x))
+    return format(Decimal(repr(float(x))), "f")
 
 
 def _band(score: str, yellow: float, red: float, strength: bool) -> str:
