@@ -7,7 +7,10 @@ Run:  python benchmarks/bench_stream.py [--n 10000000] [--batch-rows 262144] [--
    ``pd.read_parquet`` + ``score_batch`` (everything in memory), each in a fresh process,
    printing wall time and peak resident memory (the process's own ``ru_maxrss``) and the
    ratios streamed / in memory. Target: streamed peak memory under 2 GB at 10 million forms.
-3. Scores the first ``--dask-n`` rows with ``score_dask`` on a ``LocalCluster`` of 2 worker
+3. With ``--suggest-n N`` (e.g. 1100000, every child in Denmark): scores N forms and writes
+   suggestions with explanations for them with ``suggest_parquet`` (streamed, in a fresh
+   process), printing wall time, rate and peak memory.
+4. Scores the first ``--dask-n`` rows with ``score_dask`` on a ``LocalCluster`` of 2 worker
    processes and with ``score_batch`` in this process, and prints the time ratio.
 """
 
@@ -69,6 +72,19 @@ def _in_memory(src: str, out: mp.Queue) -> None:  # type: ignore[type-arg]
     out.put((time.perf_counter() - t0, _peak_mb(), len(scores)))
 
 
+def _suggest(src: str, dst: str, batch_rows: int, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    from threadpoolctl import threadpool_limits
+
+    from opsporing.model import load_model
+    from opsporing.scoring import suggest_parquet
+
+    model = load_model()
+    t0 = time.perf_counter()
+    with threadpool_limits(limits=1):  # the machine is shared: one core
+        summary = suggest_parquet(model, src, dst, id_column="form_id", batch_rows=batch_rows)
+    out.put((time.perf_counter() - t0, _peak_mb(), summary.rows_written))
+
+
 def _run(target: object, *args: object) -> tuple[float, float, int]:
     ctx = mp.get_context("spawn")  # a fresh process: its peak memory is this phase's alone
     queue = ctx.Queue()
@@ -85,6 +101,7 @@ def main() -> None:
     parser.add_argument("--batch-rows", type=int, default=262_144)
     parser.add_argument("--dask-n", type=int, default=200_000)
     parser.add_argument("--no-in-memory", action="store_true")
+    parser.add_argument("--suggest-n", type=int, default=0)
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
 
@@ -103,6 +120,24 @@ def main() -> None:
             print(f"in memory : {m_rows:,} forms in {m_time:.1f} s, peak RSS {m_peak:,.0f} MB")
             print(f"ratio streamed/in-memory: time {s_time / m_time:.2f}, "
                   f"peak memory {s_peak / m_peak:.2f}")  # fmt: skip
+
+        if args.suggest_n:
+            children = Path(tmp) / "children.parquet"
+            scores = Path(tmp) / "children_scores.parquet"
+            write_forms(children, args.suggest_n, seed=1)
+            ids = pd.read_parquet(children)
+            ids.insert(0, "form_id", [f"C{i:07d}" for i in range(len(ids))])
+            ids["age_years"] = 10.0
+            ids.to_parquet(children)
+            del ids
+            score_parquet(
+                get_instrument(INSTRUMENT), children, scores, keep=["form_id", "age_years"]
+            )
+            g_time, g_peak, g_rows = _run(
+                _suggest, str(scores), str(Path(tmp) / "s.parquet"), 16_384
+            )
+            print(f"suggest   : {g_rows:,} children with explanations in {g_time:.1f} s "
+                  f"({g_rows / g_time:,.0f}/s), peak RSS {g_peak:,.0f} MB")  # fmt: skip
 
         if args.dask_n:
             import dask.dataframe as dd
