@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from opsporing.errors import InstrumentDefinitionError
+from opsporing.errors import InstrumentDefinitionError, ResponseValidationError
 from opsporing.instruments import Instrument, list_instruments, load_instrument
 from opsporing.interop import (
     REDCAP_COLUMNS,
@@ -169,3 +169,36 @@ def test_edited_or_broken_dictionaries_are_reported_all_at_once() -> None:
     broken.loc[1, "Field Annotation"] = "opsporing:item={not json"
     with pytest.raises(InstrumentDefinitionError, match="JSON after the opsporing tag"):
         from_redcap_dictionary(broken)
+
+
+def test_xlsform_submissions_score_like_the_forms(tmp_path: Path) -> None:
+    """Headers as ODK Central (group-name), KoboToolbox (group/name) and plain names."""
+    from pyxform.xls2xform import convert
+
+    from opsporing.interop import from_xlsform_submissions
+
+    school = next(i for i in INSTRUMENTS if i.id == "opsporing.skole.trivsel")
+    result = convert(xlsform=str(to_xlsform(school).write(tmp_path / "f.xlsx")))
+    paths = {
+        el.get("nodeset", "").rsplit("/", 1)[1]: el.get("nodeset", "")
+        for el in ET.fromstring(result.xform).iter(f"{XF}bind")
+    }
+    forms = pd.DataFrame(
+        [{i: v for i, v in zip(school.item_ids, [k % 2, None, 1, 0] * 10, strict=False)}
+         for k in range(3)]
+    )  # fmt: skip
+    headers = {}
+    for k, item in enumerate(school.item_ids):
+        group_path = paths[xlsform_name(item)].removeprefix("/data/")
+        headers[item] = [group_path.replace("/", "-"), group_path, xlsform_name(item)][k % 3]
+    exported = forms.rename(columns=headers).astype("Int64").astype("string").fillna("")
+    exported.insert(0, "KEY", ["uuid:a", "uuid:b", "uuid:c"])
+    back = from_xlsform_submissions(exported, school)
+    pd.testing.assert_frame_equal(
+        score_batch(school, back, keep=["KEY"]).drop(columns=["KEY"]),
+        score_batch(school, forms.astype("float64")),
+    )
+    exported.loc[1, headers["emo_sad"]] = "often"
+    with pytest.raises(ResponseValidationError) as exc:
+        from_xlsform_submissions(exported, school)
+    assert [(p.field, p.value, p.row) for p in exc.value.problems] == [("emo_sad", "often", 1)]

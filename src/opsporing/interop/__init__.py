@@ -1,7 +1,7 @@
 """Instruments in the tools researchers and municipalities already use.
 
 - :func:`to_xlsform` writes an instrument as an **XLSForm** (ODK Collect, KoboToolbox,
-  Enketo); :func:`xlsform_column_map` renames the columns of the submissions those tools export.
+  Enketo); :func:`from_xlsform_submissions` reads the submissions those tools export.
 - :func:`to_redcap_dictionary` / :func:`from_redcap_dictionary` write and read a **REDCap data
   dictionary** (lossless: the scoring rules travel in the Field Annotations);
   :func:`from_redcap_records` reads REDCap's export of records for ``score_batch``.
@@ -30,7 +30,13 @@ from ._redcap import (
     redcap_field_name,
     to_redcap_dictionary,
 )
-from ._xlsform import XLSForm, to_xlsform, xlsform_column_map, xlsform_name
+from ._xlsform import (
+    XLSForm,
+    from_xlsform_submissions,
+    to_xlsform,
+    xlsform_column_map,
+    xlsform_name,
+)
 
 __all__ = [
     "REDCAP_COLUMNS",
@@ -38,6 +44,7 @@ __all__ = [
     "XLSForm",
     "from_redcap_dictionary",
     "from_redcap_records",
+    "from_xlsform_submissions",
     "instrument_json_schema",
     "redcap_column_map",
     "redcap_field_name",

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from ..errors import Problem, ResponseValidationError
 from ..instruments import Instrument
 
@@ -42,6 +44,64 @@ def xlsform_column_map(instrument: Instrument) -> dict[str, str]:
     {'_1vurdering': '1vurdering'}
     """
     return {xlsform_name(i): i for i in instrument.item_ids}
+
+
+def from_xlsform_submissions(table: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
+    """Submissions exported by ODK Central, KoboToolbox or Enketo as forms for ``score_batch``.
+
+    A column of a question is found by its name alone or by its group path: ``emo_sad``,
+    ``domain_emotional-emo_sad`` (ODK Central), ``domain_emotional/emo_sad`` (KoboToolbox,
+    Enketo). It becomes the item id; its choice names ("0", "1", …) become numbers, empty cells
+    unanswered. Other columns (``KEY``, ``_id``, ``SubmissionDate``, the note …) are left as
+    they are: pass the ones to keep with ``keep=`` to ``score_batch`` and drop the rest.
+
+    Raises
+    ------
+    ResponseValidationError
+        Two columns for one item, or a cell that is not a choice name, each named with
+        its row, column and value.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from opsporing.instruments import get_instrument
+    >>> subs = pd.DataFrame({"KEY": ["uuid:1", "uuid:2"],
+    ...                      "domain_vurdering-_1vurdering": ["2", ""]})
+    >>> from_xlsform_submissions(subs, get_instrument("topi")).to_dict("list")
+    {'KEY': ['uuid:1', 'uuid:2'], '1vurdering': [2.0, nan]}
+    """
+    names = xlsform_column_map(instrument)
+    renames: dict[str, str] = {}
+    problems: list[Problem] = []
+    for column in table.columns:
+        leaf = re.split(r"[-/]", str(column))[-1]
+        if leaf in names:
+            item = names[leaf]
+            if item in renames.values():
+                problems.append(
+                    Problem(str(column), item, "one column per question", kind="duplicate_column")
+                )
+            renames[str(column)] = item
+    if problems:
+        raise ResponseValidationError(problems, headline="invalid XLSForm submissions")
+    out = table.rename(columns=renames)
+    for item in renames.values():
+        text = out[item].astype("string").str.strip()
+        numbers = pd.to_numeric(text.mask(text == ""), errors="coerce")
+        bad = numbers.isna() & text.fillna("").ne("")
+        problems += [
+            Problem(
+                item,
+                value,
+                "a choice name of the item (its value) or empty",
+                row=row if isinstance(row, int | str) else str(row),
+            )
+            for row, value in text[bad].items()
+        ]
+        out[item] = numbers.astype("float64")
+    if problems:
+        raise ResponseValidationError(problems, headline="invalid XLSForm submissions")
+    return out
 
 
 @dataclass(frozen=True)
