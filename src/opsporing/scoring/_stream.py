@@ -10,9 +10,10 @@ exactly what the in-memory call gives on the same rows (the tests compare them).
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Integral
 from pathlib import Path
 from typing import Any, Literal
@@ -39,6 +40,10 @@ class StreamSummary:
         Every problem of every rejected row (``errors="collect"``); row labels are the row
         numbers in the input (0-based, across all batches).
     destination : Path
+    red_flags : dict
+        Rejected rows whose *valid* answers raise a red flag (row -> concept codes), when
+        :func:`score_batch` reports them: the duty to notify does not wait for the rest of
+        the form to be fixed.
     """
 
     rows_read: int
@@ -46,6 +51,7 @@ class StreamSummary:
     batches: int
     problems: tuple[Problem, ...]
     destination: Path
+    red_flags: dict[Any, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _batches(
@@ -167,6 +173,7 @@ def score_parquet(
     out = Path(destination)
     writer = _Writer(out)
     problems: list[Problem] = []
+    red_flags: dict[Any, tuple[str, ...]] = {}
     read = batches = 0
     empty: pd.DataFrame | None = None
     try:
@@ -174,6 +181,7 @@ def score_parquet(
             batches += 1
             read += len(frame)
             result = score_batch(instrument, frame, errors="collect", keep=keep)
+            red_flags.update(getattr(result, "red_flags", None) or {})
             problems += [
                 Problem(
                     str(r["field"]),
@@ -192,10 +200,21 @@ def score_parquet(
         writer.close(empty)
     if errors == "raise" and problems:
         out.unlink(missing_ok=True)
-        raise ResponseValidationError(
-            problems, headline=f"invalid forms in {str(source)[:200]} for {instrument.key}"
-        )
-    return StreamSummary(read, writer.rows, batches, tuple(problems), out)
+        headline = f"invalid forms in {str(source)[:200]} for {instrument.key}"
+        raise _invalid(problems, headline, red_flags)
+    return StreamSummary(read, writer.rows, batches, tuple(problems), out, red_flags)
+
+
+def _invalid(
+    problems: list[Problem], headline: str, red_flags: dict[Any, tuple[str, ...]]
+) -> ResponseValidationError:
+    """The error of a streamed run, carrying the red flags of rejected rows where it can."""
+    # Where ResponseValidationError carries red flags (its message then opens with the § 133
+    # notice), pass them on; the check keeps this working with either version of it.
+    if red_flags and "red_flags" in inspect.signature(ResponseValidationError).parameters:
+        extra: dict[str, Any] = {"red_flags": red_flags}
+        return ResponseValidationError(problems, headline, **extra)
+    return ResponseValidationError(problems, headline=headline)
 
 
 #: Columns of a suggestion row that are numbers; every other column is text.
