@@ -778,7 +778,12 @@ def test_an_instrument_of_ones_own_with_gaps_and_clashing_ids() -> None:
     Questionnaire.model_validate(q)
     assert q["id"] == "kommune-x.trivsel-2.1.0" and FHIR_ID.match(q["id"])
     assert q["name"] == "KommuneXTrivsel"
-    assert [i["linkId"] for i in walk(q["item"])] == ["domain:a", "a", "b_2"]
+    assert [i["linkId"] for i in walk(q["item"])] == [
+        "domain:a", "a", "b_2", "score:a", "band:a", "overall:band", "red-flag"
+    ]  # fmt: skip
+    plain = to_questionnaire(inst, scoring=False)
+    assert [i["linkId"] for i in walk(plain["item"])] == ["domain:a", "a", "b_2"]
+    assert "meta" not in plain and "extension" not in plain
     qr = to_questionnaire_response(inst, {"a": 4, "b_2": 0})
     form = from_questionnaire_response(qr, inst)
     assert form == {"a": 4, "b_2": 0}

@@ -42,6 +42,9 @@ NAME_FIELDS = frozenset(
 #: (artifact, key path) -> why it is allowed.
 ALLOWED = {
     ("fhir-questionnaire", "name"): "FHIR R4 Questionnaire.name: the instrument's computer name",
+    ("fhir-questionnaire", "extension[].valueExpression.name"): (
+        "FHIR Expression.name: the name of an SDC scoring variable, e.g. scoreEmotional"
+    ),
 }
 
 #: Columns that must never be a model input (evaluation groups and identifiers).

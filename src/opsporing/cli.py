@@ -21,6 +21,7 @@ from . import _research_cli
 from ._cli_model import model_app
 from .errors import DataError, OpsporingError, Problem, ResponseValidationError
 from .instruments import Instrument, get_instrument, list_instruments, load_instrument
+from .interop._cli import interop_app
 from .scoring import score_batch
 from .vocabulary import Language, load_vocabulary
 
@@ -38,6 +39,7 @@ with contextlib.suppress(ImportError):  # `users` and `audit` need the [web] ext
     from .web._cli import register
 
     register(app)
+app.add_typer(interop_app, name="interop")  # opsporing/interop/_cli.py
 
 console = Console()
 _state = {"debug": False}

@@ -10,6 +10,10 @@
   ``topi`` instrument; :func:`from_kl_sdq_response` and :func:`score_sdq` read and score
   its SDQ 4-10 and 11-17 responses by the public SDQ scoring rules (no SDQ wording is
   shipped: it is copyright youthinmind).
+- SDC (Structured Data Capture 3.0.0): the Questionnaire scores itself in a form renderer
+  (FHIRPath ``calculatedExpression`` of each domain score and band, the total, the overall
+  band and the red flag, with ``observationExtract``); :func:`to_code_systems`,
+  :func:`to_value_sets` and :func:`to_sdc_bundle` export the terminology it refers to.
 - :func:`to_json_schema` describes a form as JSON Schema (draft 2020-12) for any form
   builder.
 
@@ -46,21 +50,35 @@ from ._response import (
     from_questionnaire_responses,
     to_questionnaire_response,
 )
+from ._sdc import (
+    CALCULATED_EXPRESSION_URL,
+    OBSERVATION_EXTRACT_URL,
+    SDC_PROFILES,
+    VARIABLE_URL,
+    computed_link_ids,
+    scoring_variables,
+)
 from ._sdq import SDQ_IMPACT_ITEMS, SDQ_REVERSED, SDQ_SUBSCALES, SDQScore, score_sdq
+from ._terminology import to_code_systems, to_sdc_bundle, to_value_sets
 
 __all__ = [
+    "CALCULATED_EXPRESSION_URL",
     "CANONICAL_BASE",
     "JSON_SCHEMA_DIALECT",
     "KL_SDQ_4_10",
     "KL_SDQ_11_17",
     "KL_SDQ_ANSWERS",
     "KL_TOPI",
+    "OBSERVATION_EXTRACT_URL",
     "ORDINAL_VALUE_URL",
+    "SDC_PROFILES",
     "SDQ_IMPACT_ITEMS",
     "SDQ_REVERSED",
     "SDQ_SUBSCALES",
     "TRANSLATION_URL",
+    "VARIABLE_URL",
     "SDQScore",
+    "computed_link_ids",
     "from_kl_sdq_response",
     "from_kl_topi_response",
     "from_questionnaire_response",
@@ -68,7 +86,11 @@ __all__ = [
     "questionnaire_url",
     "score_kl_sdq",
     "score_sdq",
+    "scoring_variables",
+    "to_code_systems",
     "to_json_schema",
     "to_questionnaire",
     "to_questionnaire_response",
+    "to_sdc_bundle",
+    "to_value_sets",
 ]

@@ -18,6 +18,7 @@ from ._common import (
     resource_id,
     translation,
 )
+from ._sdc import SDC_PROFILES, domain_result_items, root_extensions, summary_items
 
 PublicationStatus = Literal["draft", "active", "retired", "unknown"]
 _STATUSES = ("draft", "active", "retired", "unknown")
@@ -67,6 +68,7 @@ def to_questionnaire(
     base_url: str = CANONICAL_BASE,
     status: PublicationStatus = "active",
     group_by_domain: bool = True,
+    scoring: bool = True,
 ) -> dict[str, Any]:
     """An instrument as a FHIR R4 Questionnaire (a JSON-ready dict).
 
@@ -84,6 +86,15 @@ def to_questionnaire(
     group_by_domain : bool
         Put the items of each domain in a ``group`` item (linkId ``domain:<domain id>``).
         Without groups the items are flat, in the instrument's order.
+    scoring : bool
+        Add the SDC content that makes the form score itself (see :mod:`._sdc` and
+        docs/fhir.md): root ``variable`` extensions with the scoring rules in FHIRPath,
+        read-only ``calculatedExpression`` items for each domain's score and band (in its
+        group, after its questions; without groups after all questions), the total, the
+        overall band and the red flag (with ``observationExtract`` and a ``code`` from
+        ``{base_url}/CodeSystem/{id}.scores``), a red-flag notice shown by ``enableWhen``,
+        and ``meta.profile`` naming the SDC 3.0.0 profiles. ``False`` gives the plain R4
+        Questionnaire of the questions only.
 
     Returns
     -------
@@ -135,6 +146,7 @@ def to_questionnaire(
     q: dict[str, Any] = {
         "resourceType": "Questionnaire",
         "id": resource_id(instrument),
+        **({"meta": {"profile": list(SDC_PROFILES)}} if scoring else {}),
         "language": lang,
         "url": url,
         "identifier": [{"system": f"{base_url.rstrip('/')}/instrument-id", "value": instrument.id}],
@@ -147,6 +159,8 @@ def to_questionnaire(
     }
     if instrument.description is not None:
         q.update(_text("description", instrument.description, lang))
+    if scoring:
+        q["extension"] = root_extensions(instrument)
     if group_by_domain:
         groups = []
         for domain in instrument.domains:
@@ -158,10 +172,20 @@ def to_questionnaire(
                     "linkId": f"{GROUP_PREFIX}{domain.id}",
                     **_text("text", domain.label, lang),
                     "type": "group",
-                    "item": [_item(instrument, i, lang, base_url) for i in members],
+                    "item": [_item(instrument, i, lang, base_url) for i in members]
+                    + (
+                        domain_result_items(instrument, domain.id, lang, base_url)
+                        if scoring
+                        else []
+                    ),
                 }
             )
         q["item"] = groups
     else:
         q["item"] = [_item(instrument, i, lang, base_url) for i in instrument.items]
+        if scoring:
+            for domain in instrument.domains:
+                q["item"] += domain_result_items(instrument, domain.id, lang, base_url)
+    if scoring:
+        q["item"] += summary_items(instrument, lang, base_url)
     return q

@@ -20,6 +20,7 @@ from ._common import (
     questionnaire_url,
     type_name,
 )
+from ._sdc import computed_link_ids
 
 
 def _check_instrument(instrument: Any) -> Instrument:
@@ -104,7 +105,10 @@ def _read_response(
         return form, reader.problems
     reader.canonical(envelope, (questionnaire_url(instrument, base_url),), instrument.version)
     groups = {f"{GROUP_PREFIX}{d}" for d in instrument.domain_ids}
+    computed = computed_link_ids(instrument)
     for found in reader.items(envelope, lambda link: link in groups):
+        if found.link_id in computed:
+            continue  # an SDC renderer's calculated answer: scores are recomputed, never read
         if found.is_group:
             if found.answer not in (None, []):
                 reader.problem(

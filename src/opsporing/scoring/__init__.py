@@ -18,6 +18,13 @@ from ._batch import (
 )
 from ._form import DomainScore, FormScore, score_form
 from ._key import ScoringKey, scoring_key
+from ._stream import (
+    StreamSummary,
+    score_dask,
+    score_parquet,
+    suggest_dask,
+    suggest_parquet,
+)
 
 __all__ = [
     "META_COLUMNS",
@@ -25,10 +32,15 @@ __all__ = [
     "FormScore",
     "ScoringKey",
     "ScoringResult",
+    "StreamSummary",
     "band_column",
     "concept_column",
     "score_batch",
     "score_column",
+    "score_dask",
     "score_form",
+    "score_parquet",
     "scoring_key",
+    "suggest_dask",
+    "suggest_parquet",
 ]
