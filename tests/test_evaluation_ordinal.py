@@ -16,6 +16,7 @@ from opsporing.evaluation import (
     step_confusion,
     step_costs,
 )
+from opsporing.policy import load_policy
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,7 @@ def test_hand_computed_table() -> None:
     assert e["under_2plus_rate"] == pytest.approx(0.2)
     assert e["over_2plus_rate"] == 0.0
     assert e["under_rate_in_need"] == pytest.approx(2 / 3)
-    assert e["cost_weighted_error"] == pytest.approx(1.4)
+    assert e["cost_weighted_error"] == pytest.approx((1 + 9 + 18) / 5)  # the policy's costs
     # symmetric costs make the cost-weighted error the MAE
     sym = staircase_error([0, 0, 3, 5, 2], [0, 1, 2, 5, 0], costs=step_costs(1.0, 1.0))
     assert sym["cost_weighted_error"] == pytest.approx(0.8)
@@ -53,20 +54,24 @@ def test_under_suggestion_costs_more_than_over() -> None:
     under = cost_weighted_step_error([3, 3], [2, 1])
     over = cost_weighted_step_error([1, 2], [3, 3])
     assert mean_absolute_step_error([3, 3], [2, 1]) == mean_absolute_step_error([1, 2], [3, 3])
-    assert under == pytest.approx(2 * over)
+    assert under == pytest.approx((9 + 18) / 2) and over == pytest.approx((6 + 4) / 2)
+    assert under > over
 
 
 def test_costs_matrix() -> None:
     c = step_costs()
     assert c.shape == (7, 7)
     assert np.all(np.diag(c.to_numpy()) == 0)
-    assert c.loc[6, 0] == 12.0 and c.loc[0, 6] == 6.0
+    assert c.loc[6, 0] == 54.0 and c.loc[0, 6] == 31.0  # 6 x 9; 1 + 2 + 4 + 8 + 8 + 8
+    np.testing.assert_array_equal(c.to_numpy(), load_policy().cost_matrix())  # one home
+    lin = step_costs(2, 1)
+    assert lin.loc[6, 0] == 12.0 and lin.loc[0, 6] == 6.0
     custom = pd.DataFrame(np.ones((7, 7)) - np.eye(7))
     assert cost_weighted_step_error([0, 1, 2], [0, 2, 2], costs=custom) == pytest.approx(1 / 3)
     with pytest.raises(DataError, match="7 x 7"):
         cost_weighted_step_error([0], [0], costs=np.ones((3, 3)))  # type: ignore[arg-type]
     with pytest.raises(DataError, match="under = -1"):
-        step_costs(under=-1)
+        step_costs(under=-1, over=1)
 
 
 def test_against_sklearn(steps: tuple[np.ndarray, np.ndarray]) -> None:

@@ -17,11 +17,6 @@ from . import _checks as chk
 from ._agreement import confusion, kappa_from_codes
 from ._checks import F64, I64, STEPS
 
-#: Default cost per step of under-suggestion (suggested below the true step).
-UNDER_COST = 2.0
-#: Default cost per step of over-suggestion (suggested above the true step).
-OVER_COST = 1.0
-
 
 def _steps(y_true: Any, y_pred: Any) -> tuple[I64, I64]:
     t = chk.steps(y_true, "y_true")
@@ -78,27 +73,41 @@ def quadratic_weighted_kappa(y_true: Any, y_pred: Any) -> float:
     return kappa_from_codes(t, p, len(STEPS), "quadratic")
 
 
-def step_costs(under: float = UNDER_COST, over: float = OVER_COST) -> pd.DataFrame:
-    """The 7 x 7 cost matrix: ``under · (true - suggested)`` below, ``over · (suggested -
-    true)`` above the diagonal, 0 on it.
+def step_costs(under: float | None = None, over: float | None = None) -> pd.DataFrame:
+    """The 7 x 7 cost matrix ``C[true step, suggested step]``, 0 on the diagonal.
 
-    The defaults (under-suggestion 2 per step, over-suggestion 1 per step) encode the issue's
-    judgement that missing a child's need is worse than discussing one child too many. They
-    are a value choice, not an estimate: set them with the professionals who use the
-    suggestions, and report them.
+    Without arguments: the suggestion policy's matrix (``opsporing/policy/data/policy.yaml``,
+    the same costs the suggestions minimise; one home for the value judgement). With
+    ``under`` and ``over``: a linear matrix, ``under · (true - suggested)`` below and
+    ``over · (suggested - true)`` above the diagonal, for a sensitivity analysis. Costs are a
+    value choice, not an estimate: agree them with the professionals, and report them.
 
     Examples
     --------
     >>> from opsporing.evaluation import step_costs
-    >>> c = step_costs()
-    >>> float(c.loc[3, 1]), float(c.loc[1, 3])
+    >>> c = step_costs()  # the policy's: a missed step 9, a step too high 1-8 by intrusiveness
+    >>> float(c.loc[1, 0]), float(c.loc[0, 1]), float(c.loc[3, 5])
+    (9.0, 1.0, 16.0)
+    >>> lin = step_costs(under=2, over=1)
+    >>> float(lin.loc[3, 1]), float(lin.loc[1, 3])
     (4.0, 2.0)
     """
-    for name, v in (("under", under), ("over", over)):
-        if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v) or v < 0:
-            raise chk.fail(name, v, "a finite cost >= 0")
-    i, j = np.indices((len(STEPS), len(STEPS)))
-    cost = np.where(j < i, under * (i - j), over * (j - i)).astype(np.float64)
+    if under is None and over is None:
+        from ..policy import load_policy
+
+        cost = load_policy().cost_matrix()
+    else:
+        for name, v in (("under", under), ("over", over)):
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, int | float)
+                or not np.isfinite(v)
+                or v < 0
+            ):
+                raise chk.fail(name, v, "a finite cost >= 0 (give both under and over)")
+        assert under is not None and over is not None
+        i, j = np.indices((len(STEPS), len(STEPS)))
+        cost = np.where(j < i, under * (i - j), over * (j - i)).astype(np.float64)
     return pd.DataFrame(
         cost,
         index=pd.Index(STEPS, name="true_step"),
@@ -120,16 +129,16 @@ def _cost_matrix(costs: pd.DataFrame | None) -> F64:
 
 
 def cost_weighted_step_error(y_true: Any, y_pred: Any, costs: pd.DataFrame | None = None) -> float:
-    """Mean cost per child under a cost matrix (default :func:`step_costs`).
+    """Mean cost per child under a cost matrix (default: the policy's, :func:`step_costs`).
 
     Examples
     --------
-    True 3, suggested 2 costs 2 (one step under); true 0, suggested 1 costs 1 (one over):
-    ``(0 + 1 + 2 + 0) / 4 = 0.75``.
+    True 3, suggested 2 costs 9 (one step of need missed); true 0, suggested 1 costs 1
+    (one step too high): ``(0 + 1 + 9 + 0) / 4 = 2.5``.
 
     >>> from opsporing.evaluation import cost_weighted_step_error
     >>> cost_weighted_step_error([0, 0, 3, 5], [0, 1, 2, 5])
-    0.75
+    2.5
     """
     t, p = _steps(y_true, y_pred)
     return float(np.mean(_cost_matrix(costs)[t, p]))
@@ -145,8 +154,8 @@ def staircase_error(y_true: Any, y_pred: Any, *, costs: pd.DataFrame | None = No
     y_pred : array-like of int 0-6
         The suggested step.
     costs : 7 x 7 DataFrame or array, optional
-        Cost of suggesting column step when row step was needed; default
-        :func:`step_costs` (under 2 per step, over 1 per step).
+        Cost of suggesting column step when row step was needed; default the suggestion
+        policy's matrix (:func:`step_costs`).
 
     Returns
     -------
@@ -168,8 +177,8 @@ def staircase_error(y_true: Any, y_pred: Any, *, costs: pd.DataFrame | None = No
     >>> e = staircase_error([0, 0, 3, 5, 2], [0, 1, 2, 5, 0])
     >>> e[["exact", "mean_absolute_error", "under_rate", "over_rate", "under_2plus_rate"]].tolist()
     [0.4, 0.8, 0.4, 0.2, 0.2]
-    >>> float(e["under_rate_in_need"]), float(e["cost_weighted_error"])  # (1+2+4)/5 = 1.4
-    (0.6666666666666666, 1.4)
+    >>> float(e["under_rate_in_need"]), float(e["cost_weighted_error"])  # (1+9+18)/5 = 5.6
+    (0.6666666666666666, 5.6)
     """
     t, p = _steps(y_true, y_pred)
     d = p - t
