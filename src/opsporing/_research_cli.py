@@ -141,6 +141,7 @@ def run_train_own(
     groups: list[str],
     seed: int | None,
     fail: Callable[[Exception], None],
+    signing_key: Path | None = None,
 ) -> None:
     """``opsporing train --screenings --outcomes``: train on own data, split by family."""
     from .model import train_own_data
@@ -150,7 +151,9 @@ def run_train_own(
             raise DataError(
                 str(Problem("--screenings/--outcomes", "only one given", "both files"))
             )
-        result = train_own_data(screenings, outcomes, out, groups=groups, seed=seed)
+        result = train_own_data(
+            screenings, outcomes, out, groups=groups, seed=seed, signing_key=signing_key
+        )
     except OpsporingError as exc:
         fail(exc)
         return

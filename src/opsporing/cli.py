@@ -307,17 +307,22 @@ def train(
     group: Annotated[
         list[str] | None, typer.Option("--group", "-g", help="An evaluation-only group column.")
     ] = None,
+    signing_key: Annotated[
+        Path | None,
+        typer.Option(help="Private key to sign the model with (default: $OPSPORING_SIGNING_KEY)."),
+    ] = None,
 ) -> None:
     """Retrain the model on the shipped synthetic data, reproducibly (see docs/model.md)."""
     if screenings is not None or outcomes is not None:
         from ._research_cli import run_train_own
 
         run_train_own(out, screenings=screenings, outcomes=outcomes, groups=group or [],
-                      seed=seed, fail=_fail)
+                      seed=seed, fail=_fail, signing_key=signing_key)
         return
     from .model.train import main as train_main
 
     argv = ["--out", str(out)] + (["--seed", str(seed)] if seed is not None else [])
+    argv += ["--signing-key", str(signing_key)] if signing_key is not None else []
     try:
         code = train_main(argv)
     except OpsporingError as exc:

@@ -58,6 +58,7 @@ def train_own_data(
     split: tuple[Sequence[str], Sequence[str]] | None = None,
     allow_leak: bool = False,
     n_boot: int = 500,
+    signing_key: str | Path | None = None,
 ) -> LocalTraining:
     """Train on one's own children, validate on held-out families, optionally save.
 
@@ -69,6 +70,10 @@ def train_own_data(
         Write the model, its manifest and ``EVALUATION.html`` (held-out families) here.
     groups : sequence of str
         Evaluation-only group columns; never features.
+    signing_key : path, optional
+        The municipality's private key (``opsporing model keygen``) to sign the saved model
+        with; without it the model is saved unsigned and ``load_model`` refuses it unless
+        called with ``allow_unsigned=True``.
     seed : int, optional
         Seeds the split and the model (default: the shipped model's seed).
     params : dict, optional
@@ -144,7 +149,7 @@ def train_own_data(
                 },
             },
         }
-        manifest = save_model(model, out_dir, extra=extra)
+        manifest = save_model(model, out_dir, extra=extra, signing_key=signing_key)
         model.artifact_sha256_ = manifest["sha256"]
     current, earlier, _ = score_own_data(data)
     test_set = set(test_ids)
