@@ -223,9 +223,10 @@ print()
 print(suggestion.message("en"))
 
 # %% [markdown]
-# For a suggestion of step 1 or more, `what_would_change` names the smallest change of
-# one domain score (on the instrument's own scale) after which the suggestion would be
-# one step lower: the finding the suggestion hinges on, to check first.
+# For a suggestion of step 1 or more, `what_would_change` names, among the three domains
+# pushing it up most, the smallest change of one domain score (on the instrument's own
+# scale) after which the suggestion would be one step lower: a finding the suggestion
+# hinges on, to check first.
 
 # %%
 for w in suggestion.what_would_change:

@@ -114,10 +114,27 @@ class OpsporingError(Exception):
     every subclass, so an error shown, logged or printed by ``--debug`` never carries one.
     """
 
+    #: Rows (by label) whose valid answers raise a red flag, with the red-flag concept
+    #: codes: the duty to notify never waits for the rest of the input to be fixed.
+    red_flags: dict[Any, tuple[str, ...]] = {}  # noqa: RUF012 - replaced per instance
+
     def __init__(self, *args: object) -> None:
         from .privacy import mask_cpr  # privacy imports errors: imported when first raised
 
         super().__init__(*(mask_cpr(a) if isinstance(a, str) else a for a in args))
+
+    def with_red_flags(self, red_flags: Mapping[Any, Sequence[str]]) -> OpsporingError:
+        """This error, its message opening with the § 133 notice for ``red_flags``.
+
+        For every path that refuses an input holding a red flag: the caller still sees,
+        first, that the duty to notify applies now. Returns ``self`` (to ``raise``).
+        """
+        flags = {row: tuple(codes) for row, codes in red_flags.items() if codes}
+        if flags:
+            self.red_flags = flags
+            first = str(self.args[0]) if self.args else ""
+            self.args = (_red_flag_notice(flags) + "\n" + first, *self.args[1:])
+        return self
 
 
 class _ProblemsMixin:
@@ -195,15 +212,8 @@ class ResponseValidationError(OpsporingError, ValueError, _ProblemsMixin):
         red_flags: Mapping[Any, Sequence[str]] | None = None,
     ) -> None:
         self.problems = tuple(problems)
-        #: Rows whose *valid* answers raise a red flag, with the red-flag concept codes:
-        #: the duty to notify never waits for the rest of the form to be fixed.
-        self.red_flags: dict[Any, tuple[str, ...]] = {
-            row: tuple(codes) for row, codes in (red_flags or {}).items()
-        }
-        message = _summarise(headline, self.problems)
-        if self.red_flags:
-            message = _red_flag_notice(self.red_flags) + "\n" + message
-        super().__init__(message)
+        super().__init__(_summarise(headline, self.problems))
+        self.with_red_flags(red_flags or {})
 
     @property
     def rows(self) -> list[int | str]:

@@ -22,8 +22,8 @@ The rule, for each child
    abstain: the child gets the lowest step the rule supports, the uncertainty interval
    is shown, and when the interval reaches the municipality's steps the suggestion says
    that higher steps need the municipality's assessment (barnets lov §§ 18-20).
-   ``what_would_change`` names the smallest change of one domain score that would
-   move the suggestion one step down.
+   ``what_would_change`` names, among the three domains pushing the suggestion up most,
+   the smallest change of one domain score that would move it one step down.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, Problem
+from ..errors import DataError, OpsporingError, Problem
 from ..explain import (
     Explainer,
     Explanation,
@@ -70,6 +70,10 @@ _REASON_TEXTS: dict[str, Text] = {
     "range": Text(
         "{label} ligger uden for de data, modellen er trænet på.",
         "{label} lies outside the data the model was trained on.",
+    ),
+    "input": Text(
+        "{label} mangler; modellen gætter ikke.",
+        "{label} is missing; the model does not guess.",
     ),
 }
 _HIGHER_TEXT = Text(
@@ -108,8 +112,9 @@ class Suggestion:
     note : Text or None
         "Higher steps need the municipality's assessment" when the interval reaches them.
     what_would_change : tuple of WhatIf
-        The smallest changes of one domain score that would move the suggestion one
-        step down (``kind="step"`` with step >= 1 only).
+        Among the three domains pushing the suggestion up most, the smallest changes of
+        one domain score that would move it one step down (``kind="step"`` with step >= 1
+        only).
     abstain_reason : Text or None
         Why the model abstained (data reasons only).
     abstain_codes : tuple of str
@@ -571,7 +576,12 @@ def suggest_batch(
     >>> [(s.subject, s.kind) for s in out]  # B: most questions unanswered
     [('A', 'notify'), ('B', 'abstain')]
     """
-    X = build_features(scores, earlier, id_column=id_column)
+    try:
+        X = build_features(scores, earlier, id_column=id_column)
+    except OpsporingError as exc:
+        # The duty to notify never waits: one row the model cannot read (or a bad earlier
+        # table) refuses the call, but its message opens with every red flag in it.
+        raise exc.with_red_flags(_red_flags_in(scores, id_column)) from None
     table = scores.set_index(id_column) if id_column is not None else scores
     if "red_flag" not in table.columns:
         raise DataError("scores: no red_flag column: expected the output of score_batch")
@@ -604,12 +614,14 @@ def suggest_batch(
         model_id = getattr(model, "artifact_sha256_", None)
         Xm = X.iloc[model_rows]
         summary = model.predict_summary(Xm, policy=rules)
-        proba, lo, hi = summary["proba"], summary["low"], summary["high"]
-        classes = [int(c) for c in model.classes_]
+        # The step is the policy's choice among the model's own steps (predict's, to the
+        # letter); probabilities and costs are then laid out over the staircase's 0-6.
+        proba = summary["proba"]
+        steps = np.asarray(summary["staircase_step"], dtype=np.int64)
+        lo, hi = summary["staircase_low"], summary["staircase_high"]
         full = np.zeros((len(Xm), len(voc.steps)))
-        full[:, classes] = proba
+        full[:, summary["staircase_steps"]] = proba
         costs = rules.expected_costs(full)
-        steps = rules.choose(full)
         codes = summary["abstain_reasons"]
         abstain = np.array([bool(c) for c in codes], dtype=bool)
         matrix = Xm.to_numpy(dtype=np.float64)
@@ -708,6 +720,21 @@ def _pushing_domains(shap_values: np.ndarray, names: list[str]) -> list[tuple[st
     ]
 
 
+def _red_flags_in(scores: Any, id_column: str | None) -> dict[Any, tuple[str, ...]]:
+    """Best effort: the red flags of a score table that cannot be used as a whole."""
+    try:
+        if not isinstance(scores, pd.DataFrame) or "red_flag" not in scores.columns:
+            return {}
+        out: dict[Any, tuple[str, ...]] = {}
+        for label, row in scores.iterrows():
+            if _true(row["red_flag"]):
+                subject = row[id_column] if id_column is not None and id_column in row else label
+                out[_subject(subject)] = _concepts(row, "concept.", "red") or ("red_flag",)
+        return out
+    except Exception:  # never hide the original error behind another
+        return {}
+
+
 def _abstain_text(
     codes: tuple[str, ...], row: np.ndarray, columns: Any, rules: SuggestionPolicy
 ) -> Text:
@@ -732,10 +759,10 @@ def _abstain_text(
             label = group_label(f"domain:{what}")
             da.append(_REASON_TEXTS["domain"].da.format(label=_cap(label.da)))
             en.append(_REASON_TEXTS["domain"].en.format(label=_cap(label.en)))
-        elif kind == "range":
+        elif kind in ("range", "input"):
             label = group_label(groups.get(what, "setting")) if what in groups else Text(what, what)
-            da.append(_REASON_TEXTS["range"].da.format(label=_cap(label.da)))
-            en.append(_REASON_TEXTS["range"].en.format(label=_cap(label.en)))
+            da.append(_REASON_TEXTS[kind].da.format(label=_cap(label.da)))
+            en.append(_REASON_TEXTS[kind].en.format(label=_cap(label.en)))
     return Text(" ".join(dict.fromkeys(da)), " ".join(dict.fromkeys(en)))
 
 

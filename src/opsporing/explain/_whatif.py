@@ -1,11 +1,14 @@
 """What would change a suggestion: the smallest change of one domain score that moves it down.
 
-For a suggestion of step ``s >= 1``, and for each scored domain on its own, the
-smallest move of that domain's score towards *less* concern (a lower concern score, a
-higher resources score) after which the policy's rule suggests step ``s - 1`` or lower,
-everything else on the form unchanged. The model's monotonic constraints make each
-step a non-increasing function of such a move, so a bisection finds the smallest move
-to a precision of 1/128 of the domain's range, for all children and domains at once.
+For a suggestion of step ``s >= 1``, and for each searched domain on its own (every
+scored domain, or the ones the caller names: suggestions search the three domains
+pushing them up most, by SHAP value), the smallest move of that domain's score towards
+*less* concern (a lower concern score, a higher resources score), in whole points of the
+instrument's scale, after which the policy's rule suggests step ``s - 1`` or lower,
+everything else on the form unchanged. The model's monotonic constraints make each step
+a non-increasing function of such a move, so a bisection finds the smallest move, for
+all children and domains at once. It is the smallest among the searched domains; a
+domain not searched may need a smaller change.
 
 This is a statement about the *model*, not about the child: it says which finding the
 suggestion hinges on, so a professional can check that finding first.
@@ -20,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ..errors import DataError, Problem
 from ..model import DOMAINS, monotonic_constraint
 from ..vocabulary import Language, Text
 from ._labels import DOMAIN_LABELS
@@ -122,6 +126,26 @@ def what_would_change(
     list of tuple of WhatIf
     """
     steps = np.asarray(steps, dtype=np.int64)
+    ranges = np.asarray(ranges, dtype=np.float64)
+    if not isinstance(X, pd.DataFrame):
+        raise DataError(str(Problem("X", type(X).__name__, "a DataFrame of model features")))
+    if steps.shape != (len(X),):
+        raise DataError(
+            str(Problem("steps", f"shape {steps.shape}", f"one step per row ({len(X)})"))
+        )
+    if ranges.shape != (len(X), 2 * len(DOMAINS)):
+        raise DataError(
+            str(
+                Problem(
+                    "ranges",
+                    f"shape {ranges.shape}",
+                    f"({len(X)}, {2 * len(DOMAINS)}): lo and hi of each domain per row "
+                    "(opsporing.model.domain_ranges)",
+                )
+            )
+        )
+    if domains is not None and len(domains) != len(X):
+        raise DataError(str(Problem("domains", len(domains), f"one entry per row ({len(X)})")))
     out: list[tuple[WhatIf, ...]] = [() for _ in range(len(X))]
     rows = np.flatnonzero(steps >= 1)
     names = [str(c) for c in X.columns]
@@ -181,11 +205,9 @@ def what_would_change(
         ci = pr[which, 3][has_change]
         m[idx[has_change], ci] = m[idx[has_change], ci] + delta[has_change]
         frame = pd.DataFrame(m, columns=X.columns)
-        if policy is None:
-            return np.asarray(model.predict(frame), dtype=np.int64)
-        proba = np.zeros((len(m), 7))
-        proba[:, [int(c) for c in model.classes_]] = model.predict_proba(frame)
-        return np.asarray(policy.choose(proba), dtype=np.int64)
+        # The model's own rule (predict's, under the given policy), as staircase steps.
+        summary = model.predict_summary(frame, policy=policy)
+        return np.asarray(summary["staircase_step"], dtype=np.int64)
 
     everything = np.arange(len(pr))
     final_step = np.full(len(pr), -1, dtype=np.int64)

@@ -110,6 +110,11 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     conformal_alpha : float
         Miscoverage of the conformal step interval (0.1: covers 90 % of children).
         The interval is shown beside a suggestion; it never makes the model abstain.
+    max_probability : float
+        Every calibrated conditional probability is kept within ``[1 - max_probability,
+        max_probability]``: the top and bottom isotonic bins rest on few held-out
+        children, and no child is ever shown as certain (0 % or 100 %) to need, or not
+        to need, help.
     policy : SuggestionPolicy, path or None
         The suggestion policy (cost matrix, tie tolerance, abstention rules); ``None``
         is the shipped ``opsporing/policy/data/policy.yaml``. Read when predicting,
@@ -166,6 +171,7 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         calibration: str | None = "isotonic",
         calibration_fraction: float = 0.2,
         conformal_alpha: float = 0.1,
+        max_probability: float = 0.99,
         policy: Any = None,
         random_state: Any = None,
     ) -> None:
@@ -178,6 +184,7 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.calibration = calibration
         self.calibration_fraction = calibration_fraction
         self.conformal_alpha = conformal_alpha
+        self.max_probability = max_probability
         self.policy = policy
         self.random_state = random_state
 
@@ -207,6 +214,10 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                             "expected a number in [0, 1)")
         if not 0.0 < float(self.conformal_alpha) < 1.0:
             problems.append(f"conformal_alpha = {self.conformal_alpha!r}: expected (0, 1)")
+        if not 0.5 < float(self.max_probability) <= 1.0:
+            problems.append(
+                f"max_probability = {self.max_probability!r}: expected a number in (0.5, 1]"
+            )
         try:
             resolve_policy(self.policy)
         except DataError as exc:
@@ -402,7 +413,8 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 out[:, j] = cal.predict(margin)
             else:
                 out[:, j] = cal.predict_proba(margin[:, None])[:, 1]
-        np.clip(out, 0.0, 1.0, out=out)
+        top = float(getattr(self, "max_probability", 1.0))
+        np.clip(out, 1.0 - top, top, out=out)
         return out
 
     def _cumulative(self, X: F64) -> F64:
@@ -474,6 +486,7 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Reasons, from the policy's ``abstain`` section: ``"missing"`` (more than
         ``max_missing`` of the items unanswered; needs a ``missing_fraction`` column),
         ``"domain:<id>"`` (a required domain not scorable; needs ``score.<id>``),
+        ``"input:<feature>"`` (a required input missing, e.g. the age),
         ``"range:<feature>"`` (a value more than ``range_margin`` of the training range
         outside it; the answered fractions are left to the "missing" rule). Never the
         width of the step interval: an uncertain step gets the lowest step the rule
@@ -490,10 +503,21 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             miss = Xv[:, names.index("missing_fraction")]
             for r in np.flatnonzero(np.nan_to_num(miss, nan=1.0) > rules.max_missing):
                 reasons[r].append("missing")
-        for d in rules.required_domains:
-            if f"score.{d}" in names:
-                for r in np.flatnonzero(np.isnan(Xv[:, names.index(f"score.{d}")])):
-                    reasons[r].append(f"domain:{d}")
+        required = [(f"score.{d}", f"domain:{d}") for d in rules.required_domains] + [
+            (name, f"input:{name}") for name in rules.required_inputs
+        ]
+        if names:
+            unknown = [col for col, _ in required if col not in names]
+            if unknown:
+                raise ModelError(
+                    f"policy.abstain: {unknown} are not features of this model: expected "
+                    "domains and inputs among its features (a misspelt name would switch the "
+                    "rule off)"
+                )
+        for col, code in required:
+            if col in names:
+                for r in np.flatnonzero(np.isnan(Xv[:, names.index(col)])):
+                    reasons[r].append(code)
         lo = getattr(self, "feature_min_", None)
         hi = getattr(self, "feature_max_", None)
         if lo is not None and hi is not None:
@@ -526,8 +550,11 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Returns a dict with ``proba`` (n, K), ``cumulative`` (n, K-1), ``costs`` (the
         policy's expected cost of each step, n × K), ``step`` (the suggested class, as
         :meth:`predict`), ``low`` and ``high`` (the conformal interval) and
-        ``abstain_reasons`` (as :meth:`abstain_reasons`). ``policy`` overrides the
-        model's suggestion policy for this call (a municipality's own).
+        ``abstain_reasons`` (as :meth:`abstain_reasons`); ``staircase_step``,
+        ``staircase_low``, ``staircase_high`` and ``staircase_steps`` give the same as
+        staircase steps 0-6 (the labels when they are steps, otherwise their ranks).
+        ``policy`` overrides the model's suggestion policy for this call (a municipality's
+        own).
         """
         Xv = self._validate(X)
         cum = self._cumulative(Xv)
@@ -537,13 +564,19 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         lo, hi = self._interval_from_cdf(np.cumsum(proba, axis=1), self.interval_tail_)
         rules = self._policy() if policy is None else resolve_policy(policy)
         steps = self._steps()
+        chosen = rules.choose(proba, steps)
         return {
             "proba": proba,
             "cumulative": cum,
             "costs": rules.expected_costs(proba, steps),
-            "step": self.classes_[rules.choose(proba, steps)],
+            "step": self.classes_[chosen],
             "low": self.classes_[lo],
             "high": self.classes_[hi],
+            # The same as staircase steps 0-6 (the labels, or their ranks: see _steps).
+            "staircase_step": steps[chosen],
+            "staircase_low": steps[lo],
+            "staircase_high": steps[hi],
+            "staircase_steps": steps,
             "abstain_reasons": self._abstain_reasons(Xv, rules),
         }
 

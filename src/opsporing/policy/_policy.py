@@ -40,6 +40,10 @@ F64 = npt.NDArray[np.float64]
 #: Steps of the staircase the policy covers (0-6).
 N_STEPS = 7
 
+#: Largest cost a policy may give one step: far beyond any sensible weighing, and small
+#: enough that the sums over six steps and the expected costs stay exact finite numbers.
+MAX_COST = 1e6
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -62,8 +66,12 @@ class CostPolicy(_Frozen):
     def _weights(cls, value: tuple[float, ...] | None) -> tuple[float, ...] | None:
         if value is None:
             return None
-        if len(value) != N_STEPS - 1 or any(not np.isfinite(w) or w <= 0 for w in value):
-            raise ValueError(f"expected {N_STEPS - 1} positive numbers (one per step 1-6)")
+        if len(value) != N_STEPS - 1 or any(
+            not np.isfinite(w) or not 0 < w <= MAX_COST for w in value
+        ):
+            raise ValueError(
+                f"expected {N_STEPS - 1} positive numbers up to {MAX_COST:g} (one per step 1-6)"
+            )
         return value
 
     @field_validator("matrix")
@@ -76,8 +84,10 @@ class CostPolicy(_Frozen):
         m = np.asarray(value, dtype=np.float64)
         if m.shape != (N_STEPS, N_STEPS):
             raise ValueError(f"expected {N_STEPS} rows of {N_STEPS} numbers")
-        if not np.isfinite(m).all() or (m < 0).any() or np.diag(m).any():
-            raise ValueError("expected finite costs >= 0 with 0 on the diagonal (right step)")
+        if not np.isfinite(m).all() or (m < 0).any() or (m > 6 * MAX_COST).any():
+            raise ValueError(f"expected finite costs from 0 to {6 * MAX_COST:g}")
+        if np.diag(m).any():
+            raise ValueError("expected 0 on the diagonal (the right step costs nothing)")
         if (m[~np.eye(N_STEPS, dtype=bool)] == 0).any():
             raise ValueError("expected a positive cost for every wrong step")
         return value
@@ -100,17 +110,34 @@ class CostPolicy(_Frozen):
 
 
 class AbstainPolicy(_Frozen):
-    """When the model says "insufficient information" instead of a step."""
+    """When the model says "insufficient information" instead of a step.
+
+    ``required_domains`` and ``required_inputs`` name model features (``score.<domain>``
+    and feature names such as ``age_years``); the model checks them against its own
+    features and refuses names it does not have, so a typo never switches a rule off.
+    """
 
     max_missing: float = Field(default=0.25, ge=0.0, le=1.0)
     required_domains: tuple[str, ...] = ()
-    range_margin: float = Field(default=0.1, ge=0.0)
+    required_inputs: tuple[str, ...] = ()
+    range_margin: float = Field(default=0.1, ge=0.0, le=10.0)
 
 
 class BandRule(_Frozen):
     """The instruments' own referral rule: refer a form whose overall band is one of these."""
 
     refer_bands: tuple[str, ...] = ("gul", "rød")
+
+    @field_validator("refer_bands")
+    @classmethod
+    def _bands(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from ..vocabulary import load_vocabulary
+
+        known = list(load_vocabulary().bands)
+        unknown = [b for b in value if b not in known]
+        if unknown or not value:
+            raise ValueError(f"expected one or more of the vocabulary's bands {known}")
+        return value
 
 
 class SuggestionPolicy(_Frozen):
@@ -185,6 +212,13 @@ class SuggestionPolicy(_Frozen):
         """The rule in one sentence with the numbers behind it (for one suggestion)."""
         costs = [float(x) for x in costs]
         c = self.cost_matrix()
+        # After a near-tie went down the staircase the step is not the cheapest: say so.
+        tie = costs[step] > min(costs) + 1e-12
+        tol = (
+            f"{100 * self.cost.tie_tolerance:g} %"
+            if lang == "da"
+            else (f"{100 * self.cost.tie_tolerance:g}%")
+        )
         lower = step - 1 if step > 0 else None
         higher = step + 1 if step + 1 < len(costs) else None
         p = _pct(p_need, lang)
@@ -194,8 +228,14 @@ class SuggestionPolicy(_Frozen):
                 parts.insert(0, f"trin {lower}: {_num(costs[lower], lang)}")
             if higher is not None:
                 parts.append(f"trin {higher}: {_num(costs[higher], lang)}")
+            head = (
+                f"Trin {step} har den laveste forventede omkostning"
+                if not tie
+                else f"Trin {step} er det laveste trin inden for {tol} af den laveste forventede "
+                "omkostning (ved næsten lige valg peger trappen nedad)"
+            )
             return (
-                f"Trin {step} har den laveste forventede omkostning ({'; '.join(parts)}) "
+                f"{head} ({'; '.join(parts)}) "
                 f"ved {p} sandsynlighed for behov ud over almene tilbud; et overset trin "
                 f"vejer {_num(c[1, 0], lang)}, et trin for højt {_num(c[0, 1], lang)}."
             )
@@ -204,8 +244,14 @@ class SuggestionPolicy(_Frozen):
             parts.insert(0, f"step {lower}: {_num(costs[lower], lang)}")
         if higher is not None:
             parts.append(f"step {higher}: {_num(costs[higher], lang)}")
+        head = (
+            f"Step {step} has the lowest expected cost"
+            if not tie
+            else f"Step {step} is the lowest step within {tol} of the lowest expected cost "
+            "(near-ties point down the staircase)"
+        )
         return (
-            f"Step {step} has the lowest expected cost ({'; '.join(parts)}) at a {p} "
+            f"{head} ({'; '.join(parts)}) at a {p} "
             f"probability of needing more than universal services; a missed step weighs "
             f"{_num(c[1, 0], lang)}, a step too high {_num(c[0, 1], lang)}."
         )
@@ -224,8 +270,11 @@ def _pct(p: float, lang: Language) -> str:
 def _proba(proba: Any, steps: Any) -> tuple[F64, npt.NDArray[np.int64]]:
     p = np.asarray(proba, dtype=np.float64)
     idx = np.arange(N_STEPS) if steps is None else np.asarray(steps, dtype=np.int64)
-    if idx.ndim != 1 or len(np.unique(idx)) != len(idx) or idx.min(initial=0) < 0 or (
-        idx.max(initial=0) >= N_STEPS
+    if (
+        idx.ndim != 1
+        or len(np.unique(idx)) != len(idx)
+        or idx.min(initial=0) < 0
+        or (idx.max(initial=0) >= N_STEPS)
     ):
         raise DataError(str(Problem("steps", list(idx), f"distinct steps from 0 to {N_STEPS - 1}")))
     if p.ndim != 2 or p.shape[1] != len(idx):
@@ -254,8 +303,8 @@ def _parse(tree: Any, source: str) -> SuggestionPolicy:
 
 @cache
 def _shipped() -> SuggestionPolicy:
-    text = resources.files("opsporing.policy").joinpath("data/policy.yaml").read_text(
-        encoding="utf-8"
+    text = (
+        resources.files("opsporing.policy").joinpath("data/policy.yaml").read_text(encoding="utf-8")
     )
     return _parse(yaml.safe_load(text), "opsporing/policy/data/policy.yaml")
 
