@@ -43,7 +43,7 @@ def holey_scores():
         # Each form gets its own missingness rate, 0-60 %, so many domains end unscored.
         rate = rng.uniform(0.0, 0.6, size=len(table))[:, None]
         blank = rng.random((len(table), len(items))) < rate
-        values = table[items].to_numpy(dtype=np.float64)
+        values = table[items].to_numpy(dtype=np.float64, copy=True)
         values[blank] = np.nan
         table[items] = values
         forms[setting] = table
