@@ -42,10 +42,22 @@ def explainer():
 
 
 @pytest.fixture(scope="module")
-def X():
+def population():
     pop = generate(SyntheticConfig(n_children=3000, seed=21), progress=False)
-    current = score_population(pop.forms, wave=1)
-    return build_features(current, score_population(pop.forms, wave=0), id_column="child_id")
+    return score_population(pop.forms, wave=1), score_population(pop.forms, wave=0)
+
+
+@pytest.fixture(scope="module")
+def X(population):
+    current, earlier = population
+    return build_features(current, earlier, id_column="child_id")
+
+
+@pytest.fixture(scope="module")
+def instruments(population, X):
+    """The instrument key of each row of ``X`` (reasons name that instrument's items)."""
+    current, _ = population
+    return current.set_index("child_id")["instrument"].reindex(X.index).astype(str).tolist()
 
 
 def test_shap_values_add_up_to_the_margin(explainer, X):
@@ -70,8 +82,8 @@ def test_groups_sum_the_features(explainer, X):
     assert set(groups.values()) == set(explainer.groups)
 
 
-def test_explanations_name_items_and_concepts(explainer, X):
-    explanations = explainer.explain(X.head(200))
+def test_explanations_name_items_and_concepts(explainer, X, instruments):
+    explanations = explainer.explain(X.head(200), instruments[:200])
     assert len(explanations) == 200
     for e, (_, row) in zip(explanations, X.head(200).iterrows(), strict=True):
         assert e.margin == pytest.approx(
@@ -80,8 +92,8 @@ def test_explanations_name_items_and_concepts(explainer, X):
         for r in e.reasons:
             if r.group.startswith("concept:") and row["concept." + r.group[8:]] == 1:
                 assert r.items, r.group
-    assert group_items("concept:protective.trusted_adult", "skole") == ("res_trusted_adult",)
-    assert group_items("domain:safety", "skole") == (
+    assert group_items("concept:protective.trusted_adult", "opsporing.skole.trivsel") == ("res_trusted_adult",)
+    assert group_items("domain:safety", "opsporing.skole.trivsel") == (
         "saf_disclosure", "saf_injury", "saf_fear", "saf_self_harm",
     )
     assert group_label("concept:emotional.withdrawal").da == "tilbagetrækning"
