@@ -378,11 +378,11 @@ def _from_dict(data: Any) -> Suggestion:
             "abstain_codes": tuple(data.get("abstain_codes", [])),
             "policy_version": data.get("policy_version"),
         }
+        made = _make(**fields)  # hashing rounds the numbers: a wrong type fails here too
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise DataError(
             str(Problem("suggestion", f"{type(exc).__name__}: {exc}", "the fields of to_dict"))
         ) from None
-    made = _make(**fields)
     if made.suggestion_id != data.get("suggestion_id"):
         raise DataError(
             str(
