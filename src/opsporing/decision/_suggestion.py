@@ -392,11 +392,13 @@ def _from_dict(data: Any) -> Suggestion:
             "abstain_codes": tuple(data.get("abstain_codes", [])),
             "policy_version": data.get("policy_version"),
         }
+        made = _make(**fields)  # hashing rounds the numbers: a wrong type fails here too
+        # Inside the try: a wrong-typed field (p_needs_support="x") fails here, typed.
+        payload = json.dumps(_content(fields), sort_keys=True, ensure_ascii=False)
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise DataError(
             str(Problem("suggestion", f"{type(exc).__name__}: {exc}", "the fields of to_dict"))
         ) from None
-    payload = json.dumps(_content(fields), sort_keys=True, ensure_ascii=False)
     digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
     if digest != data.get("suggestion_id"):
         raise DataError(
