@@ -226,13 +226,16 @@ class ResponseValidationError(OpsporingError, ValueError, _ProblemsMixin):
 
 
 def _red_flag_notice(red_flags: Mapping[Any, Sequence[str]]) -> str:
+    from .vocabulary import load_vocabulary  # errors is imported by everything: late import
+
     rows = list(red_flags)
     shown = ", ".join(str(r)[:40] for r in rows[:10])
     more = f" and {len(rows) - 10} more" if len(rows) > 10 else ""
     codes = sorted({c for cs in red_flags.values() for c in cs})
+    basis = load_vocabulary().duty_to_notify_basis
     return (
         f"RED FLAG ({', '.join(codes)}) in {len(rows)} form(s) ({shown}{more}): the duty to "
-        "notify (barnets lov § 133) applies now, whatever else is wrong with the form."
+        f"notify ({basis.en}; {basis.da}) applies now, whatever else is wrong with the input."
     )
 
 

@@ -122,6 +122,17 @@ class AbstainPolicy(_Frozen):
     required_inputs: tuple[str, ...] = ()
     range_margin: float = Field(default=0.1, ge=0.0, le=10.0)
 
+    @field_validator("required_domains")
+    @classmethod
+    def _domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from ..instruments import list_instruments
+
+        known = sorted({d for inst in list_instruments() for d in inst.domain_ids})
+        unknown = [d for d in value if d not in known]
+        if unknown:
+            raise ValueError(f"expected domains of the shipped instruments {known}")
+        return value
+
 
 class BandRule(_Frozen):
     """The instruments' own referral rule: refer a form whose overall band is one of these."""
