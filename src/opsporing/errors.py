@@ -18,9 +18,11 @@ application can catch :class:`OpsporingError` and know it has seen everything::
     └── StorageError                    (the audit log could not be opened or written)
         └── IdempotencyConflictError    (a form token replayed with different content)
 
-Errors that can hold many problems (a whole instrument file, a batch of forms)
-carry them as :class:`Problem` records, so a caller can show all of them at once
-instead of fixing one, re-running, and meeting the next.
+Every error made from :class:`Problem` records carries them in ``problems`` (like
+pydantic's ``ValidationError.errors()``), so a caller finds the field, row and value
+from the record instead of parsing the message, and can show all of them at once
+instead of fixing one, re-running, and meeting the next. ``Problem`` is the one place
+that formats an echoed value, and it caps it: a 200 MB cell gives a one-line message.
 """
 
 from __future__ import annotations
@@ -53,6 +55,16 @@ __all__ = [
 #: How many problems an error message lists before it says "and N more".
 _MESSAGE_LIMIT = 20
 
+#: How many characters of an echoed value (or field, or row label) a message shows.
+VALUE_LIMIT = 80
+
+
+def _capped(text: str, limit: int = VALUE_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 1]}… ({len(text):,} characters)"
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -75,6 +87,9 @@ class Problem:
     --------
     >>> print(Problem(field="soc_1", value=7, expected="one of 0, 1, 2, 3", row=4))
     row 4: soc_1 = 7: expected one of 0, 1, 2, 3
+    >>> message = str(Problem(field="age_years", value="9" * 10_000, expected="a number"))
+    >>> len(message) < 140, message[-42:]
+    (True, "9'… (10,000 characters): expected a number")
     """
 
     field: str
@@ -86,13 +101,43 @@ class Problem:
     def __str__(self) -> str:
         # A field or row named by outside data (a CSV header, a JSON key, an index label) may
         # hold line breaks or control characters: shown escaped, so a problem is one line.
+        # Every echoed part is capped here, the one place that formats them.
         where = f"row {_printable(self.row)}: " if self.row is not None else ""
-        return f"{where}{_printable(self.field)} = {self.value!r}: expected {self.expected}"
+        # ``expected`` is ours but may quote a parser's message, which may quote the data.
+        expected = _capped(str(self.expected), 4 * VALUE_LIMIT)
+        return f"{where}{_printable(self.field)} = {_echo(self.value)}: expected {expected}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a plain dict (keys field, value, expected, row, kind)."""
+        return {
+            "field": self.field,
+            "value": self.value,
+            "expected": self.expected,
+            "row": self.row,
+            "kind": self.kind,
+        }
+
+
+def _echo(value: object) -> str:
+    """``repr(value)``, capped; a huge string is cut before ``repr`` copies it whole."""
+    if isinstance(value, str) and len(value) > VALUE_LIMIT:
+        # repr of the head only (escapes may lengthen it, hence the second cut)
+        shown = repr(value[: VALUE_LIMIT - 2])[:VALUE_LIMIT]
+        return f"{shown}… ({len(value):,} characters)"
+    try:
+        text = repr(value)
+    except Exception:  # a hostile __repr__ must not hide the real problem
+        text = f"<{type(value).__name__}>"
+    return _capped(text)
 
 
 def _printable(name: object) -> str:
     text = str(name)
-    return text if text.isprintable() else repr(text)
+    text = text if text.isprintable() else repr(text)
+    if len(text) <= 2 * VALUE_LIMIT:
+        return text
+    # A field is often a file path: its end (the file name) matters as much as its start.
+    return f"{text[: VALUE_LIMIT - 1]}…{text[-VALUE_LIMIT:]} ({len(text):,} characters)"
 
 
 def _summarise(headline: str, problems: Sequence[Problem]) -> str:
@@ -104,13 +149,32 @@ def _summarise(headline: str, problems: Sequence[Problem]) -> str:
 
 
 class OpsporingError(Exception):
-    """Base class of every error raised by opsporing."""
+    """Base class of every error raised by opsporing.
 
+    Made from one or more :class:`Problem` records, the error keeps them in
+    ``problems`` and its message is their summary; made from a message alone,
+    ``problems`` is empty.
 
-class _ProblemsMixin:
-    """Shared behaviour of errors that carry a list of :class:`Problem`."""
+    Examples
+    --------
+    >>> err = DataError(Problem("age_years", "Ja", "a number", row=3))
+    >>> err.problems[0].field, str(err)
+    ('age_years', "row 3: age_years = 'Ja': expected a number")
+    """
 
-    problems: tuple[Problem, ...]
+    problems: tuple[Problem, ...] = ()
+
+    def __init__(self, *args: object) -> None:
+        if args and all(isinstance(a, Problem) for a in args):
+            self.problems = tuple(a for a in args if isinstance(a, Problem))
+            message = (
+                str(self.problems[0])
+                if len(self.problems) == 1
+                else _summarise(type(self).__name__, self.problems)
+            )
+            super().__init__(message)
+        else:
+            super().__init__(*args)
 
     def to_frame(self) -> pd.DataFrame:
         """All problems as a table with columns row, field, value, expected, kind."""
@@ -129,6 +193,12 @@ class _ProblemsMixin:
             ],
             columns=["row", "field", "value", "expected", "kind"],
         )
+
+
+class _ProblemsMixin:
+    """Marks the errors that always carry at least one :class:`Problem`."""
+
+    problems: tuple[Problem, ...]
 
 
 class VocabularyError(OpsporingError):

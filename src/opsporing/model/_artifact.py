@@ -24,7 +24,8 @@ from typing import Any
 import joblib
 import numpy as np
 
-from ..errors import ModelIntegrityError
+from .._safeload import load_tree
+from ..errors import DataError, ModelIntegrityError
 
 #: Name of the manifest written next to a model file.
 MANIFEST_NAME = "manifest.json"
@@ -146,8 +147,8 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     manifest_path = path / MANIFEST_NAME if path.is_dir() else path.parent / MANIFEST_NAME
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        manifest = load_tree(manifest_path, fmt="json")  # size, depth, repeated keys
+    except DataError as exc:
         raise ModelIntegrityError(
             f"manifest {manifest_path}: cannot be read ({exc}): expected the manifest.json "
             "written by save_model next to the model file"
