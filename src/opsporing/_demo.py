@@ -20,7 +20,7 @@ from rich.table import Table
 
 from .evaluation import roc_auc
 from .instruments import get_instrument
-from .scoring import score_batch
+from .scoring import read_forms, score_batch
 from .vocabulary import load_vocabulary
 
 #: The example forms shipped for the demo, and the instrument each was filled in with.
@@ -37,7 +37,7 @@ def example_scores() -> list[tuple[Any, pd.DataFrame]]:
     for filename, instrument_id in EXAMPLES.items():
         inst = get_instrument(instrument_id)
         with resources.as_file(root.joinpath(filename)) as path:
-            forms = pd.read_csv(path)
+            forms = read_forms(path, inst)
         out.append((inst, score_batch(inst, forms, keep=["form_id"])))
     return out
 

@@ -15,18 +15,9 @@ import pandas as pd
 
 from .errors import DataError, Problem, ResponseValidationError
 from .instruments import Instrument
-from .scoring import score_batch
+from .scoring import read_forms, score_batch
 
-
-def read_forms(path: Path) -> pd.DataFrame:
-    """A CSV of forms; unreadable files become a typed error naming the file."""
-    try:
-        return pd.read_csv(path)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError, OSError) as exc:
-        raise ResponseValidationError(
-            [Problem(str(path), "(file)", f"a readable CSV of forms ({exc})", kind="io")],
-            headline=f"cannot read {path}",
-        ) from None
+__all__ = ["evaluate_report", "explanation_for", "read_forms", "suggestions_table"]
 
 
 def _score(inst: Instrument, forms: pd.DataFrame, id_column: str | None) -> pd.DataFrame:

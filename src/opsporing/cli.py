@@ -176,7 +176,7 @@ def score(
 
     try:
         inst = _instrument(instrument)
-        scores = score_batch(inst, read_forms(file), keep=keep or [])
+        scores = score_batch(inst, read_forms(file, inst), keep=keep or [])
         if output is not None:
             _write(output, scores.to_csv(index=False))
     except OpsporingError as exc:
@@ -219,8 +219,8 @@ def suggest(
 
     try:
         inst = _instrument(instrument)
-        forms = read_forms(file)
-        before = read_forms(earlier) if earlier is not None else None
+        forms = read_forms(file, inst)
+        before = read_forms(earlier, inst) if earlier is not None else None
         fitted = load_model(model) if model is not None else None
         table, _ = suggestions_table(inst, forms, id_column=id_column, earlier=before, model=fitted)
     except OpsporingError as exc:
@@ -272,7 +272,7 @@ def explain(
     try:
         inst = _instrument(instrument)
         suggestion, figure = explanation_for(
-            inst, read_forms(file), form_id, id_column=id_column, lang=lang
+            inst, read_forms(file, inst), form_id, id_column=id_column, lang=lang
         )
     except OpsporingError as exc:
         _fail(exc)

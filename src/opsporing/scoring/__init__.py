@@ -16,10 +16,13 @@ from ._batch import (
     score_batch,
     score_column,
 )
+from ._csv import MAX_CELL_CHARS, MAX_CSV_BYTES, read_forms
 from ._form import DomainScore, FormScore, score_form
 from ._key import ScoringKey, scoring_key
 
 __all__ = [
+    "MAX_CELL_CHARS",
+    "MAX_CSV_BYTES",
     "META_COLUMNS",
     "DomainScore",
     "FormScore",
@@ -27,6 +30,7 @@ __all__ = [
     "ScoringResult",
     "band_column",
     "concept_column",
+    "read_forms",
     "score_batch",
     "score_column",
     "score_form",
