@@ -94,7 +94,21 @@ def explanation_for(
         raise ResponseValidationError(
             [Problem(id_column, form_id, f"the id of a form in the table (column {id_column!r})")]
         )
-    row = forms[forms[id_column].astype(str) == form_id].head(1)
+    rows = forms[forms[id_column].astype(str) == form_id]
+    if len(rows.drop_duplicates()) > 1:
+        # Two different forms under one id: explaining either would be a guess.
+        raise ResponseValidationError(
+            [
+                Problem(
+                    id_column,
+                    form_id,
+                    f"one form per id ({len(rows)} different forms have this id, "
+                    f"rows {', '.join(map(str, rows.index[:5].tolist()))})",
+                    kind="duplicate_id",
+                )
+            ]
+        )
+    row = rows.head(1)
     model = load_model() if model is None else model
     _, suggestions = suggestions_table(inst, row, id_column=id_column, model=model)
     suggestion = suggestions[0]
