@@ -18,6 +18,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from ._texts import Lang, integer, number, percent, text
 from .evaluation import roc_auc
 from .instruments import get_instrument
 from .scoring import read_forms, score_batch
@@ -61,8 +62,8 @@ def _pick(data: Any, test: np.ndarray, suggestions: list[Any]) -> list[int]:
     return picked
 
 
-def suggestions_and_quality(console: Console, n_show: int = 5) -> None:
-    """Parts 2 and 3 of the demo, on the shipped synthetic data and model."""
+def suggestions_and_quality(console: Console, n_show: int = 5, lang: Lang = "da") -> None:
+    """Parts 2 and 3 of the demo, on the shipped synthetic data and model, in ``lang``."""
     from .decision import suggest_batch
     from .model import load_model
     from .model.train import prepare, split
@@ -77,67 +78,56 @@ def suggestions_and_quality(console: Console, n_show: int = 5) -> None:
     suggestions = suggest_batch(model, scores, id_column="child_id")
     voc = load_vocabulary()
 
-    table = Table(
-        title="Forslag for udvalgte syntetiske børn (held-out) — forslag, ikke beslutninger",
-        title_justify="left",
-        header_style="bold",
-    )
-    for column in (
-        "barn",
-        "samlet bånd",
-        "forslag",
-        "P(behov ≥ trin 1)",
-        "usikkerhed",
-        "begrundelse",
-        "sandt trin*",
-    ):
-        table.add_column(column)
+    table = Table(title=text("demo_title", lang), title_justify="left", header_style="bold")
+    for key in ("child", "overall_band", "suggestion", "p_support", "interval", "reason"):
+        table.add_column(text(key, lang))
+    table.add_column(text("true_step", lang))
     for i in _pick(data, np.flatnonzero(test), suggestions)[:n_show]:
         s = suggestions[i]
         if s.kind == "notify":
-            what = "[bold red]underret nu (§ 133)[/bold red]"
+            what = f"[bold red]{text('kind_notify', lang)}[/bold red]"
         elif s.kind == "abstain":
-            what = "[yellow]drøft i teamet[/yellow]"
+            what = f"[yellow]{text('kind_abstain', lang)}[/yellow]"
         elif s.step_info is not None:
-            what = f"trin {s.step}: {s.step_info.label.da}"
+            what = f"{text('kind_step', lang, step=s.step)}: {s.step_info.label.get(lang)}"
             if s.step_info.requires_municipal_assessment:
-                what += " [dim](kræver kommunens vurdering)[/dim]"
+                what += f" [dim]{text('municipal', lang)}[/dim]"
         else:  # pragma: no cover - a step suggestion always carries its step
             what = "–"
-        reason = s.explanation.da if s.explanation is not None else "–"
+        reason = s.explanation.get(lang) if s.explanation is not None else "–"
         if s.kind == "notify":
-            reason = "Røde flag: " + ", ".join(voc.concept(c).label.da for c in s.red_flags)
-        p = f"{s.p_needs_support:.2f}" if s.p_needs_support is not None else "–"
-        interval = f"trin {s.interval[0]}-{s.interval[1]}" if s.interval is not None else "–"
+            flags = ", ".join(voc.concept(c).label.get(lang) for c in s.red_flags)
+            reason = text("red_flags", lang, flags=flags)
+        p = number(s.p_needs_support, lang) if s.p_needs_support is not None else "–"
+        interval = (
+            text("interval_steps", lang, low=s.interval[0], high=s.interval[1])
+            if s.interval is not None
+            else "–"
+        )
         child = str(scores.at[i, "child_id"])
-        table.add_row(
-            child, str(scores.at[i, "band.overall"]), what, p, interval, reason,
-            str(data.step.at[child]),
-        )  # fmt: skip
+        band = voc.band(str(scores.at[i, "band.overall"])).label.get(lang)
+        table.add_row(child, band, what, p, interval, reason, str(data.step.at[child]))
     console.print(table)
-    console.print(
-        "[dim]* Syntetiske børn med kendt sandhed: ikke rigtige børn. Intet er besluttet: et "
-        "forslag bliver først en beslutning, når en navngiven fagperson registrerer den "
-        "(Decision.record).[/dim]\n"
-    )
+    console.print(f"[dim]{text('demo_footnote', lang)}[/dim]\n")
 
     y = (data.step.to_numpy()[test] >= 1).astype(int)
     p_model = 1.0 - model.predict_proba(data.X.loc[test_ids])[:, 0]
     bands = data.scores.loc[test_ids, "band.overall"].astype(object)
     band_rule = bands.isin(["gul", "rød"]).to_numpy(dtype=float)
-    rows = [("the model, P(step ≥ 1)", roc_auc(y, p_model))]
-    rows.append(("band rule (gul/rød → refer)", roc_auc(y, band_rule)))
+    rows = [(text("rule_model", lang), roc_auc(y, p_model))]
+    rows.append((text("rule_band", lang), roc_auc(y, band_rule)))
     if data.oracle is not None:
         p_oracle = 1.0 - data.oracle.loc[test_ids, "p_step_0"].to_numpy()
-        rows.append(("oracle (Bayes-optimal)", roc_auc(y, p_oracle)))
+        rows.append((text("rule_oracle", lang), roc_auc(y, p_oracle)))
     quality = Table(
-        title=f"Needs more than universal services? {len(y):,} held-out synthetic children, "
-        f"{y.mean():.1%} in need",
+        title=text(
+            "quality_title", lang, n=integer(len(y), lang), share=percent(float(y.mean()), lang)
+        ),
         title_justify="left",
         header_style="bold",
     )
-    quality.add_column("rule")
+    quality.add_column(text("rule", lang))
     quality.add_column("AUC", justify="right")
     for name, value in rows:
-        quality.add_row(name, f"{value:.3f}")
+        quality.add_row(name, number(value, lang, 3))
     console.print(quality)
