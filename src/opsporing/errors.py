@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = [
+    "VALUE_LIMIT",
     "DataError",
     "DecisionError",
     "IdempotencyConflictError",

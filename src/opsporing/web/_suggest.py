@@ -34,7 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import DecisionError, ModelIntegrityError, OpsporingError
+from ..errors import DecisionError, ModelIntegrityError, OpsporingError, Problem
 from ..instruments import Instrument
 from ..scoring import FormScore
 from ..vocabulary import Language, Text
@@ -431,18 +431,21 @@ def _no_model_decision(
 ) -> dict[str, Any]:
     # The protocol of opsporing.decision for a screening with nothing to follow.
     if role not in _FALLBACK_ROLES:
-        raise DecisionError(
-            f"professional_role = {role!r}: expected one of {list(_FALLBACK_ROLES)}"
-        )
+        raise DecisionError(Problem("professional_role", role, f"one of {list(_FALLBACK_ROLES)}"))
     if chosen_step >= _MUNICIPAL_FROM_STEP and role not in _FALLBACK_MUNICIPAL_ROLES:
         raise DecisionError(
-            f"chosen_step = {chosen_step}: expected 0-2 for role {role!r}; steps 3-6 need the "
-            "municipality's assessment (barnets lov §§ 18-20)"
+            Problem(
+                "chosen_step",
+                chosen_step,
+                f"0-2 for role {role!r}; steps 3-6 need the municipality's assessment "
+                "(barnets lov §§ 18-20)",
+                kind="municipal_step",
+            )
         )
     text = (reason or "").strip() or None
     if text is None:
         raise DecisionError(
-            f"reason = {reason!r}: expected a reason: there is no suggestion to follow"
+            Problem("reason", reason, "a reason: there is no suggestion to follow", kind="missing")
         )
     return {
         "suggestion_kind": None,
