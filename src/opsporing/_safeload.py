@@ -212,7 +212,18 @@ def parse_tree(text: str, source: str, *, fmt: str | None = None) -> Any:
                 kind="too_deep",
             )
         ) from None
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+    except yaml.YAMLError as exc:
+        # libyaml >= 0.2.5 stops at 1,000 levels itself, while scanning ahead of our check.
+        deep = "maximum nesting depth" in str(exc)
+        raise DataError(
+            Problem(
+                source,
+                "(deeply nested)" if deep else "(syntax)",
+                f"at most {MAX_DEPTH} nested mappings or lists" if deep else f"valid YAML ({exc})",
+                kind="too_deep" if deep else "syntax",
+            )
+        ) from None
+    except json.JSONDecodeError as exc:
         raise DataError(
             Problem(source, "(syntax)", f"valid {fmt.upper()} ({exc})", kind="syntax")
         ) from None
