@@ -18,7 +18,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from ._texts import Lang, integer, number, percent, text
+from ._texts import Lang, integer, number, percent, tr
 from .evaluation import roc_auc
 from .instruments import get_instrument
 from .scoring import read_forms, score_batch
@@ -78,29 +78,44 @@ def suggestions_and_quality(console: Console, n_show: int = 5, lang: Lang = "da"
     suggestions = suggest_batch(model, scores, id_column="child_id")
     voc = load_vocabulary()
 
-    table = Table(title=text("demo_title", lang), title_justify="left", header_style="bold")
-    for key in ("child", "overall_band", "suggestion", "p_support", "interval", "reason"):
-        table.add_column(text(key, lang))
-    table.add_column(text("true_step", lang))
+    table = Table(
+        title=tr(
+            "Suggestions for selected synthetic children (held out) — suggestions, not decisions",
+            lang,
+        ),
+        title_justify="left",
+        header_style="bold",
+    )
+    for header in (
+        tr("child", lang),
+        tr("overall band", lang),
+        tr("suggestion", lang),
+        tr("P(step ≥ 1)", lang),
+        tr("uncertainty", lang),
+        tr("reason", lang),
+    ):
+        table.add_column(header)
+    table.add_column(tr("true step*", lang))
     for i in _pick(data, np.flatnonzero(test), suggestions)[:n_show]:
         s = suggestions[i]
         if s.kind == "notify":
-            what = f"[bold red]{text('kind_notify', lang)}[/bold red]"
+            what = "[bold red]" + tr("notify now (§ 133)", lang) + "[/bold red]"
         elif s.kind == "abstain":
-            what = f"[yellow]{text('kind_abstain', lang)}[/yellow]"
+            what = "[yellow]" + tr("discuss in the team", lang) + "[/yellow]"
         elif s.step_info is not None:
-            what = f"{text('kind_step', lang, step=s.step)}: {s.step_info.label.get(lang)}"
+            what = tr("step {step}", lang, step=s.step) + ": " + s.step_info.label.get(lang)
             if s.step_info.requires_municipal_assessment:
-                what += f" [dim]{text('municipal', lang)}[/dim]"
+                municipal = tr("(needs the municipality's assessment)", lang)
+                what += f" [dim]{municipal}[/dim]"
         else:  # pragma: no cover - a step suggestion always carries its step
             what = "–"
         reason = s.explanation.get(lang) if s.explanation is not None else "–"
         if s.kind == "notify":
             flags = ", ".join(voc.concept(c).label.get(lang) for c in s.red_flags)
-            reason = text("red_flags", lang, flags=flags)
+            reason = tr("Red flags: {flags}", lang, flags=flags)
         p = number(s.p_needs_support, lang) if s.p_needs_support is not None else "–"
         interval = (
-            text("interval_steps", lang, low=s.interval[0], high=s.interval[1])
+            tr("steps {low}-{high}", lang, low=s.interval[0], high=s.interval[1])
             if s.interval is not None
             else "–"
         )
@@ -108,25 +123,34 @@ def suggestions_and_quality(console: Console, n_show: int = 5, lang: Lang = "da"
         band = voc.band(str(scores.at[i, "band.overall"])).label.get(lang)
         table.add_row(child, band, what, p, interval, reason, str(data.step.at[child]))
     console.print(table)
-    console.print(f"[dim]{text('demo_footnote', lang)}[/dim]\n")
+    footnote = tr(
+        "* Synthetic children with known truth: not real children. Nothing was decided: a "
+        "suggestion becomes a decision only when a named professional records it "
+        "(Decision.record).",
+        lang,
+    )
+    console.print(f"[dim]{footnote}[/dim]\n")
 
     y = (data.step.to_numpy()[test] >= 1).astype(int)
     p_model = 1.0 - model.predict_proba(data.X.loc[test_ids])[:, 0]
     bands = data.scores.loc[test_ids, "band.overall"].astype(object)
     band_rule = bands.isin(["gul", "rød"]).to_numpy(dtype=float)
-    rows = [(text("rule_model", lang), roc_auc(y, p_model))]
-    rows.append((text("rule_band", lang), roc_auc(y, band_rule)))
+    rows = [(tr("the model, P(step ≥ 1)", lang), roc_auc(y, p_model))]
+    rows.append((tr("band rule (gul/rød → refer)", lang), roc_auc(y, band_rule)))
     if data.oracle is not None:
         p_oracle = 1.0 - data.oracle.loc[test_ids, "p_step_0"].to_numpy()
-        rows.append((text("rule_oracle", lang), roc_auc(y, p_oracle)))
+        rows.append((tr("oracle (Bayes-optimal)", lang), roc_auc(y, p_oracle)))
     quality = Table(
-        title=text(
-            "quality_title", lang, n=integer(len(y), lang), share=percent(float(y.mean()), lang)
+        title=tr(
+            "Needs more than universal services? {n} held-out synthetic children, {share} in need",
+            lang,
+            n=integer(len(y), lang),
+            share=percent(float(y.mean()), lang),
         ),
         title_justify="left",
         header_style="bold",
     )
-    quality.add_column(text("rule", lang))
+    quality.add_column(tr("rule", lang))
     quality.add_column("AUC", justify="right")
     for name, value in rows:
         quality.add_row(name, number(value, lang, 3))

@@ -1,125 +1,82 @@
-"""The command line's own words, in Danish and English, and numbers written per language.
+"""The command line's own words per language, and numbers written the way each language does.
 
-One catalog: every label and sentence the CLI and the demo print is looked up here by
-key, so a run in one language prints one language (error messages, which come from the
-library, are English in both). Texts of the domain (concepts, steps, bands, items) come
-from the vocabulary and the instruments, never from here.
+The words are gettext messages: the code says them in English (``tr("wrote {path}", lang)``)
+and the Danish comes from the catalog ``opsporing/locale/da/LC_MESSAGES/opsporing.po``, read
+with Babel, so translators use the usual tools (``pybabel extract`` / ``update``) and a new
+language is one more ``.po`` file. Numbers go through Babel's CLDR data: a decimal comma and
+``.`` between thousands in Danish. Error messages come from the library and are English.
+
+Texts of the domain (concepts, steps, bands, items) come from the vocabulary and the
+instruments, never from here.
 
 Examples
 --------
->>> text("wrote_scores", "da", n=2, path="s.csv")
+>>> tr("wrote {n} scored forms to {path}", "da", n=2, path="s.csv")
 'skrev 2 scorede skemaer til s.csv'
 >>> number(0.25, "da"), number(0.25, "en")
 ('0,25', '0.25')
+>>> integer(50_000, "da"), percent(0.123, "da")
+('50.000', '12,3\\xa0%')
 """
 
 from __future__ import annotations
 
+from functools import cache
+from importlib import resources
 from typing import Literal
 
-__all__ = ["CATALOG", "Lang", "integer", "number", "percent", "text"]
+from babel import Locale
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal, parse_pattern
+
+__all__ = ["LANGUAGES", "Lang", "catalog", "integer", "number", "percent", "tr"]
 
 Lang = Literal["da", "en"]
 
-#: key -> (Danish, English); placeholders in braces are filled by :func:`text`.
-CATALOG: dict[str, tuple[str, str]] = {
-    # score tables
-    "overall": ("samlet", "overall"),
-    "total": ("total", "total"),
-    "concerns": ("bekymringer", "concerns"),
-    "protective": ("beskyttende faktorer", "protective factors"),
-    "protective_short": ("beskyt.", "protect."),
-    "not_green": ("gul/rød", "yellow/red"),
-    "not_scored": ("ikke scoret", "not scored"),
-    "notify_flag": ("⚑ underretning § 133", "⚑ notify (§ 133)"),
-    "notify_flag_short": ("⚑ § 133", "⚑ § 133"),
-    "form": ("skema", "form"),
-    "wrote_scores": ("skrev {n} scorede skemaer til {path}", "wrote {n} scored forms to {path}"),
-    # suggestions
-    "suggestion": ("forslag", "suggestion"),
-    "p_support": ("P(trin ≥ 1)", "P(step ≥ 1)"),
-    "interval": ("usikkerhed", "uncertainty"),
-    "reason": ("begrundelse", "reason"),
-    "kind_step": ("trin {step}", "step {step}"),
-    "kind_abstain": ("drøft i teamet", "discuss in the team"),
-    "kind_notify": ("underret nu (§ 133)", "notify now (§ 133)"),
-    "red_flags": ("Røde flag: {flags}", "Red flags: {flags}"),
-    "municipal": ("(kræver kommunens vurdering)", "(needs the municipality's assessment)"),
-    "interval_steps": ("trin {low}-{high}", "steps {low}-{high}"),
-    "wrote_suggestions": ("skrev {n} forslag til {path}", "wrote {n} suggestions to {path}"),
-    "wrote_file": ("skrev {path}", "wrote {path}"),
-    "wrote_rejected": (
-        "skrev {n} problemer i afviste rækker til {path}",
-        "wrote {n} problems of rejected rows to {path}",
-    ),
-    "not_decisions": (
-        "Forslag, ikke beslutninger: en navngiven fagperson beslutter og registrerer det "
-        "(opsporing.decision.Decision.record).",
-        "Suggestions, not decisions: a named professional decides and records it "
-        "(opsporing.decision.Decision.record).",
-    ),
-    "decision_support": (
-        "Scorer og forslag er beslutningsstøtte. En fagperson beslutter, og "
-        "underretningspligten (barnets lov § 133) venter aldrig på en score.",
-        "Scores and suggestions are decision support. A professional decides, and the "
-        "duty to notify (barnets lov § 133) never waits for a score.",
-    ),
-    "csv_dialect": (
-        "læste {path} som ';'-separeret med decimalkomma (dansk Excel)",
-        "read {path} as ';'-separated with decimal commas (Danish Excel)",
-    ),
-    # the demo
-    "demo_title": (
-        "Forslag for udvalgte syntetiske børn (held-out) — forslag, ikke beslutninger",
-        "Suggestions for selected synthetic children (held out) — suggestions, not decisions",
-    ),
-    "child": ("barn", "child"),
-    "overall_band": ("samlet bånd", "overall band"),
-    "true_step": ("sandt trin*", "true step*"),
-    "demo_footnote": (
-        "* Syntetiske børn med kendt sandhed: ikke rigtige børn. Intet er besluttet: et "
-        "forslag bliver først en beslutning, når en navngiven fagperson registrerer den "
-        "(Decision.record).",
-        "* Synthetic children with known truth: not real children. Nothing was decided: a "
-        "suggestion becomes a decision only when a named professional records it "
-        "(Decision.record).",
-    ),
-    "quality_title": (
-        "Behov for mere end almene tilbud? {n} syntetiske børn (held-out), {share} med behov",
-        "Needs more than universal services? {n} held-out synthetic children, {share} in need",
-    ),
-    "rule": ("regel", "rule"),
-    "rule_model": ("modellen, P(trin ≥ 1)", "the model, P(step ≥ 1)"),
-    "rule_band": ("båndreglen (gul/rød → henvis)", "band rule (gul/rød → refer)"),
-    "rule_oracle": ("oraklet (Bayes-optimal)", "oracle (Bayes-optimal)"),
-}
+#: The language of a run -> the CLDR locale its numbers are written in.
+LANGUAGES: dict[str, str] = {"da": "da_DK", "en": "en_GB"}
+
+#: The language the messages are written in, in the code (needs no catalog).
+SOURCE_LANGUAGE = "en"
 
 
-def text(key: str, lang: Lang, **values: object) -> str:
-    """The catalog's text for ``key`` in ``lang``, with ``values`` filled in.
+@cache
+def catalog(lang: str) -> Catalog:
+    """The message catalog of ``lang`` (read once from the package's ``locale`` folder)."""
+    path = resources.files("opsporing").joinpath(f"locale/{lang}/LC_MESSAGES/opsporing.po")
+    with path.open("rb") as fh:
+        return read_po(fh, locale=lang, domain="opsporing")
 
-    Raises
-    ------
-    KeyError
-        ``key`` is not in :data:`CATALOG` (a programming error, caught by the tests).
+
+def tr(message: str, lang: Lang, **values: object) -> str:
+    """``message`` (English, with ``{placeholders}``) in ``lang``, with ``values`` filled in.
+
+    A message missing from the catalog is shown in English (the tests keep the catalog
+    complete, see ``tests/test_cli_front_door.py``).
     """
-    da, en = CATALOG[key]
-    return (en if lang == "en" else da).format(**values)
+    template = message
+    if lang != SOURCE_LANGUAGE:
+        found = catalog(lang).get(message)
+        if found is not None and isinstance(found.string, str) and found.string:
+            template = found.string
+    return template.format(**values)
 
 
 def number(value: float, lang: Lang, digits: int = 2) -> str:
-    """``value`` with ``digits`` decimals: a decimal comma in Danish, a point in English."""
-    shown = f"{value:.{digits}f}"
-    return shown.replace(".", ",") if lang == "da" else shown
+    """``value`` with ``digits`` decimals: ``0,25`` in Danish, ``0.25`` in English."""
+    pattern = "0." + "0" * digits if digits else "0"
+    return str(format_decimal(value, format=pattern, locale=LANGUAGES[lang]))
 
 
 def integer(value: int, lang: Lang) -> str:
-    """``value`` with thousands separated: ``50.000`` in Danish, ``50,000`` in English."""
-    shown = f"{value:,}"
-    return shown.replace(",", ".") if lang == "da" else shown
+    """A count with its thousands marked: ``50.000`` in Danish, ``50,000`` in English."""
+    return str(format_decimal(value, format="#,##0", locale=LANGUAGES[lang]))
 
 
 def percent(value: float, lang: Lang, digits: int = 1) -> str:
-    """A share as a percentage: ``12,3 %`` in Danish, ``12.3%`` in English."""
-    shown = f"{100 * value:.{digits}f}"
-    return f"{shown.replace('.', ',')} %" if lang == "da" else f"{shown}%"
+    """A share as a percentage, as the language writes it: ``12,3 %`` or ``12.3%``."""
+    locale = Locale.parse(LANGUAGES[lang])
+    pattern = parse_pattern(locale.percent_formats[None].pattern)  # the language's own layout
+    pattern.frac_prec = (digits, digits)
+    return str(pattern.apply(value, locale))

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ._texts import Lang, number, text
+from ._texts import Lang, number, tr
 from .errors import DataError, OpsporingError, Problem
 from .instruments import Instrument, get_instrument, list_instruments, load_instrument
 from .scoring import score_batch
@@ -106,21 +106,21 @@ def _score_table(
     if id_column:
         table.add_column(id_column)
     if narrow:
-        table.add_column(text("overall", lang))
-        table.add_column(text("not_green", lang), overflow="fold")
-        table.add_column(text("concerns", lang), overflow="fold")
-        table.add_column(text("protective_short", lang), justify="right")
+        table.add_column(tr("overall", lang))
+        table.add_column(tr("yellow/red", lang), overflow="fold")
+        table.add_column(tr("concerns", lang), overflow="fold")
+        table.add_column(tr("protect.", lang), justify="right")
     else:
         for dom in inst.domain_ids:
             table.add_column(dom, justify="right")
         if inst.total is not None:
-            table.add_column(text("total", lang), justify="right")
-        table.add_column(text("overall", lang), justify="center")
-        table.add_column(text("concerns", lang), overflow="fold")
-        table.add_column(text("protective", lang), justify="right")
+            table.add_column(tr("total", lang), justify="right")
+        table.add_column(tr("overall", lang), justify="center")
+        table.add_column(tr("concerns", lang), overflow="fold")
+        table.add_column(tr("protective factors", lang), justify="right")
     voc = load_vocabulary()
     concept_cols = [c for c in scores.columns if c.startswith("concept.")]
-    not_scored = f"[dim]{text('not_scored', lang)}[/dim]"
+    not_scored = "[dim]" + tr("not scored", lang) + "[/dim]"
     parts = [*inst.domain_ids, *(["total"] if inst.total is not None else [])]
     for _, row in scores.iterrows():
         cells = [str(row[id_column])] if id_column else []
@@ -134,7 +134,7 @@ def _score_table(
             )
         overall = _band(row["band.overall"], lang)
         if row["red_flag"]:
-            flag = text("notify_flag_short" if narrow else "notify_flag", lang)
+            flag = tr("⚑ § 133", lang) if narrow else tr("⚑ notify (§ 133)", lang)
             overall += f"{chr(10) if narrow else ' '}[bold red]{flag}[/bold red]"
         raised = [voc.concept(c.removeprefix("concept.")) for c in concept_cols if row[c]]
         concerns = ", ".join(c.label.get(lang) for c in raised if c.is_concern) or "–"
@@ -198,7 +198,10 @@ def _write_rejected(exc: OpsporingError, rejected: Path | None, lang: Lang) -> N
         return
     frame = exc.to_frame()
     _write(rejected, str(frame.to_csv(index=False)))
-    typer.echo(text("wrote_rejected", lang, n=len(frame), path=rejected), err=True)
+    typer.echo(
+        tr("wrote {n} problems of rejected rows to {path}", lang, n=len(frame), path=rejected),
+        err=True,
+    )
 
 
 def _one_line(message: str) -> str:
@@ -232,7 +235,10 @@ def _fail(exc: Exception) -> None:
 
 def _note_dialect(forms: pd.DataFrame, path: Path, lang: Lang) -> None:
     if forms.attrs.get("csv", {}).get("sep") == ";":
-        typer.echo(text("csv_dialect", lang, path=path), err=True)
+        typer.echo(
+            tr("read {path} as ';'-separated with decimal commas (Danish Excel)", lang, path=path),
+            err=True,
+        )
 
 
 @app.command()
@@ -255,7 +261,15 @@ def demo(
             suggestions_and_quality(console, lang=language)
     except OpsporingError as exc:
         _fail(exc)
-    console.print(f"[dim]{text('decision_support', language)}[/dim]")
+    console.print(
+        "[dim]"
+        + tr(
+            "Scores and suggestions are decision support. A professional decides, and the "
+            "duty to notify (barnets lov § 133) never waits for a score.",
+            language,
+        )
+        + "[/dim]"
+    )
 
 
 @app.command()
@@ -294,7 +308,7 @@ def score(
         _fail(exc)
         return
     if output is not None:
-        console.print(text("wrote_scores", language, n=len(scores), path=output))
+        console.print(tr("wrote {n} scored forms to {path}", language, n=len(scores), path=output))
     elif fmt is not Format.table:
         typer.echo(_table_text(scores, fmt.value), nl=False)
     else:
@@ -304,10 +318,10 @@ def score(
 
 def _suggestion_cell(row: dict[Any, Any], lang: Lang) -> str:
     if row["kind"] == "notify":
-        return f"[bold red]{text('kind_notify', lang)}[/bold red]"
+        return "[bold red]" + tr("notify now (§ 133)", lang) + "[/bold red]"
     if row["kind"] == "abstain":
-        return f"[yellow]{text('kind_abstain', lang)}[/yellow]"
-    return text("kind_step", lang, step=int(row["suggested_step"]))
+        return "[yellow]" + tr("discuss in the team", lang) + "[/yellow]"
+    return tr("step {step}", lang, step=int(row["suggested_step"]))
 
 
 @app.command()
@@ -349,16 +363,16 @@ def suggest(
         _fail(exc)
         return
     if output is not None:
-        console.print(text("wrote_suggestions", language, n=len(table), path=output))
+        console.print(tr("wrote {n} suggestions to {path}", language, n=len(table), path=output))
     elif fmt is not Format.table:
         typer.echo(_table_text(table, fmt.value), nl=False)
         return  # machine output only: the note below would break the CSV or JSON
     else:
         shown = Table(header_style="bold")
         shown.add_column(id_column)
-        shown.add_column(text("suggestion", language))
-        shown.add_column(text("p_support", language), justify="right")
-        shown.add_column(text("reason", language), ratio=1, overflow="fold")
+        shown.add_column(tr("suggestion", language))
+        shown.add_column(tr("P(step ≥ 1)", language), justify="right")
+        shown.add_column(tr("reason", language), ratio=1, overflow="fold")
         explanation = f"explanation_{language}"
         voc = load_vocabulary()
         for row in table.to_dict("records"):
@@ -371,7 +385,7 @@ def suggest(
                     for c in str(row["red_flags"]).split(";")
                     if c
                 )
-                reason = text("red_flags", language, flags=flags)
+                reason = tr("Red flags: {flags}", language, flags=flags)
             shown.add_row(
                 str(row["form_id"]),
                 _suggestion_cell(row, language),
@@ -379,7 +393,15 @@ def suggest(
                 reason,
             )
         console.print(shown)
-    console.print(f"[dim]{text('not_decisions', language)}[/dim]")
+    console.print(
+        "[dim]"
+        + tr(
+            "Suggestions, not decisions: a named professional decides and records it "
+            "(opsporing.decision.Decision.record).",
+            language,
+        )
+        + "[/dim]"
+    )
 
 
 @app.command()
@@ -411,7 +433,7 @@ def explain(
         return
     console.print(suggestion.message(language))
     if plot is not None and figure is not None:
-        console.print(text("wrote_file", language, path=plot))
+        console.print(tr("wrote {path}", language, path=plot))
 
 
 @app.command()
@@ -489,7 +511,7 @@ def export_fhir(
     if output is None:
         typer.echo(document)
     else:
-        console.print(text("wrote_file", language, path=output))
+        console.print(tr("wrote {path}", language, path=output))
 
 
 _SYNTH = SyntheticConfig()  # the documented defaults: one home, read by the options below
