@@ -253,6 +253,11 @@ def test_numbers_use_the_decimal_comma_in_danish(value: float, da: str, en: str)
     assert (_texts.number(value, "da"), _texts.number(value, "en")) == (da, en)
 
 
+def test_scores_are_short_and_exact_to_two_decimals() -> None:
+    assert [_texts.short(v, "da") for v in (16.0, 4.6667, 1.5)] == ["16", "4,67", "1,5"]
+    assert [_texts.short(v, "en") for v in (16.0, 4.6667, 1.5)] == ["16", "4.67", "1.5"]
+
+
 def test_counts_and_shares_per_language() -> None:
     assert _texts.integer(50_000, "da") == "50.000" and _texts.integer(50_000, "en") == "50,000"
     assert _texts.percent(0.123, "da") == "12,3\xa0%" and _texts.percent(0.123, "en") == "12.3%"

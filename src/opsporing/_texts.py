@@ -30,7 +30,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, parse_pattern
 
-__all__ = ["LANGUAGES", "Lang", "catalog", "integer", "number", "percent", "tr"]
+__all__ = ["LANGUAGES", "Lang", "catalog", "integer", "number", "percent", "short", "tr"]
 
 Lang = Literal["da", "en"]
 
@@ -67,6 +67,11 @@ def number(value: float, lang: Lang, digits: int = 2) -> str:
     """``value`` with ``digits`` decimals: ``0,25`` in Danish, ``0.25`` in English."""
     pattern = "0." + "0" * digits if digits else "0"
     return str(format_decimal(value, format=pattern, locale=LANGUAGES[lang]))
+
+
+def short(value: float, lang: Lang) -> str:
+    """A score as short as it is exact to two decimals: ``16``, ``1,67`` (``1.67`` in English)."""
+    return str(format_decimal(value, format="#,##0.##", locale=LANGUAGES[lang]))
 
 
 def integer(value: int, lang: Lang) -> str:

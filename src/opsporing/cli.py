@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ._texts import Lang, number, tr
+from ._texts import Lang, number, short, tr
 from .errors import DataError, OpsporingError, Problem
 from .instruments import Instrument, get_instrument, list_instruments, load_instrument
 from .scoring import score_batch
@@ -92,11 +92,6 @@ def _band(value: object, lang: Lang = "da") -> str:
     return f"[{_BAND_STYLE[value]}]{label}[/{_BAND_STYLE[value]}]"
 
 
-def _score_number(value: float, lang: Lang) -> str:
-    shown = f"{value:.3g}"
-    return shown.replace(".", ",") if lang == "da" else shown
-
-
 def _score_table(
     inst: Instrument, scores: pd.DataFrame, title: str, id_column: str | None, lang: Lang = "da"
 ) -> Table:
@@ -130,7 +125,7 @@ def _score_table(
             shown[part] = (
                 None
                 if pd.isna(score)
-                else f"{_score_number(score, lang)} {_band(row[f'band.{part}'], lang)}"
+                else f"{short(score, lang)} {_band(row[f'band.{part}'], lang)}"
             )
         overall = _band(row["band.overall"], lang)
         if row["red_flag"]:
@@ -299,7 +294,6 @@ def score(
     try:
         inst = _instrument(instrument)
         forms = read_forms(file, inst)
-        _note_dialect(forms, file, language)
         scores = score_batch(inst, forms, keep=keep or [])
         if output is not None:
             _write(output, scores.to_csv(index=False))
@@ -307,6 +301,7 @@ def score(
         _write_rejected(exc, rejected, language)
         _fail(exc)
         return
+    _note_dialect(forms, file, language)  # after success: an error's first line is the error
     if output is not None:
         console.print(tr("wrote {n} scored forms to {path}", language, n=len(scores), path=output))
     elif fmt is not Format.table:
@@ -352,7 +347,6 @@ def suggest(
     try:
         inst = _instrument(instrument)
         forms = read_forms(file, inst)
-        _note_dialect(forms, file, language)
         before = read_forms(earlier, inst) if earlier is not None else None
         fitted = load_model(model) if model is not None else None
         table, _ = suggestions_table(inst, forms, id_column=id_column, earlier=before, model=fitted)
@@ -362,6 +356,7 @@ def suggest(
         _write_rejected(exc, rejected, language)
         _fail(exc)
         return
+    _note_dialect(forms, file, language)
     if output is not None:
         console.print(tr("wrote {n} suggestions to {path}", language, n=len(table), path=output))
     elif fmt is not Format.table:
