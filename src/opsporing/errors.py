@@ -105,7 +105,7 @@ class Problem:
         # Every echoed part is capped here, the one place that formats them.
         where = f"row {_printable(self.row)}: " if self.row is not None else ""
         # ``expected`` is ours but may quote a parser's message, which may quote the data.
-        expected = _capped(str(self.expected), 4 * VALUE_LIMIT)
+        expected = _capped(str(self.expected), 1_000)
         return f"{where}{_printable(self.field)} = {_echo(self.value)}: expected {expected}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -134,7 +134,8 @@ def _echo(value: object) -> str:
 
 def _printable(name: object) -> str:
     text = str(name)
-    text = text if text.isprintable() else repr(text)
+    if not text.isprintable():  # escape the unprintable characters only (Danish letters stay)
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
     if len(text) <= 2 * VALUE_LIMIT:
         return text
     # A field is often a file path: its end (the file name) matters as much as its start.
