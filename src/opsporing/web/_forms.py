@@ -115,6 +115,9 @@ def _problem_text(problem: Problem, instrument: Instrument, t: UI) -> str:
         if t.lang == "da":
             low, high = low.replace(".", ","), high.replace(".", ",")
         return t["err_age_range"].format(low=low, high=high)
+    if problem.field == "instrument_version":
+        got = repr(str(problem.value)[:40])  # sent by the browser: shown short
+        return t["err_version"].format(got=got, expected=repr(instrument.version))
     if problem.kind in ("out_of_range", "not_a_number"):
         return t["err_choice"]  # the options are on the page; the value is not echoed
     return t["err_invalid"]

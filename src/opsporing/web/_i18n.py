@@ -77,6 +77,10 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "Alderen skal være fra {low} til {high} år for dette skema.",
         "The age must be from {low} to {high} years for this form.",
     ),
+    "err_version": (
+        "Skemaet er version {got}, men her findes version {expected}. Åbn et nyt skema.",
+        "The form is version {got}, but the version here is {expected}. Open a new form.",
+    ),
     "err_invalid": (
         "Ugyldig værdi for dette skema.",
         "Not a valid value for this form.",
