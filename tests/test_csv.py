@@ -119,11 +119,13 @@ def test_a_huge_cell_is_refused_with_a_short_message(tmp_path: Path) -> None:
     assert len(str(info.value)) < 400 and "100,000 characters" in str(info.value)
 
 
-def test_a_cell_beyond_the_csv_modules_limit_is_a_typed_error(tmp_path: Path) -> None:
-    path = _write(tmp_path, 'form_id,emo_sad\n"' + "x" * 200_000 + '",1\n')
+@pytest.mark.parametrize("extra", ["", ",1,2"])  # read fast, or by the careful reader
+def test_a_cell_beyond_the_csv_modules_limit_is_a_typed_error(tmp_path: Path, extra: str) -> None:
+    path = _write(tmp_path, 'form_id,emo_sad\n"' + "x" * 200_000 + '",1' + extra + "\n")
     with pytest.raises(ResponseValidationError) as info:
         read_forms(path)
-    assert info.value.problems[0].kind == "syntax" and len(str(info.value)) < 400
+    assert info.value.problems[0].kind in {"cell_too_large", "syntax", "too_many_fields"}
+    assert len(str(info.value)) < 400
 
 
 def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path: Path) -> None:
@@ -175,3 +177,17 @@ def test_what_pandas_writes_is_read_back(
     assert back["form_id"].tolist() == table["form_id"].tolist()
     assert back["age_years"].tolist() == pytest.approx(table["age_years"].tolist())
     assert back["emo_sad"].isna().tolist() == table["emo_sad"].isna().tolist()
+
+
+def test_a_point_decimal_in_a_semicolon_file_and_empty_columns(tmp_path: Path) -> None:
+    # found by the CLI fuzzer: empty cells everywhere and "1.0" in a ';' file
+    forms = read_forms(_write(tmp_path, "emo_sad;emo_tense\r\n;\r\n;1.0\r\n"), SCHOOL)
+    assert forms["emo_sad"].isna().all()
+    assert forms["emo_tense"].iloc[1] == 1.0 and pd.api.types.is_numeric_dtype(forms["emo_tense"])
+
+
+def test_the_fast_reader_keeps_repeated_header_names(tmp_path: Path) -> None:
+    forms = read_forms(_write(tmp_path, "emo_sad,emo_sad\n1,2\n"), SCHOOL)
+    assert list(forms.columns) == ["emo_sad", "emo_sad"]  # scoring then names the repeat
+    with pytest.raises(ResponseValidationError, match="each column once"):
+        score_batch(SCHOOL, forms)
