@@ -252,8 +252,8 @@ def test_a_truncated_parquet_file_refuses(data_dir: Path, name: str, rehash: boo
 @pytest.mark.parametrize(
     ("damage", "expected"),
     [
-        (lambda t: t[: len(t) // 2], "not a readable JSON file"),
-        (lambda t: "", "not a readable JSON file"),
+        (lambda t: t[: len(t) // 2], "expected valid JSON"),
+        (lambda t: "", "expected valid JSON"),
         (lambda t: "[]", "expected a JSON object"),
         (
             lambda t: t.replace('"format": "opsporing-synthetic/1"', '"format": "x/2"'),
@@ -289,7 +289,7 @@ def test_a_truncated_or_garbled_config_refuses(
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ('{"files": {"children.parq', "manifest.json: not a readable JSON file"),
+        ('{"files": {"children.parq', "manifest.json = '(syntax)': expected valid JSON"),
         ('{"files": []}', "manifest.json: expected a 'files' mapping"),
         (
             '{"files": {"children.parquet": "702746"}}',

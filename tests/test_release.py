@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import site
 import subprocess
 import sys
 import textwrap
@@ -49,6 +50,42 @@ def _backend_available() -> bool:
     return major >= floor
 
 
+def _running_site_dirs() -> list[str]:
+    """The site-packages of the running interpreter: its own, a base one, the user's.
+
+    In a virtual environment ``venv --system-site-packages`` would see the *base*
+    Python's site-packages, not this environment's, where the dependencies are.
+    """
+    dirs = list(site.getsitepackages())
+    if site.ENABLE_USER_SITE:
+        dirs.append(site.getusersitepackages())
+    return [d for d in dict.fromkeys(dirs) if Path(d).is_dir()]
+
+
+def _venv_seeing_our_packages(venv: Path, cwd: Path) -> Path:
+    """A fresh venv whose ``sys.path`` ends with the running interpreter's site dirs.
+
+    The dirs are listed in a ``.pth`` file as plain paths, so the venv imports the
+    dependencies from there, but ``.pth`` files inside them (an editable opsporing) are
+    not run: opsporing comes from the wheel installed into the venv itself.
+    """
+    _run([sys.executable, "-m", "venv", "--without-pip", venv], cwd)
+    python = venv / "bin" / "python"
+    own = _run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], cwd)
+    (Path(own.strip()) / "_opsporing_test_deps.pth").write_text(
+        "\n".join(_running_site_dirs()) + "\n", encoding="utf-8"
+    )
+    return python
+
+
+def test_the_test_venv_sees_the_running_interpreters_packages(tmp_path: Path) -> None:
+    python = _venv_seeing_our_packages(tmp_path / "venv", tmp_path)
+    code = "import importlib.util, pandas, sys; print(sys.prefix, importlib.util.find_spec('opsporing'))"
+    prefix, spec = _run([python, "-c", code], tmp_path).split()
+    assert Path(prefix).name == "venv"  # a venv of its own, with pandas from ours
+    assert spec == "None"  # but not our opsporing: the wheel test installs its own
+
+
 def test_version_is_the_pyprojects() -> None:
     import opsporing
 
@@ -60,6 +97,8 @@ def test_version_is_the_pyprojects() -> None:
 
 def test_the_wheel_installs_and_works_outside_the_repository(tmp_path: Path) -> None:
     started = time.monotonic()
+    where = "import opsporing; print(opsporing.__file__)"
+    main_before = _run([sys.executable, "-c", where], tmp_path)
     # 1. Build from a clean copy of what the wheel is made of, so the work tree stays clean.
     source = tmp_path / "source"
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
@@ -104,10 +143,10 @@ def test_the_wheel_installs_and_works_outside_the_repository(tmp_path: Path) -> 
                if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"}  # fmt: skip
     assert shipped <= names, sorted(shipped - names)
 
-    # 2. A fresh venv that sees the installed dependencies but gets opsporing from the wheel.
+    # 2. A fresh venv that sees the installed dependencies but gets opsporing from the wheel,
+    # whether this interpreter is a system Python or itself a venv.
     venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv], tmp_path)
-    python = venv / "bin" / "python"
+    python = _venv_seeing_our_packages(venv, tmp_path)
     _run(
         [python, "-m", "pip", "install", "--no-deps", "--no-index", "--force-reinstall", wheel],
         cwd=tmp_path,
@@ -151,8 +190,7 @@ def test_the_wheel_installs_and_works_outside_the_repository(tmp_path: Path) -> 
     assert re.search(r"^ok \d+ \d+$", out, re.M), out
     installed = time.monotonic()
 
-    # 4. The main environment still imports the editable checkout.
-    main = _run([sys.executable, "-c", "import opsporing; print(opsporing.__file__)"], tmp_path)
-    assert Path(main.strip()) == ROOT / "src" / "opsporing" / "__init__.py"
+    # 4. The main environment still imports what it imported before (the editable checkout).
+    assert _run([sys.executable, "-c", where], tmp_path) == main_before
     print(f"build {built - started:.1f} s, install and run {installed - built:.1f} s")
     assert time.monotonic() - started < 120

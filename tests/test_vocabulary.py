@@ -121,5 +121,6 @@ def test_a_broken_vocabulary_file_lists_every_problem(tmp_path):
 
 
 def test_unreadable_vocabulary_file(tmp_path):
-    with pytest.raises(VocabularyError, match="cannot read"):
+    with pytest.raises(VocabularyError, match="expected a readable file") as info:
         read_vocabulary(tmp_path / "missing.yaml")
+    assert info.value.problems[0].field.endswith("missing.yaml")

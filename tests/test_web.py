@@ -353,19 +353,32 @@ def test_scoring_errors_are_shown_next_to_their_fields(client: TestClient, db: P
     doc = r.text
     # The opsporing messages, each inside its item's fieldset.
     for item, message in (
-        ("emo_sad", "7: forventet one of 0, 1, 2, 3 (or empty)"),
-        ("beh_hits", "&#39;x&#39;: forventet a number, one of 0, 1, 2, 3 (or None)"),
+        ("emo_sad", "Vælg en af mulighederne."),
+        ("beh_hits", "Vælg en af mulighederne."),
     ):
         start = doc.index(f'id="item.{item}-fieldset"')
         end = doc.index("</fieldset>", start)
         assert f'id="item.{item}-error"' in doc[start:end]
         assert message in doc[start:end]
     start = doc.index('<label for="age_years">')
-    assert "3.0: forventet an age from 5 to 17 years" in doc[start : doc.index("<input", start)]
+    assert "Alderen skal være fra 5 til 17 år" in doc[start : doc.index("<input", start)]
+    # Each message in the page's language alone (never "forventet an age ...").
+    assert "forventet" not in doc and "expected" not in doc
     assert 'aria-invalid="true"' in doc
     # The error summary links to the fields; the answers given are kept.
     assert 'class="error-summary"' in doc and 'href="#item.emo_sad-fieldset"' in doc
     assert 'id="item.emo_tense-3" name="item.emo_tense" value="3" checked' in doc
+    assert _counts(db) == (0, 0)
+
+
+def test_scoring_errors_on_an_english_page_are_english(client: TestClient, db: Path) -> None:
+    token = _token(_blank(client, lang="en"))
+    bad = dict(ANSWERS, emo_sad=7)
+    r = client.post(f"/form/{SCHOOL}", data=_fields(token, bad, age="3", lang="en"))
+    assert r.status_code == 422
+    assert "Choose one of the options." in r.text
+    assert "The age must be from 5 to 17 years for this form." in r.text
+    assert "Vælg" not in r.text and "Alderen" not in r.text
     assert _counts(db) == (0, 0)
 
 

@@ -20,8 +20,10 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from ._texts import Lang, integer, number, percent, tr
 from .instruments import get_instrument
-from .scoring import score_batch
+from .scoring import read_forms, score_batch
+from .vocabulary import load_vocabulary
 
 #: The example forms shipped for the demo, and the instrument each was filled in with.
 EXAMPLES = {
@@ -37,7 +39,7 @@ def example_scores() -> list[tuple[Any, pd.DataFrame]]:
     for filename, instrument_id in EXAMPLES.items():
         inst = get_instrument(instrument_id)
         with resources.as_file(root.joinpath(filename)) as path:
-            forms = pd.read_csv(path)
+            forms = read_forms(path, inst)
         out.append((inst, score_batch(inst, forms, keep=["form_id"])))
     return out
 
@@ -61,8 +63,8 @@ def _pick(data: Any, test: np.ndarray, suggestions: list[Any]) -> list[int]:
     return picked
 
 
-def suggestions_and_quality(console: Console, n_show: int = 5) -> None:
-    """Parts 2 and 3 of the demo, on the shipped synthetic data and model."""
+def suggestions_and_quality(console: Console, n_show: int = 5, lang: Lang = "da") -> None:
+    """Parts 2 and 3 of the demo, on the shipped synthetic data and model, in ``lang``."""
     from ._measure import detection_figures, suggestions_frame
     from .decision import suggest_batch
     from .model import load_model
@@ -85,75 +87,87 @@ def suggestions_and_quality(console: Console, n_show: int = 5) -> None:
     suggestions = [by_id[str(c)] for c in test_ids]
     scores = data.scores.loc[test_ids].reset_index()
 
-    # One block per child (not a wide table): readable in an 80-column terminal, and
-    # the text is exactly what Suggestion.message() says to a professional.
-    console.print(
-        "[bold]Forslag for udvalgte syntetiske børn (held-out) — forslag, ikke "
-        "beslutninger[/bold]\n"
+    # One block per child (not a wide table): readable in an 80-column terminal, and the
+    # text is exactly what Suggestion.message() says to a professional.
+    title = tr(
+        "Suggestions for selected synthetic children (held out) — suggestions, not decisions",
+        lang,
     )
+    console.print(f"[bold]{title}[/bold]\n")
+    voc = load_vocabulary()
     for i in _pick(data, np.flatnonzero(test), suggestions)[:n_show]:
         s = suggestions[i]
         child = str(scores.at[i, "child_id"])
+        band = voc.band(str(scores.at[i, "band.overall"])).label.get(lang)
         console.print(
-            f"[bold]{child}[/bold] · samlet bånd {scores.at[i, 'band.overall']!s} · "
-            f"sandt trin* {data.step.at[child]}"
+            f"[bold]{child}[/bold] · "
+            + tr("overall band {band} · true step* {step}", lang, band=band,
+                 step=data.step.at[child])
         )
-        for line in s.message("da").splitlines():
+        for line in s.message(lang).splitlines():
             console.print(f"  {line}", highlight=False)
         console.print()
-    console.print(
-        "[dim]* Syntetiske børn med kendt sandhed: ikke rigtige børn. Intet er besluttet: et "
-        "forslag bliver først en beslutning, når en navngiven fagperson registrerer den "
-        "(Decision.record).[/dim]\n"
+    footnote = tr(
+        "* Synthetic children with known truth: not real children. Nothing was decided: a "
+        "suggestion becomes a decision only when a named professional records it "
+        "(Decision.record).",
+        lang,
     )
+    console.print(f"[dim]{footnote}[/dim]\n")
 
     y = data.step.to_numpy()[test]
-    table_ = suggestions_frame(suggestions)
     oracle = data.oracle.loc[test_ids].to_numpy() if data.oracle is not None else None
-    fig = detection_figures(table_, y, policy, oracle)
+    fig = detection_figures(suggestions_frame(suggestions), y, policy, oracle)
     need = y >= 1
     refer = policy.refers(data.scores.loc[test_ids, "band.overall"].astype(str))
     quality = Table(
-        title=f"Hvem findes? {len(y):,} syntetiske børn (held-out), {need.mean():.1%} med "
-        "behov; talt som suggest_batch giver hvert barn".replace(",", "."),
+        title=tr(
+            "Who is found? {n} held-out synthetic children, {share} in need "
+            "(counted as suggest_batch gives each child)",
+            lang,
+            n=integer(len(y), lang),
+            share=percent(float(need.mean()), lang),
+        ),
         title_justify="left",
         header_style="bold",
     )
-    for col in ("regel", "fundet blandt børn med behov", "alle børn markeret", "afstår"):
-        quality.add_column(col, justify="left" if col == "regel" else "right")
-
-    def pct(x: float) -> str:
-        return f"{100 * x:.1f} %".replace(".", ",")
-
+    quality.add_column(tr("rule", lang))
+    quality.add_column(tr("found among children in need", lang), justify="right")
+    quality.add_column(tr("all children flagged", lang), justify="right")
+    quality.add_column(tr("abstain", lang), justify="right")
     quality.add_row(
-        "modellen: trin ≥ 1 eller underretning",
-        pct(fig["found_among_need"]),
-        pct(fig["suggested_step_ge_1_share"] + fig["notify_rate"]),
-        pct(fig["abstention_rate"]),
+        tr("the model: step ≥ 1 or duty to notify", lang),
+        percent(fig["found_among_need"], lang),
+        percent(fig["suggested_step_ge_1_share"] + fig["notify_rate"], lang),
+        percent(fig["abstention_rate"], lang),
     )
     if "oracle" in fig:
         o = fig["oracle"]
         quality.add_row(
-            "oraklet, samme politik (bedst mulige)",
-            pct(o["found_among_need"]),
-            pct(o["suggested_step_ge_1_share"] + fig["notify_rate"]),
+            tr("the oracle, same policy (Bayes-optimal)", lang),
+            percent(o["found_among_need"], lang),
+            percent(o["suggested_step_ge_1_share"] + fig["notify_rate"], lang),
             "–",
         )
     quality.add_row(
-        "båndreglen (gul/rød → henvis)", pct(refer[need].mean()), pct(refer.mean()), "–"
+        tr("band rule (gul/rød → refer)", lang),
+        percent(float(refer[need].mean()), lang),
+        percent(float(refer.mean()), lang),
+        "–",
     )
     console.print(quality)
-    per = Table(title="Pr. 1.000 børn: sandt trin og forslag", title_justify="left",
-                header_style="bold")
-    for col in ("", "sandt trin", "foreslået"):
-        per.add_column(col, justify="left" if not col else "right")
+    per = Table(
+        title=tr("Per 1,000 children: true step and suggestion", lang),
+        title_justify="left",
+        header_style="bold",
+    )
+    per.add_column("")
+    per.add_column(tr("true step", lang), justify="right")
+    per.add_column(tr("suggested", lang), justify="right")
     true, sug = fig["per_1000_true"], fig["per_1000_suggested"]
-
-    def num(x: float) -> str:
-        return f"{x:g}".replace(".", ",")
-
     for k in range(7):
-        per.add_row(f"trin {k}", num(true[str(k)]), num(sug[str(k)]))
-    per.add_row("afstår (drøft i teamet)", "–", num(sug["abstain"]))
-    per.add_row("underret nu (rødt flag)", "–", num(sug["notify"]))
+        per.add_row(tr("step {step}", lang, step=k), number(true[str(k)], lang, 1),
+                    number(sug[str(k)], lang, 1))
+    per.add_row(tr("abstain (discuss in the team)", lang), "–", number(sug["abstain"], lang, 1))
+    per.add_row(tr("notify now (red flag)", lang), "–", number(sug["notify"], lang, 1))
     console.print(per)

@@ -14,18 +14,9 @@ import pandas as pd
 
 from .errors import Problem, ResponseValidationError
 from .instruments import Instrument
-from .scoring import score_batch
+from .scoring import read_forms, score_batch
 
-
-def read_forms(path: Path) -> pd.DataFrame:
-    """A CSV of forms; unreadable files become a typed error naming the file."""
-    try:
-        return pd.read_csv(path)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError, OSError) as exc:
-        raise ResponseValidationError(
-            [Problem(str(path), "(file)", f"a readable CSV of forms ({exc})", kind="io")],
-            headline=f"cannot read {path}",
-        ) from None
+__all__ = ["evaluate_report", "explanation_for", "read_forms", "suggestions_table"]
 
 
 def _score(inst: Instrument, forms: pd.DataFrame, id_column: str | None) -> pd.DataFrame:
@@ -102,7 +93,21 @@ def explanation_for(
         raise ResponseValidationError(
             [Problem(id_column, form_id, f"the id of a form in the table (column {id_column!r})")]
         )
-    row = forms[forms[id_column].astype(str) == form_id].head(1)
+    rows = forms[forms[id_column].astype(str) == form_id]
+    if len(rows.drop_duplicates()) > 1:
+        # Two different forms under one id: explaining either would be a guess.
+        raise ResponseValidationError(
+            [
+                Problem(
+                    id_column,
+                    form_id,
+                    f"one form per id ({len(rows)} different forms have this id, "
+                    f"rows {', '.join(map(str, rows.index[:5].tolist()))})",
+                    kind="duplicate_id",
+                )
+            ]
+        )
+    row = rows.head(1)
     model = load_model() if model is None else model
     _, suggestions = suggestions_table(inst, row, id_column=id_column, model=model)
     suggestion = suggestions[0]

@@ -8,9 +8,11 @@ exits with status 2 (``--debug`` shows the traceback).
 from __future__ import annotations
 
 import contextlib
+import enum
+import io
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -19,11 +21,13 @@ from rich.table import Table
 
 from . import _research_cli
 from ._cli_model import model_app
-from .errors import DataError, OpsporingError, Problem, ResponseValidationError
+from ._texts import Lang, number, short, tr
+from .errors import DataError, OpsporingError, Problem
 from .instruments import Instrument, get_instrument, list_instruments, load_instrument
 from .interop._cli import interop_app
 from .scoring import score_batch
-from .vocabulary import Language, load_vocabulary
+from .synthetic import SyntheticConfig
+from .vocabulary import load_vocabulary
 
 app = typer.Typer(
     name="opsporing",
@@ -46,6 +50,44 @@ _state = {"debug": False}
 
 _BAND_STYLE = {"grøn": "green", "gul": "yellow", "rød": "bold red"}
 
+#: How many problems an error lists on the terminal before "and N more".
+_SHOWN_PROBLEMS = 10
+
+#: Below this many columns the tables switch to their narrow layout.
+_NARROW = 120
+
+
+class Language(str, enum.Enum):  # noqa: UP042 - typer needs a str-valued Enum
+    """The language of a run's output (labels, sentences, decimal commas)."""
+
+    da = "da"
+    en = "en"
+
+
+class Format(str, enum.Enum):  # noqa: UP042
+    """How a table is printed: for people, or for other programs."""
+
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+#: The one definition of ``--lang``, shared by every verb that prints text.
+LangOption = Annotated[
+    Language, typer.Option("--lang", "-l", help="Language of the output: da or en.")
+]
+#: The one definition of ``--format``.
+FormatOption = Annotated[
+    Format, typer.Option("--format", "-f", help="table (for people), csv or json (for programs).")
+]
+#: The one definition of ``--rejected``.
+RejectedOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rejected", help="On bad input, write every problem (row, field, value) to this CSV."
+    ),
+]
+
 
 @app.callback()
 def _main(
@@ -54,48 +96,67 @@ def _main(
     _state["debug"] = debug
 
 
-def _band(value: object) -> str:
+def _band(value: object, lang: Lang = "da") -> str:
     if not isinstance(value, str):
         return "[dim]–[/dim]"
-    return f"[{_BAND_STYLE[value]}]{value}[/{_BAND_STYLE[value]}]"
+    label = load_vocabulary().band(value).label.get(lang).lower()
+    return f"[{_BAND_STYLE[value]}]{label}[/{_BAND_STYLE[value]}]"
 
 
 def _score_table(
-    inst: Instrument, scores: pd.DataFrame, title: str, id_column: str | None
+    inst: Instrument, scores: pd.DataFrame, title: str, id_column: str | None, lang: Lang = "da"
 ) -> Table:
+    """Scores for people: every domain in a wide terminal, only the yellow/red ones in 80."""
+    narrow = console.width < _NARROW
     table = Table(title=title, title_justify="left", header_style="bold")
     if id_column:
         table.add_column(id_column)
-    for dom in inst.domain_ids:
-        table.add_column(dom, justify="right")
-    if inst.total is not None:
-        table.add_column("total", justify="right")
-    table.add_column("samlet", justify="center")
-    table.add_column("bekymringer")
-    table.add_column("beskyttende faktorer", justify="right")
+    if narrow:
+        table.add_column(tr("overall", lang))
+        table.add_column(tr("yellow/red", lang), overflow="fold")
+        table.add_column(tr("concerns", lang), overflow="fold")
+        table.add_column(tr("protect.", lang), justify="right")
+    else:
+        for dom in inst.domain_ids:
+            table.add_column(dom, justify="right")
+        if inst.total is not None:
+            table.add_column(tr("total", lang), justify="right")
+        table.add_column(tr("overall", lang), justify="center")
+        table.add_column(tr("concerns", lang), overflow="fold")
+        table.add_column(tr("protective factors", lang), justify="right")
     voc = load_vocabulary()
     concept_cols = [c for c in scores.columns if c.startswith("concept.")]
+    not_scored = "[dim]" + tr("not scored", lang) + "[/dim]"
+    parts = [*inst.domain_ids, *(["total"] if inst.total is not None else [])]
     for _, row in scores.iterrows():
         cells = [str(row[id_column])] if id_column else []
-        for dom in inst.domain_ids:
-            score = row[f"score.{dom}"]
-            cells.append(
-                "[dim]ikke scoret[/dim]"
+        shown = {}
+        for part in parts:
+            score = row[f"score.{part}"]
+            shown[part] = (
+                None
                 if pd.isna(score)
-                else f"{score:.3g} {_band(row[f'band.{dom}'])}"
+                else f"{short(score, lang)} {_band(row[f'band.{part}'], lang)}"
             )
-        if inst.total is not None:
-            total = row["score.total"]
-            cells.append(
-                "[dim]–[/dim]" if pd.isna(total) else f"{total:.3g} {_band(row['band.total'])}"
-            )
-        overall = _band(row["band.overall"])
+        overall = _band(row["band.overall"], lang)
         if row["red_flag"]:
-            overall += " [bold red]⚑ underretning § 133[/bold red]"
-        cells.append(overall)
+            flag = tr("⚑ § 133", lang) if narrow else tr("⚑ notify (§ 133)", lang)
+            overall += f"{chr(10) if narrow else ' '}[bold red]{flag}[/bold red]"
         raised = [voc.concept(c.removeprefix("concept.")) for c in concept_cols if row[c]]
-        cells.append(", ".join(c.label.da for c in raised if c.is_concern) or "–")
-        cells.append(str(sum(c.is_protective for c in raised)))
+        concerns = ", ".join(c.label.get(lang) for c in raised if c.is_concern) or "–"
+        protective = str(sum(c.is_protective for c in raised))
+        if narrow:
+            flagged = [
+                f"{part} {shown[part]}" if shown[part] is not None else f"{part} {not_scored}"
+                for part in parts
+                if shown[part] is None or str(row[f"band.{part}"]) != "grøn"
+            ]
+            cells += [overall, "\n".join(flagged) or "–", concerns, protective]
+        else:
+            cells += [
+                shown[part] or (not_scored if part != "total" else "[dim]–[/dim]") for part in parts
+            ]
+            cells += [overall, concerns, protective]
         table.add_row(*cells)
     return table
 
@@ -107,8 +168,11 @@ def _instrument(name: str) -> Instrument:
     return get_instrument(name)
 
 
-def _write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole or not at all (a temporary file, then a rename).
+def _write(path: Path, content: str | bytes) -> None:
+    """Write ``content`` to ``path`` whole or not at all (a temporary file, then a rename).
+
+    Every file a verb writes goes through here, so a missing folder or a full disk is the
+    same one-line error for each of them, and never leaves half a file.
 
     Raises
     ------
@@ -116,30 +180,71 @@ def _write(path: Path, text: str) -> None:
         The file could not be written; ``path`` is left as it was.
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    data = content.encode("utf-8") if isinstance(content, str) else content
     try:
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_bytes(data)
         os.replace(tmp, path)
     except OSError as exc:
         if tmp.parent.is_dir():
             tmp.unlink(missing_ok=True)
         raise DataError(
-            str(Problem("--output", str(path), f"a file that can be written ({exc.strerror})"))
+            Problem("--output", str(path), f"a file that can be written ({exc.strerror})")
         ) from None
 
 
+def _table_text(table: pd.DataFrame, fmt: str) -> str:
+    """A result table as CSV or JSON records (one shape for files and standard output)."""
+    if fmt == "json":
+        return table.to_json(orient="records", force_ascii=False, indent=2) + "\n"
+    return str(table.to_csv(index=False))
+
+
+def _write_rejected(exc: OpsporingError, rejected: Path | None, lang: Lang) -> None:
+    if rejected is None or not exc.problems:
+        return
+    frame = exc.to_frame()
+    _write(rejected, str(frame.to_csv(index=False)))
+    typer.echo(
+        tr("wrote {n} problems of rejected rows to {path}", lang, n=len(frame), path=rejected),
+        err=True,
+    )
+
+
+def _one_line(message: str) -> str:
+    # One line, whatever the input held: line breaks (also \x1c-\x1e, \u2028) escaped.
+    return "\\n".join(message.splitlines())
+
+
 def _fail(exc: Exception) -> None:
+    """Print the error (its first problems, then how many more) and exit with status 2."""
     if _state["debug"]:
         raise exc
-    first = str(exc).splitlines()
-    message = first[0] if first else type(exc).__name__
-    if isinstance(exc, ResponseValidationError) and len(exc.problems) > 0:
-        message += f": {exc.problems[0]}" + (
-            f" (+{len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
-        )
-    # One line, whatever the input held: line breaks (also \x1c-\x1e, \u2028) escaped.
-    message = "\\n".join(message.splitlines())
-    typer.echo(f"opsporing: error: {message}", err=True)
+    problems = getattr(exc, "problems", ())
+    if isinstance(exc, OpsporingError) and len(problems) > 1:
+        headline = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        typer.echo(f"opsporing: error: {_one_line(headline)}", err=True)
+        for p in problems[:_SHOWN_PROBLEMS]:
+            typer.echo(f"  - {_one_line(str(p))}", err=True)
+        if len(problems) > _SHOWN_PROBLEMS:
+            typer.echo(
+                f"  ... and {len(problems) - _SHOWN_PROBLEMS} more (--rejected FILE writes all)",
+                err=True,
+            )
+    else:
+        first = str(exc).splitlines()
+        message = first[0] if first else type(exc).__name__
+        if problems and str(problems[0]) not in message:
+            message += f": {problems[0]}"
+        typer.echo(f"opsporing: error: {_one_line(message)}", err=True)
     raise typer.Exit(code=2)
+
+
+def _note_dialect(forms: pd.DataFrame, path: Path, lang: Lang) -> None:
+    if forms.attrs.get("csv", {}).get("sep") == ";":
+        typer.echo(
+            tr("read {path} as ';'-separated with decimal commas (Danish Excel)", lang, path=path),
+            err=True,
+        )
 
 
 @app.command()
@@ -147,21 +252,29 @@ def demo(
     quick: Annotated[
         bool, typer.Option("--quick", help="Only score the example forms (skip the model part).")
     ] = False,
+    lang: LangOption = Language.da,
 ) -> None:
     """The main job on shipped data: score example forms, suggest steps, measure quality."""
     from ._demo import example_scores, suggestions_and_quality
 
+    language: Lang = lang.value
     try:
         for inst, scores in example_scores():
-            console.print(_score_table(inst, scores, f"{inst.title.da} ({inst.key})", "form_id"))
+            title = f"{inst.title.get(language)} ({inst.key})"
+            console.print(_score_table(inst, scores, title, "form_id", language))
             console.print()
         if not quick:
-            suggestions_and_quality(console)
+            suggestions_and_quality(console, lang=language)
     except OpsporingError as exc:
         _fail(exc)
     console.print(
-        "[dim]Scores and suggestions are decision support. A professional decides, and the "
-        "duty to notify (barnets lov § 133) never waits for a score.[/dim]"
+        "[dim]"
+        + tr(
+            "Scores and suggestions are decision support. A professional decides, and the "
+            "duty to notify (barnets lov § 133) never waits for a score.",
+            language,
+        )
+        + "[/dim]"
     )
 
 
@@ -181,30 +294,40 @@ def score(
         list[str] | None,
         typer.Option("--keep", "-k", help="Columns to carry through, e.g. form_id."),
     ] = None,
+    fmt: FormatOption = Format.table,
+    rejected: RejectedOption = None,
+    lang: LangOption = Language.da,
 ) -> None:
-    """Score a CSV of forms; print a table or write the scores to CSV."""
+    """Score a CSV of forms; print a table (or CSV/JSON) or write the scores to CSV."""
     from ._jobs import read_forms
 
+    language: Lang = lang.value
     try:
         inst = _instrument(instrument)
-        scores = score_batch(inst, read_forms(file), keep=keep or [])
+        forms = read_forms(file, inst)
+        scores = score_batch(inst, forms, keep=keep or [])
         if output is not None:
             _write(output, scores.to_csv(index=False))
     except OpsporingError as exc:
+        _write_rejected(exc, rejected, language)
         _fail(exc)
         return
+    _note_dialect(forms, file, language)  # after success: an error's first line is the error
     if output is not None:
-        console.print(f"wrote {len(scores)} scored forms to {output}")
+        console.print(tr("wrote {n} scored forms to {path}", language, n=len(scores), path=output))
+    elif fmt is not Format.table:
+        typer.echo(_table_text(scores, fmt.value), nl=False)
     else:
         id_column = keep[0] if keep else None
-        console.print(_score_table(inst, scores, inst.key, id_column))
+        console.print(_score_table(inst, scores, inst.key, id_column, language))
 
 
-def _write_table(table: pd.DataFrame, output: Path) -> None:
-    if output.suffix == ".json":
-        output.write_text(table.to_json(orient="records", force_ascii=False, indent=2), "utf-8")
-    else:
-        table.to_csv(output, index=False)
+def _suggestion_cell(row: dict[Any, Any], lang: Lang) -> str:
+    if row["kind"] == "notify":
+        return "[bold red]" + tr("notify now (§ 133)", lang) + "[/bold red]"
+    if row["kind"] == "abstain":
+        return "[yellow]" + tr("discuss in the team", lang) + "[/yellow]"
+    return tr("step {step}", lang, step=int(row["suggested_step"]))
 
 
 @app.command()
@@ -223,46 +346,67 @@ def suggest(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write .csv or .json.")
     ] = None,
+    fmt: FormatOption = Format.table,
+    rejected: RejectedOption = None,
+    lang: LangOption = Language.da,
 ) -> None:
     """Suggest a staircase step for each form, with reasons. Suggestions, never decisions."""
     from ._jobs import read_forms, suggestions_table
     from .model import load_model
 
+    language: Lang = lang.value
     try:
         inst = _instrument(instrument)
-        forms = read_forms(file)
-        before = read_forms(earlier) if earlier is not None else None
+        forms = read_forms(file, inst)
+        before = read_forms(earlier, inst) if earlier is not None else None
         fitted = load_model(model) if model is not None else None
         table, _ = suggestions_table(inst, forms, id_column=id_column, earlier=before, model=fitted)
+        if output is not None:
+            _write(output, _table_text(table, "json" if output.suffix == ".json" else "csv"))
     except OpsporingError as exc:
+        _write_rejected(exc, rejected, language)
         _fail(exc)
         return
+    _note_dialect(forms, file, language)
     if output is not None:
-        _write_table(table, output)
-        console.print(f"wrote {len(table)} suggestions to {output}")
+        console.print(tr("wrote {n} suggestions to {path}", language, n=len(table), path=output))
+    elif fmt is not Format.table:
+        typer.echo(_table_text(table, fmt.value), nl=False)
+        return  # machine output only: the note below would break the CSV or JSON
     else:
         shown = Table(header_style="bold")
-        for column in ("form_id", "kind", "suggested_step", "p_needs_support", "explanation_da"):
-            shown.add_column(column)
+        shown.add_column(id_column)
+        shown.add_column(tr("suggestion", language))
+        shown.add_column(tr("P(step ≥ 1)", language), justify="right")
+        shown.add_column(tr("reason", language), ratio=1, overflow="fold")
+        explanation = f"explanation_{language}"
+        voc = load_vocabulary()
         for row in table.to_dict("records"):
             p = row["p_needs_support"]
-            step = row["suggested_step"]
-            text = (
-                row["explanation_da"]
-                if isinstance(row["explanation_da"], str)
-                else row["red_flags"]
-            )
+            if isinstance(row[explanation], str):
+                reason = row[explanation]
+            else:
+                flags = ", ".join(
+                    voc.concept(c).label.get(language)
+                    for c in str(row["red_flags"]).split(";")
+                    if c
+                )
+                reason = tr("Red flags: {flags}", language, flags=flags)
             shown.add_row(
                 str(row["form_id"]),
-                str(row["kind"]),
-                "–" if step is None or pd.isna(step) else str(int(step)),
-                "–" if p is None or pd.isna(p) else f"{p:.2f}",
-                str(text),
+                _suggestion_cell(row, language),
+                "–" if p is None or pd.isna(p) else number(p, language),
+                reason,
             )
         console.print(shown)
     console.print(
-        "[dim]Suggestions, not decisions: a named professional decides and records it "
-        "(opsporing.decision.Decision.record).[/dim]"
+        "[dim]"
+        + tr(
+            "Suggestions, not decisions: a named professional decides and records it "
+            "(opsporing.decision.Decision.record).",
+            language,
+        )
+        + "[/dim]"
     )
 
 
@@ -274,25 +418,28 @@ def explain(
     form_id: Annotated[str, typer.Argument(help="The id of the form to explain.")],
     instrument: Annotated[str, typer.Option("--instrument", "-i", help="Instrument id or file.")],
     id_column: Annotated[str, typer.Option("--id", help="The form id column.")] = "form_id",
-    lang: Annotated[str, typer.Option(help="da or en.")] = "da",
+    lang: LangOption = Language.da,
     plot: Annotated[Path | None, typer.Option(help="Write the waterfall plot (PNG) here.")] = None,
 ) -> None:
     """Explain one form's suggestion in plain language (and as a waterfall plot)."""
     from ._jobs import explanation_for, read_forms
 
+    language: Lang = lang.value
     try:
         inst = _instrument(instrument)
         suggestion, figure = explanation_for(
-            inst, read_forms(file), form_id, id_column=id_column, lang=lang
+            inst, read_forms(file, inst), form_id, id_column=id_column, lang=language
         )
+        if plot is not None and figure is not None:
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+            _write(plot, buffer.getvalue())
     except OpsporingError as exc:
         _fail(exc)
         return
-    language: Language = "en" if lang == "en" else "da"
     console.print(suggestion.message(language))
     if plot is not None and figure is not None:
-        figure.savefig(plot, dpi=100, bbox_inches="tight")
-        console.print(f"wrote {plot}")
+        console.print(tr("wrote {path}", language, path=plot))
 
 
 @app.command()
@@ -381,7 +528,7 @@ def export_fhir(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write JSON here (default: stdout).")
     ] = None,
-    lang: Annotated[str, typer.Option(help="Main language of the texts: da or en.")] = "da",
+    lang: LangOption = Language.da,
     json_schema: Annotated[
         bool, typer.Option("--json-schema", help="Export a JSON Schema instead.")
     ] = False,
@@ -393,42 +540,53 @@ def export_fhir(
 
     try:
         inst = _instrument(instrument)
-        if lang not in ("da", "en"):
-            raise ResponseValidationError([Problem("--lang", lang, "'da' or 'en'")])
-        language: Language = "en" if lang == "en" else "da"
+        language: Lang = lang.value
         resource = to_json_schema(inst) if json_schema else to_questionnaire(inst, lang=language)
-        text = json.dumps(resource, ensure_ascii=False, indent=2)
+        document = json.dumps(resource, ensure_ascii=False, indent=2)
         if output is not None:
-            _write(output, text + "\n")
+            _write(output, document + "\n")
     except OpsporingError as exc:
         _fail(exc)
         return
     if output is None:
-        typer.echo(text)
+        typer.echo(document)
     else:
-        console.print(f"wrote {output}")
+        console.print(tr("wrote {path}", language, path=output))
+
+
+_SYNTH = SyntheticConfig()  # the documented defaults: one home, read by the options below
 
 
 @app.command()
 def synth(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (created if needed).")],
-    n_children: Annotated[int, typer.Option(help="Number of children.")] = 50_000,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 20261123,
+    n_children: Annotated[int, typer.Option(help="Number of children.")] = _SYNTH.n_children,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = _SYNTH.seed,
     year: Annotated[
         int | None, typer.Option(help="Reference year (drift is counted from it).")
     ] = None,
-    prevalence_shift: Annotated[float, typer.Option(help="Shift of the need index.")] = 0.0,
-    drift_per_year: Annotated[float, typer.Option(help="Latent mean shift per year.")] = 0.0,
-    rater_harshness_sd: Annotated[float, typer.Option(help="Spread of rater harshness.")] = 0.3,
+    prevalence_shift: Annotated[
+        float, typer.Option(help="Shift of the need index.")
+    ] = _SYNTH.prevalence_shift,
+    drift_per_year: Annotated[
+        float, typer.Option(help="Latent mean shift per year.")
+    ] = _SYNTH.drift_per_year,
+    rater_harshness_sd: Annotated[
+        float, typer.Option(help="Spread of rater harshness.")
+    ] = _SYNTH.rater_harshness_sd,
     rater_bias_against: Annotated[
         str | None, typer.Option(help="Family-background group rated harsher.")
-    ] = None,
-    rater_bias_size: Annotated[float, typer.Option(help="Size of that bias.")] = 0.5,
-    missing_rate: Annotated[float, typer.Option(help="Base rate of missing answers.")] = 0.03,
+    ] = _SYNTH.rater_bias_against,
+    rater_bias_size: Annotated[
+        float, typer.Option(help="Size of that bias.")
+    ] = _SYNTH.rater_bias_size,
+    missing_rate: Annotated[
+        float, typer.Option(help="Base rate of missing answers.")
+    ] = _SYNTH.missing_rate,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Generate a synthetic population with known ground truth (see docs/synthetic.md)."""
-    from .synthetic import SyntheticConfig, generate
+    from .synthetic import generate
 
     knobs: dict[str, object] = {
         "n_children": n_children,
@@ -448,8 +606,16 @@ def synth(
     except OpsporingError as exc:
         _fail(exc)
         return
+    except OSError as exc:  # e.g. --out is a file, or the disk is full
+        _fail(DataError(Problem("--out", str(out), f"a writable folder ({exc.strerror})")))
+        return
     n_forms = sum(len(f) for f in pop.forms.values())
     console.print(f"wrote {len(pop.children):,} children and {n_forms:,} forms to {out}")
+
+
+#: ``python -m opsporing.synthetic``: the ``synth`` verb alone, with the same options.
+synth_app = typer.Typer(add_completion=False)
+synth_app.command(help=synth.__doc__)(synth)
 
 
 @app.command()
@@ -511,7 +677,7 @@ def instruments_list() -> None:
 @instruments_app.command("show")
 def instruments_show(
     instrument_id: Annotated[str, typer.Argument(help="Instrument id.")],
-    lang: Annotated[str, typer.Option(help="da or en.")] = "da",
+    lang: LangOption = Language.da,
 ) -> None:
     """Show an instrument's domains and items."""
     try:
@@ -519,7 +685,7 @@ def instruments_show(
     except OpsporingError as exc:
         _fail(exc)
         return
-    language: Language = "en" if lang == "en" else "da"
+    language: Lang = lang.value
     console.print(f"[bold]{inst.title.get(language)}[/bold] ({inst.key})")
     for dom in inst.domains:
         console.print(

@@ -20,9 +20,11 @@ application can catch :class:`OpsporingError` and know it has seen everything::
     │   └── AuditChainError             (the audit log's hash chain or head does not verify)
     └── UserError                       (also a ValueError; a bad user name, role or password)
 
-Errors that can hold many problems (a whole instrument file, a batch of forms)
-carry them as :class:`Problem` records, so a caller can show all of them at once
-instead of fixing one, re-running, and meeting the next.
+Every error made from :class:`Problem` records carries them in ``problems`` (like
+pydantic's ``ValidationError.errors()``), so a caller finds the field, row and value
+from the record instead of parsing the message, and can show all of them at once
+instead of fixing one, re-running, and meeting the next. ``Problem`` is the one place
+that formats an echoed value, and it caps it: a 200 MB cell gives a one-line message.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = [
+    "VALUE_LIMIT",
     "AuditChainError",
     "DataError",
     "DecisionError",
@@ -56,6 +59,16 @@ __all__ = [
 
 #: How many problems an error message lists before it says "and N more".
 _MESSAGE_LIMIT = 20
+
+#: How many characters of an echoed value (or field, or row label) a message shows.
+VALUE_LIMIT = 80
+
+
+def _capped(text: str, limit: int = VALUE_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 1]}… ({len(text):,} characters)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +92,9 @@ class Problem:
     --------
     >>> print(Problem(field="soc_1", value=7, expected="one of 0, 1, 2, 3", row=4))
     row 4: soc_1 = 7: expected one of 0, 1, 2, 3
+    >>> message = str(Problem(field="age_years", value="9" * 10_000, expected="a number"))
+    >>> len(message) < 140, message[-42:]
+    (True, "9'… (10,000 characters): expected a number")
     """
 
     field: str
@@ -90,13 +106,44 @@ class Problem:
     def __str__(self) -> str:
         # A field or row named by outside data (a CSV header, a JSON key, an index label) may
         # hold line breaks or control characters: shown escaped, so a problem is one line.
+        # Every echoed part is capped here, the one place that formats them.
         where = f"row {_printable(self.row)}: " if self.row is not None else ""
-        return f"{where}{_printable(self.field)} = {self.value!r}: expected {self.expected}"
+        # ``expected`` is ours but may quote a parser's message, which may quote the data.
+        expected = _capped(str(self.expected), 1_000)
+        return f"{where}{_printable(self.field)} = {_echo(self.value)}: expected {expected}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a plain dict (keys field, value, expected, row, kind)."""
+        return {
+            "field": self.field,
+            "value": self.value,
+            "expected": self.expected,
+            "row": self.row,
+            "kind": self.kind,
+        }
+
+
+def _echo(value: object) -> str:
+    """``repr(value)``, capped; a huge string is cut before ``repr`` copies it whole."""
+    if isinstance(value, str) and len(value) > VALUE_LIMIT:
+        # repr of the head only (escapes may lengthen it, hence the second cut)
+        shown = repr(value[: VALUE_LIMIT - 2])[:VALUE_LIMIT]
+        return f"{shown}… ({len(value):,} characters)"
+    try:
+        text = repr(value)
+    except Exception:  # a hostile __repr__ must not hide the real problem
+        text = f"<{type(value).__name__}>"
+    return _capped(text)
 
 
 def _printable(name: object) -> str:
     text = str(name)
-    return text if text.isprintable() else repr(text)
+    if not text.isprintable():  # escape the unprintable characters only (Danish letters stay)
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    if len(text) <= 2 * VALUE_LIMIT:
+        return text
+    # A field is often a file path: its end (the file name) matters as much as its start.
+    return f"{text[: VALUE_LIMIT - 1]}…{text[-VALUE_LIMIT:]} ({len(text):,} characters)"
 
 
 def _summarise(headline: str, problems: Sequence[Problem]) -> str:
@@ -110,9 +157,20 @@ def _summarise(headline: str, problems: Sequence[Problem]) -> str:
 class OpsporingError(Exception):
     """Base class of every error raised by opsporing.
 
-    Every CPR number in the message is masked (:func:`opsporing.privacy.mask_cpr`), in
-    every subclass, so an error shown, logged or printed by ``--debug`` never carries one.
+    Made from one or more :class:`Problem` records, the error keeps them in
+    ``problems`` and its message is their summary; made from a message alone,
+    ``problems`` is empty. Every CPR number in the message is masked
+    (:func:`opsporing.privacy.mask_cpr`), in every subclass, so an error shown, logged or
+    printed by ``--debug`` never carries one.
+
+    Examples
+    --------
+    >>> err = DataError(Problem("age_years", "Ja", "a number", row=3))
+    >>> err.problems[0].field, str(err)
+    ('age_years', "row 3: age_years = 'Ja': expected a number")
     """
+
+    problems: tuple[Problem, ...] = ()
 
     #: Rows (by label) whose valid answers raise a red flag, with the red-flag concept
     #: codes: the duty to notify never waits for the rest of the input to be fixed.
@@ -121,7 +179,16 @@ class OpsporingError(Exception):
     def __init__(self, *args: object) -> None:
         from .privacy import mask_cpr  # privacy imports errors: imported when first raised
 
-        super().__init__(*(mask_cpr(a) if isinstance(a, str) else a for a in args))
+        if args and all(isinstance(a, Problem) for a in args):
+            self.problems = tuple(a for a in args if isinstance(a, Problem))
+            message = (
+                str(self.problems[0])
+                if len(self.problems) == 1
+                else _summarise(type(self).__name__, self.problems)
+            )
+            super().__init__(mask_cpr(message))
+        else:
+            super().__init__(*(mask_cpr(a) if isinstance(a, str) else a for a in args))
 
     def with_red_flags(self, red_flags: Mapping[Any, Sequence[str]]) -> OpsporingError:
         """This error, its message opening with the § 133 notice for ``red_flags``.
@@ -135,12 +202,6 @@ class OpsporingError(Exception):
             first = str(self.args[0]) if self.args else ""
             self.args = (_red_flag_notice(flags) + "\n" + first, *self.args[1:])
         return self
-
-
-class _ProblemsMixin:
-    """Shared behaviour of errors that carry a list of :class:`Problem`."""
-
-    problems: tuple[Problem, ...]
 
     def to_frame(self) -> pd.DataFrame:
         """All problems as a table with columns row, field, value, expected, kind."""
@@ -159,6 +220,12 @@ class _ProblemsMixin:
             ],
             columns=["row", "field", "value", "expected", "kind"],
         )
+
+
+class _ProblemsMixin:
+    """Marks the errors that always carry at least one :class:`Problem`."""
+
+    problems: tuple[Problem, ...]
 
 
 class VocabularyError(OpsporingError):

@@ -1,7 +1,8 @@
 """The command line: random CSV files through ``opsporing score``, bad paths and knobs.
 
-A verb ends with exit status 0 and its output, or with exit status 2 and one line
-``opsporing: error: ...`` (no traceback), and writes no output file when it fails.
+A verb ends with exit status 0 and its output, or with exit status 2, one line
+``opsporing: error: ...`` and then at most 10 problems of one line each and a count of
+the rest (no traceback), and writes no output file when it fails.
 """
 
 from __future__ import annotations
@@ -37,14 +38,25 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _check_failure(result: Any) -> None:
-    """Exit 2 with exactly one line, ``opsporing: error: ...``, and no traceback."""
+    """Exit 2: ``opsporing: error: ...``, then one line per problem (at most 10, then a count)."""
     assert result.exception is None or isinstance(result.exception, SystemExit), (
         f"unexpected {type(result.exception).__name__}: {result.exception}\n{result.output}"
     )
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("opsporing: error: "), result.output
+    assert lines and lines[0].startswith("opsporing: error: "), result.output
+    problems = [line for line in lines[1:] if not line.startswith("  ... and ")]
+    assert len(problems) <= 10 and all(line.startswith("  - ") for line in problems), lines
+    assert len(lines) - 1 - len(problems) <= 1  # the count of the rest, once
     assert "Traceback" not in result.output
+
+
+def _check_failure_or_usage(result: Any) -> None:
+    """An opsporing error as above, or click's usage error (exit 2) for a bad option value."""
+    if "Usage:" in result.output:
+        assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    else:
+        _check_failure(result)
 
 
 CELL = st.one_of(
@@ -188,7 +200,7 @@ def test_export_fhir_with_garbage_arguments(folder: Path, instrument: str, lang:
     if result.exit_code == 0:
         assert out.is_file()
     else:
-        _check_failure(result)
+        _check_failure_or_usage(result)  # --lang is a choice: a bad one is a usage error
         assert not out.exists()
 
 
@@ -198,7 +210,7 @@ def test_instruments_show_with_garbage_arguments(instrument: str, lang: str) -> 
     count("cli.instruments show")
     result = runner.invoke(app, ["instruments", "show", instrument, "--lang", lang])
     if result.exit_code != 0:
-        _check_failure(result)
+        _check_failure_or_usage(result)
 
 
 NUMBER_TEXT = st.one_of(
@@ -241,7 +253,7 @@ def test_synth_with_garbage_knobs_writes_nothing_on_error(
 
         shutil.rmtree(out)
     else:
-        # A usage error of click (not a number) or one line of opsporing; no folder written.
+        # A usage error of click (not a number) or opsporing's error; no folder written.
         assert result.exit_code == 2, result.output
         assert "Traceback" not in result.output
         if "Usage:" not in result.output:

@@ -43,7 +43,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from ..errors import DecisionError
+from ..errors import DecisionError, Problem
 from ..privacy import looks_like_cpr
 from ..vocabulary import Text, load_vocabulary
 from ._signing import DECISION_PURPOSE, SigningKey, current_signing_key, suggestion_is_authentic
@@ -172,37 +172,50 @@ class Decision:
         """
         if not isinstance(suggestion, Suggestion) or not suggestion_is_authentic(suggestion):
             raise DecisionError(
-                f"suggestion = {type(suggestion).__name__} (unsigned or changed): expected a "
-                "Suggestion made by opsporing.decision.suggest, suggest_batch or "
-                "red_flag_suggestion in this installation, unchanged"
+                Problem(
+                    "suggestion",
+                    f"{type(suggestion).__name__} (unsigned or changed)",
+                    "a Suggestion made by opsporing.decision.suggest, suggest_batch, "
+                    "red_flag_suggestion or unavailable_suggestion in this installation, "
+                    "unchanged",
+                )
             )
         if professional_role not in ROLES:
             raise DecisionError(
-                f"professional_role = {professional_role!r}: expected one of {list(ROLES)}"
+                Problem("professional_role", professional_role, f"one of {list(ROLES)}")
             )
         if not isinstance(professional_id, str) or not professional_id.strip():
             raise DecisionError(
-                f"professional_id = {professional_id!r}: expected a non-empty pseudonymous id"
+                Problem("professional_id", professional_id, "a non-empty pseudonymous id")
             )
         if looks_like_cpr(professional_id):
             raise DecisionError(
-                "professional_id = (looks like a CPR number, not shown): expected a "
-                "pseudonymous id, never a CPR number"
+                Problem(
+                    "professional_id",
+                    "(looks like a CPR number, not shown)",  # never echo the number itself
+                    "a pseudonymous id, never a CPR number",
+                    kind="cpr",
+                )
             )
         if (
             isinstance(chosen_step, bool)
             or not isinstance(chosen_step, int)
             or not 0 <= chosen_step <= 6
         ):
-            raise DecisionError(f"chosen_step = {chosen_step!r}: expected a step 0-6 (int)")
+            raise DecisionError(Problem("chosen_step", chosen_step, "a step 0-6 (int)"))
         if not isinstance(notify, bool):
-            raise DecisionError(f"notify = {notify!r}: expected True or False")
+            raise DecisionError(Problem("notify", notify, "True or False"))
         municipal = professional_role in MUNICIPAL_ROLES
         if chosen_step >= MUNICIPAL_FROM_STEP and not municipal:
             raise DecisionError(
-                f"chosen_step = {chosen_step}: expected 0-{MUNICIPAL_FROM_STEP - 1} for role "
-                f"{professional_role!r}; steps {MUNICIPAL_FROM_STEP}-6 need the municipality's "
-                "assessment (barnets lov §§ 18-20): record the step you act on and notify=True"
+                Problem(
+                    "chosen_step",
+                    chosen_step,
+                    f"0-{MUNICIPAL_FROM_STEP - 1} for role {professional_role!r}; steps "
+                    f"{MUNICIPAL_FROM_STEP}-6 need the municipality's assessment (barnets lov "
+                    "§§ 18-20): record the step you act on and notify=True",
+                    kind="municipal_step",
+                )
             )
         if suggestion.kind == "notify":
             follows = notify
@@ -215,11 +228,16 @@ class Decision:
             follows = False
         text = reason.strip() if isinstance(reason, str) else None
         if reason is not None and not isinstance(reason, str):
-            raise DecisionError(f"reason = {reason!r}: expected text or None")
+            raise DecisionError(Problem("reason", reason, "text or None"))
         if looks_like_cpr(reason):
             raise DecisionError(
-                "reason = (holds a CPR number, not shown): expected the reason without "
-                "personal identifiers; refer to the child by the screening's pseudonymous id"
+                Problem(
+                    "reason",
+                    "(holds a CPR number, not shown)",  # never echo the number itself
+                    "the reason without personal identifiers; refer to the child by the "
+                    "screening's pseudonymous id",
+                    kind="cpr",
+                )
             )
         if not follows and not text:
             why = {
@@ -228,10 +246,10 @@ class Decision:
                 "unavailable": "there is no suggestion to follow (no model)",
                 "step": f"chosen step {chosen_step} differs from suggested step {suggestion.step}",
             }[suggestion.kind]
-            raise DecisionError(f"reason = {reason!r}: expected a reason: {why}")
+            raise DecisionError(Problem("reason", reason, f"a reason: {why}", kind="missing"))
         at = clock()
         if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
-            raise DecisionError(f"clock() = {at!r}: expected a timezone-aware datetime")
+            raise DecisionError(Problem("clock()", at, "a timezone-aware datetime"))
         fields: dict[str, Any] = {
             "suggestion_id": suggestion.suggestion_id,
             "suggestion_kind": suggestion.kind,

@@ -1,12 +1,17 @@
-"""Example files shipped for the demo, the docs and the researcher notebook.
+"""Example files shipped for the demo, the docs, your first script and the researcher notebook.
 
-- ``dagtilbud_forms.csv``, ``skole_forms.csv``: forms for the demo.
+- ``dagtilbud_forms.csv``, ``skole_forms.csv``: forms for the demo and the README.
 - ``own_screenings.csv``, ``own_outcomes.csv``: a pair of files in the format for one's
   own data (``docs/researcher-guide.md``), written by :func:`write_own_data_example` from
   synthetic children (**not real children**).
 
 Examples
 --------
+>>> from opsporing import examples
+>>> examples.names()
+['dagtilbud_forms.csv', 'own_outcomes.csv', 'own_screenings.csv', 'skole_forms.csv']
+>>> examples.path("skole_forms.csv").name
+'skole_forms.csv'
 >>> screenings, outcomes = own_data_paths()
 >>> screenings.name, outcomes.name
 ('own_screenings.csv', 'own_outcomes.csv')
@@ -17,7 +22,14 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["OWN_DATA_CHILDREN", "OWN_DATA_SEED", "own_data_paths", "write_own_data_example"]
+__all__ = [
+    "OWN_DATA_CHILDREN",
+    "OWN_DATA_SEED",
+    "names",
+    "own_data_paths",
+    "path",
+    "write_own_data_example",
+]
 
 #: The synthetic population of the own-data example: how many children, which seed.
 OWN_DATA_CHILDREN = 800
@@ -49,3 +61,26 @@ def write_own_data_example(directory: str | Path) -> tuple[Path, Path]:
         screenings.replace(out / _SCREENINGS),
         outcomes.replace(out / _OUTCOMES),
     )
+
+
+
+def names() -> list[str]:
+    """The file names of the shipped example forms, sorted."""
+    root = resources.files(__name__)
+    return sorted(p.name for p in root.iterdir() if p.name.endswith(".csv"))
+
+
+def path(name: str) -> Path:
+    """The path of a shipped example file, e.g. ``path("skole_forms.csv")``.
+
+    Raises
+    ------
+    DataError
+        ``name`` is not one of :func:`names`, naming the ones there are.
+    """
+    from ..errors import DataError, Problem
+
+    if name not in names():
+        raise DataError(Problem("name", name, f"one of {names()}", kind="unknown_example"))
+    # The package is installed as files (not zipped), so the resource is a real path.
+    return Path(str(resources.files(__name__).joinpath(name)))

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import difflib
-import json
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
-import yaml
-
-from ..errors import InstrumentDefinitionError, Problem, UnknownInstrumentError
+from .._safeload import load_tree
+from ..errors import DataError, InstrumentDefinitionError, UnknownInstrumentError
 from ..vocabulary import Vocabulary
 from ._schema import Instrument
 from ._validate import build_instrument
@@ -19,17 +16,6 @@ from ._validate import build_instrument
 
 def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.split("."))
-
-
-def _read_tree(text: str, source: str) -> Any:
-    try:
-        if source.endswith(".json"):
-            return json.loads(text)
-        return yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise InstrumentDefinitionError(
-            source, [Problem("<file>", "…", f"valid YAML or JSON ({exc})", kind="syntax")]
-        ) from None
 
 
 def load_instrument(path: str | Path, vocabulary: Vocabulary | None = None) -> Instrument:
@@ -56,12 +42,10 @@ def load_instrument(path: str | Path, vocabulary: Vocabulary | None = None) -> I
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InstrumentDefinitionError(
-            str(path), [Problem("<file>", str(path), f"a readable UTF-8 file ({exc})", kind="io")]
-        ) from None
-    return build_instrument(_read_tree(text, path.name), str(path), vocabulary)
+        tree = load_tree(path)
+    except DataError as exc:
+        raise InstrumentDefinitionError(str(path), exc.problems) from None
+    return build_instrument(tree, str(path), vocabulary)
 
 
 def shipped_instrument_paths() -> list[Path]:

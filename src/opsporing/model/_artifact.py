@@ -38,7 +38,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelIntegrityError
+from .._safeload import parse_tree
+from ..errors import DataError, ModelIntegrityError
 from ._keys import PublicKey, sign_bytes, trusted_keys, verify_bytes
 
 #: Name of the manifest written next to a model file.
@@ -248,8 +249,10 @@ def _read_manifest_bytes(path: Path) -> bytes:
 
 def _parse_manifest(text: bytes, manifest_path: Path) -> dict[str, Any]:
     try:
-        manifest = json.loads(text)
-    except ValueError as exc:
+        # The very bytes the signature was checked over, parsed with the safe reader
+        # (depth, repeated keys, size): never a second read of the file.
+        manifest = parse_tree(text.decode("utf-8"), str(manifest_path), fmt="json")
+    except (UnicodeDecodeError, DataError) as exc:
         raise ModelIntegrityError(
             f"manifest {manifest_path}: cannot be read ({exc}): expected the manifest.json "
             "written by save_model next to the model file"

@@ -340,22 +340,54 @@ def domain_ranges(instrument_keys: Iterable[object]) -> np.ndarray:
     return out
 
 
+def _blank_ids(ids: pd.Index, rows: pd.Index, field: str) -> list[Problem]:
+    """Every empty, blank or missing id, by row: a child must never become subject 'nan'."""
+    if ids.dtype.kind in "iub":
+        return []  # integer ids cannot be missing
+    values = ids.to_numpy(dtype=object)
+    bad = np.fromiter(
+        (
+            v is None
+            or (isinstance(v, float | np.floating) and bool(np.isnan(v)))
+            or v is pd.NA
+            or v is pd.NaT
+            or (isinstance(v, str) and not v.strip())
+            for v in values
+        ),
+        bool,
+        len(values),
+    )
+    return [
+        Problem(
+            field,
+            values[r],
+            "an id in every row (not empty)",
+            row=rows[r] if isinstance(rows[r], int | str) else str(rows[r]),
+            kind="missing_id",
+        )
+        for r in np.flatnonzero(bad).tolist()
+    ]
+
+
 def _indexed(scores: pd.DataFrame, id_column: str | None, field: str) -> pd.DataFrame:
     if id_column is None:
         out = scores
     else:
         if id_column not in scores.columns:
-            raise DataError(str(Problem(field, id_column, "a column of the table (id_column=)")))
+            raise DataError(Problem(field, id_column, "a column of the table (id_column=)"))
         out = scores.set_index(id_column)
     try:
         duplicated = out.index.has_duplicates
     except TypeError:  # unhashable ids (lists, dicts)
         raise DataError(
-            str(Problem(f"{field}.index", "(unhashable ids)", "one id (text or number) per row"))
+            Problem(f"{field}.index", "(unhashable ids)", "one id (text or number) per row")
         ) from None
+    blank = _blank_ids(out.index, scores.index, id_column or f"{field}.index")
+    if blank:
+        raise DataError(*blank)
     if duplicated:
         dup = out.index[out.index.duplicated()][:3].tolist()
-        raise DataError(str(Problem(f"{field}.index", dup, "one row per child (unique ids)")))
+        raise DataError(Problem(f"{field}.index", dup, "one row per child (unique ids)"))
     # The ids become a suggestion's subject and every output row's label: never a CPR number.
     reject_cpr(out.index, f"{field}.index")
     return out

@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .._safeload import load_tree, parse_tree
 from ..errors import DataError, Problem
 from ..vocabulary import Language
 
@@ -317,7 +317,9 @@ def _shipped() -> SuggestionPolicy:
     text = (
         resources.files("opsporing.policy").joinpath("data/policy.yaml").read_text(encoding="utf-8")
     )
-    return _parse(yaml.safe_load(text), "opsporing/policy/data/policy.yaml")
+    return _parse(
+        parse_tree(text, "opsporing/policy/data/policy.yaml"), "opsporing/policy/data/policy.yaml"
+    )
 
 
 def load_policy(path: str | Path | None = None) -> SuggestionPolicy:
@@ -336,22 +338,25 @@ def load_policy(path: str | Path | None = None) -> SuggestionPolicy:
     if path is None:
         return _shipped()
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-        tree = yaml.safe_load(text)
-    except (OSError, yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
-        raise DataError(
-            str(Problem(str(p), type(exc).__name__, "a readable YAML policy file"))
-        ) from None
-    return _parse(tree, str(p))
+    # The one safe reader: size-limited, no aliases, no repeated keys, no deep nesting.
+    return _parse(load_tree(p, fmt="yaml"), str(p))
 
 
 def resolve_policy(policy: SuggestionPolicy | str | Path | None) -> SuggestionPolicy:
-    """A policy object from ``None`` (the shipped one), a path, or a policy."""
+    """A policy object from ``None`` (the shipped one), a path, or a policy.
+
+    A policy object is validated again (``model_copy(update=...)`` skips validation, so a
+    copied policy could carry a NaN limit that switches a rule off).
+    """
     if policy is None:
         return load_policy()
     if isinstance(policy, SuggestionPolicy):
-        return policy
+        if policy is _shipped():
+            return policy
+        try:
+            return SuggestionPolicy.model_validate(policy.model_dump())
+        except (ValidationError, ValueError) as exc:
+            raise DataError(str(Problem("policy", "(policy object)", str(exc)[:300]))) from None
     if isinstance(policy, str | Path):
         return load_policy(Path(policy))
     raise DataError(

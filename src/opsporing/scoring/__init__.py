@@ -16,6 +16,7 @@ from ._batch import (
     score_batch,
     score_column,
 )
+from ._csv import MAX_CELL_CHARS, MAX_CSV_BYTES, read_forms
 from ._form import DomainScore, FormScore, score_form
 from ._key import ScoringKey, scoring_key
 from ._stream import (
@@ -27,6 +28,8 @@ from ._stream import (
 )
 
 __all__ = [
+    "MAX_CELL_CHARS",
+    "MAX_CSV_BYTES",
     "META_COLUMNS",
     "DomainScore",
     "FormScore",
@@ -35,6 +38,7 @@ __all__ = [
     "StreamSummary",
     "band_column",
     "concept_column",
+    "read_forms",
     "score_batch",
     "score_column",
     "score_dask",

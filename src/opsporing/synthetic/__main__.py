@@ -1,4 +1,4 @@
-"""``python -m opsporing.synthetic``: generate a synthetic population and write it to disk.
+"""``python -m opsporing.synthetic``: an alias of ``opsporing synth`` (same options, same data).
 
 The committed default data set is regenerated, bit for bit on the same library
 versions, from the repository root with::
@@ -9,47 +9,19 @@ versions, from the repository root with::
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 from collections.abc import Sequence
-
-from ..errors import OpsporingError
-from ._config import SyntheticConfig
-from ._generate import generate
-
-_DEFAULT = SyntheticConfig()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv``, generate, save; return the exit status (2 on bad input)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m opsporing.synthetic",
-        description="Generate a synthetic population of children with known ground truth "
-        "(Parquet + config.json + manifest.json). Every other knob keeps its documented "
-        "default (see docs/synthetic.md).",
-    )
-    parser.add_argument("--out", required=True, help="output directory (created if needed)")
-    parser.add_argument(
-        "--n-children", type=int, default=_DEFAULT.n_children, help="default: %(default)s"
-    )
-    parser.add_argument("--seed", type=int, default=_DEFAULT.seed, help="default: %(default)s")
-    parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
-    args = parser.parse_args(argv)
+    """Run ``opsporing synth`` with ``argv``; return the exit status (2 on bad input)."""
+    from ..cli import synth_app
+
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        cfg = SyntheticConfig(n_children=args.n_children, seed=args.seed)
-        start = time.perf_counter()
-        pop = generate(cfg, progress=not args.no_progress)
-        out = pop.save(args.out)
-    except (OpsporingError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    n_forms = sum(len(f) for f in pop.forms.values())
-    print(
-        f"wrote {len(pop.children):,} children and {n_forms:,} forms to {out} "
-        f"in {time.perf_counter() - start:.1f} s",
-        file=sys.stderr,
-    )
+        synth_app(args=args, prog_name="python -m opsporing.synthetic")
+    except SystemExit as exc:  # the command line always ends this way, also on success
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     return 0
 
 

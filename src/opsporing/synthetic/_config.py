@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from ..errors import DataError
+from ..errors import DataError, Problem
 
 #: The family-background groups, in the order of every per-group tuple of the config.
 #: They follow Statistics Denmark's *herkomst* categories. They are an **evaluation group
@@ -176,7 +176,7 @@ class SyntheticConfig:
 
 
 def _fail(name: str, value: Any, expected: str) -> None:
-    raise DataError(f"SyntheticConfig.{name} = {value!r}: expected {expected}")
+    raise DataError(Problem(f"SyntheticConfig.{name}", value, expected))
 
 
 def _check_int(cfg: SyntheticConfig, name: str, lo: int, hi: int) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 
-from ..errors import DataError
+from ..errors import DataError, Problem
 from ._config import GROUPS, SyntheticConfig
 from ._model import (
     DIM_A,
@@ -88,7 +88,7 @@ def generate(
     """
     cfg = SyntheticConfig() if config is None else config
     if not isinstance(cfg, SyntheticConfig):
-        raise DataError(f"config = {cfg!r}: expected a SyntheticConfig")
+        raise DataError(Problem("config", cfg, "a SyntheticConfig"))
     ss = np.random.SeedSequence(cfg.seed)
     s_children, s_latent, s_step, s_raters, s_forms, s_ids = ss.spawn(6)
     n_chunks = sum(-(-n // _CHUNK) for n in _block_sizes_upper(cfg))

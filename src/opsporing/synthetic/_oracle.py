@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import log_expit, ndtr
 
-from ..errors import DataError
+from ..errors import DataError, Problem
 from ._config import GROUPS, SyntheticConfig
 from ._model import (
     DIM_A,
@@ -336,9 +336,9 @@ def oracle_proba(pop: SyntheticPopulation, setting: str | None = None) -> pd.Dat
     ((200, 7), True)
     """
     if not isinstance(pop, SyntheticPopulation):
-        raise DataError(f"pop = {type(pop).__name__}: expected a SyntheticPopulation")
+        raise DataError(Problem("pop", type(pop).__name__, "a SyntheticPopulation"))
     if setting is not None and setting not in SETTINGS:
-        raise DataError(f"setting = {setting!r}: expected None or one of {list(SETTINGS)}")
+        raise DataError(Problem("setting", setting, f"None or one of {list(SETTINGS)}"))
     cfg = pop.config
     kids = pop.children
     if setting is not None:
@@ -401,7 +401,11 @@ def _checked_answers(forms: pd.DataFrame, setting: str) -> F64:
     if not ok.all():
         r, j = np.argwhere(~ok)[0]
         raise DataError(
-            f"forms[{setting!r}] row {r}: {model.items[j]} = {float(raw[r, j])!r}: "
-            f"expected a whole number from 0 to {model.top[j]} or NaN"
+            Problem(
+                model.items[j],
+                float(raw[r, j]),
+                f"a whole number from 0 to {model.top[j]} or NaN (forms[{setting!r}])",
+                row=r,
+            )
         )
     return raw

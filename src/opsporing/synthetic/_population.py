@@ -12,7 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import DataError
+from .._safeload import load_tree
+from ..errors import DataError, Problem
 from ._config import FORMAT, SyntheticConfig
 
 #: Where the committed default dataset lives in a source checkout (``data/synthetic``).
@@ -212,12 +213,9 @@ def _dumps(doc: Any) -> str:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: file missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: not a readable JSON file ({exc})") from None
+    if not path.is_file():
+        raise DataError(Problem(str(path), "(missing)", "a file", kind="io"))
+    doc = load_tree(path, fmt="json")  # size, depth and repeated keys checked there
     if not isinstance(doc, dict):
-        raise DataError(f"{path}: expected a JSON object")
+        raise DataError(Problem(str(path), type(doc).__name__, "a JSON object", kind="type"))
     return doc

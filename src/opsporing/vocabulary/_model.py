@@ -34,9 +34,9 @@ class Text:
         if lang == "da":
             return self.da
         # Imported here so the records module has no dependency beyond the standard library.
-        from ..errors import VocabularyError
+        from ..errors import Problem, VocabularyError
 
-        raise VocabularyError(f"lang = {lang!r}: expected one of 'da', 'en'")
+        raise VocabularyError(Problem("lang", lang, "one of 'da', 'en'"))
 
     def __str__(self) -> str:
         return self.da

@@ -10,9 +10,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ..errors import Problem, UnknownCodeError, VocabularyError
+from .._safeload import load_tree, parse_tree
+from ..errors import DataError, Problem, UnknownCodeError, VocabularyError
 from ._model import Band, Concept, PreventionLevel, Step, Text
 
 #: Spellings accepted for the bands, mapped to the canonical Danish TOPI code.
@@ -314,9 +313,9 @@ def read_vocabulary(path: str | Path) -> Vocabulary:
     """Read a vocabulary file from disk (for municipalities that extend the shipped one)."""
     path = Path(path)
     try:
-        tree = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise VocabularyError(f"cannot read vocabulary {path}: {exc}") from None
+        tree = load_tree(path, fmt="yaml")
+    except DataError as exc:
+        raise VocabularyError(*exc.problems) from None
     return _parse(tree, str(path))
 
 
@@ -326,7 +325,8 @@ def load_vocabulary() -> Vocabulary:
     text = (
         resources.files("opsporing.vocabulary").joinpath("data/vocabulary.yaml").read_text("utf-8")
     )
-    return _parse(yaml.safe_load(text), "opsporing/vocabulary/data/vocabulary.yaml")
+    source = "opsporing/vocabulary/data/vocabulary.yaml"
+    return _parse(parse_tree(text, source, fmt="yaml"), source)
 
 
 def get_concept(code: str) -> Concept:

@@ -483,7 +483,9 @@ def _check_decision(
             clock=deps.now,
         )
     except DecisionError as exc:
-        name = _DECISION_FIELDS.get(str(exc).split(" = ", 1)[0], "")
+        # The field comes from the error's Problem record, never from its text.
+        field = exc.problems[0].field if exc.problems else ""
+        name = _DECISION_FIELDS.get(field, "")
         if name in errors:
             pass  # already explained by the form's own check
         elif name == "reason":

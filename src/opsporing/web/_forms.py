@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ResponseValidationError
+from ..errors import Problem, ResponseValidationError
 from ..instruments import Instrument
 from ..privacy import looks_like_cpr  # the one CPR detector (all separators, real dates)
 from ..scoring import FormScore, score_form
@@ -110,6 +110,21 @@ class ScreeningInput:
         }
 
 
+def _problem_text(problem: Problem, instrument: Instrument, t: UI) -> str:
+    """A scoring problem in the page's language alone (the record's ``kind``, not its text)."""
+    if problem.field == "age_years":
+        low, high = (f"{v:g}" for v in (instrument.age_years.min, instrument.age_years.max))
+        if t.lang == "da":
+            low, high = low.replace(".", ","), high.replace(".", ",")
+        return t["err_age_range"].format(low=low, high=high)
+    if problem.field == "instrument_version":
+        got = repr(str(problem.value)[:40])  # sent by the browser: shown short
+        return t["err_version"].format(got=got, expected=repr(instrument.version))
+    if problem.kind in ("out_of_range", "not_a_number"):
+        return t["err_choice"]  # the options are on the page; the value is not echoed
+    return t["err_invalid"]
+
+
 def read_screening(instrument: Instrument, form: Mapping[str, Any], t: UI) -> ScreeningInput:
     """Read and score a submitted screening form; every problem lands in ``errors``."""
     errors: FieldErrors = {}
@@ -157,7 +172,7 @@ def read_screening(instrument: Instrument, form: Mapping[str, Any], t: UI) -> Sc
             name = f"{ITEM_PREFIX}{p.field}" if p.field in answers else p.field
             if p.field == "instrument_version":
                 name = ""
-            errors.setdefault(name, []).append(f"{p.value!r}: {t['expected']} {p.expected}")
+            errors.setdefault(name, []).append(_problem_text(p, instrument, t))
     return ScreeningInput(
         instrument=instrument,
         token=token,

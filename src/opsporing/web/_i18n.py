@@ -73,7 +73,18 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "Dette skema er allerede sendt med andet indhold. Åbn et nyt skema.",
         "This form was already submitted with different content. Open a new form.",
     ),
-    "expected": ("forventet", "expected"),
+    "err_age_range": (
+        "Alderen skal være fra {low} til {high} år for dette skema.",
+        "The age must be from {low} to {high} years for this form.",
+    ),
+    "err_version": (
+        "Skemaet er version {got}, men her findes version {expected}. Åbn et nyt skema.",
+        "The form is version {got}, but the version here is {expected}. Open a new form.",
+    ),
+    "err_invalid": (
+        "Ugyldig værdi for dette skema.",
+        "Not a valid value for this form.",
+    ),
     "result_title": ("Resultat", "Result"),
     "red_flag_title": ("Underretningspligt", "Duty to notify"),
     "red_flag_raised": ("Rødt flag:", "Red flag:"),
