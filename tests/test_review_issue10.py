@@ -360,11 +360,6 @@ def test_no_child_is_certain_to_need_support(model: Any) -> None:
 
 
 # --- the CLI --------------------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: 'opsporing suggest' (table, .csv, .json) carries neither the abstention's "
-    "reason nor the rule sentence nor the duty-to-notify text (_jobs.suggestions_table)",
-)
 def test_the_cli_table_says_why_it_abstains_and_what_the_rule_is(model: Any) -> None:
     from opsporing._jobs import suggestions_table
 

@@ -42,11 +42,16 @@ def suggestions_table(
     id_column: str | None = None,
     earlier: pd.DataFrame | None = None,
     model: Any = None,
+    policy: Any = None,
 ) -> tuple[pd.DataFrame, list[Any]]:
     """Score forms and suggest a step for each: one row per form, plus the Suggestions.
 
     The table has the form id, the kind (``step``, ``abstain`` or ``notify``), the step,
-    P(step >= 1), the interval, red flags and the explanation in Danish and English.
+    P(step >= 1), the interval, red flags, the explanation, and what a professional reads
+    (``message_da``/``message_en``: the step and who acts, or why the model abstained, or
+    the duty to notify; the rule with its numbers; what would change it), the rule,
+    the abstention's reason and the duty-to-notify text on their own, in Danish and
+    English. ``policy`` is a municipality's own suggestion policy (a YAML path).
     """
     from .decision import suggest_batch
     from .model import load_model
@@ -54,7 +59,7 @@ def suggestions_table(
     model = load_model() if model is None else model
     scores = _score(inst, forms, id_column)
     earlier_scores = _score(inst, earlier, id_column) if earlier is not None else None
-    suggestions = suggest_batch(model, scores, earlier_scores, id_column=id_column)
+    suggestions = suggest_batch(model, scores, earlier_scores, id_column=id_column, policy=policy)
     ids = scores[id_column].tolist() if id_column is not None else list(scores.index)
     rows = []
     for form_id, s in zip(ids, suggestions, strict=True):
@@ -69,6 +74,18 @@ def suggestions_table(
                 "red_flags": ";".join(s.red_flags),
                 "explanation_da": s.explanation.da if s.explanation else None,
                 "explanation_en": s.explanation.en if s.explanation else None,
+                "rule_da": s.rule.da if s.rule else None,
+                "rule_en": s.rule.en if s.rule else None,
+                "abstain_reason_da": s.abstain_reason.da if s.abstain_reason else None,
+                "abstain_reason_en": s.abstain_reason.en if s.abstain_reason else None,
+                "duty_to_notify_da": s.duty_to_notify.da if s.duty_to_notify else None,
+                "duty_to_notify_en": s.duty_to_notify.en if s.duty_to_notify else None,
+                "what_would_change_da": " ".join(w.sentence("da") for w in s.what_would_change)
+                or None,
+                "what_would_change_en": " ".join(w.sentence("en") for w in s.what_would_change)
+                or None,
+                "message_da": s.message("da"),
+                "message_en": s.message("en"),
                 "suggestion_id": s.suggestion_id,
             }
         )

@@ -346,6 +346,10 @@ def suggest(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write .csv or .json.")
     ] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option(help="A municipality's own suggestion policy (YAML; docs/decision.md)."),
+    ] = None,
     fmt: FormatOption = Format.table,
     rejected: RejectedOption = None,
     lang: LangOption = Language.da,
@@ -360,7 +364,9 @@ def suggest(
         forms = read_forms(file, inst)
         before = read_forms(earlier, inst) if earlier is not None else None
         fitted = load_model(model) if model is not None else None
-        table, _ = suggestions_table(inst, forms, id_column=id_column, earlier=before, model=fitted)
+        table, _ = suggestions_table(
+            inst, forms, id_column=id_column, earlier=before, model=fitted, policy=policy
+        )
         if output is not None:
             _write(output, _table_text(table, "json" if output.suffix == ".json" else "csv"))
     except OpsporingError as exc:
@@ -379,19 +385,11 @@ def suggest(
         shown.add_column(tr("suggestion", language))
         shown.add_column(tr("P(step ≥ 1)", language), justify="right")
         shown.add_column(tr("reason", language), ratio=1, overflow="fold")
-        explanation = f"explanation_{language}"
-        voc = load_vocabulary()
         for row in table.to_dict("records"):
             p = row["p_needs_support"]
-            if isinstance(row[explanation], str):
-                reason = row[explanation]
-            else:
-                flags = ", ".join(
-                    voc.concept(c).label.get(language)
-                    for c in str(row["red_flags"]).split(";")
-                    if c
-                )
-                reason = tr("Red flags: {flags}", language, flags=flags)
+            # What a professional reads: the step and who acts, or why the model abstained,
+            # or the duty to notify; the rule with its numbers; what would change it.
+            reason = str(row[f"message_{language}"])
             shown.add_row(
                 str(row["form_id"]),
                 _suggestion_cell(row, language),

@@ -39,7 +39,6 @@ import pandas as pd
 from ..errors import DataError, OpsporingError, Problem
 from ..explain import (
     Explainer,
-    Explanation,
     Reason,
     WhatIf,
     group_label,
@@ -524,10 +523,6 @@ def unavailable_suggestion(
         model_id=None,
         abstain_codes=("model_failed",) if failed else ("no_model",),
     )
-
-
-def _reasons(explanation: Explanation, top_up: int, top_down: int) -> tuple[Reason, ...]:
-    return explanation.up(top_up) + explanation.down(top_down)
 
 
 def suggest_batch(

@@ -219,14 +219,10 @@ class Explainer:
     def probability(self, margin: Any) -> F64:
         """The calibrated ``P(step >= 1)`` at a margin of the first binary model."""
         m = np.atleast_1d(np.asarray(margin, dtype=np.float64))
-        cal = self.model.calibrators_[0] if getattr(self.model, "calibrators_", None) else None
-        if cal is None:
-            out: F64 = 1.0 / (1.0 + np.exp(-m))
-        elif hasattr(cal, "predict_proba"):
-            out = cal.predict_proba(m[:, None])[:, 1]
-        else:
-            out = np.asarray(cal.predict(m), dtype=np.float64)
-        return np.clip(out, 0.0, 1.0)
+        if hasattr(self.model, "calibrated"):
+            out: F64 = self.model.calibrated(0, m)  # the model's own map and bounds
+            return out
+        return np.asarray(1.0 / (1.0 + np.exp(-m)), dtype=np.float64)
 
     def _asked(self, instrument: str | None) -> npt.NDArray[np.bool_]:
         """Which features an instrument observes (every feature when it is not known)."""

@@ -110,11 +110,12 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     conformal_alpha : float
         Miscoverage of the conformal step interval (0.1: covers 90 % of children).
         The interval is shown beside a suggestion; it never makes the model abstain.
-    max_probability : float
-        Every calibrated conditional probability is kept within ``[1 - max_probability,
+    min_probability, max_probability : float
+        Every calibrated conditional probability is kept within ``[min_probability,
         max_probability]``: the top and bottom isotonic bins rest on few held-out
-        children, and no child is ever shown as certain (0 % or 100 %) to need, or not
-        to need, help.
+        children, and no child is ever shown as certain to need, or not to need, help.
+        The floor is lower than the ceiling's complement because most children sit at
+        the bottom, where a higher floor would merge bins and lose their order.
     policy : SuggestionPolicy, path or None
         The suggestion policy (cost matrix, tie tolerance, abstention rules); ``None``
         is the shipped ``opsporing/policy/data/policy.yaml``. Read when predicting,
@@ -171,6 +172,7 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         calibration: str | None = "isotonic",
         calibration_fraction: float = 0.2,
         conformal_alpha: float = 0.1,
+        min_probability: float = 0.001,
         max_probability: float = 0.99,
         policy: Any = None,
         random_state: Any = None,
@@ -184,6 +186,7 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.calibration = calibration
         self.calibration_fraction = calibration_fraction
         self.conformal_alpha = conformal_alpha
+        self.min_probability = min_probability
         self.max_probability = max_probability
         self.policy = policy
         self.random_state = random_state
@@ -217,6 +220,10 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if not 0.5 < float(self.max_probability) <= 1.0:
             problems.append(
                 f"max_probability = {self.max_probability!r}: expected a number in (0.5, 1]"
+            )
+        if not 0.0 <= float(self.min_probability) < 0.5:
+            problems.append(
+                f"min_probability = {self.min_probability!r}: expected a number in [0, 0.5)"
             )
         try:
             resolve_policy(self.policy)
@@ -402,19 +409,30 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         )
         return out
 
+    def calibrated(self, k: int, margin: Any) -> F64:
+        """The calibrated conditional probability of binary model ``k`` at its ``margin``.
+
+        The one home of the calibration map and of the probability bounds: the
+        probabilities, the suggestions and the explanation plots all come through here.
+        """
+        m = np.asarray(margin, dtype=np.float64)
+        cal = self.calibrators_[k]
+        if cal is None:
+            out: F64 = _sigmoid(m)
+        elif isinstance(cal, IsotonicRegression):
+            out = np.asarray(cal.predict(m), dtype=np.float64)
+        else:
+            out = np.asarray(cal.predict_proba(m[:, None])[:, 1], dtype=np.float64)
+        low = float(getattr(self, "min_probability", 0.0))
+        top = float(getattr(self, "max_probability", 1.0))
+        result: F64 = np.clip(out, low, top)
+        return result
+
     def _conditional(self, X: F64) -> F64:
         """Calibrated ``P(step >= k | step >= k - 1)`` for k = 1.. (n, K-1)."""
         out = np.empty((len(X), len(self.estimators_)))
-        for j, (est, cal) in enumerate(zip(self.estimators_, self.calibrators_, strict=True)):
-            margin = est.decision_function(X)
-            if cal is None:
-                out[:, j] = _sigmoid(margin)
-            elif isinstance(cal, IsotonicRegression):
-                out[:, j] = cal.predict(margin)
-            else:
-                out[:, j] = cal.predict_proba(margin[:, None])[:, 1]
-        top = float(getattr(self, "max_probability", 1.0))
-        np.clip(out, 1.0 - top, top, out=out)
+        for j, est in enumerate(self.estimators_):
+            out[:, j] = self.calibrated(j, est.decision_function(X))
         return out
 
     def _cumulative(self, X: F64) -> F64:
