@@ -177,6 +177,17 @@ def measure_population(
     y = children["true_step"].to_numpy(dtype=np.int64)
     oracle = oracle_proba(pop).reindex(table.index).to_numpy(dtype=np.float64)
     overall = detection_figures(table, y, rules, oracle)
+    # The instruments' band rule on the same children, for comparison.
+    bands = current.set_index("child_id")["band.overall"].reindex(table.index).astype(str)
+    refer = rules.refers(bands)
+    need = y >= 1
+    overall["band_rule"] = _rounded(
+        {
+            "referral_rate": float(refer.mean()),
+            "found_among_need": float(refer[need].mean()) if need.any() else float("nan"),
+            "precision": float(need[refer].mean()) if refer.any() else float("nan"),
+        }
+    )
     by_group: dict[str, dict[str, dict[str, Any]]] = {}
     keys = ("found_among_need", "suggested_step_ge_1_share", "abstention_rate",
             "auc_p_need", "ece_p_need")

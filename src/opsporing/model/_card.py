@@ -142,10 +142,12 @@ def render_model_card(manifest: dict[str, Any]) -> str:
         "",
         *_per_1000(m),
         "",
-        "The instruments' band rule (overall band gul or rød → refer) on the held-out",
-        f"children refers {_fmt(band['referral_rate'])} of them and finds "
-        f"{_fmt(band['found_among_need'])} of those in need (precision "
-        f"{_fmt(band['precision'])}, AUC {_fmt(band['auc'])}).",
+        "The instruments' band rule (overall band gul or rød → refer) on the same fresh",
+        f"children refers {_fmt(m['band_rule']['referral_rate'])} of them and finds "
+        f"{_fmt(m['band_rule']['found_among_need'])} of those in need (precision "
+        f"{_fmt(m['band_rule']['precision'])}); on the held-out children it refers "
+        f"{_fmt(band['referral_rate'])} and finds {_fmt(band['found_among_need'])} (AUC "
+        f"{_fmt(band['auc'])}).",
         "",
         "### By group (fresh children)",
         "",
