@@ -456,6 +456,7 @@ def train(
         Path | None,
         typer.Option(help="Private key to sign the model with (default: $OPSPORING_SIGNING_KEY)."),
     ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress lines.")] = False,
 ) -> None:
     """Retrain the model on the shipped synthetic data, reproducibly (see docs/model.md)."""
     if screenings is not None or outcomes is not None:
@@ -464,16 +465,14 @@ def train(
         run_train_own(out, screenings=screenings, outcomes=outcomes, groups=group or [],
                       seed=seed, fail=_fail, signing_key=signing_key)
         return
-    from .model.train import main as train_main
+    from .model.train import SEED, run_training
 
-    argv = ["--out", str(out)] + (["--seed", str(seed)] if seed is not None else [])
-    argv += ["--signing-key", str(signing_key)] if signing_key is not None else []
     try:
-        code = train_main(argv)
+        run_training(
+            out, seed=SEED if seed is None else seed, signing_key=signing_key, progress=not quiet
+        )
     except OpsporingError as exc:
         _fail(exc)
-        return
-    raise typer.Exit(code=code)
 
 
 @app.command()
@@ -614,6 +613,10 @@ def synth(
 #: ``python -m opsporing.synthetic``: the ``synth`` verb alone, with the same options.
 synth_app = typer.Typer(add_completion=False)
 synth_app.command(help=synth.__doc__)(synth)
+
+#: ``python -m opsporing.model.train`` runs this: the ``train`` verb alone.
+train_app = typer.Typer(add_completion=False)
+train_app.command(help=train.__doc__)(train)
 
 
 @app.command()

@@ -205,9 +205,13 @@ def what_would_change(
         ci = pr[which, 3][has_change]
         m[idx[has_change], ci] = m[idx[has_change], ci] + delta[has_change]
         frame = pd.DataFrame(m, columns=X.columns)
-        # The model's own rule (predict's, under the given policy), as staircase steps.
-        summary = model.predict_summary(frame, policy=policy)
-        return np.asarray(summary["staircase_step"], dtype=np.int64)
+        # The model's own rule (predict's, under the given policy) over its own steps, as
+        # staircase steps: the same function predict_summary uses, without its extras.
+        steps_of = np.asarray(model._steps(), dtype=np.int64)
+        rules = model._policy() if policy is None else policy
+        chosen = rules.choose(model.predict_proba(frame), steps_of)
+        result: npt.NDArray[np.int64] = steps_of[chosen]
+        return result
 
     everything = np.arange(len(pr))
     final_step = np.full(len(pr), -1, dtype=np.int64)

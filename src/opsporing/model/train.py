@@ -23,7 +23,6 @@ write the same file, byte for byte).
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import sys
@@ -296,25 +295,31 @@ def train(
     return manifest
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m opsporing.model.train", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("--out", default="models", help="output directory (default: models)")
-    parser.add_argument("--seed", type=int, default=SEED, help=f"seed (default {SEED})")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines")
-    parser.add_argument(
-        "--signing-key", default=None,
-        help=f"private key to sign the manifest with (default: ${SIGNING_KEY_ENV})",
-    )
-    args = parser.parse_args(argv)
-    manifest = train(
-        out_dir=args.out, seed=args.seed, progress=not args.quiet, signing_key=args.signing_key
-    )
+def run_training(
+    out: str | Path = "models",
+    *,
+    seed: int = SEED,
+    signing_key: str | Path | None = None,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Train, measure and save (the ``opsporing train`` verb); print the headline figures."""
+    manifest = train(out_dir=out, seed=seed, progress=progress, signing_key=signing_key)
     fresh = manifest["metrics"]["fresh"]["overall"]
     for key in ("found_among_need", "suggested_step_ge_1_share", "abstention_rate",
                 "found_gap_to_oracle", "cost_ratio_to_oracle", "auc_p_need"):
         print(f"{key}: {fresh[key]}")
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m opsporing.model.train``: a thin alias of ``opsporing train`` (one CLI)."""
+    from ..cli import train_app
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        train_app(args=args, prog_name="python -m opsporing.model.train")
+    except SystemExit as exc:  # the command line always ends this way, also on success
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     return 0
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from ..vocabulary import Language
+from ..vocabulary import Language, load_vocabulary
 
 __all__ = ["UI", "parse_lang"]
 
@@ -128,9 +128,9 @@ _STRINGS: dict[str, tuple[str, str]] = {
     ),
     "municipal_note": (
         "Trinnet kræver kommunens egen vurdering (barnets lov §§ 18-20): dagtilbud og skole "
-        "handler på trin 0-2 og underretter eller henviser.",
+        "handler på trin 0-{own_to} og underretter eller henviser.",
         "This step needs the municipality's own assessment (Children's Act §§ 18-20): daycare "
-        "and school act on steps 0-2 and notify or refer.",
+        "and school act on steps 0-{own_to} and notify or refer.",
     ),
     "p_needs": (
         "Sandsynlighed for behov ud over almene tilbud",
@@ -160,16 +160,19 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "I notify the municipality / refer the child to the municipality",
     ),
     "notify_help": (
-        "Et rødt flag følges ved at underrette. Trin 3-6 besluttes af kommunens myndighed; "
-        "andre vælger det trin, de selv handler på (0-2), og underretter eller henviser.",
-        "A red flag is followed by notifying. Steps 3-6 are decided by the municipality; "
-        "others choose the step they act on themselves (0-2) and notify or refer.",
+        "Et rødt flag følges ved at underrette. Trin {municipal_from}-6 besluttes af kommunens "
+        "myndighed; "
+        "andre vælger det trin, de selv handler på (0-{own_to}), og underretter eller henviser.",
+        "A red flag is followed by notifying. Steps {municipal_from}-6 are decided by the "
+        "municipality; "
+        "others choose the step they act on themselves (0-{own_to}) and notify or refer.",
     ),
     "err_municipal": (
-        "Trin 3-6 kræver kommunens egen vurdering. Vælg det trin, du selv handler på (0-2), "
+        "Trin {municipal_from}-6 kræver kommunens egen vurdering. Vælg det trin, du selv "
+        "handler på (0-{own_to}), "
         "og markér underretning/henvisning.",
-        "Steps 3-6 need the municipality's own assessment. Choose the step you act on "
-        "(0-2) and tick notify/refer.",
+        "Steps {municipal_from}-6 need the municipality's own assessment. Choose the step you "
+        "act on (0-{own_to}) and tick notify/refer.",
     ),
     "err_suggestion_changed": (
         "Forslaget er ændret, siden siden blev vist. Se det nye forslag og beslut igen.",
@@ -258,7 +261,12 @@ class UI(Mapping[str, str]):
         self._index = 1 if lang == "en" else 0
 
     def __getitem__(self, key: str) -> str:
-        return _STRINGS[key][self._index]
+        # The municipality's first step is policy (vocabulary.yaml), never restated here.
+        text = _STRINGS[key][self._index]
+        if "{municipal_from}" in text or "{own_to}" in text:
+            first = load_vocabulary().municipal_assessment_from_step
+            text = text.replace("{municipal_from}", str(first)).replace("{own_to}", str(first - 1))
+        return text
 
     def __iter__(self) -> Iterator[str]:
         return iter(_STRINGS)
