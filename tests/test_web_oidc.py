@@ -477,3 +477,23 @@ def test_serve_starts_without_local_users_when_a_provider_is_configured(
     run(db_path=db, model=None, oidc_config=_write_config(tmp_path))
     browser = TestClient(served[0], base_url=BASE, follow_redirects=False)
     assert 'id="oidc-login"' in browser.get("/login").text
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example", "/\\evil.example", "/\t/evil.example", "/\n/evil.example"]
+)
+def test_after_login_only_a_local_path_is_followed(
+    app: Any, browser: TestClient, idp: FakeProvider, target: str
+) -> None:
+    # A browser drops tabs and newlines from a URL: "/<tab>/evil.example" is "//evil.example".
+    start = browser.get("/login/oidc", params={"next": target})
+    done = browser.get(idp.authorize(start.headers["location"], groups=["opsporing-skole"]))
+    assert done.status_code == 200 and 'content="0; url=/"' in done.text
+    add_user(app.state.audit_log, "P-1", "skole", "correct horse battery staple")
+    client = TestClient(app, base_url=BASE, follow_redirects=False, headers={"Origin": BASE})
+    page = client.get("/login").text
+    csrf = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', page)
+    assert csrf
+    data = {"username": "P-1", "password": "correct horse battery staple", "next": target}
+    r = client.post("/login", data=data | {"csrf_token": csrf.group(1)})
+    assert r.status_code == 303 and r.headers["location"] == "/"

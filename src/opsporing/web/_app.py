@@ -101,6 +101,7 @@ _OPEN_PATHS = frozenset({"/login"})
 _OIDC_START, _OIDC_CALLBACK = "/login/oidc", "/login/oidc/callback"
 #: The cookie that carries one identity-provider login's state, nonce and PKCE verifier.
 _OIDC_COOKIE, _OIDC_FLOW_MAX_AGE_S = "opsporing_oidc", 600
+_LOCAL_PATH = re.compile(r"/(?![/\\])[\x21-\x5b\x5d-\x7e]{0,2000}")
 _SCREENING_ID = re.compile(r"^[1-9][0-9]{0,18}$")
 _SESSION_USER, _SESSION_VERSION = "user", "v"
 
@@ -255,8 +256,12 @@ def _require_login(store: AuditLog, open_paths: frozenset[str]) -> Callable[[Req
 
 
 def _safe_next(value: Any) -> str:
-    """A local path to go to after login; anything else (another site, ``//host``) is "/"."""
-    if isinstance(value, str) and value.startswith("/") and not value.startswith(("//", "/\\")):
+    """A local path to go to after login; anything else (another site, ``//host``) is "/".
+
+    Printable ASCII only, no backslash: a browser drops tabs and newlines from a URL and
+    reads ``\\`` as ``/``, so ``/<tab>/evil.example`` would be ``//evil.example``.
+    """
+    if isinstance(value, str) and _LOCAL_PATH.fullmatch(value):
         return value
     return "/"
 
