@@ -497,3 +497,17 @@ def test_after_login_only_a_local_path_is_followed(
     data = {"username": "P-1", "password": "correct horse battery staple", "next": target}
     r = client.post("/login", data=data | {"csrf_token": csrf.group(1)})
     assert r.status_code == 303 and r.headers["location"] == "/"
+
+
+def test_users_list_says_who_logs_in_through_the_provider(
+    browser: TestClient, idp: FakeProvider, db: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from opsporing.cli import app as cli
+
+    _login(browser, idp, groups=["opsporing-skole"])
+    add_user(AuditLog(db), "P-1", "admin", "correct horse battery staple")
+    out = CliRunner().invoke(cli, ["users", "list", "--db", str(db)]).output
+    assert f"{SUBJECT}\tskole\tactive (identity provider)" in out
+    assert "P-1\tadmin\tactive\t" in out
