@@ -511,3 +511,38 @@ def test_users_list_says_who_logs_in_through_the_provider(
     out = CliRunner().invoke(cli, ["users", "list", "--db", str(db)]).output
     assert f"{SUBJECT}\tskole\tactive (identity provider)" in out
     assert "P-1\tadmin\tactive\t" in out
+
+
+def _refused_start(db: Path, handler: Callable[[httpx.Request], httpx.Response]) -> Any:
+    provider = OidcProvider(_config(), transport=httpx.MockTransport(handler))
+    browser = TestClient(create_app(db, model=None, oidc=provider), base_url=BASE)
+    return browser.get("/login/oidc?lang=en", follow_redirects=False)
+
+
+def test_an_unreachable_provider_is_a_clear_page(db: Path) -> None:
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    r = _refused_start(db, down)
+    assert r.status_code == 403 and "did not answer as expected" in r.text
+
+
+def test_a_discovery_document_of_another_issuer_is_refused(db: Path, idp: FakeProvider) -> None:
+    def other(request: httpx.Request) -> httpx.Response:
+        r = idp.handler(request)
+        if request.url.path.endswith("openid-configuration"):
+            return httpx.Response(200, json=r.json() | {"issuer": "https://evil.example"})
+        return r
+
+    r = _refused_start(db, other)
+    assert r.status_code == 403 and "did not answer as expected" in r.text
+
+
+def test_a_response_naming_another_issuer_is_refused(
+    browser: TestClient, idp: FakeProvider, db: Path
+) -> None:
+    # RFC 9207: the authorization response's iss, when the provider sends one, must be ours.
+    start = browser.get("/login/oidc")
+    callback = idp.authorize(start.headers["location"], groups=["opsporing-skole"])
+    r = browser.get(callback + "&iss=https%3A%2F%2Fevil.example")
+    assert r.status_code == 403 and idp.token_requests == [] and _users(db) == []

@@ -7,8 +7,10 @@ scores, bands, concerns and protective factors, the model's suggestion (or "no m
 available"), and must record a decision before anything is stored. A red flag puts the
 duty-to-notify text (barnets lov § 133) first on the page.
 
-Every user logs in (users are made with ``opsporing users add``); the decision is recorded
-under the logged-in user and their role, never under what a form says. The screening and
+Every user logs in (users are made with ``opsporing users add``, or, when configured, come
+from the municipality's identity provider through OpenID Connect: :func:`load_oidc_config`);
+the decision is recorded under the logged-in user and their role, never under what a form
+says. The screening and
 its decision are stored together, in one SQLite transaction, in an append-only audit log
 whose rows are chained by a keyed hash (see :class:`AuditLog`, ``opsporing audit verify``).
 Cross-site posts, foreign hosts, framing and oversized bodies are refused before any view

@@ -375,6 +375,9 @@ def _add_oidc_routes(
             state = query.get("state", "")
             if not hmac.compare_digest(state.encode(), str(flow["state"]).encode()):
                 raise OidcLoginError("state", "state is not this browser's login")
+            # RFC 9207: a provider that names itself in the response must be ours (mix-up).
+            if "iss" in query and query["iss"].rstrip("/") != provider.config.issuer:
+                raise OidcLoginError("provider", "the response names another issuer")
             if query.get("error") or not query.get("code"):
                 raise OidcLoginError("provider", f"error {query.get('error', '')[:40]!r}")
             identity = provider.login(query["code"], flow["verifier"], flow["nonce"])

@@ -292,6 +292,18 @@ class OidcProvider:
         How requests reach the provider (the tests pass an in-process fake provider).
     clock : callable, optional
         Seconds since the epoch (default :func:`time.time`), for ``exp`` and ``iat``.
+
+    Examples
+    --------
+    >>> discovery = {"issuer": "https://idp.example", "jwks_uri": "https://idp.example/jwks",
+    ...     "authorization_endpoint": "https://idp.example/auth",
+    ...     "token_endpoint": "https://idp.example/token"}
+    >>> fake = httpx.MockTransport(lambda request: httpx.Response(200, json=discovery))
+    >>> config = OidcConfig("https://idp.example", "opsporing", "secret",
+    ...     "https://form.example/login/oidc/callback", "groups", {"g-skole": "skole"})
+    >>> url = OidcProvider(config, transport=fake).authorization_url("s", "n", "v" * 43)
+    >>> url.startswith("https://idp.example/auth?response_type=code"), "S256" in url
+    (True, True)
     """
 
     def __init__(
