@@ -9,10 +9,13 @@ browser's visit to the authorization endpoint is :meth:`FakeProvider.authorize`.
 from __future__ import annotations
 
 import base64
+import html
 import json
 import os
 import re
+import socket
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +28,7 @@ import pytest
 
 pytest.importorskip("fastapi")
 import httpx
+import uvicorn
 from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey
@@ -46,6 +50,8 @@ ROLES = {
     "opsporing-admin": "admin",
 }
 SUBJECT = "7c0f6a2e-61d4-4f57-9d1e-2b7c4a9e1f00"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +74,8 @@ class FakeProvider:
     """A tiny OpenID Connect provider: discovery, JWKS, token endpoint, and "the user logs in"."""
 
     key: ECKey
+    issuer: str = ISSUER
+    redirect_uri: str = REDIRECT
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     token_requests: list[dict[str, Any]] = field(default_factory=list)
     #: Makes the ID token from (claims, provider); the default signs them with ``key``.
@@ -77,21 +85,21 @@ class FakeProvider:
         return jwt.encode({"alg": alg, "kid": "k1"}, claims, key or self.key)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
-        url = str(request.url)
-        if url == f"{ISSUER}/.well-known/openid-configuration":
+        url, issuer = str(request.url), self.issuer
+        if url == f"{issuer}/.well-known/openid-configuration":
             return httpx.Response(
                 200,
                 json={
-                    "issuer": ISSUER,
-                    "authorization_endpoint": f"{ISSUER}/authorize",
-                    "token_endpoint": f"{ISSUER}/token",
-                    "jwks_uri": f"{ISSUER}/jwks",
+                    "issuer": issuer,
+                    "authorization_endpoint": f"{issuer}/authorize",
+                    "token_endpoint": f"{issuer}/token",
+                    "jwks_uri": f"{issuer}/jwks",
                     "id_token_signing_alg_values_supported": ["ES256"],
                 },
             )
-        if url == f"{ISSUER}/jwks":
+        if url == f"{issuer}/jwks":
             return httpx.Response(200, json={"keys": [self.key.as_dict(private=False)]})
-        if url == f"{ISSUER}/token" and request.method == "POST":
+        if url == f"{issuer}/token" and request.method == "POST":
             return self._token(request)
         return httpx.Response(404)
 
@@ -107,12 +115,12 @@ class FakeProvider:
             request.headers.get("authorization") != expected_auth
             or grant is None
             or form.get("grant_type") != "authorization_code"
-            or form.get("redirect_uri") != REDIRECT
+            or form.get("redirect_uri") != self.redirect_uri
             or pkce_challenge(form.get("code_verifier", "")) != grant["challenge"]
         ):
             return httpx.Response(400, json={"error": "invalid_grant"})
         claims = {
-            "iss": ISSUER,
+            "iss": self.issuer,
             "aud": CLIENT_ID,
             "sub": SUBJECT,
             "iat": int(time.time()),
@@ -125,10 +133,10 @@ class FakeProvider:
     def authorize(self, location: str, **claims: Any) -> str:
         """The user logs in at the provider: the callback URL the browser is sent back to."""
         parts = urlsplit(location)
-        assert f"{parts.scheme}://{parts.netloc}{parts.path}" == f"{ISSUER}/authorize"
+        assert f"{parts.scheme}://{parts.netloc}{parts.path}" == f"{self.issuer}/authorize"
         q = {k: v[0] for k, v in parse_qs(parts.query).items()}
         assert q["response_type"] == "code" and q["client_id"] == CLIENT_ID
-        assert q["redirect_uri"] == REDIRECT and q["code_challenge_method"] == "S256"
+        assert q["redirect_uri"] == self.redirect_uri and q["code_challenge_method"] == "S256"
         assert "openid" in q["scope"].split()
         code = _b64(os.urandom(16))
         self.codes[code] = {
@@ -546,3 +554,113 @@ def test_a_response_naming_another_issuer_is_refused(
     callback = idp.authorize(start.headers["location"], groups=["opsporing-skole"])
     r = browser.get(callback + "&iss=https%3A%2F%2Fevil.example")
     assert r.status_code == 403 and idp.token_requests == [] and _users(db) == []
+
+
+# --- in a real browser ----------------------------------------------------------------------------
+class _Served:
+    """An ASGI app served by uvicorn in a daemon thread on a loopback port the OS picked."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.server: uvicorn.Server | None = None
+        self.thread: threading.Thread | None = None
+
+    def start(self, app: Any) -> None:
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        if self.server is not None and self.thread is not None:
+            self.server.should_exit = True
+            self.thread.join(timeout=10)
+        self.sock.close()
+
+
+def _provider_app(idp: FakeProvider, app_url: str) -> Any:
+    """The fake provider over HTTP: its handler, and an authorize endpoint that logs in at once."""
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        query = scope["query_string"].decode()
+        url = f"{idp.issuer}{scope['path']}" + (f"?{query}" if query else "")
+        if scope["path"] == "/authorize" and scope["method"] == "GET":
+            # The provider's own login page: the user's click there starts the way back, so
+            # the redirect to the callback is a navigation another site started.
+            status, headers = 200, [(b"content-type", b"text/html")]
+            content = (
+                '<!doctype html><form method="post" action="/authorize">'
+                f'<input type="hidden" name="url" value="{html.escape(url)}">'
+                "<button>Log in at the provider</button></form>"
+            ).encode()
+        elif scope["path"] == "/authorize":
+            asked = parse_qs(body.decode())["url"][0]
+            callback = idp.authorize(asked, groups=["opsporing-myndighed"])
+            status, headers, content = 303, [(b"location", (app_url + callback).encode())], b""
+        else:
+            request = httpx.Request(
+                scope["method"], url, headers=[(k, v) for k, v in scope["headers"]], content=body
+            )
+            answer = idp.handler(request)
+            status, content = answer.status_code, answer.content
+            headers = [(b"content-type", answer.headers.get("content-type", "").encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+
+    return asgi
+
+
+def test_the_provider_login_in_headless_chromium(db: Path, signing_key: ECKey) -> None:
+    """Chromium logs in through a provider on another *site* (localhost vs 127.0.0.1).
+
+    The provider's redirect back is a cross-site navigation: the flow cookie (Lax) must go
+    along, and after the callback's page moves on, the new SameSite=Strict session cookie
+    must too, or the browser would land on the login page again.
+    """
+    if not CHROMIUM.exists() and not os.environ.get("CI"):
+        pytest.skip("no /usr/bin/chromium here; the browser test always runs when CI is set")
+    from playwright.sync_api import sync_playwright
+
+    form, provider = _Served(), _Served()
+    app_url = f"http://127.0.0.1:{form.port}"
+    idp = FakeProvider(
+        signing_key,
+        issuer=f"http://localhost:{provider.port}",
+        redirect_uri=f"{app_url}/login/oidc/callback",
+    )
+    config = _config(issuer=idp.issuer, redirect_uri=idp.redirect_uri)
+    try:
+        provider.start(_provider_app(idp, app_url))
+        form.start(create_app(db, model=None, oidc=config))
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True, timeout=30_000
+            )
+            try:
+                page = browser.new_page()
+                page.set_default_timeout(15_000)
+                page.goto(f"{app_url}/form/{SCHOOL}")  # not logged in: the login page
+                page.get_by_role("link", name="Log ind med kommunens login").click()
+                page.get_by_role("button", name="Log in at the provider").click()
+                page.wait_for_url(f"{app_url}/form/{SCHOOL}")
+                assert SUBJECT in page.locator("#whoami").inner_text()
+            finally:
+                browser.close()
+    finally:
+        form.stop()
+        provider.stop()
+    assert _users(db) == [(SUBJECT, "myndighed")]
