@@ -3,7 +3,9 @@
 The fake provider (:class:`FakeProvider`) answers the server's requests through an
 ``httpx.MockTransport``: a discovery document, a JWKS with a freshly generated EC key, and a
 token endpoint that checks the client secret, the redirect URI and the PKCE verifier. The
-browser's visit to the authorization endpoint is :meth:`FakeProvider.authorize`.
+browser's visit to the authorization endpoint is :meth:`FakeProvider.authorize`. The last test
+serves the same fake provider over HTTP on ``localhost`` (another site than the form's
+``127.0.0.1``) and logs in with headless Chromium.
 """
 
 from __future__ import annotations
