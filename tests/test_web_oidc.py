@@ -84,7 +84,8 @@ class FakeProvider:
     make_token: Callable[[dict[str, Any], FakeProvider], str] | None = None
 
     def sign(self, claims: dict[str, Any], key: Any = None, alg: str = "ES256") -> str:
-        return jwt.encode({"alg": alg, "kid": "k1"}, claims, key or self.key)
+        key = key or self.key
+        return jwt.encode({"alg": alg, "kid": key.kid or "k1"}, claims, key)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         url, issuer = str(request.url), self.issuer
@@ -317,6 +318,22 @@ def test_a_token_signed_by_another_key_is_refused(
 def test_the_good_token_passes_the_same_checks(browser: TestClient, idp: FakeProvider) -> None:
     # The control of the table above: the provider's own signature, unchanged claims.
     idp.make_token = lambda c, p: p.sign(c)
+    assert _login(browser, idp, groups=["opsporing-skole"]).status_code == 200
+
+
+def test_a_rotated_key_is_fetched_again_at_most_once_a_minute(
+    db: Path, idp: FakeProvider
+) -> None:
+    provider = OidcProvider(_config(), transport=httpx.MockTransport(idp.handler))
+    browser = TestClient(create_app(db, model=None, oidc=provider), base_url=BASE)
+    browser.follow_redirects = False
+    assert _login(browser, idp, groups=["opsporing-skole"]).status_code == 200
+    idp.key = ECKey.generate_key("P-256", parameters={"kid": "k2"})  # the provider rotates
+    # Within a minute of the last fetch, an unknown key is not fetched again (a flood of
+    # forged tokens cannot make the server hammer the provider) ...
+    assert _login(browser, idp, groups=["opsporing-skole"]).status_code == 403
+    # ... after it, the new key set is fetched and the token verifies.
+    provider._keys_fetched -= 120  # as if a minute had passed
     assert _login(browser, idp, groups=["opsporing-skole"]).status_code == 200
 
 
