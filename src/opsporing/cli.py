@@ -626,6 +626,14 @@ def serve(
         list[str] | None,
         typer.Option(help="A Host name to answer (repeat it); default 127.0.0.1 and localhost."),
     ] = None,
+    oidc_config: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="OPSPORING_OIDC_CONFIG",
+            help="YAML configuring a login with the municipality's identity provider "
+            "(OpenID Connect; see docs/security.md). Off when not given.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the reference web form (needs the "web" extra). Stop it with Ctrl+C."""
     try:
@@ -646,6 +654,7 @@ def serve(
             db_path=db,
             model=None if model == "none" else model,
             allowed_hosts=hosts,
+            oidc_config=oidc_config,
         )
     except OpsporingError as exc:
         _fail(exc)
