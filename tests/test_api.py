@@ -630,6 +630,38 @@ def test_a_malformed_request_names_its_field(
     assert (got["errors"][0]["field"], got["errors"][0]["kind"]) == (field, kind)
 
 
+def test_a_cpr_number_as_an_item_id_is_never_echoed(api: TestClient) -> None:
+    r = api.post("/api/v1/score", json=_forms(_form(answers={CPR: 1, "emo_sad": 1})))
+    body = _problem(r, 422)
+    assert [(e["field"], e["kind"]) for e in body["errors"]] == [("[CPR]", "unknown_item")]
+    assert CPR not in r.text
+
+
+def test_a_wrong_method_is_a_problem_too(api: TestClient) -> None:
+    _problem(api.get("/api/v1/score"), 405)
+    _problem(api.put("/api/v1/decisions/1", json={}), 405)
+    _problem(api.get("/api/v1/no-such-thing"), 404)
+
+
+def test_an_audit_log_that_cannot_be_written_is_a_503_and_stores_nothing(
+    app: Any, api: TestClient, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opsporing.errors import StorageError
+
+    def full_disk(*args: Any) -> None:
+        raise StorageError("the submission was not stored: database or disk is full")
+
+    monkeypatch.setattr(app.state.audit_log, "record", full_disk)
+    s = _suggestion(api, _form())
+    r = api.post(
+        "/api/v1/decisions",
+        json=_decision(_form(), s["suggestion_id"], chosen_step=1, reason="Samtale med forældre."),
+    )
+    body = _problem(r, 503)
+    assert body["type"].endswith(":StorageError")
+    assert _counts(db) == (0, 0)
+
+
 def test_a_huge_answer_is_out_of_range_not_a_crash(api: TestClient) -> None:
     body = _problem(api.post("/api/v1/score", json=_forms(_form(answers={"emo_sad": 10**30}))), 422)
     assert [(e["field"], e["kind"]) for e in body["errors"]] == [("emo_sad", "out_of_range")]

@@ -39,6 +39,7 @@ import binascii
 import json
 import logging
 import math
+import re
 from base64 import b64decode
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -395,15 +396,46 @@ def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {c: {"model": ProblemDetails, "description": _DESCRIPTIONS[c]} for c in codes}
 
 
-def _problem_media_type(schema: dict[str, Any]) -> dict[str, Any]:
-    """Every error response of the document as ``application/problem+json``."""
-    for path in schema.get("paths", {}).values():
-        for operation in path.values():
-            for code, response in operation.get("responses", {}).items():
-                content = response.get("content", {})
-                if str(code)[0] in "45" and "application/json" in content:
-                    content[PROBLEM_JSON] = content.pop("application/json")
-    return schema
+#: The document's description (CommonMark): what a client's developer reads first.
+DESCRIPTION = """\
+Score screening forms, get a suggested staircase step for each child, and record the
+professional's decision: the web form's server, for applications. **Suggestions, never
+decisions**: only `POST /decisions`, by an authenticated professional, records one.
+
+* **Log in** with HTTP Basic as a user of the web form (`opsporing users add`); the decision is
+  recorded under that user and role, never under what the body says. Too many failed logins
+  for one name: 429.
+* **POST bodies are `application/json`** (415 otherwise); at most 256 KiB (413).
+* **Errors** are RFC 9457 problem details (`application/problem+json`): every problem of every
+  form in `errors` (field, row, value, expected, kind), and the forms with a red flag in
+  `red_flags`, with the duty to notify, even when the request is refused.
+"""
+_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
+
+
+def _plain_text(text: str) -> str:
+    """A docstring's reST roles and literals as CommonMark: ``:func:`a.b``` -> ```a.b```."""
+    return _ROLE.sub(r"`\1`", text).replace("``", "`")
+
+
+def _tidy(node: Any) -> Any:
+    """The document: error responses as ``application/problem+json``, descriptions plain."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "description" and isinstance(value, str):
+                node[key] = _plain_text(value)
+            elif key == "responses" and isinstance(value, dict):
+                for code, response in value.items():
+                    content = response.get("content", {})
+                    if str(code)[0] in "45" and "application/json" in content:
+                        content[PROBLEM_JSON] = content.pop("application/json")
+                _tidy(value)
+            else:
+                _tidy(value)
+    elif isinstance(node, list):
+        for value in node:
+            _tidy(value)
+    return node
 
 
 def create_api(
@@ -443,12 +475,12 @@ def create_api(
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:
-            api.openapi_schema = _problem_media_type(
+            api.openapi_schema = _tidy(
                 get_openapi(
                     title=api.title,
                     version=api.version,
                     summary=api.summary,
-                    description=(__doc__ or "").split("**Who**")[0].strip(),
+                    description=DESCRIPTION,
                     routes=api.routes,
                     servers=api.servers,
                 )
