@@ -84,6 +84,7 @@ from ._problems import (
     problem_body,
     red_flag_records,
 )
+from ._security import API_PREFIX
 from ._store import MAX_ROW_ID, AuditLog, StoredUser, Submission
 from ._suggest import Suggester, SuggestionPanel, record_decision
 
@@ -92,8 +93,8 @@ __all__ = ["API_ROOT", "create_api"]
 # Ids and counts only: never a form id, a professional id, a reason or an answer.
 log = logging.getLogger("opsporing.web")
 
-#: Where the API is mounted.
-API_ROOT = "/api/v1"
+#: Where the API is mounted (under the prefix the middleware treats as the API's).
+API_ROOT = f"{API_PREFIX}v1"
 _REALM = 'Basic realm="opsporing", charset="UTF-8"'
 
 
