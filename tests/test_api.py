@@ -738,10 +738,12 @@ def test_the_documents_models_are_the_librarys_records(openapi: dict[str, Any]) 
     assert set(_schema(openapi, "FormScoreOut")["properties"]) == set(score.to_dict())
     assert isinstance(score, FormScore)
     assert set(_schema(openapi, "ScoredForm")["properties"]) <= set(table.columns)
-    # Every request field is described for the reader of the document.
-    for name in ("FormIn", "ScoreIn", "DecisionIn"):
-        for field, spec in _schema(openapi, name)["properties"].items():
-            assert spec.get("description") or "$ref" in json.dumps(spec), (name, field)
+    # Every field of every model is described for the reader of the document.
+    for name, model in openapi["components"]["schemas"].items():
+        if name in ("HTTPValidationError", "ValidationError"):
+            continue  # FastAPI's own, unused: its 422 is a problem here
+        for field, spec in model.get("properties", {}).items():
+            assert spec.get("description"), (name, field)
     assert SCHOOL in _schema(openapi, "ScoreIn")["properties"]["instrument"]["enum"]
 
 

@@ -107,13 +107,17 @@ class _InstrumentRequest(BaseModel):
 class ScoreIn(_InstrumentRequest):
     """Forms of one instrument to score."""
 
-    forms: list[FormIn] = Field(min_length=1, max_length=MAX_FORMS_SCORE)
+    forms: list[FormIn] = Field(
+        min_length=1, max_length=MAX_FORMS_SCORE, description="The forms, each one child's."
+    )
 
 
 class SuggestIn(_InstrumentRequest):
     """Forms of one instrument to suggest a staircase step for (one form per child)."""
 
-    forms: list[FormIn] = Field(min_length=1, max_length=MAX_FORMS_SUGGEST)
+    forms: list[FormIn] = Field(
+        min_length=1, max_length=MAX_FORMS_SUGGEST, description="The forms, one per child."
+    )
 
 
 class DecisionIn(_InstrumentRequest):
@@ -164,8 +168,8 @@ class ScoredForm(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
     __pydantic_extra__: dict[str, _Cell] = Field(init=False)
 
-    form_id: str
-    age_years: float | None
+    form_id: str = Field(description="The form's pseudonymous id.")
+    age_years: float | None = Field(description="The child's age in years.")
     instrument: str = Field(description="id@version of the instrument.")
     band_overall: Literal["grøn", "gul", "rød"] | None = Field(
         alias="band.overall", description="The worst band; rød whenever a red flag is raised."
@@ -179,25 +183,29 @@ class ScoreOut(BaseModel):
 
     model_config = _CLOSED
     instrument: str = Field(description="id@version of the instrument used.")
-    scores: list[ScoredForm]
+    scores: list[ScoredForm] = Field(description="One row per form, in the order sent.")
 
 
 class ReasonOut(BaseModel):
+    """A finding that moves the suggestion (a SHAP contribution of a domain or concept)."""
+
     model_config = _CLOSED
-    group: str
-    label: TextOut
-    contribution: float
-    items: list[str]
+    group: str = Field(description="The feature group, e.g. domain:emotional.")
+    label: TextOut = Field(description="The finding in words.")
+    contribution: float = Field(description="Positive: pushes the suggestion up.")
+    items: list[str] = Field(description="The items behind the finding.")
 
 
 class WhatIfOut(BaseModel):
+    """The smallest change of one domain score that would move the suggestion down."""
+
     model_config = _CLOSED
-    domain: str
-    label: TextOut
-    score_from: float
-    score_to: float
-    fraction: float
-    to_step: int
+    domain: str = Field(description="The domain id.")
+    label: TextOut = Field(description="The domain in words.")
+    score_from: float = Field(description="The domain score now.")
+    score_to: float = Field(description="The score at which the suggestion moves down.")
+    fraction: float = Field(description="The change as a share of the domain's range.")
+    to_step: int = Field(description="The step suggested then.")
 
 
 class SuggestionOut(BaseModel):
@@ -214,26 +222,36 @@ class SuggestionOut(BaseModel):
         "child in the team; notify: a red flag, follow the duty to notify now; "
         "unavailable: no model."
     )
-    step: int | None
-    step_label: TextOut | None
-    who_acts: TextOut | None
-    legal_basis: TextOut | None
+    step: int | None = Field(description="The suggested step (kind step only).")
+    step_label: TextOut | None = Field(description="The step's name in the vocabulary.")
+    who_acts: TextOut | None = Field(description="Who acts on the step.")
+    legal_basis: TextOut | None = Field(description="The step's legal basis.")
     probabilities: list[float] | None = Field(description="P(step = 0..6).")
     p_needs_support: float | None = Field(description="P(step >= 1).")
     interval: list[int] | None = Field(description="Lowest and highest step of the interval.")
-    abstain_reason: TextOut | None
-    red_flags: list[str]
+    abstain_reason: TextOut | None = Field(description="Why the model abstained.")
+    red_flags: list[str] = Field(description="The red-flag concept codes raised.")
     duty_to_notify: TextOut | None = Field(description="Set whenever kind is notify.")
-    reasons: list[ReasonOut]
-    protective_factors: list[str]
-    explanation: TextOut | None
-    model_id: str | None
-    expected_costs: list[float] | None
-    rule: TextOut | None
-    note: TextOut | None
-    what_would_change: list[WhatIfOut]
-    abstain_codes: list[str]
-    policy_version: str | None
+    reasons: list[ReasonOut] = Field(description="Findings pushing it up, then down.")
+    protective_factors: list[str] = Field(description="Protective factors the form shows.")
+    explanation: TextOut | None = Field(description="The reasons as one sentence.")
+    model_id: str | None = Field(description="SHA-256 of the model file.")
+    expected_costs: list[float] | None = Field(
+        description="The policy's expected cost of suggesting each step 0-6."
+    )
+    rule: TextOut | None = Field(description="The rule, with the numbers behind this step.")
+    note: TextOut | None = Field(
+        description="Higher steps need the municipality's assessment, when the interval "
+        "reaches them."
+    )
+    what_would_change: list[WhatIfOut] = Field(
+        description="Changes of one domain score that would move the step down."
+    )
+    abstain_codes: list[str] = Field(
+        description="Why it abstained, as codes: missing, domain:<id>, range:<feature>, "
+        "no_model, model_failed."
+    )
+    policy_version: str | None = Field(description="The suggestion policy's version.")
     signature: str | None = Field(description="This installation's signature.")
 
 
@@ -246,55 +264,57 @@ class SuggestOut(BaseModel):
         description="False: no model is loaded; every form without a red flag gets kind "
         "unavailable."
     )
-    suggestions: list[SuggestionOut]
+    suggestions: list[SuggestionOut] = Field(description="One per form, in the order sent.")
     red_flags: list[RedFlagRecord] = Field(
         description="The forms with a red flag, with the duty to notify."
     )
 
 
 class DomainScoreOut(BaseModel):
+    """The score of one domain of one form."""
+
     model_config = _CLOSED
-    domain: str
-    score: float | None
-    band: str | None
-    answered: int
-    n_items: int
-    scorable: bool
-    direction: str
+    domain: str = Field(description="The domain id.")
+    score: float | None = Field(description="Null when not scorable (never 0).")
+    band: str | None = Field(description="grøn, gul or rød; null when not scorable.")
+    answered: int = Field(description="Items of the domain answered.")
+    n_items: int = Field(description="Items of the domain.")
+    scorable: bool = Field(description="Enough answers to score the domain.")
+    direction: str = Field(description="concern or resource: which way is worse.")
 
 
 class FormScoreOut(BaseModel):
     """The scores of one form, as :meth:`opsporing.scoring.FormScore.to_dict` writes them."""
 
     model_config = _CLOSED
-    instrument: str
-    domains: dict[str, DomainScoreOut]
-    total: float | None
-    total_band: str | None
-    overall_band: str | None
-    concerns: list[str]
-    protective_factors: list[str]
-    red_flags: list[str]
-    missing_items: list[str]
+    instrument: str = Field(description="id@version of the instrument used.")
+    domains: dict[str, DomainScoreOut] = Field(description="Domain id to its score.")
+    total: float | None = Field(description="The total score, when the instrument has one.")
+    total_band: str | None = Field(description="The total's band.")
+    overall_band: str | None = Field(description="The worst band; rød with a red flag.")
+    concerns: list[str] = Field(description="Concern concepts the answers evidence.")
+    protective_factors: list[str] = Field(description="Protective factors evidenced.")
+    red_flags: list[str] = Field(description="Red-flag concepts raised.")
+    missing_items: list[str] = Field(description="Items not answered.")
 
 
 class DecisionOut(BaseModel):
     """A decision, as :meth:`opsporing.decision.Decision.to_dict` writes it (signed)."""
 
     model_config = _CLOSED
-    decision_id: str
-    suggestion_id: str
-    suggestion_kind: str
-    suggested_step: int | None
-    chosen_step: int
-    notify: bool
-    follows_suggestion: bool
-    reason: str | None
-    professional_role: str
-    professional_id: str
-    decided_at: str
-    red_flags: list[str]
-    signature: str
+    decision_id: str = Field(description="SHA-256 of the decision's content.")
+    suggestion_id: str = Field(description="The suggestion decided on.")
+    suggestion_kind: str = Field(description="step, abstain, notify or unavailable.")
+    suggested_step: int | None = Field(description="The step suggested, if any.")
+    chosen_step: int = Field(description="The step the professional acts on.")
+    notify: bool = Field(description="The professional notifies the municipality.")
+    follows_suggestion: bool = Field(description="Whether the decision follows it.")
+    reason: str | None = Field(description="The professional's reason.")
+    professional_role: str = Field(description="The authenticated user's role.")
+    professional_id: str = Field(description="The authenticated user's name.")
+    decided_at: str = Field(description="ISO 8601 time with its UTC offset.")
+    red_flags: list[str] = Field(description="The suggestion's red flags.")
+    signature: str = Field(description="This installation's signature of the decision.")
 
 
 class Receipt(BaseModel):
@@ -303,12 +323,12 @@ class Receipt(BaseModel):
     model_config = _CLOSED
     id: int = Field(description="The receipt's number (the web form's /screenings/{id}).")
     duplicate: bool = Field(description="True: this form and key were stored before.")
-    form_id: str
+    form_id: str = Field(description="The form's pseudonymous id.")
     instrument: str = Field(description="id@version of the instrument used.")
-    age_years: float | None
-    recorded_at: str
-    scores: FormScoreOut
-    decision: DecisionOut
-    chosen_step_label: TextOut
-    red_flags: list[str]
+    age_years: float | None = Field(description="The child's age in years.")
+    recorded_at: str = Field(description="When it was stored (ISO 8601).")
+    scores: FormScoreOut = Field(description="The form's scores.")
+    decision: DecisionOut = Field(description="The decision, signed.")
+    chosen_step_label: TextOut = Field(description="The chosen step's name.")
+    red_flags: list[str] = Field(description="Red-flag concepts the form raised.")
     duty_to_notify: TextOut | None = Field(description="Set whenever there are red flags.")

@@ -54,8 +54,8 @@ class TextOut(BaseModel):
     """A text in Danish and English."""
 
     model_config = ConfigDict(extra="forbid")
-    da: str
-    en: str
+    da: str = Field(description="Danish.")
+    en: str = Field(description="English.")
 
 
 class ProblemRecord(BaseModel):
