@@ -474,6 +474,16 @@ def test_a_disabled_user_or_an_old_password_stops_working_at_once(
     _problem(renewed.post("/api/v1/score", json=_forms(_form())), 401)
 
 
+def test_a_user_of_the_identity_provider_has_no_password_for_the_api(app: Any) -> None:
+    from opsporing.web._auth import OIDC_MARK, oidc_user
+
+    user = oidc_user(app.state.audit_log, "7f3c9a", "skole")
+    assert user.active and user.password_hash == OIDC_MARK
+    for password in (OIDC_MARK, "", WEB_PASSWORD):
+        client = TestClient(app, base_url=WEB_BASE, headers=_basic(f"7f3c9a:{password}"))
+        _problem(client.post("/api/v1/score", json=_forms(_form())), 401)
+
+
 def test_a_danish_password_works(app: Any) -> None:
     add_user(app.state.audit_log, "P-0050", "skole", "rødgrød med fløde æøå")
     client = TestClient(app, base_url=WEB_BASE, headers=_basic("P-0050:rødgrød med fløde æøå"))

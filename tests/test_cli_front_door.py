@@ -58,7 +58,8 @@ def test_lang_is_one_option_definition() -> None:
             for param in cmd.params:
                 if param.name == "lang":
                     seen.append((tuple(param.opts), param.help, repr(param.default)))
-    assert len(seen) == 6 and len(set(seen)) == 1, seen
+    # every verb that prints text has it (at least the six of the first CLI), defined once
+    assert len(seen) >= 6 and len(set(seen)) == 1, seen
 
 
 @pytest.mark.parametrize(

@@ -96,6 +96,15 @@ def test_training_on_own_data_holds_out_whole_families(
     assert manifest["training_data"]["split"] == "by family"
     assert load_model(tmp_path, allow_unsigned=True).artifact_sha256_ == manifest["sha256"]
     assert (tmp_path / "EVALUATION.html").is_file()
+    # The same card as the shipped model's: the rule, figures through suggest_batch on the
+    # held-out children (every one counted), the model, the versions.
+    card = (tmp_path / "MODEL_CARD.md").read_text(encoding="utf-8")
+    for heading in ("## Intended use", "## The rule", "held-out children", "## Model",
+                    "## Versions"):
+        assert heading in card
+    held = manifest["metrics"]["overall"]
+    assert held["n_children"] == len(r.test_children)
+    assert f"| {held['found_among_need']:.4f}".rstrip("0").rstrip(".") in card
 
 
 def test_training_refuses_a_split_that_puts_siblings_on_both_sides(

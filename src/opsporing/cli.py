@@ -21,6 +21,7 @@ from rich.table import Table
 
 from . import _research_cli
 from ._cli_model import model_app
+from ._cli_options import LangOption, Language
 from ._texts import Lang, number, short, tr
 from .errors import DataError, OpsporingError, Problem
 from .instruments import Instrument, get_instrument, list_instruments, load_instrument
@@ -57,13 +58,6 @@ _SHOWN_PROBLEMS = 10
 _NARROW = 120
 
 
-class Language(str, enum.Enum):  # noqa: UP042 - typer needs a str-valued Enum
-    """The language of a run's output (labels, sentences, decimal commas)."""
-
-    da = "da"
-    en = "en"
-
-
 class Format(str, enum.Enum):  # noqa: UP042
     """How a table is printed: for people, or for other programs."""
 
@@ -72,10 +66,6 @@ class Format(str, enum.Enum):  # noqa: UP042
     json = "json"
 
 
-#: The one definition of ``--lang``, shared by every verb that prints text.
-LangOption = Annotated[
-    Language, typer.Option("--lang", "-l", help="Language of the output: da or en.")
-]
 #: The one definition of ``--format``.
 FormatOption = Annotated[
     Format, typer.Option("--format", "-f", help="table (for people), csv or json (for programs).")
@@ -498,7 +488,7 @@ def evaluate(
     label: Annotated[
         str, typer.Option(help="In need: decided_step, notified or investigation_result.")
     ] = "decided_step",
-    lang: Annotated[str, typer.Option(help="en, or da for a decimal comma.")] = "en",
+    lang: LangOption = Language.da,
     n_boot: Annotated[int, typer.Option(help="Bootstrap replicates (0: no intervals).")] = 500,
     instrument_quality: Annotated[
         bool, typer.Option(help="Own data: add reliability, factor structure and item DIF.")
@@ -509,7 +499,7 @@ def evaluate(
 
     run_evaluate(
         output, data=data, model=model, screenings=screenings, outcomes=outcomes,
-        groups=group or [], label=label, lang=lang, n_boot=n_boot, fail=_fail,
+        groups=group or [], label=label, lang=lang.value, n_boot=n_boot, fail=_fail,
         instrument_quality=instrument_quality,
     )
 
@@ -636,6 +626,14 @@ def serve(
         list[str] | None,
         typer.Option(help="A Host name to answer (repeat it); default 127.0.0.1 and localhost."),
     ] = None,
+    oidc_config: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="OPSPORING_OIDC_CONFIG",
+            help="YAML configuring a login with the municipality's identity provider "
+            "(OpenID Connect; see docs/security.md). Off when not given.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the reference web form (needs the "web" extra). Stop it with Ctrl+C."""
     try:
@@ -656,6 +654,7 @@ def serve(
             db_path=db,
             model=None if model == "none" else model,
             allowed_hosts=hosts,
+            oidc_config=oidc_config,
         )
     except OpsporingError as exc:
         _fail(exc)

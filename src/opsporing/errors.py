@@ -47,6 +47,7 @@ __all__ = [
     "ModelError",
     "ModelIntegrityError",
     "NotFittedError",
+    "OidcError",
     "OpsporingError",
     "Problem",
     "ResponseValidationError",
@@ -348,3 +349,7 @@ class AuditChainError(StorageError):
 
 class UserError(OpsporingError, ValueError):
     """A user of the web form cannot be created or changed (bad name, role or password)."""
+
+
+class OidcError(OpsporingError, ValueError):
+    """The identity-provider login is misconfigured, or refused one login (``opsporing.web``)."""

@@ -462,22 +462,32 @@ def red_flag_suggestion(row: pd.Series, subject: str | None = None) -> Suggestio
     The model is bypassed: no step, no probabilities.
     """
     voc = load_vocabulary()
-    return _make(
-        subject=subject,
-        kind="notify",
-        step=None,
-        step_info=None,
-        probabilities=None,
-        p_needs_support=None,
-        interval=None,
-        abstain_reason=None,
+    return _modelless(
+        subject,
+        "notify",
         red_flags=_concepts(row, "concept.", "red"),
         duty_to_notify=voc.duty_to_notify,
-        reasons=(),
         protective_factors=_concepts(row, "concept.", "protective"),
-        explanation=None,
-        model_id=None,
     )
+
+
+def _modelless(subject: str | None, kind: SuggestionKind, **fields: Any) -> Suggestion:
+    """A suggestion the model had no part in: no step, no probabilities, no reasons."""
+    base: dict[str, Any] = {
+        "step": None,
+        "step_info": None,
+        "probabilities": None,
+        "p_needs_support": None,
+        "interval": None,
+        "abstain_reason": None,
+        "red_flags": (),
+        "duty_to_notify": None,
+        "reasons": (),
+        "protective_factors": (),
+        "explanation": None,
+        "model_id": None,
+    }
+    return _make(subject=subject, kind=kind, **{**base, **fields})
 
 
 #: What a screening without a model suggestion says.
@@ -506,22 +516,8 @@ def unavailable_suggestion(
     >>> s.kind, s.step, s.probabilities
     ('unavailable', None, None)
     """
-    return _make(
-        subject=subject,
-        kind="unavailable",
-        step=None,
-        step_info=None,
-        probabilities=None,
-        p_needs_support=None,
-        interval=None,
-        abstain_reason=None,
-        red_flags=(),
-        duty_to_notify=None,
-        reasons=(),
-        protective_factors=(),
-        explanation=None,
-        model_id=None,
-        abstain_codes=("model_failed",) if failed else ("no_model",),
+    return _modelless(
+        subject, "unavailable", abstain_codes=("model_failed",) if failed else ("no_model",)
     )
 
 

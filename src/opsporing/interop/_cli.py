@@ -13,7 +13,8 @@ from typing import Annotated
 
 import typer
 
-from ..errors import OpsporingError, Problem, ResponseValidationError
+from .._cli_options import LangOption, Language
+from ..errors import OpsporingError
 from ..instruments import Instrument, get_instrument, load_instrument
 
 interop_app = typer.Typer(
@@ -43,23 +44,17 @@ def _fail(exc: OpsporingError) -> None:
     raise typer.Exit(code=2)
 
 
-def _lang(lang: str) -> str:
-    if lang not in ("da", "en"):
-        raise ResponseValidationError([Problem("--lang", lang, "'da' or 'en'")])
-    return lang
-
-
 @interop_app.command("sdc")
 def sdc(
     instrument: _Instrument,
     output: _Output,
-    lang: Annotated[str, typer.Option(help="Main language of the texts: da or en.")] = "da",
+    lang: LangOption = Language.da,
 ) -> None:
     """Write the SDC Questionnaire with its CodeSystems and ValueSets as a FHIR Bundle."""
     from ..fhir import to_sdc_bundle
 
     try:
-        bundle = to_sdc_bundle(_instrument(instrument), "en" if _lang(lang) == "en" else "da")
+        bundle = to_sdc_bundle(_instrument(instrument), lang.value)
         output.write_text(json.dumps(bundle, ensure_ascii=False, indent=2) + "\n", "utf-8")
     except OpsporingError as exc:
         _fail(exc)

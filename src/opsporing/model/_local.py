@@ -46,6 +46,28 @@ class LocalTraining:
     manifest: dict[str, Any] | None
 
 
+def _card_metrics(
+    model: Any, current: pd.DataFrame, earlier: pd.DataFrame | None, step: pd.Series
+) -> dict[str, Any]:
+    """The card's figures on the held-out children, through ``suggest_batch`` (as shipped)."""
+    from .. import _measure  # the training job sits on top of the library (see train.py)
+
+    table = _measure.suggestion_table(model, current, earlier, policy=model.policy)
+    y = step.reindex(table.index.astype(str)).to_numpy(dtype=np.int64)
+    rules = model._policy()
+    overall = _measure.detection_figures(table, y, rules)
+    overall["policy_version"] = rules.version
+    bands = current.set_index("child_id")["band.overall"]
+    bands.index = bands.index.astype(str)
+    refer = rules.refers(bands.reindex(table.index.astype(str)).astype(str))
+    need = y >= 1
+    band = {
+        "referral_rate": round(float(refer.mean()), 4),
+        "found_among_need": round(float(refer[need].mean()), 4) if need.any() else float("nan"),
+    }
+    return {"overall": overall, "band_rule": band}
+
+
 def train_own_data(
     screenings: Any,
     outcomes: Any,
@@ -132,6 +154,12 @@ def train_own_data(
         model.fit(X.iloc[train_rows], step.iloc[train_rows])
     train_ids = tuple(children.iloc[train_rows])
     test_ids = tuple(children.iloc[test_rows])
+    current, earlier, _ = score_own_data(data)
+    test_set = set(test_ids)
+    current = current[current["child_id"].astype(str).isin(test_set)].reset_index(drop=True)
+    if earlier is not None:
+        earlier = earlier[earlier["child_id"].astype(str).isin(test_set)].reset_index(drop=True)
+    card_metrics = _card_metrics(model, current, earlier, step)
     manifest = None
     if out_dir is not None:
         extra = {
@@ -149,13 +177,15 @@ def train_own_data(
                 },
             },
         }
+        extra["metrics"] = card_metrics
+        extra["policy"] = model._policy().model_dump(mode="json")
         manifest = save_model(model, out_dir, extra=extra, signing_key=signing_key)
         model.artifact_sha256_ = manifest["sha256"]
-    current, earlier, _ = score_own_data(data)
-    test_set = set(test_ids)
-    current = current[current["child_id"].astype(str).isin(test_set)].reset_index(drop=True)
-    if earlier is not None:
-        earlier = earlier[earlier["child_id"].astype(str).isin(test_set)].reset_index(drop=True)
+        from ._card import render_local_model_card
+
+        Path(out_dir, "MODEL_CARD.md").write_text(
+            render_local_model_card(manifest), encoding="utf-8"
+        )
     evaluation = evaluation_from_scores(
         model,
         current,

@@ -358,20 +358,28 @@ def adjust_prior(model: Any, X: pd.DataFrame, prevalence: float) -> Recalibratio
     margins = _margins(model, matrix)
     base = model.calibrators_[0]
     logit = _logit(_apply(base, margins[0]))
-    # The mean of sigmoid(logit + d) rises with d: bisection finds the one shift.
+    # The model keeps every probability within its bounds (min/max_probability): the
+    # shift is solved for the bounded probability the model will show.
+    low = float(getattr(model, "min_probability", 0.0))
+    top = float(getattr(model, "max_probability", 1.0))
+
+    def shown(d: float) -> F64:
+        return np.clip(_sigmoid(logit + d), low, top)
+
+    # The mean of the bounded sigmoid(logit + d) rises with d: bisection finds the shift.
     lo, hi = -20.0, 20.0
     for _ in range(100):
         mid = (lo + hi) / 2
-        if _sigmoid(logit + mid).mean() < prevalence:
+        if shown(mid).mean() < prevalence:
             lo = mid
         else:
             hi = mid
     shift = (lo + hi) / 2
     maps = [PriorShift(base, shift), *model.calibrators_[1:]]
     digest = data_sha256(X, np.zeros(len(X)))
-    before = pd.Series({"n": len(X), "mean_p": float(_sigmoid(logit).mean()), "shift": 0.0},
+    before = pd.Series({"n": len(X), "mean_p": float(shown(0.0).mean()), "shift": 0.0},
                        dtype=object)
-    after = pd.Series({"n": len(X), "mean_p": float(_sigmoid(logit + shift).mean()),
+    after = pd.Series({"n": len(X), "mean_p": float(shown(shift).mean()),
                        "shift": shift}, dtype=object)
     new = _new_model(
         model, maps, {"method": "prior", "data_sha256": digest, "n_children": len(X),

@@ -230,42 +230,40 @@ class SuggestionPolicy(_Frozen):
             if lang == "da"
             else (f"{100 * self.cost.tie_tolerance:g}%")
         )
-        lower = step - 1 if step > 0 else None
-        higher = step + 1 if step + 1 < len(costs) else None
-        p = _pct(p_need, lang)
-        if lang == "da":
-            parts = [f"trin {step}: {_num(costs[step], lang)}"]
-            if lower is not None:
-                parts.insert(0, f"trin {lower}: {_num(costs[lower], lang)}")
-            if higher is not None:
-                parts.append(f"trin {higher}: {_num(costs[higher], lang)}")
-            head = (
-                f"Trin {step} har den laveste forventede omkostning"
-                if not tie
-                else f"Trin {step} er det laveste trin inden for {tol} af den laveste forventede "
-                "omkostning (ved næsten lige valg peger trappen nedad)"
-            )
-            return (
-                f"{head} ({'; '.join(parts)}) "
-                f"ved {p} sandsynlighed for behov ud over almene tilbud; et overset trin "
-                f"vejer {_num(c[1, 0], lang)}, et trin for højt {_num(c[0, 1], lang)}."
-            )
-        parts = [f"step {step}: {_num(costs[step], lang)}"]
-        if lower is not None:
-            parts.insert(0, f"step {lower}: {_num(costs[lower], lang)}")
-        if higher is not None:
-            parts.append(f"step {higher}: {_num(costs[higher], lang)}")
-        head = (
-            f"Step {step} has the lowest expected cost"
-            if not tie
-            else f"Step {step} is the lowest step within {tol} of the lowest expected cost "
-            "(near-ties point down the staircase)"
+        w = _RULE_WORDS[lang]
+        shown = [k for k in (step - 1, step, step + 1) if 0 <= k < len(costs)]
+        parts = "; ".join(f"{w['step']} {k}: {_num(costs[k], lang)}" for k in shown)
+        head = (w["tie"] if tie else w["lowest"]).format(step=step, tol=tol)
+        return w["sentence"].format(
+            head=head,
+            parts=parts,
+            p=_pct(p_need, lang),
+            miss=_num(c[1, 0], lang),
+            over=_num(c[0, 1], lang),
         )
-        return (
-            f"{head} ({'; '.join(parts)}) at a {p} "
-            f"probability of needing more than universal services; a missed step weighs "
-            f"{_num(c[1, 0], lang)}, a step too high {_num(c[0, 1], lang)}."
-        )
+
+
+#: The rule sentence's words, per language (the numbers are filled in by rule_sentence).
+_RULE_WORDS: dict[str, dict[str, str]] = {
+    "da": {
+        "step": "trin",
+        "lowest": "Trin {step} har den laveste forventede omkostning",
+        "tie": "Trin {step} er det laveste trin inden for {tol} af den laveste forventede "
+        "omkostning (ved næsten lige valg peger trappen nedad)",
+        "sentence": "{head} ({parts}) ved {p} sandsynlighed for behov ud over almene tilbud; "
+        "et overset trin vejer {miss}, et trin for højt {over} (mere for de mere indgribende "
+        "trin).",
+    },
+    "en": {
+        "step": "step",
+        "lowest": "Step {step} has the lowest expected cost",
+        "tie": "Step {step} is the lowest step within {tol} of the lowest expected cost "
+        "(near-ties point down the staircase)",
+        "sentence": "{head} ({parts}) at a {p} probability of needing more than universal "
+        "services; a missed step weighs {miss}, a step too high {over} (more for more "
+        "intrusive steps).",
+    },
+}
 
 
 def _num(x: float, lang: Language) -> str:

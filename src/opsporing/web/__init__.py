@@ -7,8 +7,10 @@ scores, bands, concerns and protective factors, the model's suggestion (or "no m
 available"), and must record a decision before anything is stored. A red flag puts the
 duty-to-notify text (barnets lov § 133) first on the page.
 
-Every user logs in (users are made with ``opsporing users add``); the decision is recorded
-under the logged-in user and their role, never under what a form says. The screening and
+Every user logs in (users are made with ``opsporing users add``, or, when configured, come
+from the municipality's identity provider through OpenID Connect: :func:`load_oidc_config`);
+the decision is recorded under the logged-in user and their role, never under what a form
+says. The screening and
 its decision are stored together, in one SQLite transaction, in an append-only audit log
 whose rows are chained by a keyed hash (see :class:`AuditLog`, ``opsporing audit verify``).
 Cross-site posts, foreign hosts, framing and oversized bodies are refused before any view
@@ -42,6 +44,7 @@ from typing import Any
 from ..errors import UserError
 from ._app import create_app
 from ._auth import add_user
+from ._oidc import OidcConfig, OidcProvider, load_oidc_config
 from ._security import DEFAULT_ALLOWED_HOSTS
 from ._store import AuditLog, IdempotencyConflictError, StorageError, StoredScreening, Submission
 
@@ -49,11 +52,14 @@ __all__ = [
     "DEFAULT_DB_PATH",
     "AuditLog",
     "IdempotencyConflictError",
+    "OidcConfig",
+    "OidcProvider",
     "StorageError",
     "StoredScreening",
     "Submission",
     "add_user",
     "create_app",
+    "load_oidc_config",
     "run",
 ]
 
@@ -69,6 +75,7 @@ def run(
     model: Any = "auto",
     allowed_hosts: Iterable[str] = DEFAULT_ALLOWED_HOSTS,
     https_only: bool = False,
+    oidc_config: str | Path | None = None,
 ) -> None:
     """Serve the web form with uvicorn until interrupted (what ``opsporing serve`` runs).
 
@@ -87,22 +94,32 @@ def run(
         The host names answered (see :func:`create_app`).
     https_only : bool
         Session cookies only over HTTPS.
+    oidc_config : str or Path, optional
+        A YAML file configuring the login with the municipality's identity provider (see
+        :func:`load_oidc_config` and ``docs/security.md``). Off when not given.
 
     Raises
     ------
     UserError
-        The audit log has no active user: nobody could log in.
+        The audit log has no active user and no identity provider is configured: nobody
+        could log in.
+    OidcError
+        The identity-provider configuration is invalid.
     AuditChainError
         The audit log does not verify (see :meth:`AuditLog.verify`).
     """
     import uvicorn
 
     store = AuditLog(db_path)
-    if not any(u.active for u in store.users()):
+    oidc = load_oidc_config(oidc_config) if oidc_config is not None else None
+    if oidc is None and not any(u.active for u in store.users()):
         raise UserError(
             f"users = none in {db_path}: expected at least one user; create one with "
-            f"`opsporing users add NAME --role ROLE --db {db_path}`"
+            f"`opsporing users add NAME --role ROLE --db {db_path}`, or log in with the "
+            "municipality's identity provider (--oidc-config FILE)"
         )
-    app = create_app(db_path, model=model, allowed_hosts=allowed_hosts, https_only=https_only)
+    app = create_app(
+        db_path, model=model, allowed_hosts=allowed_hosts, https_only=https_only, oidc=oidc
+    )
     # Access logs show paths only (instrument ids and screening numbers), never form content.
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -4,6 +4,9 @@ Routes (all HTML, server-rendered, no JavaScript):
 
 ``GET  /login``, ``POST /login``           log in (Danish; ``?lang=en``)
 ``POST /logout``                           log out
+``GET  /login/oidc``, ``GET /login/oidc/callback``
+                                           log in with the municipality's identity
+                                           provider (only when configured, see :mod:`._oidc`)
 ``GET  /``                                 pick an instrument
 ``GET  /form/{instrument_id}``             a blank form with a fresh idempotency token
 ``POST /form/{instrument_id}``             score it: the result page with the suggestion panel
@@ -27,6 +30,7 @@ and the login check (:func:`_require_login`). Every page takes ``?lang=en`` (or 
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import re
@@ -40,6 +44,7 @@ from urllib.parse import quote
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 from ..errors import DecisionError, UnknownInstrumentError
 from ..instruments import Instrument, get_instrument
@@ -52,6 +57,7 @@ from ._auth import (
     may_choose_step,
     may_decide,
     may_read_receipt,
+    oidc_user,
 )
 from ._files import beside, secret_file
 from ._forms import (
@@ -63,6 +69,7 @@ from ._forms import (
     read_screening,
 )
 from ._i18n import parse_lang
+from ._oidc import OidcConfig, OidcLoginError, OidcProvider, new_flow
 from ._pages import (
     Context,
     Pages,
@@ -93,6 +100,11 @@ log = logging.getLogger("opsporing.web")
 _DECISION_FIELDS = {"chosen_step": "chosen_step", "reason": "reason", "notify": "notify"}
 #: Paths open without a login (the login page itself).
 _OPEN_PATHS = frozenset({"/login"})
+#: The identity-provider login's paths (open too, when it is configured).
+_OIDC_START, _OIDC_CALLBACK = "/login/oidc", "/login/oidc/callback"
+#: The cookie that carries one identity-provider login's state, nonce and PKCE verifier.
+_OIDC_COOKIE, _OIDC_FLOW_MAX_AGE_S = "opsporing_oidc", 600
+_LOCAL_PATH = re.compile(r"/(?![/\\])[\x21-\x5b\x5d-\x7e]{0,2000}")
 _SCREENING_ID = re.compile(r"^[1-9][0-9]{0,18}$")
 _SESSION_USER, _SESSION_VERSION = "user", "v"
 
@@ -113,6 +125,7 @@ class _Deps:
     suggester: Suggester
     now: Callable[[], datetime]
     pages: Pages = field(default_factory=Pages)
+    oidc: OidcProvider | None = None
     throttle: LoginThrottle = field(
         default_factory=lambda: LoginThrottle(
             access_policy().max_failed_logins, access_policy().failed_login_window_s
@@ -130,6 +143,11 @@ class _Deps:
     def page(self, name: str, ctx: Context, status: int = 200, **values: Any) -> HTMLResponse:
         return self.pages.render(name, ctx, status, **values)
 
+    def login_page(self, ctx: Context, status: int = 200, **values: Any) -> HTMLResponse:
+        """The login page; with the identity provider's button when one is configured."""
+        label = self.oidc.config.label.get(ctx.lang) if self.oidc is not None else ""
+        return self.page("login.html", ctx, status, oidc_label=label, **values)
+
 
 def create_app(
     db_path: str | Path,
@@ -138,6 +156,7 @@ def create_app(
     model: Any = "auto",
     allowed_hosts: Iterable[str] = DEFAULT_ALLOWED_HOSTS,
     https_only: bool = False,
+    oidc: OidcConfig | OidcProvider | None = None,
 ) -> FastAPI:
     """The reference web form as a FastAPI application.
 
@@ -161,6 +180,9 @@ def create_app(
         gets 400. Add the name the municipality serves the form under.
     https_only : bool
         Send the session cookie only over HTTPS (set it when served behind TLS).
+    oidc : OidcConfig or OidcProvider, optional
+        Log in with the municipality's identity provider too (OpenID Connect, see
+        :func:`~opsporing.web.load_oidc_config`). Off by default: only the password login.
 
     Raises
     ------
@@ -184,7 +206,9 @@ def create_app(
     now = clock or _utc_now
     store = AuditLog(db_path, clock=now)
     store.check()
-    deps = _Deps(store, load_suggester(model), now)
+    provider = OidcProvider(oidc) if isinstance(oidc, OidcConfig) else oidc
+    deps = _Deps(store, load_suggester(model), now, oidc=provider)
+    open_paths = _OPEN_PATHS | ({_OIDC_START, _OIDC_CALLBACK} if provider else set())
     app = FastAPI(
         title="opsporing",
         description="Reference web form: screening, suggestion, and the professional's decision.",
@@ -192,12 +216,13 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
         # Before every route, in this order: the CSRF token, then who is logged in.
-        dependencies=[Depends(check_csrf), Depends(_require_login(store))],
+        dependencies=[Depends(check_csrf), Depends(_require_login(store, open_paths))],
     )
     app.state.audit_log = store
+    session_key = secret_file(beside(store.path, "session-key"), create=True)
     install(
         app,
-        session_key=secret_file(beside(store.path, "session-key"), create=True),
+        session_key=session_key,
         allowed_hosts=allowed_hosts,
         https_only=https_only,
         session_max_age_s=access_policy().session_max_age_s,
@@ -208,6 +233,8 @@ def create_app(
     app.mount("/static", StaticFiles(packages=[("opsporing.web", "static")]), name="static")
     _add_error_handlers(app, deps)
     _add_login_routes(app, deps)
+    if provider is not None:
+        _add_oidc_routes(app, deps, provider, session_key, https_only=https_only)
     _add_form_routes(app, deps)
     _add_receipt_route(app, deps)
     return app
@@ -225,20 +252,31 @@ def _session_user(request: Request, store: AuditLog) -> StoredUser | None:
     return user
 
 
-def _require_login(store: AuditLog) -> Callable[[Request], None]:
+def _require_login(store: AuditLog, open_paths: frozenset[str]) -> Callable[[Request], None]:
     def require_login(request: Request) -> None:
         request.state.user = _session_user(request, store)
-        if request.state.user is None and request.url.path not in _OPEN_PATHS:
+        if request.state.user is None and request.url.path not in open_paths:
             raise _LoginRequired
 
     return require_login
 
 
 def _safe_next(value: Any) -> str:
-    """A local path to go to after login; anything else (another site, ``//host``) is "/"."""
-    if isinstance(value, str) and value.startswith("/") and not value.startswith(("//", "/\\")):
+    """A local path to go to after login; anything else (another site, ``//host``) is "/".
+
+    Printable ASCII only, no backslash: a browser drops tabs and newlines from a URL and
+    reads ``\\`` as ``/``, so ``/<tab>/evil.example`` would be ``//evil.example``.
+    """
+    if isinstance(value, str) and _LOCAL_PATH.fullmatch(value):
         return value
     return "/"
+
+
+def _start_session(request: Request, user: StoredUser) -> None:
+    """Log ``user`` in: a new session, nothing from before survives (no session fixation)."""
+    request.session.clear()
+    request.session.update({_SESSION_USER: user.name, _SESSION_VERSION: user.version})
+    new_csrf_token(request.session)
 
 
 def _add_error_handlers(app: FastAPI, deps: _Deps) -> None:
@@ -258,7 +296,7 @@ def _add_login_routes(app: FastAPI, deps: _Deps) -> None:
     @app.get("/login", response_class=HTMLResponse)
     def login_page(request: Request, lang: str | None = None, next: str = "/") -> HTMLResponse:
         ctx = deps.context(request, lang, "/login")
-        return deps.page("login.html", ctx, next=_safe_next(next), username="", error="")
+        return deps.login_page(ctx, next=_safe_next(next), username="", error="")
 
     @app.post("/login", response_model=None)
     async def login(request: Request) -> Response:
@@ -270,21 +308,16 @@ def _add_login_routes(app: FastAPI, deps: _Deps) -> None:
         password = password if isinstance(password, str) else ""
         if deps.throttle.blocked(name):
             log.info("login refused: too many failed attempts for one name")
-            return deps.page(
-                "login.html", ctx, 429, next=target, username=name, error=ctx.t["err_login_blocked"]
+            return deps.login_page(
+                ctx, 429, next=target, username=name, error=ctx.t["err_login_blocked"]
             )
         user = authenticate(deps.store, name, password)
         if user is None:
             deps.throttle.failed(name)
             log.info("login failed")
-            return deps.page(
-                "login.html", ctx, 401, next=target, username=name, error=ctx.t["err_login"]
-            )
+            return deps.login_page(ctx, 401, next=target, username=name, error=ctx.t["err_login"])
         deps.throttle.succeeded(name)
-        # A new session: nothing from before the login survives (no session fixation).
-        request.session.clear()
-        request.session.update({_SESSION_USER: user.name, _SESSION_VERSION: user.version})
-        new_csrf_token(request.session)
+        _start_session(request, user)
         log.info("login (role %s)", user.role)
         return RedirectResponse(target, status_code=303)
 
@@ -294,6 +327,77 @@ def _add_login_routes(app: FastAPI, deps: _Deps) -> None:
         request.session.clear()
         new_csrf_token(request.session)
         return RedirectResponse(f"/login?lang={parse_lang(form.get('lang'))}", status_code=303)
+
+
+# --- the identity provider ---------------------------------------------------------------------
+def _add_oidc_routes(
+    app: FastAPI, deps: _Deps, provider: OidcProvider, key: bytes, *, https_only: bool
+) -> None:
+    """``/login/oidc`` and its callback: the authorization-code flow of :mod:`._oidc`."""
+    flows = URLSafeTimedSerializer(key, salt="opsporing.web.oidc-flow")
+
+    def refused(request: Request, lang: Any, exc: OidcLoginError) -> HTMLResponse:
+        # The reason's category only: never the subject, a claim or a token.
+        log.info("identity-provider login refused (%s)", exc.reason)
+        ctx = deps.context(request, lang, "/login", switchable=False)
+        response = deps.page("oidc_refused.html", ctx, 403, message=ctx.t[f"err_oidc_{exc.reason}"])
+        response.delete_cookie(_OIDC_COOKIE, path=_OIDC_START)
+        return response
+
+    @app.get(_OIDC_START, response_model=None)
+    def oidc_start(request: Request, lang: str | None = None, next: str = "/") -> Response:
+        flow = new_flow()
+        try:
+            target = provider.authorization_url(flow["state"], flow["nonce"], flow["verifier"])
+        except OidcLoginError as exc:
+            return refused(request, lang, exc)
+        response = RedirectResponse(target, status_code=303)
+        # Its own cookie, SameSite=Lax: the provider's redirect back is a cross-site
+        # navigation, on which the browser sends no SameSite=Strict session cookie.
+        response.set_cookie(
+            _OIDC_COOKIE,
+            flows.dumps({**flow, "next": _safe_next(next), "lang": parse_lang(lang)}),
+            max_age=_OIDC_FLOW_MAX_AGE_S,
+            path=_OIDC_START,
+            secure=https_only,
+            httponly=True,
+            samesite="lax",
+        )
+        return response
+
+    @app.get(_OIDC_CALLBACK, response_model=None)
+    def oidc_callback(request: Request) -> Response:
+        query = request.query_params
+        try:
+            flow = flows.loads(request.cookies.get(_OIDC_COOKIE, ""), max_age=_OIDC_FLOW_MAX_AGE_S)
+        except BadData:
+            flow = {}
+        lang = flow.get("lang") if isinstance(flow, dict) else None
+        try:
+            if not isinstance(flow, dict) or not all(
+                isinstance(flow.get(k), str) for k in ("state", "nonce", "verifier", "next")
+            ):
+                raise OidcLoginError("state", "no login of this browser is under way")
+            state = query.get("state", "")
+            if not hmac.compare_digest(state.encode(), str(flow["state"]).encode()):
+                raise OidcLoginError("state", "state is not this browser's login")
+            # RFC 9207: a provider that names itself in the response must be ours (mix-up).
+            if "iss" in query and query["iss"].rstrip("/") != provider.config.issuer:
+                raise OidcLoginError("provider", "the response names another issuer")
+            if query.get("error") or not query.get("code"):
+                raise OidcLoginError("provider", f"error {query.get('error', '')[:40]!r}")
+            identity = provider.login(query["code"], flow["verifier"], flow["nonce"])
+            user = oidc_user(deps.store, identity.professional_id, identity.role)
+        except OidcLoginError as exc:
+            return refused(request, lang, exc)
+        _start_session(request, user)
+        log.info("login through the identity provider (role %s)", user.role)
+        ctx = deps.context(request, lang, "/", switchable=False)
+        # A page that moves on by itself rather than a redirect: a browser sends the new
+        # SameSite=Strict session cookie only on a navigation this site starts.
+        response = deps.page("oidc_done.html", ctx, target=_safe_next(flow["next"]))
+        response.delete_cookie(_OIDC_COOKIE, path=_OIDC_START)  # one use
+        return response
 
 
 # --- the form -----------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from ._suggest import role_choices
 
 __all__ = [
     "MIN_PASSWORD",
+    "OIDC_MARK",
     "Access",
     "LoginThrottle",
     "VerifiedCredentials",
@@ -59,6 +60,7 @@ __all__ = [
     "may_choose_step",
     "may_decide",
     "may_read_receipt",
+    "oidc_user",
     "set_password",
     "user_roles",
 ]
@@ -67,6 +69,10 @@ __all__ = [
 MIN_PASSWORD = 12
 #: Longest password accepted (ASVS 2.1.2 allows at least 64; Argon2 hashes any length).
 MAX_PASSWORD = 256
+
+#: Stored in place of a password hash for a user who logs in through the identity provider
+#: (:mod:`._oidc`): no Argon2 hash, so no password ever matches it, yet the user is active.
+OIDC_MARK = "!oidc"
 
 _HASHER = PasswordHasher()
 
@@ -219,6 +225,43 @@ def disable_user(store: AuditLog, name: str) -> StoredUser:
     """Disable user ``name``: no more logins, and their sessions end."""
     user = _existing(store, name)
     return store.add_user_row(name, user.role, None)
+
+
+def oidc_user(store: AuditLog, name: str, role: str) -> StoredUser:
+    """The user a verified identity-provider login is recorded as (added or updated here).
+
+    The name is the provider's pseudonymous subject; the role is the one mapped from its
+    claim. A new user, or a new role since the last login, is a new row of ``users`` (so a
+    session made under the old role ends). Refused: a name that is not a pseudonymous id or
+    looks like a CPR number, a name held by a local password user (a provider login never
+    takes over a local account), and a user disabled here with ``opsporing users disable``.
+
+    Raises
+    ------
+    OidcLoginError
+        ``reason`` is ``bad_id``, ``local_user`` or ``disabled``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> store = AuditLog(pathlib.Path(tempfile.mkdtemp()) / "audit.sqlite")
+    >>> oidc_user(store, "7f3c9a", "skole").version == oidc_user(store, "7f3c9a", "skole").version
+    True
+    >>> oidc_user(store, "7f3c9a", "myndighed").role
+    'myndighed'
+    """
+    from ._oidc import OidcLoginError
+
+    if not isinstance(name, str) or not valid_pseudonymous_id(name):
+        raise OidcLoginError("bad_id", f"subject {_shown(name)} is not a pseudonymous id")
+    if role not in user_roles():
+        raise OidcLoginError("no_role", f"role {role[:40]!r} is unknown")
+    user = store.user(name)
+    if user is not None and user.password_hash != OIDC_MARK:
+        raise OidcLoginError("disabled" if not user.active else "local_user", _shown(name))
+    if user is not None and user.role == role:
+        return user
+    return store.add_user_row(name, role, OIDC_MARK)
 
 
 @functools.cache

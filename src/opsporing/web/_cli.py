@@ -96,8 +96,13 @@ def users_list(db: _DB = _DEFAULT_DB) -> None:
     except OpsporingError as exc:
         _fail(str(exc))
         return
+    from ._auth import OIDC_MARK
+
     for u in users:
-        typer.echo(f"{u.name}\t{u.role}\t{'active' if u.active else 'disabled'}\t{u.created_at}")
+        state = "disabled" if not u.active else "active"
+        if u.password_hash == OIDC_MARK:
+            state += " (identity provider)"
+        typer.echo(f"{u.name}\t{u.role}\t{state}\t{u.created_at}")
     if not users:
         typer.echo("no users: add one with `opsporing users add NAME --role ROLE`")
 

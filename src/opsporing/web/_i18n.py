@@ -242,6 +242,50 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "Your role does not record decisions.",
     ),
     "recorded_by": ("Registreret af", "Recorded by"),
+    "oidc_or": ("Eller:", "Or:"),
+    "oidc_done_title": ("Du er logget ind", "You are logged in"),
+    "oidc_continue": ("Fortsæt", "Continue"),
+    "oidc_refused_title": ("Login afvist", "Login refused"),
+    "err_oidc_state": (
+        "Login er udløbet, eller det blev ikke startet i denne browser. Start forfra.",
+        "The login has expired, or it was not started in this browser. Start again.",
+    ),
+    "err_oidc_provider": (
+        "Kommunens login svarede ikke som forventet. Prøv igen, eller kontakt en administrator.",
+        "The municipality's login did not answer as expected. Try again, or contact an "
+        "administrator.",
+    ),
+    "err_oidc_token": (
+        "Svaret fra kommunens login kunne ikke bekræftes. Intet er gemt. Start forfra.",
+        "The answer of the municipality's login could not be verified. Nothing was stored. "
+        "Start again.",
+    ),
+    "err_oidc_no_role": (
+        "Din bruger hos kommunens login har ingen rolle i opsporing. Bed en administrator "
+        "om at give dig en rolle.",
+        "Your user at the municipality's login has no role in opsporing. Ask an "
+        "administrator to give you one.",
+    ),
+    "err_oidc_ambiguous_role": (
+        "Din bruger hos kommunens login har mere end én rolle i opsporing. Bed en "
+        "administrator om at give dig præcis én.",
+        "Your user at the municipality's login has more than one role in opsporing. Ask an "
+        "administrator to give you exactly one.",
+    ),
+    "err_oidc_bad_id": (
+        "Kommunens login gav intet pseudonymt medarbejder-id (aldrig et CPR-nummer). "
+        "Kontakt en administrator.",
+        "The municipality's login gave no pseudonymous staff id (never a CPR number). "
+        "Contact an administrator.",
+    ),
+    "err_oidc_local_user": (
+        "Dit id tilhører en lokal bruger med adgangskode. Log ind med adgangskoden.",
+        "Your id belongs to a local user with a password. Log in with the password.",
+    ),
+    "err_oidc_disabled": (
+        "Din bruger er spærret i opsporing. Kontakt en administrator.",
+        "Your user is disabled in opsporing. Contact an administrator.",
+    ),
 }
 
 
