@@ -14,7 +14,9 @@ says. The screening and
 its decision are stored together, in one SQLite transaction, in an append-only audit log
 whose rows are chained by a keyed hash (see :class:`AuditLog`, ``opsporing audit verify``).
 Cross-site posts, foreign hosts, framing and oversized bodies are refused before any view
-runs. Needs the ``[web]`` extra. See ``docs/security.md``.
+runs. Applications use the same server through its JSON API under ``/api/v1/`` (HTTP Basic
+with the same users, problem details, an OpenAPI document; ``docs/http-api.md``). Needs the
+``[web]`` extra. See ``docs/security.md``.
 
 Examples
 --------

@@ -19,6 +19,8 @@ Routes (all HTML, server-rendered, no JavaScript):
 ``GET  /screenings/{screening_id}``        the receipt: for who recorded it, and the roles of
                                            ``access.yaml`` that read every receipt
 ``GET  /static/style.css``                 the style sheet
+``/api/v1/...``                            the JSON API for applications (:mod:`._api`):
+                                           HTTP Basic, no session, problem details
 
 Before any route: the middleware of :mod:`._security` (allowed hosts, same-origin POSTs, body
 cap, security headers, signed session) and two dependencies of every route, the CSRF check
@@ -47,6 +49,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from ..errors import DecisionError, UnknownInstrumentError
 from ..instruments import Instrument, get_instrument
 from ..vocabulary import Language, load_vocabulary
+from ._api import API_ROOT, create_api
 from ._auth import (
     LoginThrottle,
     access_policy,
@@ -224,6 +227,9 @@ def create_app(
         https_only=https_only,
         session_max_age_s=access_policy().session_max_age_s,
     )
+    # The JSON API: its own login (HTTP Basic), errors and OpenAPI document; the same users,
+    # model, throttle and middleware (the web form's CSRF and session login do not apply).
+    app.mount(API_ROOT, create_api(store, deps.suggester, deps.throttle, now))
     app.mount("/static", StaticFiles(packages=[("opsporing.web", "static")]), name="static")
     _add_error_handlers(app, deps)
     _add_login_routes(app, deps)

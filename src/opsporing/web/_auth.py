@@ -10,6 +10,10 @@ Modelled on Django's ``django.contrib.auth`` and OWASP ASVS V2/V3/V4:
 * **Passwords** are stored as Argon2id hashes (``argon2-cffi``, its default parameters), at
   least :data:`MIN_PASSWORD` characters. An unknown name costs as much time as a wrong
   password, and a name with too many failures is refused for a while (``access.yaml``).
+* **The JSON API** (:mod:`._api`) takes the same users over HTTP Basic: every request
+  names its user and password, checked by :func:`authenticate` and throttled like a login.
+  :class:`VerifiedCredentials` remembers a verified password for a few minutes (as a keyed
+  hash, in memory) so that a client's next request does not pay for Argon2 again.
 * **Sessions** are signed cookies (Starlette's ``SessionMiddleware``, itsdangerous) holding
   the user's name, the version of their user row (a new password or disabling the user ends
   every session made before), and the session's CSRF token (see :mod:`._security`).
@@ -21,9 +25,12 @@ Modelled on Django's ``django.contrib.auth`` and OWASP ASVS V2/V3/V4:
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -45,6 +52,7 @@ __all__ = [
     "OIDC_MARK",
     "Access",
     "LoginThrottle",
+    "VerifiedCredentials",
     "access_policy",
     "add_user",
     "authenticate",
@@ -307,3 +315,69 @@ class LoginThrottle:
     def succeeded(self, name: str) -> None:
         with self._lock:
             self._failures.pop(name, None)
+
+
+class VerifiedCredentials:
+    """The passwords verified lately, so that an API client's requests skip Argon2.
+
+    HTTP Basic sends the password with every request; Argon2id is slow on purpose (about
+    0.15 s on a busy 2-core machine), so verifying it each time would make every request
+    slow and let a client tie up the CPU. After a successful :func:`authenticate`, this
+    keeps, per user name, an HMAC of the password under a key made for this process (never
+    the password, never written anywhere) with the user's row version and the time. A
+    request within ``ttl_s`` whose password has the same HMAC, for the same version of the
+    user, is let in without Argon2; a new password or a disabled user is a new version, so
+    it ends at once. Anything else goes through :func:`authenticate` (and the throttle).
+    At most ``size`` users are kept (least recently used dropped).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> store = AuditLog(pathlib.Path(tempfile.mkdtemp()) / "audit.sqlite")
+    >>> _ = add_user(store, "P-0042", "skole", "correct horse battery")
+    >>> seen = VerifiedCredentials()
+    >>> seen.authenticate(store, "P-0042", "correct horse battery").role
+    'skole'
+    >>> seen.authenticate(store, "P-0042", "wrong horse battery") is None
+    True
+    """
+
+    def __init__(self, ttl_s: float = 300.0, size: int = 1024) -> None:
+        self.ttl_s = ttl_s
+        self.size = size
+        self._key = secrets.token_bytes(32)
+        self._seen: OrderedDict[str, tuple[int, bytes, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _mac(self, name: str, password: str) -> bytes:
+        message = (
+            name.encode("utf-8", "surrogatepass")
+            + b"\0"
+            + password.encode("utf-8", "surrogatepass")
+        )
+        return hmac.new(self._key, message, hashlib.sha256).digest()
+
+    def authenticate(self, store: AuditLog, name: str, password: str) -> StoredUser | None:
+        """:func:`authenticate`, answered from memory when this password was just verified."""
+        user = store.user(name) if valid_pseudonymous_id(name) else None
+        now = time.monotonic()
+        if user is not None and user.active:
+            mac = self._mac(name, password)
+            with self._lock:
+                seen = self._seen.get(name)
+                if (
+                    seen is not None
+                    and seen[0] == user.version
+                    and now - seen[2] < self.ttl_s
+                    and hmac.compare_digest(seen[1], mac)
+                ):
+                    self._seen.move_to_end(name)
+                    return user
+        verified = authenticate(store, name, password)
+        if verified is not None:
+            with self._lock:
+                self._seen[name] = (verified.version, self._mac(name, password), now)
+                self._seen.move_to_end(name)
+                while len(self._seen) > self.size:
+                    self._seen.popitem(last=False)
+        return verified

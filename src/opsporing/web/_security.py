@@ -13,17 +13,23 @@ the outside in:
 3. :class:`BodyLimit`: a request body over :data:`MAX_BODY_BYTES` gets 413, whether it
    announces its length or streams it.
 4. :class:`SameOrigin`: a POST (any unsafe method) whose ``Origin`` (or, without one, whose
-   ``Referer``) is not this server's own origin gets 403. A request with neither is refused.
+   ``Referer``) is not this server's own origin gets 403. A request with neither is refused,
+   except under :data:`API_PREFIX`: the JSON API's clients are programs, which send neither;
+   a browser always sends ``Origin`` with a cross-site POST, and that is still refused
+   there. (The API takes no cookie, and its own guard requires ``application/json``.)
 5. Starlette's ``SessionMiddleware``: the signed session cookie (``SameSite=Strict``,
    ``HttpOnly``; ``Secure`` when served over HTTPS).
 
-Then, as a dependency of every route, :func:`check_csrf`: a POST must carry the session's
-own CSRF token (random, server-issued, compared in constant time) in ``csrf_token``.
+Then, as a dependency of every route of the web form, :func:`check_csrf`: a POST must carry
+the session's own CSRF token (random, server-issued, compared in constant time) in
+``csrf_token``. Refusals under :data:`API_PREFIX` are RFC 9457 problem details
+(``application/problem+json``), like every other error of the API; elsewhere plain text.
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 from collections.abc import Iterable, MutableMapping
 from typing import Any
@@ -35,6 +41,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
+    "API_PREFIX",
     "CSRF_FIELD",
     "DEFAULT_ALLOWED_HOSTS",
     "MAX_BODY_BYTES",
@@ -52,6 +59,9 @@ DEFAULT_ALLOWED_HOSTS = ("127.0.0.1", "localhost")
 #: The largest request body accepted. The largest form (every item, a 2,000-character reason)
 #: is under 10 KiB; 256 KiB leaves room and refuses a flood.
 MAX_BODY_BYTES = 256 * 1024
+#: Where the JSON API lives (:mod:`._api`): its refusals are problem details, and its
+#: clients need not send ``Origin``.
+API_PREFIX = "/api/"
 #: The form field that carries the CSRF token.
 CSRF_FIELD = "csrf_token"
 _SESSION_CSRF = "csrf"
@@ -78,14 +88,26 @@ class CsrfError(Exception):
     """A POST without this session's CSRF token (forged, expired, or from another site)."""
 
 
-async def _plain(send: Send, status: int, text: str) -> None:
-    body = text.encode()
+def _is_api(scope: Scope) -> bool:
+    return str(scope.get("path", "")).startswith(API_PREFIX)
+
+
+async def _plain(scope: Scope, send: Send, status: int, text: str) -> None:
+    """Refuse with ``text``: plain for the web form, problem details under the API."""
+    if _is_api(scope):
+        from ._problems import PROBLEM_JSON, problem_body
+
+        body = json.dumps(problem_body(status, text), ensure_ascii=False).encode()
+        content_type = f"{PROBLEM_JSON}; charset=utf-8".encode()
+    else:
+        body = text.encode()
+        content_type = b"text/plain; charset=utf-8"
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-type", content_type),
                 (b"content-length", str(len(body)).encode()),
             ],
         }
@@ -136,10 +158,8 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and (
-                not value.isdigit() or int(value) > self.max_bytes
-            ):
-                await _plain(send, 413, "Request body too large.")
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
+                await _plain(scope, send, 413, "Request body too large.")
                 return
         seen = 0
         started = False
@@ -163,7 +183,7 @@ class BodyLimit:
             await self.app(scope, counted, watch)
         except _TooLarge:
             if not started:
-                await _plain(send, 413, "Request body too large.")
+                await _plain(scope, send, 413, "Request body too large.")
 
 
 def _origin_of(url: str) -> str | None:
@@ -181,7 +201,9 @@ class SameOrigin:
 
     The browser says where a POST comes from in ``Origin`` (every current browser sends it
     with a form POST); without it, ``Referer``. The request's own origin is its scheme and
-    its ``Host`` header, which :class:`TrustedHostMiddleware` has already checked.
+    its ``Host`` header, which :class:`TrustedHostMiddleware` has already checked. Under
+    :data:`API_PREFIX` a request with neither header is let through (a program, not a
+    browser); one that names another origin is refused there too.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -195,11 +217,13 @@ class SameOrigin:
         own = f"{scope.get('scheme', 'http')}://{headers.get(b'host', '')}".lower()
         origin = headers.get(b"origin")
         claimed = _origin_of(origin) if origin and origin != "null" else None
+        referer = headers.get(b"referer")
         if origin is None:
-            referer = headers.get(b"referer")
             claimed = _origin_of(referer) if referer else None
-        if claimed is None or not hmac.compare_digest(claimed, own):
-            await _plain(send, 403, "Cross-site request refused.")
+        if claimed is None and origin is None and referer is None and _is_api(scope):
+            pass  # a program, not a browser: the API's own guard and login apply
+        elif claimed is None or not hmac.compare_digest(claimed, own):
+            await _plain(scope, send, 403, "Cross-site request refused.")
             return
         await self.app(scope, receive, send)
 
