@@ -208,3 +208,14 @@ def test_bad_input(call: object, fragment: str) -> None:
     with pytest.raises(DataError) as err:
         call()  # type: ignore[operator]
     assert fragment in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"), [([0, ""], [0, b"\x80"]), (["x", b"\xff"], ["x", "y"]), ([b"a", b"b"], ["a", "b"])]
+)
+def test_bytes_among_ratings_are_a_typed_error(a: list[object], b: list[object]) -> None:
+    """Found by the fuzz campaign under pandas 3: numpy decoded bytes labels and crashed."""
+    from opsporing.evaluation import cohen_kappa
+
+    with pytest.raises(DataError):
+        cohen_kappa(a, b)

@@ -36,8 +36,10 @@ def label_codes(
         labels = _categories(a) or _categories(b)
     if labels is None:
         try:
-            labels = sorted(pd.unique(np.concatenate([ra, rb]).astype(object)).tolist())
-        except TypeError:
+            # Object arrays throughout: numpy's common string dtype would decode bytes.
+            both = np.concatenate([np.asarray(ra, dtype=object), np.asarray(rb, dtype=object)])
+            labels = sorted(pd.unique(both).tolist())
+        except (TypeError, ValueError, UnicodeDecodeError):
             raise chk.fail(
                 "labels", chk.text("values of mixed types"), "ratings of one type, or labels= given"
             ) from None
