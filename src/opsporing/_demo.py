@@ -65,7 +65,7 @@ def _pick(data: Any, test: np.ndarray, suggestions: list[Any]) -> list[int]:
 
 def suggestions_and_quality(console: Console, n_show: int = 5, lang: Lang = "da") -> None:
     """Parts 2 and 3 of the demo, on the shipped synthetic data and model, in ``lang``."""
-    from ._measure import detection_figures, suggestions_frame
+    from ._measure import band_rule_figures, detection_figures, suggestions_frame
     from .decision import suggest_batch
     from .model import load_model
     from .model.train import prepare, split
@@ -119,7 +119,7 @@ def suggestions_and_quality(console: Console, n_show: int = 5, lang: Lang = "da"
     oracle = data.oracle.loc[test_ids].to_numpy() if data.oracle is not None else None
     fig = detection_figures(suggestions_frame(suggestions), y, policy, oracle)
     need = y >= 1
-    refer = policy.refers(data.scores.loc[test_ids, "band.overall"].astype(str))
+    band_rule = band_rule_figures(data.scores.loc[test_ids, "band.overall"], y, policy)
     quality = Table(
         title=tr(
             "Who is found? {n} held-out synthetic children, {share} in need "
@@ -151,8 +151,8 @@ def suggestions_and_quality(console: Console, n_show: int = 5, lang: Lang = "da"
         )
     quality.add_row(
         tr("band rule (gul/rød → refer)", lang),
-        percent(float(refer[need].mean()), lang),
-        percent(float(refer.mean()), lang),
+        percent(band_rule["found_among_need"], lang),
+        percent(band_rule["referral_rate"], lang),
         "–",
     )
     console.print(quality)

@@ -138,6 +138,20 @@ def detection_figures(
     return rounded
 
 
+def band_rule_figures(bands: Any, true_step: Any, policy: SuggestionPolicy) -> dict[str, float]:
+    """The instruments' band rule on the same children: referred, found, precision."""
+    refer = policy.refers(np.asarray(bands, dtype=object).astype(str))
+    need = np.asarray(true_step, dtype=np.int64) >= 1
+    figures: dict[str, float] = _rounded(
+        {
+            "referral_rate": float(refer.mean()),
+            "found_among_need": float(refer[need].mean()) if need.any() else float("nan"),
+            "precision": float(need[refer].mean()) if refer.any() else float("nan"),
+        }
+    )
+    return figures
+
+
 def _per_1000(steps: np.ndarray, n: int) -> dict[str, float]:
     counts = np.bincount(np.asarray(steps, dtype=np.int64), minlength=7)
     return {str(k): round(1000 * float(c) / n, 1) for k, c in enumerate(counts)}
@@ -163,31 +177,19 @@ def measure_population(
     The current screening (wave 1) with the earlier one (wave 0) where there is one,
     exactly as training saw them; the oracle through the same rule.
     """
-    from .model.train import score_population
+    from .model.train import score_waves
     from .synthetic import oracle_proba
 
     rules = resolve_policy(policy if policy is not None else getattr(model, "policy", None))
-    current = score_population(pop.forms, wave=1)
-    try:
-        earlier: pd.DataFrame | None = score_population(pop.forms, wave=0)
-    except DataError:
-        earlier = None
+    current, earlier = score_waves(pop.forms)
     table = suggestion_table(model, current, earlier, policy=rules)
     children = pop.children.set_index("child_id").reindex(table.index)
     y = children["true_step"].to_numpy(dtype=np.int64)
     oracle = oracle_proba(pop).reindex(table.index).to_numpy(dtype=np.float64)
     overall = detection_figures(table, y, rules, oracle)
     # The instruments' band rule on the same children, for comparison.
-    bands = current.set_index("child_id")["band.overall"].reindex(table.index).astype(str)
-    refer = rules.refers(bands)
-    need = y >= 1
-    overall["band_rule"] = _rounded(
-        {
-            "referral_rate": float(refer.mean()),
-            "found_among_need": float(refer[need].mean()) if need.any() else float("nan"),
-            "precision": float(need[refer].mean()) if refer.any() else float("nan"),
-        }
-    )
+    bands = current.set_index("child_id")["band.overall"].reindex(table.index)
+    overall["band_rule"] = band_rule_figures(bands, y, rules)
     by_group: dict[str, dict[str, dict[str, Any]]] = {}
     keys = ("found_among_need", "suggested_step_ge_1_share", "abstention_rate",
             "auc_p_need", "ece_p_need")
@@ -215,23 +217,22 @@ def operating_points(
     ``suggest_batch`` on ``pop``; one row per weight with the share of children in need
     found, the share of all children suggested step >= 1, and the oracle's same figures.
     """
-    from .model.train import score_population
+    from .model.train import score_waves
     from .synthetic import oracle_proba
 
     base = resolve_policy(getattr(model, "policy", None))
-    current = score_population(pop.forms, wave=1)
-    try:
-        earlier: pd.DataFrame | None = score_population(pop.forms, wave=0)
-    except DataError:
-        earlier = None
+    current, earlier = score_waves(pop.forms)
+    # The oracle and the children do not depend on the weight: computed once.
+    oracle_all = oracle_proba(pop)
+    children_all = pop.children.set_index("child_id")
     rows = []
     for w in under_weights:
         policy = base.model_copy(
             update={"cost": base.cost.model_copy(update={"under": (float(w),) * 6})}
         )
         table = suggestion_table(model, current, earlier, policy=policy)
-        children = pop.children.set_index("child_id").reindex(table.index)
-        oracle = oracle_proba(pop).reindex(table.index).to_numpy(dtype=np.float64)
+        children = children_all.reindex(table.index)
+        oracle = oracle_all.reindex(table.index).to_numpy(dtype=np.float64)
         fig = detection_figures(table, children["true_step"].to_numpy(), policy, oracle)
         rows.append(
             {

@@ -493,16 +493,12 @@ def evaluate_population(
         children and every form. These are **not real children**.
     """
     from ..model import load_model
-    from ..model.train import score_population
+    from ..model.train import score_waves
     from ..synthetic import oracle_proba
     from ._owndata import SYNTHETIC_GROUPS, content_sha256
 
     model = load_model() if model is None else model
-    current = score_population(pop.forms, wave=1)
-    try:
-        earlier: pd.DataFrame | None = score_population(pop.forms, wave=0)
-    except ValueError:  # DataError: no earlier screenings at all
-        earlier = None
+    current, earlier = score_waves(pop.forms)
     kids = pop.children.assign(child_id=pop.children["child_id"].astype(str)).set_index(
         "child_id"
     )

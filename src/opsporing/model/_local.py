@@ -59,12 +59,7 @@ def _card_metrics(
     overall["policy_version"] = rules.version
     bands = current.set_index("child_id")["band.overall"]
     bands.index = bands.index.astype(str)
-    refer = rules.refers(bands.reindex(table.index.astype(str)).astype(str))
-    need = y >= 1
-    band = {
-        "referral_rate": round(float(refer.mean()), 4),
-        "found_among_need": round(float(refer[need].mean()), 4) if need.any() else float("nan"),
-    }
+    band = _measure.band_rule_figures(bands.reindex(table.index.astype(str)), y, rules)
     return {"overall": overall, "band_rule": band}
 
 

@@ -109,13 +109,19 @@ def score_population(forms: dict[str, pd.DataFrame], wave: int) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def prepare(pop: Any) -> TrainingData:
-    """Everything the model and its evaluation need from a synthetic population."""
-    current = score_population(pop.forms, wave=1)
+def score_waves(forms: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The current screening (wave 1) and the earlier one (wave 0, or None when none)."""
+    current = score_population(forms, wave=1)
     try:
-        earlier: pd.DataFrame | None = score_population(pop.forms, wave=0)
+        earlier: pd.DataFrame | None = score_population(forms, wave=0)
     except DataError:
         earlier = None
+    return current, earlier
+
+
+def prepare(pop: Any) -> TrainingData:
+    """Everything the model and its evaluation need from a synthetic population."""
+    current, earlier = score_waves(pop.forms)
     X = build_features(current, earlier, id_column="child_id")
     children = pop.children.set_index("child_id").reindex(X.index)
     if children["true_step"].isna().any():
@@ -188,14 +194,10 @@ def evaluate(
         (predicted[given] == table["step"].to_numpy()[given]).sum()
     )
     overall["n_suggested_a_step"] = int(given.sum())
-    refer = rules.refers(data.scores.iloc[rows]["band.overall"].astype(str))
-    needs = y >= 1
-    band = {
-        "referral_rate": round(float(refer.mean()), 4),
-        "found_among_need": round(float(refer[needs].mean()), 4) if needs.any() else np.nan,
-        "precision": round(float(needs[refer].mean()), 4) if refer.any() else np.nan,
-        "auc": round(roc_auc(needs, refer.astype(float)), 4),
-    }
+    bands = data.scores.iloc[rows]["band.overall"]
+    band = _measure.band_rule_figures(bands, y, rules)
+    refer = rules.refers(bands.astype(str))
+    band["auc"] = round(roc_auc(y >= 1, refer.astype(float)), 4)
     return {"overall": overall, "band_rule": band}
 
 
