@@ -18,6 +18,13 @@ from ..vocabulary import Language
 Setting = Literal["dagtilbud", "skole"]
 Direction = Literal["concern", "strength"]
 Method = Literal["sum", "mean"]
+#: Who answers the form: the educator or teacher, a parent, or the child.
+Informant = Literal["educator", "parent", "child"]
+#: How the overall band is formed. ``worst``: the worst of every domain band and the total
+#: (format 1's original rule). ``total``: the total's band, raised to at least ``gul`` by any
+#: concern domain at ``rød`` or a critical answer, and to ``rød`` by a red flag; strength
+#: domains (resources) are reported beside and never raise it.
+OverallRule = Literal["worst", "total"]
 
 #: Item, scale and domain ids: letters, digits, ``_``, ``-`` and ``.``; they become
 #: DataFrame columns and FHIR linkIds, so they must be plain.
@@ -48,52 +55,112 @@ class ScaleOption(_Record):
     label: LocalText
 
 
+class NumberRange(_Record):
+    """A count asked as a number, e.g. days absent in the last three months (0-65).
+
+    Items on a number scale are never summed into a domain score: they raise concepts
+    through their evidence rules and may be critical.
+    """
+
+    min: int
+    max: int
+    unit: LocalText
+
+    @model_validator(mode="after")
+    def _ordered(self) -> NumberRange:
+        if self.min >= self.max:
+            raise ValueError(f"min {self.min} must be below max {self.max}")
+        return self
+
+
 class ResponseScale(_Record):
-    """An ordinal response scale, e.g. 0 "Passer ikke" … 3 "Passer helt"."""
+    """A response scale: ordinal options (0 "Aldrig" … 3 "Næsten altid") or a number.
+
+    Give ``options`` (at least two) for an ordinal scale, or ``number`` for a count.
+    """
 
     id: str = Field(pattern=ID_PATTERN)
-    options: tuple[ScaleOption, ...] = Field(min_length=2)
+    options: tuple[ScaleOption, ...] = ()
+    number: NumberRange | None = None
 
     @model_validator(mode="after")
     def _ordered_unique(self) -> ResponseScale:
+        if self.number is not None:
+            if self.options:
+                raise ValueError("give either 'options' or 'number', not both")
+            return self
         values = [o.value for o in self.options]
+        if len(values) < 2:
+            raise ValueError("an ordinal scale needs at least two options (or give 'number')")
         if values != sorted(set(values)):
             raise ValueError(f"option values {values} must be distinct and increasing")
         return self
 
     @property
+    def is_number(self) -> bool:
+        """Whether answers are counts (``number``) rather than ordinal options."""
+        return self.number is not None
+
+    @property
     def values(self) -> tuple[int, ...]:
+        if self.number is not None:
+            return tuple(range(self.number.min, self.number.max + 1))
         return tuple(o.value for o in self.options)
 
     @property
     def min(self) -> int:
-        return self.options[0].value
+        return self.number.min if self.number is not None else self.options[0].value
 
     @property
     def max(self) -> int:
-        return self.options[-1].value
+        return self.number.max if self.number is not None else self.options[-1].value
 
     @property
     def is_contiguous(self) -> bool:
-        return self.values == tuple(range(self.min, self.max + 1))
+        return self.number is not None or self.values == tuple(range(self.min, self.max + 1))
 
 
-class Evidence(_Record):
-    """An item evidences a concept when its *raw* answer is at least ``min`` or at most ``max``.
+class AgeRange(_Record):
+    """Inclusive age range in years."""
 
-    Raw, not reverse-keyed, so the rule reads like the question: "has a good friend"
-    answered 2 or more evidences ``protective.friendship``; answered 0, ``social.isolation``.
+    min: float = Field(ge=0)
+    max: float = Field(le=25)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AgeRange:
+        if self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
+class Bound(_Record):
+    """A rule on an item's *raw* answer: at least ``min`` or at most ``max`` (exactly one).
+
+    Raw, not reverse-keyed, so the rule reads like the question.
     """
 
-    code: str
     min: int | None = None
     max: int | None = None
 
     @model_validator(mode="after")
-    def _one_bound(self) -> Evidence:
+    def _one_bound(self) -> Bound:
         if (self.min is None) == (self.max is None):
             raise ValueError("give exactly one of 'min' or 'max'")
         return self
+
+    def holds(self, raw: float) -> bool:
+        """Whether the raw answer meets the bound."""
+        return raw >= self.min if self.min is not None else raw <= self.max  # type: ignore[operator]
+
+
+class Evidence(Bound):
+    """An item evidences a concept when its *raw* answer is at least ``min`` or at most ``max``.
+
+    "has a good friend" answered 2 or more evidences ``protective.friendship``; answered 0,
+    ``social.isolation``.
+    """
+
+    code: str
 
 
 class Item(_Record):
@@ -105,6 +172,15 @@ class Item(_Record):
     scale: str
     reverse: bool = False
     evidences: tuple[Evidence, ...] = ()
+    #: The most serious answers: meeting this bound raises the overall band to at least
+    #: ``gul`` whatever the sums say (e.g. "Næsten altid" on being bullied).
+    critical: Bound | None = None
+    #: Ages (years) for which the observed behaviour is meaningful; the instrument's age
+    #: range must lie within it (checked by the tests of every shipped instrument).
+    fits_age: AgeRange | None = None
+    #: What to do now when the item raises a red flag or a critical answer: shown on the
+    #: form and in the result (e.g. "Talk to your leader today; the duty to notify applies").
+    act_now: LocalText | None = None
 
 
 class Cutoffs(_Record):
@@ -130,6 +206,9 @@ class Domain(_Record):
     #: (never zero). Between this and all items, a ``sum`` is prorated: mean × number of items.
     min_answered: int = Field(ge=1)
     bands: Cutoffs
+    #: Every item must be answered (safety items): a blank is an error naming the item,
+    #: never read as "no".
+    required: bool = False
 
 
 class Total(_Record):
@@ -140,17 +219,31 @@ class Total(_Record):
     bands: Cutoffs
 
 
-class AgeRange(_Record):
-    """Inclusive age range in years."""
+class PercentileRule(_Record):
+    """Cut-offs as percentiles of a norm population (``gul`` from yellow, ``rød`` from red)."""
 
-    min: float = Field(ge=0)
-    max: float = Field(le=25)
+    yellow: float = Field(gt=0, lt=100)
+    red: float = Field(gt=0, lt=100)
 
     @model_validator(mode="after")
-    def _ordered(self) -> AgeRange:
-        if self.min > self.max:
-            raise ValueError(f"min {self.min} is above max {self.max}")
+    def _ordered(self) -> PercentileRule:
+        if self.yellow >= self.red:
+            raise ValueError(f"yellow {self.yellow} must be below red {self.red}")
         return self
+
+
+class Norms(_Record):
+    """Where the band cut-offs come from: a norm population and a percentile rule.
+
+    Written by ``opsporing norms`` (:func:`opsporing.scoring.derive_norms`); the cut-offs
+    themselves stay in each domain's and the total's ``bands``.
+    """
+
+    total: PercentileRule | None = None
+    domains: PercentileRule
+    population: LocalText
+    n: int = Field(ge=1)
+    source: str = Field(min_length=1, max_length=500)
 
 
 FormatName = Literal["opsporing-instrument/1"]
@@ -169,6 +262,12 @@ class InstrumentHeader(_Record):
     settings: tuple[Setting, ...] = Field(min_length=1)
     age_years: AgeRange
     respondent: LocalText | None = None
+    informant: Informant = "educator"
+    overall: OverallRule = "worst"
+    #: Texts shown on the form before the first item, in order (e.g. for a child: what
+    #: happens with the answers, the limits of confidentiality, who answers the same day).
+    notices: tuple[LocalText, ...] = ()
+    norms: Norms | None = None
 
 
 class Instrument(InstrumentHeader):
