@@ -56,7 +56,7 @@ def test_an_error_made_of_a_message_has_no_problems() -> None:
     ("make", "field"),
     [
         (lambda: SyntheticConfig(n_children=0), "SyntheticConfig.n_children"),
-        (lambda: get_concept("safety.disclosure").label.get("fr"), "lang"),  # type: ignore[arg-type]
+        (lambda: get_concept("safety.disclosure").label.get("français"), "lang"),
         (
             lambda: score_batch(get_instrument("topi"), pd.DataFrame({"1vurdering": [9]})),
             "1vurdering",

@@ -34,7 +34,7 @@ def test_a_file_with_many_problems_reports_all_of_them(tree):
     bad["items"][0]["scale"] = "f5"  # unknown scale
     bad["items"][1]["evidences"] = [{"code": "emotional.sadnes", "min": 2}]  # typo
     bad["items"][2]["id"] = "m1"  # duplicate id
-    bad["items"][3]["text"] = {"da": "kun dansk"}  # missing English
+    bad["items"][3]["text"] = {"en": "English only", "xx": "?"}  # no Danish; not a language
     bad["domains"][0]["bands"] = {"yellow": 4, "red": 60}  # beyond the reachable 0-9
     bad["domains"][1]["min_answered"] = 5  # only 2 items
     bad["domains"][3]["bands"] = {"yellow": 1, "red": 3}  # strength: yellow must be above red
@@ -45,11 +45,13 @@ def test_a_file_with_many_problems_reports_all_of_them(tree):
     fields = {p.field for p in info.value.problems}
     expected = {
         ".version", "items[m1].scale", "items[m2].evidences.code",
-        "items[].id", "items[3].text.en", "domains[mood].bands.red", "domains[play].min_answered",
+        "items[].id", "items[3].text", "domains[mood].bands.red", "domains[play].min_answered",
         "domains[res].bands", "total.domains", "items[p2].evidences[social.isolation]",
     }  # fmt: skip
     assert expected <= fields, expected - fields
     assert "emotional.sadness" in str(info.value)  # the typo's suggestion
+    text = next(p for p in info.value.problems if p.field == "items[3].text")
+    assert "da: expected a Danish text" in text.expected and "xx: expected a language code" in text.expected
     assert "bad.yaml" in str(info.value)
     table = info.value.to_frame()
     assert list(table.columns) == ["row", "field", "value", "expected", "kind"]

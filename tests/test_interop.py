@@ -62,7 +62,8 @@ def test_every_instrument_file_validates_against_the_schema(path: Path) -> None:
         (lambda t: t.update(version="1.0"), "version"),
         (lambda t: t["items"][0].update(id="has space"), "items/0/id"),
         (lambda t: t["domains"][0].update(direction="up"), "domains/0/direction"),
-        (lambda t: t["scales"][0]["options"][0]["label"].pop("en"), "scales/0/options/0/label"),
+        (lambda t: t["scales"][0]["options"][0]["label"].pop("da"), "scales/0/options/0/label"),
+        (lambda t: t["items"][0]["text"].update(EN="x"), "items/0/text"),
         (lambda t: t.pop("items"), ""),
     ],
 )

@@ -9,13 +9,13 @@ expected, instead of letting a ``KeyError`` or ``TypeError`` escape.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import Problem, VocabularyError
 from ..instruments import Instrument
-from ..vocabulary import LANGUAGES, Language
+from ..vocabulary import LANGUAGES, Language, Text
 
 #: Default base of the canonical URLs of exported resources. ``example.org`` on purpose:
 #: a municipality that publishes the Questionnaires passes its own ``base_url``.
@@ -39,17 +39,17 @@ MAX_DEPTH = 8
 _NOT_ID = re.compile(r"[^A-Za-z0-9.-]")
 
 
-def check_lang(lang: object) -> Language:
-    """``lang`` as a :data:`~opsporing.vocabulary.Language`, or a typed error."""
+def check_lang(lang: object) -> Literal["da", "en"]:
+    """``lang`` as the main language of an exported resource, or a typed error.
+
+    The main language is one every shipped text carries (Danish or English); every further
+    language of a text travels as a translation beside it (:func:`translations`).
+    """
     if lang == "da":
         return "da"
     if lang == "en":
         return "en"
     raise VocabularyError(f"lang = {lang!r}: expected one of {', '.join(map(repr, LANGUAGES))}")
-
-
-def other_lang(lang: Language) -> Language:
-    return "en" if lang == "da" else "da"
 
 
 def translation(lang: Language, content: str) -> dict[str, Any]:
@@ -71,6 +71,27 @@ def translation(lang: Language, content: str) -> dict[str, Any]:
             }
         ]
     }
+
+
+def translations(text: Text | Mapping[str, str], lang: Language) -> dict[str, Any] | None:
+    """The ``_element`` object translating ``text`` into every language it carries but ``lang``.
+
+    An instrument may carry any number of languages (``{da: ..., en: ..., ar: ...}``): each one
+    other than the element's own language becomes one core ``translation`` extension, in the
+    order the text gives them. ``None`` when there is nothing to translate into.
+
+    Examples
+    --------
+    >>> t = Text(da="Aldrig", en="Never", ar="أبدا")
+    >>> [e["extension"][0]["valueCode"] for e in translations(t, "da")["extension"]]
+    ['en', 'ar']
+    """
+    extensions = [
+        translation(code, content)["extension"][0]
+        for code, content in text.items()
+        if code != lang
+    ]
+    return {"extension": extensions} if extensions else None
 
 
 def questionnaire_url(instrument: Instrument, base_url: str = CANONICAL_BASE) -> str:

@@ -30,8 +30,8 @@ def to_json_schema(
     ----------
     instrument : Instrument
     lang : {"da", "en"}
-        Language of ``title``/``description``; both languages are always in the ``x-``
-        annotations.
+        Language of ``title``/``description``; every language of the texts (Danish,
+        English and any further one) is in the ``x-`` annotations.
     base_url : str
         The schema's ``$id`` is ``{base_url}/JSONSchema/{id}/{version}``.
 
@@ -73,7 +73,7 @@ def to_json_schema(
             {
                 "const": o.value,
                 "title": o.label.get(lang),
-                "x-label": {"da": o.label.da, "en": o.label.en},
+                "x-label": o.label.as_dict(),
             }
             for o in scale.options
         ]
@@ -84,7 +84,7 @@ def to_json_schema(
             "enum": [*scale.values, None],
             "oneOf": one_of,
             "default": None,
-            "x-text": {"da": item.text.da, "en": item.text.en},
+            "x-text": item.text.as_dict(),
             "x-domain": item.domain,
             "x-scale": scale.id,
             "x-reverse": item.reverse,
@@ -97,7 +97,7 @@ def to_json_schema(
         "type": "object",
         "properties": properties,
         "additionalProperties": False,
-        "x-title": {"da": instrument.title.da, "en": instrument.title.en},
+        "x-title": instrument.title.as_dict(),
         "x-instrument": {
             "id": instrument.id,
             "version": instrument.version,
@@ -105,7 +105,7 @@ def to_json_schema(
             "domains": [
                 {
                     "id": d.id,
-                    "label": {"da": d.label.da, "en": d.label.en},
+                    "label": d.label.as_dict(),
                     "items": [i.id for i in instrument.items_in(d.id)],
                 }
                 for d in instrument.domains

@@ -13,10 +13,9 @@ from ._common import (
     ORDINAL_VALUE_URL,
     check_lang,
     code_system_url,
-    other_lang,
     questionnaire_url,
     resource_id,
-    translation,
+    translations,
 )
 from ._sdc import SDC_PROFILES, domain_result_items, root_extensions, summary_items
 
@@ -32,9 +31,12 @@ def _name(instrument_id: str) -> str:
 
 
 def _text(element: str, text: LocalText, lang: Literal["da", "en"]) -> dict[str, Any]:
-    """``{element: text in lang, _element: translation into the other language}``."""
-    other = other_lang(lang)
-    return {element: text.get(lang), f"_{element}": translation(other, text.get(other))}
+    """``{element: text in lang, _element: its translations into every other language}``."""
+    out: dict[str, Any] = {element: text.get(lang)}
+    others = translations(text, lang)
+    if others is not None:
+        out[f"_{element}"] = others
+    return out
 
 
 def _item(
@@ -76,7 +78,8 @@ def to_questionnaire(
     ----------
     instrument : Instrument
     lang : {"da", "en"}
-        Language of ``title``, ``text`` and ``display``; the other language is given
+        Language of ``title``, ``text`` and ``display``; every other language the
+        instrument's texts carry (English, and any further one such as ``ar``) is given
         with the core ``translation`` extension on each of them.
     base_url : str
         Base of the canonical URLs: the Questionnaire is ``{base_url}/Questionnaire/{id}``

@@ -72,7 +72,7 @@ def _read_value(
         return None
     if key == "valueString":
         for option in scale.options:
-            if isinstance(value, str) and value in (option.label.da, option.label.en):
+            if isinstance(value, str) and value in option.label.as_dict().values():
                 return option.value
         reader.problem(link_id, value, _expectation(scale), kind="out_of_range")
         return None
@@ -144,7 +144,7 @@ def from_questionnaire_response(
         the instrument's version). Items may be nested in domain groups or flat.
         An answer is ``valueCoding`` (``code`` = the value; ``system``, if given, the
         scale's code system), ``valueInteger`` (the value) or ``valueString`` (the
-        exact Danish or English label).
+        exact label in any language the instrument carries).
     instrument : Instrument
     base_url : str
         The base the Questionnaire was exported with (see :func:`to_questionnaire`).

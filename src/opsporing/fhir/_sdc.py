@@ -33,8 +33,8 @@ from decimal import Decimal
 from typing import Any
 
 from ..instruments import Instrument
-from ..vocabulary import Language, load_vocabulary
-from ._common import CANONICAL_BASE, code_system_url, other_lang, translation
+from ..vocabulary import Language, Text, load_vocabulary
+from ._common import CANONICAL_BASE, code_system_url, translations
 
 SDC_BASE = "http://hl7.org/fhir/uv/sdc/StructureDefinition"
 #: SDC 3.0.0 (STU 3, on FHIR R4) profiles the exported Questionnaire claims.
@@ -57,26 +57,26 @@ OVERALL_BAND = "overall:band"
 RED_FLAG = "red-flag"
 RED_FLAG_NOTICE = "red-flag:notice"
 
-_LABELS: dict[str, dict[Language, str]] = {
-    "score": {"da": "Score (beregnet)", "en": "Score (calculated)"},
-    "band": {"da": "Farve (grøn/gul/rød)", "en": "Band (grøn/gul/rød)"},
-    "total": {"da": "Samlet score (beregnet)", "en": "Total score (calculated)"},
-    "total_band": {"da": "Samlet score: farve", "en": "Total score: band"},
-    "overall": {
-        "da": "Samlet farve (beslutningsstøtte, ikke en afgørelse)",
-        "en": "Overall band (decision support, not a decision)",
-    },
-    "red_flag": {"da": "Rødt flag", "en": "Red flag"},
-    "notice": {
-        "da": (
+_LABELS: dict[str, Text] = {
+    "score": Text(da="Score (beregnet)", en="Score (calculated)"),
+    "band": Text(da="Farve (grøn/gul/rød)", en="Band (grøn/gul/rød)"),
+    "total": Text(da="Samlet score (beregnet)", en="Total score (calculated)"),
+    "total_band": Text(da="Samlet score: farve", en="Total score: band"),
+    "overall": Text(
+        da="Samlet farve (beslutningsstøtte, ikke en afgørelse)",
+        en="Overall band (decision support, not a decision)",
+    ),
+    "red_flag": Text(da="Rødt flag", en="Red flag"),
+    "notice": Text(
+        da=(
             "Et svar tyder på vold, overgreb eller selvskade: overvej underretning nu "
             "(barnets lov § 133). Skemaet erstatter aldrig den faglige vurdering."
         ),
-        "en": (
+        en=(
             "An answer suggests violence, abuse or self-harm: consider notifying now "
             "(Children's Act § 133). The form never replaces the professional's judgment."
         ),
-    },
+    ),
 }
 
 _NOT_NAME = re.compile(r"[^A-Za-z0-9]+")
@@ -95,20 +95,18 @@ def computed_link_ids(instrument: Instrument) -> frozenset[str]:
     return frozenset(ids)
 
 
-def result_codes(instrument: Instrument) -> list[tuple[str, dict[Language, str]]]:
+def result_codes(instrument: Instrument) -> list[tuple[str, Text]]:
     """``(code, label)`` of every result: ``score.<domain>`` …, ``score.total``, ``band.overall``.
 
     The codes are the column names :func:`opsporing.scoring.score_batch` gives the same results.
     """
-    codes: list[tuple[str, dict[Language, str]]] = []
+    codes: list[tuple[str, Text]] = []
     for d in instrument.domains:
-        codes.append((f"score.{d.id}", {"da": d.label.da, "en": d.label.en}))
+        codes.append((f"score.{d.id}", d.label))
     if instrument.total is not None:
-        codes.append(
-            ("score.total", {"da": instrument.total.label.da, "en": instrument.total.label.en})
-        )
-    codes.append(("band.overall", dict(_LABELS["overall"])))
-    codes.append(("red_flag", dict(_LABELS["red_flag"])))
+        codes.append(("score.total", instrument.total.label))
+    codes.append(("band.overall", _LABELS["overall"]))
+    codes.append(("red_flag", _LABELS["red_flag"]))
     return codes
 
 
@@ -246,16 +244,19 @@ def _ext_expression(url: str, expression: str, name: str | None = None) -> dict[
     return {"url": url, "valueExpression": value}
 
 
-def _text(label: dict[Language, str], lang: Language) -> dict[str, Any]:
-    other = other_lang(lang)
-    return {"text": label[lang], "_text": translation(other, label[other])}
+def _text(label: Text, lang: Language) -> dict[str, Any]:
+    out: dict[str, Any] = {"text": label.get(lang)}
+    others = translations(label, lang)
+    if others is not None:
+        out["_text"] = others
+    return out
 
 
 def _calculated(
     link_id: str,
     kind: str,
     variable: str,
-    label: dict[Language, str],
+    label: Text,
     lang: Language,
     code: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
@@ -274,8 +275,9 @@ def _calculated(
     return item
 
 
-def _labelled(prefix: dict[Language, str], what: dict[Language, str]) -> dict[Language, str]:
-    return {"da": f"{what['da']}: {prefix['da']}", "en": f"{what['en']}: {prefix['en']}"}
+def _labelled(prefix: Text, what: Text) -> Text:
+    """``"<what>: <prefix>"`` in every language both carry (the prefixes: Danish and English)."""
+    return Text.of({code: f"{what.get(code)}: {prefix.get(code)}" for code in prefix.languages})
 
 
 def domain_result_items(
@@ -285,7 +287,7 @@ def domain_result_items(
     d = instrument.domain(domain_id)
     name = _names(instrument)[domain_id]
     system = scores_system_url(instrument, base_url)
-    label: dict[Language, str] = {"da": d.label.da, "en": d.label.en}
+    label = d.label
     return [
         _calculated(
             f"{SCORE_PREFIX}{d.id}",

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from ..instruments import Instrument
+from ..vocabulary import Text
 from ._common import (
     CANONICAL_BASE,
     ORDINAL_VALUE_URL,
     check_lang,
     code_system_url,
-    other_lang,
     resource_id,
 )
 from ._questionnaire import PublicationStatus, to_questionnaire
@@ -30,8 +31,9 @@ def _id(instrument: Instrument, suffix: str) -> str:
     return resource_id(instrument)[: 64 - len(tail)] + tail
 
 
-def _designation(lang: str, value: str) -> list[dict[str, Any]]:
-    return [{"language": lang, "value": value}]
+def _designation(text: Text | Mapping[str, str], lang: str) -> list[dict[str, Any]]:
+    """One designation per language of ``text`` other than ``lang`` (any number of them)."""
+    return [{"language": code, "value": value} for code, value in text.items() if code != lang]
 
 
 def _code_system(
@@ -73,7 +75,7 @@ def to_code_systems(
     ----------
     instrument : Instrument
     lang : {"da", "en"}
-        Language of ``display``; the other language is a ``designation``.
+        Language of ``display``; every other language of the texts is a ``designation``.
     base_url : str
         As for :func:`to_questionnaire`: the scale ``s`` is ``{base_url}/CodeSystem/{id}.s``,
         the results ``{base_url}/CodeSystem/{id}.scores``.
@@ -97,7 +99,6 @@ def to_code_systems(
     topi.scores ['score.vurdering', 'band.overall', 'red_flag']
     """
     lang = check_lang(lang)
-    other = other_lang(lang)
     out = []
     for scale in instrument.scales:
         concepts = [
@@ -105,7 +106,7 @@ def to_code_systems(
                 "extension": [{"url": ORDINAL_VALUE_URL, "valueDecimal": o.value}],
                 "code": str(o.value),
                 "display": o.label.get(lang),
-                "designation": _designation(other, o.label.get(other)),
+                "designation": _designation(o.label, lang),
             }
             for o in scale.options
         ]
@@ -121,7 +122,7 @@ def to_code_systems(
             )
         )
     results = [
-        {"code": code, "display": label[lang], "designation": _designation(other, label[other])}
+        {"code": code, "display": label.get(lang), "designation": _designation(label, lang)}
         for code, label in result_codes(instrument)
     ]
     out.append(

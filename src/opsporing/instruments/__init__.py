@@ -15,6 +15,7 @@ Examples
 True
 """
 
+from ._languages import instrument_languages
 from ._registry import (
     get_instrument,
     list_instruments,
@@ -66,6 +67,7 @@ __all__ = [
     "build_instrument",
     "current_forms",
     "get_instrument",
+    "instrument_languages",
     "list_instruments",
     "load_instrument",
     "select_instrument",

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..vocabulary import Language
+from ..vocabulary import Text
 
 Setting = Literal["dagtilbud", "skole"]
 Direction = Literal["concern", "strength"]
@@ -38,14 +38,9 @@ class _Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
 
-class LocalText(_Record):
-    """Danish and English wording."""
-
-    da: str = Field(min_length=1)
-    en: str = Field(min_length=1)
-
-    def get(self, lang: Language = "da") -> str:
-        return self.en if lang == "en" else self.da
+#: Wording in Danish (required) and any further languages: the one text type of the package,
+#: :class:`opsporing.vocabulary.Text`, read from the same ``{da: ..., en: ...}`` mapping.
+LocalText = Text
 
 
 class ScaleOption(_Record):

@@ -1,7 +1,7 @@
 """Export an instrument as an XLSForm (ODK Collect, KoboToolbox, Enketo, SurveyCTO).
 
 One ``select_one`` question per item inside one group per domain, the answer scales as choice
-lists (choice name = the stored value), Danish and English labels. Scoring stays with
+lists (choice name = the stored value), labels in each language of the file. Scoring stays with
 opsporing: the tools' CSV export of submissions is read back with :func:`xlsform_column_map`
 and scored by :func:`opsporing.scoring.score_batch`.
 """
@@ -9,18 +9,37 @@ and scored by :func:`opsporing.scoring.score_batch`.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from babel import Locale
 
 from ..errors import Problem, ResponseValidationError
-from ..instruments import Instrument
+from ..instruments import Instrument, instrument_languages
+from ..vocabulary import Text
 
 #: An XML name as XLSForm needs for question and list names (no leading digit).
 _XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+#: XLSForm language columns ``label::<name> (<code>)``: the shipped languages' names; any
+#: further language of an instrument gets its English name from CLDR (e.g. ``Arabic (ar)``).
 LANGUAGE_COLUMNS = {"da": "Dansk (da)", "en": "English (en)"}
+
+
+def language_column(code: str) -> str:
+    """The XLSForm language name of ``code``: ``Dansk (da)``, ``English (en)``, ``German (de)``.
+
+    Examples
+    --------
+    >>> language_column("ar"), language_column("pt-BR")
+    ('Arabic (ar)', 'Portuguese (Brazil) (pt-BR)')
+    """
+    if code in LANGUAGE_COLUMNS:
+        return LANGUAGE_COLUMNS[code]
+    name = Locale.parse(code, sep="-").get_display_name("en") or code
+    return f"{name} ({code})"
 
 
 def xlsform_name(item_id: str) -> str:
@@ -141,8 +160,9 @@ class XLSForm:
         return out
 
 
-def _labels(text: Any) -> dict[str, str]:
-    return {f"label::{col}": text.get(lang) for lang, col in LANGUAGE_COLUMNS.items()}
+def _labels(text: Text, languages: Sequence[str]) -> dict[str, str]:
+    # A text without one of the form's languages shows its Danish there (Text.get falls back).
+    return {f"label::{language_column(lang)}": text.get(lang) for lang in languages}
 
 
 def to_xlsform(instrument: Instrument) -> XLSForm:
@@ -157,8 +177,9 @@ def to_xlsform(instrument: Instrument) -> XLSForm:
     XLSForm
         ``survey``: ``begin_group``/``end_group`` per domain (name ``domain_<id>``) around
         one ``select_one <scale>`` per item, named by :func:`xlsform_name`, labelled in
-        Danish and English; an opening ``note`` says the form is decision support.
-        ``choices``: each scale's values (name = the value) with both labels.
+        Danish, English and every further language the instrument carries; an opening
+        ``note`` says the form is decision support.
+        ``choices``: each scale's values (name = the value) with their labels.
         ``settings``: ``form_id`` (the instrument id), ``version``, ``form_title``,
         ``default_language``.
 
@@ -179,34 +200,32 @@ def to_xlsform(instrument: Instrument) -> XLSForm:
         raise ResponseValidationError(
             [Problem("instrument", type(instrument).__name__, "an opsporing Instrument")]
         )
-    note = {
-        "da": "Beslutningsstøtte: skemaet erstatter aldrig den faglige vurdering eller "
+    note = Text(
+        da="Beslutningsstøtte: skemaet erstatter aldrig den faglige vurdering eller "
         "underretningspligten (barnets lov § 133).",
-        "en": "Decision support: the form never replaces the professional's judgment or "
+        en="Decision support: the form never replaces the professional's judgment or "
         "the duty to notify (Children's Act § 133).",
-    }
+    )
+    # One label column per language: the shipped two, then any further one the file carries.
+    languages = tuple(dict.fromkeys([*LANGUAGE_COLUMNS, *instrument_languages(instrument)]))
     survey: list[dict[str, Any]] = [
-        {
-            "type": "note",
-            "name": "opsporing_note",
-            **{f"label::{c}": note[k] for k, c in LANGUAGE_COLUMNS.items()},
-        }
+        {"type": "note", "name": "opsporing_note", **_labels(note, languages)}
     ]
     for domain in instrument.domains:
         members = instrument.items_in(domain.id)
         group = f"domain_{xlsform_name(domain.id).lstrip('_')}"
-        survey.append({"type": "begin_group", "name": group, **_labels(domain.label)})
+        survey.append({"type": "begin_group", "name": group, **_labels(domain.label, languages)})
         for item in members:
             survey.append(
                 {
                     "type": f"select_one {xlsform_name(item.scale)}",
                     "name": xlsform_name(item.id),
-                    **_labels(item.text),
+                    **_labels(item.text, languages),
                 }
             )
         survey.append({"type": "end_group", "name": group})
     choices = [
-        {"list_name": xlsform_name(scale.id), "name": str(o.value), **_labels(o.label)}
+        {"list_name": xlsform_name(scale.id), "name": str(o.value), **_labels(o.label, languages)}
         for scale in instrument.scales
         for o in scale.options
     ]

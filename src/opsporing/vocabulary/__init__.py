@@ -9,7 +9,18 @@ Examples
 'Barnets lov § 30 (tidl. SEL § 11, stk. 3)'
 """
 
-from ._model import LANGUAGES, Band, Concept, Language, PreventionLevel, Step, Text
+from ._model import (
+    LANGUAGE_PATTERN,
+    LANGUAGES,
+    Band,
+    Concept,
+    Language,
+    PreventionLevel,
+    Step,
+    Text,
+    check_language,
+    text_problems,
+)
 from ._vocabulary import (
     Vocabulary,
     get_band,
@@ -21,6 +32,7 @@ from ._vocabulary import (
 
 __all__ = [
     "LANGUAGES",
+    "LANGUAGE_PATTERN",
     "Band",
     "Concept",
     "Language",
@@ -28,9 +40,11 @@ __all__ = [
     "Step",
     "Text",
     "Vocabulary",
+    "check_language",
     "get_band",
     "get_concept",
     "get_step",
     "load_vocabulary",
     "read_vocabulary",
+    "text_problems",
 ]

@@ -12,7 +12,7 @@ from typing import Any
 
 from .._safeload import load_tree, parse_tree
 from ..errors import DataError, Problem, UnknownCodeError, VocabularyError
-from ._model import Band, Concept, PreventionLevel, Step, Text
+from ._model import Band, Concept, PreventionLevel, Step, Text, text_problems
 
 #: Spellings accepted for the bands, mapped to the canonical Danish TOPI code.
 _BAND_ALIASES = {
@@ -110,16 +110,20 @@ class Vocabulary:
             {
                 "code": c.code,
                 "kind": c.kind,
-                "label": c.label.get(lang),  # type: ignore[arg-type]
+                "label": c.label.get(lang),
                 "area": c.area,
                 "ics_domain": c.ics_domain,
                 "severity": c.severity,
                 "red_flag": c.red_flag,
-                "definition": c.definition.get(lang),  # type: ignore[arg-type]
+                "definition": c.definition.get(lang),
             }
             for c in self.concepts.values()
         ]
         return pd.DataFrame(rows).set_index("code")
+
+
+def _without(node: Any, key: str) -> Any:
+    return {k: v for k, v in node.items() if k != key} if isinstance(node, Mapping) else node
 
 
 def _close(code: object, known: Mapping[str, Any]) -> list[str]:
@@ -141,12 +145,11 @@ class _Parser:
         self.problems: list[Problem] = []
 
     def text(self, node: Any, where: str) -> Text:
-        if not isinstance(node, Mapping) or not all(
-            isinstance(node.get(k), str) and node.get(k) for k in ("da", "en")
-        ):
-            self.problems.append(Problem(where, node, "a mapping with non-empty 'da' and 'en'"))
+        problems = text_problems(node, where)
+        if problems:
+            self.problems.extend(problems)
             return Text("?", "?")
-        return Text(da=node["da"].strip(), en=node["en"].strip())
+        return Text.of(node, where)
 
     def mapping(self, node: Any, where: str) -> Mapping[Any, Any]:
         if not isinstance(node, Mapping):
@@ -174,8 +177,9 @@ def _parse(tree: Any, source: str) -> Vocabulary:
         for k, v in p.mapping(root.get("ics_domains"), "ics_domains").items()
     }
     areas = {k: p.text(v, f"areas.{k}") for k, v in p.mapping(root.get("areas"), "areas").items()}
+    # A severity is its wording beside its ``rank`` (the order, read where severities are ranked).
     sev = {
-        k: p.text(v, f"severities.{k}")
+        k: p.text(_without(v, "rank"), f"severities.{k}")
         for k, v in p.mapping(root.get("severities"), "severities").items()
     }
 

@@ -95,7 +95,7 @@ def access_policy() -> Access:
     data: dict[str, Any] = yaml.safe_load(text)
     return Access(
         extra_roles={
-            str(code): Text(str(label["da"]), str(label["en"]))
+            str(code): Text.of(label, f"extra_roles.{code}.label")
             for code, label in data["extra_roles"].items()
         },
         read_every_receipt=frozenset(str(r) for r in data["read_every_receipt"]),

@@ -46,7 +46,7 @@ from joserfc.jwk import KeySet
 from .._safeload import load_tree
 from ..errors import DataError, OidcError
 from ..privacy import looks_like_cpr
-from ..vocabulary import Text
+from ..vocabulary import Text, text_problems
 
 __all__ = [
     "ALGORITHMS",
@@ -238,10 +238,10 @@ def load_oidc_config(path: str | Path, *, environ: Mapping[str, str] | None = No
     label = data.get("label")
     if label is None:
         text = DEFAULT_LABEL
-    elif isinstance(label, dict) and all(isinstance(label.get(k), str) for k in ("da", "en")):
-        text = Text(label["da"], label["en"])
+    elif not text_problems(label, "label"):
+        text = Text.of(label, "label")
     else:
-        raise _fail("label", label, "{da: ..., en: ...}")
+        raise _fail("label", label, "{da: ..., en: ...} (Danish, then any language codes)")
     return OidcConfig(
         issuer=_url("issuer", data.get("issuer")).rstrip("/"),
         client_id=_text(data, "client_id"),
