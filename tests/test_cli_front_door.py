@@ -218,12 +218,13 @@ def _fields(template: str) -> set[str]:
 
 
 def _messages() -> set[str]:
-    """Every message the CLI and the demo say, as Babel's extractor finds them."""
+    """Every message the CLI, the demo and the web form say, as Babel's extractor finds them."""
     from babel.messages.extract import extract_from_file
 
     found = set()
-    for name in ("cli.py", "_demo.py"):
-        for _, message, _, _ in extract_from_file("python", SRC / name, keywords={"tr": None}):
+    for name in ("cli.py", "_demo.py", "web/_i18n.py"):
+        keywords = {"tr": None, "N_": None}
+        for _, message, _, _ in extract_from_file("python", SRC / name, keywords=keywords):
             found.add(message)
     return found
 

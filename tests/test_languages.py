@@ -7,6 +7,7 @@ form's views and every export, and every existing two-language file loads unchan
 from __future__ import annotations
 
 import pickle
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from opsporing.errors import InstrumentDefinitionError, OpsporingError, VocabularyError
+from opsporing._texts import date_text, datetime_text
+from opsporing.errors import DataError, InstrumentDefinitionError, OpsporingError, VocabularyError
 from opsporing.fhir import (
     TRANSLATION_URL,
     from_questionnaire_response,
@@ -218,3 +220,40 @@ def test_a_third_language_gets_its_own_xlsform_column(trilingual: Instrument) ->
     assert m1["label::English (en)"] == "Seems sad"
     note = form.survey[0]
     assert note["label::Arabic (ar)"] == note["label::Dansk (da)"]  # no Arabic note: Danish
+
+
+# --- dates ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("stamp", "da", "en"),
+    [
+        ("2026-12-01T20:15:00+00:00", "1. december 2026 21.15", "1 December 2026, 21:15"),
+        ("2026-07-01T10:00:00+00:00", "1. juli 2026 12.00", "1 July 2026, 12:00"),  # summer
+        ("2026-03-31T23:30:00+00:00", "1. april 2026 01.30", "1 April 2026, 01:30"),  # midnight
+        ("2026-02-03T09:05:00", "3. februar 2026 10.05", "3 February 2026, 10:05"),  # naive: UTC
+    ],
+)
+def test_moments_are_written_as_each_language_writes_them(stamp: str, da: str, en: str) -> None:
+    assert (datetime_text(stamp, "da"), datetime_text(stamp, "en")) == (da, en)
+    moment = datetime.fromisoformat(stamp)
+    assert datetime_text(moment, "da") == da
+    day = da.rsplit(" ", 1)[0]
+    assert date_text(stamp, "da") == day  # the date of the Danish moment, not of UTC
+
+
+def test_a_date_reads_as_the_long_date() -> None:
+    assert date_text(date(2026, 12, 1), "da") == "1. december 2026"
+    assert date_text("2026-05-17", "en") == "17 May 2026"
+
+
+@pytest.mark.parametrize("bad", ["", "yesterday", "2026-13-01", "2026-12-01T25:00", "1.12.2026"])
+def test_a_bad_timestamp_is_a_typed_error_naming_the_field(bad: str) -> None:
+    with pytest.raises(DataError) as info:
+        datetime_text(bad, "da", "created_at")
+    (problem,) = info.value.problems
+    assert (problem.field, problem.value) == ("created_at", bad)
+    assert "ISO 8601" in problem.expected
+
+
+def test_a_moment_needs_a_time() -> None:
+    with pytest.raises(DataError, match="date-time"):
+        datetime_text("2026-12-01", "en")

@@ -813,3 +813,32 @@ def test_an_unopenable_database_raises_a_storage_error(tmp_path: Path) -> None:
     (tmp_path / "dir.sqlite").mkdir()
     with pytest.raises(StorageError, match="cannot open"):
         AuditLog(tmp_path / "dir.sqlite")
+
+
+# --- one language per page, Danish dates --------------------------------------------------------
+def test_the_receipt_says_when_in_the_page_language_and_danish_time(client: TestClient) -> None:
+    _, r = _decide(client)
+    assert r.status_code == 303
+    stamp = NOW.isoformat(timespec="microseconds")  # 08:00 UTC = 09:00 in Copenhagen (CET)
+    da = client.get("/screenings/1?lang=da").text
+    assert f'<time datetime="{stamp}">23. november 2026 09.00</time>' in da
+    en = client.get("/screenings/1?lang=en").text
+    assert f'<time datetime="{stamp}">23 November 2026, 09:00</time>' in en
+
+
+@pytest.mark.parametrize("lang", ["da", "en"])
+def test_every_page_speaks_one_language(client: TestClient, lang: str) -> None:
+    from opsporing.web._i18n import UI
+
+    other = "en" if lang == "da" else "da"
+    ours = {UI(lang)[k] for k in UI(lang)}
+    # Messages of the other language that differ from ours and are long enough to be telling
+    # (the language switch names the other language on purpose).
+    foreign = {
+        text
+        for key in UI(other)
+        if key != "switch_lang" and len(text := UI(other)[key]) >= 8 and text not in ours
+    }
+    page = html.unescape(_blank(client, lang=lang))
+    assert not [text for text in foreign if text.split("{")[0] in page]
+    assert UI(lang)["score_button"] in page

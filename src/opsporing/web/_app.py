@@ -46,9 +46,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from itsdangerous import BadData, URLSafeTimedSerializer
 
+from .._texts import Lang, datetime_text
 from ..errors import DecisionError, UnknownInstrumentError
 from ..instruments import Instrument, get_instrument
-from ..vocabulary import Language, load_vocabulary
+from ..vocabulary import load_vocabulary
 from ._api import API_ROOT, create_api
 from ._auth import (
     LoginThrottle,
@@ -545,7 +546,7 @@ async def _posted_screening(
 
 
 def _panel(
-    deps: _Deps, screening: ScreeningInput, lang: Language, *, plot: bool = True
+    deps: _Deps, screening: ScreeningInput, lang: Lang, *, plot: bool = True
 ) -> SuggestionPanel:
     assert screening.score is not None
     return suggestion_panel(
@@ -704,5 +705,6 @@ def _add_receipt_route(app: FastAPI, deps: _Deps) -> None:
             duty_text=voc.duty_to_notify.get(ctx.lang),
             duty_basis=voc.duty_to_notify_basis.get(ctx.lang),
             step_label=step.label.get(ctx.lang),
+            stored_at=datetime_text(str(row["created_at"]), ctx.lang, "created_at"),
             instrument_id=str(row["instrument"]).split("@")[0],
         )

@@ -40,9 +40,10 @@ import yaml
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from .._texts import Lang
 from ..errors import UserError
 from ..privacy import looks_like_cpr
-from ..vocabulary import Language, Text, load_vocabulary
+from ..vocabulary import Text, load_vocabulary
 from ._forms import valid_pseudonymous_id
 from ._store import AuditLog, StoredUser
 from ._suggest import role_choices
@@ -116,7 +117,7 @@ def _municipal_roles() -> frozenset[str]:
     return frozenset(MUNICIPAL_ROLES)
 
 
-def user_roles(lang: Language = "da") -> dict[str, str]:
+def user_roles(lang: Lang = "da") -> dict[str, str]:
     """Every role a user can have, code to label: the professional roles, then ``admin``.
 
     Examples

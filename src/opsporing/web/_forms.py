@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._texts import short
 from ..errors import Problem, ResponseValidationError
 from ..instruments import Instrument
 from ..privacy import looks_like_cpr  # the one CPR detector (all separators, real dates)
@@ -113,9 +114,7 @@ class ScreeningInput:
 def _problem_text(problem: Problem, instrument: Instrument, t: UI) -> str:
     """A scoring problem in the page's language alone (the record's ``kind``, not its text)."""
     if problem.field == "age_years":
-        low, high = (f"{v:g}" for v in (instrument.age_years.min, instrument.age_years.max))
-        if t.lang == "da":
-            low, high = low.replace(".", ","), high.replace(".", ",")
+        low, high = (short(v, t.lang) for v in (instrument.age_years.min, instrument.age_years.max))
         return t["err_age_range"].format(low=low, high=high)
     if problem.field == "instrument_version":
         got = repr(str(problem.value)[:40])  # sent by the browser: shown short

@@ -13,9 +13,10 @@ from typing import Any
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from .._texts import Lang
 from ..instruments import Instrument, list_instruments
 from ..scoring import FormScore
-from ..vocabulary import Language, load_vocabulary
+from ..vocabulary import load_vocabulary
 from ._forms import ITEM_PREFIX, FieldErrors
 from ._i18n import UI
 from ._store import StoredUser
@@ -54,7 +55,7 @@ def fmt(value: float | None) -> str:
 class Context:
     """What every page needs: the language, the path, who is logged in, the CSRF token."""
 
-    lang: Language
+    lang: Lang
     path: str
     user: StoredUser | None = None
     #: The session's CSRF token, put into every form that posts.
@@ -82,7 +83,7 @@ def shown_instruments() -> list[Instrument]:
 
 
 def domain_fieldsets(
-    inst: Instrument, lang: Language, chosen: Mapping[str, str], errors: FieldErrors
+    inst: Instrument, lang: Lang, chosen: Mapping[str, str], errors: FieldErrors
 ) -> list[dict[str, Any]]:
     fieldsets = []
     for dom in inst.domains:
@@ -103,7 +104,7 @@ def domain_fieldsets(
     return fieldsets
 
 
-def score_view(inst: Instrument, score: FormScore, lang: Language) -> dict[str, Any]:
+def score_view(inst: Instrument, score: FormScore, lang: Lang) -> dict[str, Any]:
     voc = load_vocabulary()
 
     def band(code: str | None) -> dict[str, str] | None:
@@ -147,7 +148,7 @@ def score_view(inst: Instrument, score: FormScore, lang: Language) -> dict[str, 
     }
 
 
-def steps_view(lang: Language) -> list[dict[str, Any]]:
+def steps_view(lang: Lang) -> list[dict[str, Any]]:
     return [
         {
             "number": s.number,
@@ -161,7 +162,7 @@ def steps_view(lang: Language) -> list[dict[str, Any]]:
     ]
 
 
-def error_list(inst: Instrument, errors: FieldErrors, lang: Language) -> list[dict[str, str]]:
+def error_list(inst: Instrument, errors: FieldErrors, lang: Lang) -> list[dict[str, str]]:
     """The error summary at the top of a page: each message with a link to its field."""
     t = UI(lang)
     names = {

@@ -33,10 +33,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .._texts import Lang
 from ..errors import ModelIntegrityError, OpsporingError
 from ..instruments import Instrument
 from ..scoring import FormScore
-from ..vocabulary import Language
 from ._i18n import UI
 
 __all__ = [
@@ -201,7 +201,7 @@ def load_suggester(model: Any = "auto") -> Suggester:
     return Suggester(model)
 
 
-def role_choices(lang: Language) -> list[tuple[str, str]]:
+def role_choices(lang: Lang) -> list[tuple[str, str]]:
     """The professional roles a decision can be recorded under: ``(code, label)``.
 
     From the vocabulary's data (``roles`` in vocabulary.yaml), like the protocol's.
@@ -238,7 +238,7 @@ def suggestion_panel(
     score: FormScore,
     *,
     age_years: float | None,
-    lang: Language,
+    lang: Lang,
     plot: bool = True,
 ) -> SuggestionPanel:
     """The suggestion panel for one scored form.
@@ -299,12 +299,12 @@ def suggestion_panel(
     return _panel(suggestion, lang, uri)
 
 
-def _percent(p: float, lang: Language) -> str:
+def _percent(p: float, lang: Lang) -> str:
     """``33 %`` in Danish, ``33%`` in English (whole percents: the model is not more exact)."""
     return f"{100 * p:.0f} %" if lang == "da" else f"{100 * p:.0f}%"
 
 
-def _panel(s: Any, lang: Language, plot_data_uri: str | None = None) -> SuggestionPanel:
+def _panel(s: Any, lang: Lang, plot_data_uri: str | None = None) -> SuggestionPanel:
     """A panel from an :class:`opsporing.decision.Suggestion`.
 
     An abstention shows why and nothing else: no probabilities, no reasons, no plot
@@ -412,7 +412,7 @@ def record_decision(
 # probability or a reason.
 
 
-def _no_model_panel(score: FormScore, lang: Language, *, failed: bool = False) -> SuggestionPanel:
+def _no_model_panel(score: FormScore, lang: Lang, *, failed: bool = False) -> SuggestionPanel:
     t = UI(lang)
     return SuggestionPanel(
         available=False,
