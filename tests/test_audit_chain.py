@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 import stat
 from pathlib import Path
@@ -298,6 +299,8 @@ def test_users_add_list_passwd_disable(tmp_path: Path) -> None:
     assert [line.split("\t")[:3] for line in r.output.splitlines()] == [
         ["M-1", "myndighed", "active"], ["P-7", "skole", "active"],
     ]  # fmt: skip
+    since = r.output.splitlines()[0].split("\t")[3]  # "1 December 2026, 21:15": a person reads it
+    assert re.fullmatch(r"\d{1,2} [A-Z][a-z]+ \d{4}, \d\d:\d\d", since), since
     r = run(cli, ["users", "disable", "P-7", "--db", db])
     assert r.exit_code == 0
     assert "P-7\tskole\tdisabled" in run(cli, ["users", "list", "--db", db]).output

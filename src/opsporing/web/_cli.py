@@ -96,13 +96,16 @@ def users_list(db: _DB = _DEFAULT_DB) -> None:
     except OpsporingError as exc:
         _fail(str(exc))
         return
+    from .._texts import datetime_text
     from ._auth import OIDC_MARK
 
     for u in users:
         state = "disabled" if not u.active else "active"
         if u.password_hash == OIDC_MARK:
             state += " (identity provider)"
-        typer.echo(f"{u.name}\t{u.role}\t{state}\t{u.created_at}")
+        # The listing is in English: the English long date and time, in Danish time.
+        since = datetime_text(u.created_at, "en", "created_at")
+        typer.echo(f"{u.name}\t{u.role}\t{state}\t{since}")
     if not users:
         typer.echo("no users: add one with `opsporing users add NAME --role ROLE`")
 
