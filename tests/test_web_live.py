@@ -68,11 +68,19 @@ def _load_test_web() -> Any:
     for module in list(sys.modules.values()):
         if getattr(module, "__file__", None) == str(Path(__file__).with_name("test_web.py")):
             return module
-    spec = importlib.util.spec_from_file_location(
-        "_opsporing_test_web", Path(__file__).with_name("test_web.py")
-    )
+    here = Path(__file__).parent
+    if "tests" not in sys.modules:
+        # test_web.py imports ``from .conftest``: its package must exist first.
+        pkg = importlib.util.spec_from_file_location(
+            "tests", here / "__init__.py", submodule_search_locations=[str(here)]
+        )
+        assert pkg is not None and pkg.loader is not None
+        sys.modules["tests"] = importlib.util.module_from_spec(pkg)
+        pkg.loader.exec_module(sys.modules["tests"])
+    spec = importlib.util.spec_from_file_location("tests.test_web", here / "test_web.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules["tests.test_web"] = module
     spec.loader.exec_module(module)
     return module
 
