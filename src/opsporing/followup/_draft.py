@@ -51,6 +51,11 @@ def _day(iso: str) -> str:
     return f"{iso[8:10]}.{iso[5:7]}.{iso[0:4]}"
 
 
+def _lower_first(text: str) -> str:
+    """``"Drøftelse på RCM"`` as ``"drøftelse på RCM"`` (abbreviations keep their capitals)."""
+    return text[:1].lower() + text[1:]
+
+
 def _num(value: Any) -> str:
     if value is None:
         return "–"
@@ -155,7 +160,7 @@ def notification_draft(
     if plans:
         by_plan = {p.plan_id: [r for r in reviews if r.plan_id == p.plan_id] for p in plans}
         for plan in plans:
-            actions = "; ".join(cat.measure(a).label.da.lower() for a in plan.actions)
+            actions = "; ".join(_lower_first(cat.measure(a).label.da) for a in plan.actions)
             role = voc.roles[plan.responsible_role].da if plan.responsible_role in voc.roles else ""
             lines.append(
                 f"- Plan af {_day(plan.created_at)} (trin {plan.decision_step}): {actions}. "
@@ -164,7 +169,7 @@ def notification_draft(
             for r in by_plan[plan.plan_id]:
                 lines.append(
                     f"  - Opfølgning {_day(r.reviewed_at)}: {r.happened} "
-                    f"({cat.outcomes[r.outcome].da.lower()})."
+                    f"({_lower_first(cat.outcomes[r.outcome].da)})."
                 )
     else:
         lines.append("- [Beskriv, hvad I har gjort i dagtilbuddet eller skolen indtil nu.]")

@@ -270,8 +270,7 @@ def _timeline_view(store: AuditLog, child_id: str, lang: Language, today: date) 
             }
             entries.append(view)
             if when is not None:
-                later = [d for d in decisions if d["at"] > plan.created_at]
-                open_plans.append(view | {"new_decisions": later})
+                open_plans.append(view | {"created_at": plan.created_at})
         else:
             rv: Review = e.record
             entries.append(
@@ -284,6 +283,8 @@ def _timeline_view(store: AuditLog, child_id: str, lang: Language, today: date) 
                     "on_time": rv.on_time,
                 }
             )
+    for view in open_plans:  # an escalation names a decision made after the plan
+        view["new_decisions"] = [d for d in decisions if d["at"] > view["created_at"]]
     return {"entries": entries, "decisions": decisions, "open_plans": open_plans}
 
 
