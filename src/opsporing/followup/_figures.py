@@ -74,6 +74,28 @@ def _has_concern(row: dict[str, Any]) -> bool:
     )
 
 
+def _per_1000(by_step: dict[int, int], population: int) -> dict[int, float]:
+    """Children per 1,000 at each step: the evaluation's one key-figure function."""
+    import pandas as pd
+
+    from ..evaluation import key_figures as per_1000
+
+    table = per_1000(
+        pd.DataFrame(
+            {
+                "municipality": "all",
+                "period": "all",
+                "step": list(by_step),
+                "n": list(by_step.values()),
+            }
+        ),
+        pd.DataFrame({"municipality": ["all"], "period": ["all"], "children_0_17": [population]}),
+        count="n",
+    )
+    steps = table["step"].astype(int).tolist()
+    return dict(zip(steps, table["per_1000"].astype(float).tolist(), strict=True))
+
+
 def _moment(iso: str) -> datetime:
     return datetime.fromisoformat(iso)
 
@@ -151,7 +173,7 @@ def key_figures(store: AuditLog, population: int, *, as_of: date | None = None) 
         as_of=end,
         children_with_decision=len(steps_of),
         children_by_step=by_step,
-        per_1000_by_step={s: 1000 * n / population for s, n in by_step.items()},
+        per_1000_by_step=_per_1000(by_step, population),
         plans_due=len(due),
         plans_reviewed_on_time=on_time,
         share_reviewed_on_time=on_time / len(due) if due else None,

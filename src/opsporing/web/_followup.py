@@ -571,9 +571,9 @@ class DueItemOut(BaseModel):
 
     plan_id: str = Field(description="The plan's id (SHA-256 of its content).")
     child_id: str = Field(description="The child's pseudonymous id.")
-    unit: str
-    responsible_role: str
-    due_on: date
+    unit: str = Field(description="The daycare or school that follows the child.")
+    responsible_role: str = Field(description="The role responsible for the agreed actions.")
+    due_on: date = Field(description="When the plan is to be reviewed.")
     status: str = Field(description="`overdue` or `due`.")
     days: int = Field(description="Days late (positive), or left (zero or negative).")
 
@@ -581,9 +581,9 @@ class DueItemOut(BaseModel):
 class DueOut(BaseModel):
     """The unit's plans whose review is overdue or due by the end of this week."""
 
-    unit: str
-    today: date
-    due: list[DueItemOut]
+    unit: str = Field(description="Your unit (`opsporing users unit`).")
+    today: date = Field(description="The server's today; the week ends on its Sunday.")
+    due: list[DueItemOut] = Field(description="Overdue first, then by date.")
 
 
 def add_due_api(
@@ -593,10 +593,12 @@ def add_due_api(
     now: Callable[[], datetime],
 ) -> None:
     """Add ``GET /due`` to the JSON API (its HTTP Basic user; their own unit only)."""
+    from ._api import _responses  # the API's one table of documented problem responses
 
     @api.get(
         "/due",
         response_model=DueOut,
+        responses=_responses(401, 403, 422, 429),
         summary="Plans of your unit whose review is overdue or due this week",
     )
     def due_list(
