@@ -522,3 +522,58 @@ def test_record_json_is_the_signed_record(store: AuditLog, clock: Clock) -> None
     with sqlite3.connect(store.path) as con:
         (text,) = con.execute("SELECT record_json FROM followups").fetchone()
     assert FollowUpPlan.from_dict(json.loads(text)) == plan
+
+
+def test_before_any_plan_a_child_belongs_to_the_unit_that_screened_it(
+    store: AuditLog, clock: Clock
+) -> None:
+    from opsporing.followup import child_units
+
+    d = decide(store, clock, "B-1", 1)  # recorded by P-NORD (skole-nord)
+    assert child_units(store, "B-1") == {"skole-nord"}
+    other = make_plan(d, clock, unit="skole-syd", created_by="P-SYD")
+    with pytest.raises(UnitAccessError):
+        record_plan(store, other, user_unit="skole-syd")
+    assert plans(store) == []
+    record_plan(store, make_plan(d, clock), user_unit="skole-nord")
+    assert child_units(store, "B-9") == set()
+
+
+# --- properties ------------------------------------------------------------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_CONCERNS = sorted(c.code for c in load_vocabulary().concerns)
+_STEP1 = sorted(m.id for m in load_catalogue().measures.values() if m.step == 1)
+_DECISION = Decision.record(
+    unavailable_suggestion(), professional_role="skole", professional_id="P-1",
+    chosen_step=1, reason="r", clock=lambda: T0,
+).to_dict()  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    concerns=st.lists(st.sampled_from(_CONCERNS), min_size=1, max_size=4, unique=True),
+    actions=st.lists(st.sampled_from(_STEP1), min_size=1, max_size=3, unique=True),
+    view=st.text(st.characters(blacklist_categories=["Cs", "Nd"]), min_size=1, max_size=60),
+    days=st.integers(1, 366),
+    field=st.sampled_from(["concerns", "actions", "parents_view", "review_on", "unit"]),
+)
+def test_a_plan_round_trips_and_any_change_breaks_it(
+    concerns: list[str], actions: list[str], view: str, days: int, field: str
+) -> None:
+    if not view.strip():
+        view = "enige"
+    plan = FollowUpPlan.make(
+        _DECISION, child_id="B-1", unit="skole-nord", concerns=concerns, actions=actions,
+        responsible_role="skole", parents_view=view, created_by="P-1",
+        review_on=T0.date() + timedelta(days=days), clock=lambda: T0,
+    )  # fmt: skip
+    assert FollowUpPlan.from_dict(json.loads(plan.to_json())) == plan
+    assert plan.review_on == (T0.date() + timedelta(days=days)).isoformat()
+    changed = plan.to_dict()
+    changed[field] = (
+        [*changed[field], "x"] if isinstance(changed[field], list) else changed[field] + "x"
+    )
+    with pytest.raises(FollowUpError):
+        FollowUpPlan.from_dict(changed)

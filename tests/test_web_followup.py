@@ -223,3 +223,20 @@ def test_a_user_without_a_unit_is_told_how_to_get_one(
     assert "opsporing users unit" in client.get("/").text
     api = TestClient(app, base_url="http://127.0.0.1")
     assert api.get("/api/v1/due", auth=("P-NONE", PASSWORD)).status_code == 403
+
+
+def test_a_review_with_a_cpr_number_is_refused_and_shown_masked(
+    app: Any, nord: Any, clock: Clock
+) -> None:
+    store: AuditLog = app.state.audit_log
+    decide(store, clock, "B-1", 1)
+    _plan(nord)
+    [plan] = plans(store)
+    count = store.head().count
+    r = nord.post(
+        f"/plans/{plan.plan_id}/review",
+        data={"happened": "Far 010203-1234 ringede.", "outcome": "continues"},
+    )
+    assert r.status_code == 422 and "010203-1234" not in r.text and "Far " in r.text
+    assert reviews(store) == [] and store.head().count == count
+    assert nord.post("/plans/" + "0" * 64 + "/review", data={}).status_code == 404

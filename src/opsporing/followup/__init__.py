@@ -35,6 +35,7 @@ from ._figures import KeyFigures, key_figures
 from ._log import (
     DueItem,
     TimelineEntry,
+    child_units,
     decision_row,
     due,
     find_plan,
@@ -60,6 +61,7 @@ __all__ = [
     "NotificationDraft",
     "Review",
     "TimelineEntry",
+    "child_units",
     "decision_row",
     "default_review_date",
     "due",

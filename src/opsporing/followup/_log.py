@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "DueItem",
     "TimelineEntry",
+    "child_units",
     "decision_row",
     "due",
     "find_plan",
@@ -113,12 +114,23 @@ def _filter(unit: str | None, child_id: str | None) -> tuple[str, tuple[Any, ...
     return " AND ".join(parts), tuple(params)
 
 
-def _child_unit(store: AuditLog, child_id: str) -> str | None:
+def child_units(store: AuditLog, child_id: str) -> set[str]:
+    """The units that follow ``child_id``: of its plans, or before any plan, of its screeners.
+
+    The one rule of whose child a child is (the web form's child page asks it too). Empty
+    when nobody with a unit has screened the child yet.
+    """
     rows = store.query(
-        "SELECT unit FROM followups WHERE child_id = ? AND kind = 'plan' ORDER BY id LIMIT 1",
+        "SELECT DISTINCT unit FROM followups WHERE child_id = ? AND kind = 'plan'", (child_id,)
+    )
+    if rows:
+        return {str(r["unit"]) for r in rows}
+    screeners = store.query(
+        "SELECT DISTINCT d.professional_id FROM screenings AS s"
+        " JOIN decisions AS d ON d.screening_id = s.id WHERE s.form_id = ?",
         (child_id,),
     )
-    return str(rows[0]["unit"]) if rows else None
+    return {u for r in screeners if (u := unit_of(store, str(r["professional_id"]))) is not None}
 
 
 def _refuse_other_unit(what: str, child_unit: str, user_unit: str | None) -> None:
@@ -142,13 +154,14 @@ def record_plan(store: AuditLog, plan: FollowUpPlan, *, user_unit: str | None) -
         The plan does not verify, its decision is not in this log, or the decision's
         screening is about another child.
     UnitAccessError
-        The plan's unit is not the user's, or the child is followed by another unit.
+        The plan's unit is not the user's, or the child is another unit's
+        (:func:`child_units`).
     """
     plan.verify()
     _refuse_other_unit("a plan", plan.unit, user_unit)
-    owner = _child_unit(store, plan.child_id)
-    if owner is not None:
-        _refuse_other_unit("a plan", owner, user_unit)
+    owners = child_units(store, plan.child_id)
+    if owners and user_unit not in owners:
+        _refuse_other_unit("a plan", sorted(owners)[0], user_unit)
     row = decision_row(store, plan.decision_id)
     if row is None:
         raise FollowUpError(

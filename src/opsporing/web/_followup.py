@@ -40,6 +40,7 @@ from ..errors import FollowUpError, UnitAccessError
 from ..followup import (
     FollowUpPlan,
     Review,
+    child_units,
     default_review_date,
     due,
     find_plan,
@@ -187,18 +188,11 @@ def _day(iso: str, lang: str) -> str:
 
 
 # --- who may see and follow a child -------------------------------------------------------
-def _child_units(store: AuditLog, child_id: str, rows: list[Any]) -> set[str]:
-    owners = {p.unit for p in plans(store, child_id=child_id)}
-    if owners:
-        return owners
-    return {u for r in rows if (u := unit_of(store, str(r["professional_id"]))) is not None}
-
-
 def _may_see(store: AuditLog, user: StoredUser, child_id: str, rows: list[Any]) -> bool:
     if user.role in access_policy().read_every_receipt:
         return True
     unit = unit_of(store, user.name)
-    if unit is not None and unit in _child_units(store, child_id, rows):
+    if unit is not None and unit in child_units(store, child_id):
         return True
     return any(may_read_receipt(user, str(r["professional_id"])) for r in rows)
 
