@@ -240,3 +240,24 @@ def test_a_review_with_a_cpr_number_is_refused_and_shown_masked(
     assert r.status_code == 422 and "010203-1234" not in r.text and "Far " in r.text
     assert reviews(store) == [] and store.head().count == count
     assert nord.post("/plans/" + "0" * 64 + "/review", data={}).status_code == 404
+
+
+def test_records_signed_under_another_key_are_never_shown_as_true(
+    app: Any, nord: Any, clock: Clock
+) -> None:
+    """A restart without OPSPORING_DECISION_KEY: the stored plan no longer verifies."""
+    from opsporing.decision import SigningKey, set_signing_key
+
+    store: AuditLog = app.state.audit_log
+    decide(store, clock, "B-1", 1)
+    _plan(nord)
+    clock.advance(60)
+    before = set_signing_key(SigningKey.generate())
+    try:
+        start = nord.get("/")
+        assert start.status_code == 200 and "OPSPORING_DECISION_KEY" in start.text
+        assert nord.get("/children/B-1").status_code == 503
+        assert nord.get("/screenings/1/draft").status_code == 503
+    finally:
+        set_signing_key(before)
+    assert nord.get("/children/B-1").status_code == 200

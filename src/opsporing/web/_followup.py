@@ -164,6 +164,12 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Din rolle laver ikke opfølgningsplaner.",
         "Your role makes no follow-up plans.",
     ),
+    "err_unverified": (
+        "En gemt opfølgningsplan kan ikke verificeres med installationens nøgle "
+        "(OPSPORING_DECISION_KEY). Bed en administrator køre `opsporing audit verify`.",
+        "A stored follow-up record does not verify under this installation's key "
+        "(OPSPORING_DECISION_KEY). Ask an administrator to run `opsporing audit verify`.",
+    ),
     "err_not_your_child": (
         "Du har ikke adgang til dette barns forløb.",
         "You have no access to this child's course.",
@@ -321,7 +327,12 @@ def due_view(
     if unit is None:
         return {"unit": None, "items": [], "no_unit": may_decide(user.role)}
     items = []
-    for item in due(store, unit, today):
+    try:
+        listed = due(store, unit, today)
+    except FollowUpError:  # a record that does not verify: say so, keep the start page
+        log.warning("the due list of a unit holds a record that does not verify")
+        return {"unit": unit, "items": [], "error": followup_text(lang, "err_unverified")}
+    for item in listed:
         if item.status == "overdue":
             when = followup_text(lang, "days_late", n=item.days)
         elif item.days == 0:
@@ -368,6 +379,23 @@ def add_followup_routes(app: FastAPI, deps: _Deps) -> None:
         plan_form: Mapping[str, Any] | None = None,
         review_plan: str = "",
         review_form: Mapping[str, Any] | None = None,
+    ) -> HTMLResponse:
+        assert ctx.user is not None
+        try:
+            return _child_page(ctx, child_id, status, errors, plan_form, review_plan, review_form)
+        except FollowUpError:  # a stored record that does not verify: never shown as true
+            log.warning("a child's page holds a follow-up record that does not verify")
+            message = followup_text(ctx.lang, "err_unverified")
+            return deps.page("forbidden.html", ctx, 503, message=message)
+
+    def _child_page(
+        ctx: Context,
+        child_id: str,
+        status: int,
+        errors: Mapping[str, list[str]] | None,
+        plan_form: Mapping[str, Any] | None,
+        review_plan: str,
+        review_form: Mapping[str, Any] | None,
     ) -> HTMLResponse:
         assert ctx.user is not None
         rows = [e.record for e in timeline(store, child_id) if e.kind == "screening"]
@@ -546,9 +574,13 @@ def add_followup_routes(app: FastAPI, deps: _Deps) -> None:
             return deps.page(
                 "forbidden.html", ctx, 403, message=followup_text(ctx.lang, "err_not_your_child")
             )
-        text = notification_draft(
-            row, plans(store, child_id=child_id), reviews(store, child_id=child_id)
-        )
+        try:
+            text = notification_draft(
+                row, plans(store, child_id=child_id), reviews(store, child_id=child_id)
+            )
+        except FollowUpError:  # a stored record that does not verify: never shown as true
+            message = followup_text(ctx.lang, "err_unverified")
+            return deps.page("forbidden.html", ctx, 503, message=message)
         log.info("notification draft shown for screening %d (not sent)", number)
         return deps.page("draft.html", ctx, draft=text, child_id=child_id)
 
