@@ -718,7 +718,9 @@ def _schema(doc: dict[str, Any], name: str) -> dict[str, Any]:
 
 def test_the_document_names_every_operation_and_its_errors(openapi: dict[str, Any]) -> None:
     assert openapi["servers"] == [{"url": "/api/v1"}]
-    assert set(openapi["paths"]) == {"/score", "/suggest", "/decisions", "/decisions/{id}"}
+    assert set(openapi["paths"]) == {
+        "/score", "/suggest", "/decisions", "/decisions/{id}", "/due"
+    }  # fmt: skip
     assert openapi["components"]["securitySchemes"]["basic"]["scheme"] == "basic"
     for path in openapi["paths"].values():
         for op in path.values():
@@ -794,5 +796,8 @@ def test_a_generated_client_meets_only_documented_answers(tmp_path: Path) -> Non
             seen.setdefault(f"{case.method} {case.path}", set()).add(r.status_code)
 
         given(case=op.as_strategy())(run)()
-    assert set(seen) == {"POST /score", "POST /suggest", "POST /decisions", "GET /decisions/{id}"}
+    assert set(seen) == {
+        "POST /score", "POST /suggest", "POST /decisions", "GET /decisions/{id}", "GET /due"
+    }  # fmt: skip
+    assert seen["GET /due"] <= {403, 422}  # a user in no unit: refused, as documented
     assert 200 in seen["POST /score"] | seen["POST /suggest"]  # valid bodies were tried too

@@ -44,6 +44,9 @@ with contextlib.suppress(ImportError):  # `users` and `audit` need the [web] ext
     from .web._cli import register
 
     register(app)
+    from .followup._cli import register as register_followup  # due, draft, figures, users unit
+
+    register_followup(app)
 app.add_typer(interop_app, name="interop")  # opsporing/interop/_cli.py
 
 console = Console()

@@ -15,6 +15,8 @@ application can catch :class:`OpsporingError` and know it has seen everything::
     │   ├── NotFittedError              (also a ValueError)
     │   └── ModelIntegrityError         (hash or version mismatch of a model file)
     ├── DecisionError                   (a decision that breaks the protocol)
+    ├── FollowUpError                   (also a ValueError; a follow-up plan or review refused)
+    │   └── UnitAccessError             (also a PermissionError; another unit's child)
     ├── StorageError                    (the audit log could not be opened or written)
     │   ├── IdempotencyConflictError    (a form token replayed with different content)
     │   └── AuditChainError             (the audit log's hash chain or head does not verify)
@@ -41,6 +43,7 @@ __all__ = [
     "AuditChainError",
     "DataError",
     "DecisionError",
+    "FollowUpError",
     "IdempotencyConflictError",
     "InstrumentDefinitionError",
     "InstrumentError",
@@ -52,6 +55,7 @@ __all__ = [
     "Problem",
     "ResponseValidationError",
     "StorageError",
+    "UnitAccessError",
     "UnknownCodeError",
     "UnknownInstrumentError",
     "UserError",
@@ -329,6 +333,14 @@ class ModelIntegrityError(ModelError):
 
 class DecisionError(OpsporingError, ValueError):
     """A decision record breaks the protocol (e.g. an override without a reason)."""
+
+
+class FollowUpError(OpsporingError, ValueError):
+    """A follow-up plan or review breaks the process (unknown code, CPR number, no decision)."""
+
+
+class UnitAccessError(FollowUpError, PermissionError):
+    """A follow-up for a child of another unit (daycare or school) than the user's own."""
 
 
 class StorageError(OpsporingError):

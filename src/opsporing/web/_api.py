@@ -14,6 +14,8 @@ Routes (JSON in, JSON out; the OpenAPI document at ``/api/v1/openapi.json``):
                                   in the audit log (201, or 200 for a replay)
 ``GET  /api/v1/decisions/{id}``   the receipt, for who recorded it and the roles of
                                   ``access.yaml`` that read every receipt
+``GET  /api/v1/due``              the user's unit's follow-up plans whose review is overdue
+                                  or due this week (:mod:`._followup`)
 
 **Who**: the web form's users (``opsporing users add``) over HTTP Basic, checked by
 :func:`._auth.authenticate` and the same login throttle (429 after too many failures for
@@ -585,6 +587,9 @@ def create_api(
             raise HTTPException(403, "This receipt is not yours, and your role reads only yours.")
         return _receipt(row, duplicate=False)
 
+    from ._followup import add_due_api  # GET /due (issue 14)
+
+    add_due_api(api, store, require_user, now)
     return api
 
 

@@ -18,6 +18,8 @@ Routes (all HTML, server-rendered, no JavaScript):
                                            receipt
 ``GET  /screenings/{screening_id}``        the receipt: for who recorded it, and the roles of
                                            ``access.yaml`` that read every receipt
+``GET  /children/...``, ``/plans/...``, ``/screenings/{id}/draft``
+                                           the follow-up process (:mod:`._followup`)
 ``GET  /static/style.css``                 the style sheet
 ``/api/v1/...``                            the JSON API for applications (:mod:`._api`):
                                            HTTP Basic, no session, problem details
@@ -238,6 +240,10 @@ def create_app(
         _add_oidc_routes(app, deps, provider, session_key, https_only=https_only)
     _add_form_routes(app, deps)
     _add_receipt_route(app, deps)
+    # The follow-up process (issue 14): the child's page, plans, reviews, drafts.
+    from ._followup import add_followup_routes
+
+    add_followup_routes(app, deps)
     return app
 
 
@@ -416,7 +422,10 @@ def _add_form_routes(app: FastAPI, deps: _Deps) -> None:
             }
             for i in shown_instruments()
         ]
-        return deps.page("index.html", ctx, instruments=shown)
+        from ._followup import due_view  # the unit's due list (issue 14)
+
+        due = due_view(deps.store, ctx.user, ctx.lang, deps.now().date())
+        return deps.page("index.html", ctx, instruments=shown, due=due)
 
     @app.get("/form/{instrument_id}", response_class=HTMLResponse)
     def blank_form(request: Request, instrument_id: str, lang: str | None = None) -> HTMLResponse:

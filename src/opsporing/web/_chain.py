@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AuditChainError
+from ._followup_schema import FOLLOWUP_TABLES
 
 __all__ = [
     "CHAINED_TABLES",
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 #: The tables whose every row is chained.
-CHAINED_TABLES = ("screenings", "decisions", "users")
+CHAINED_TABLES = ("screenings", "decisions", "users", *FOLLOWUP_TABLES)
 #: The mac "before" the first entry.
 GENESIS = "0" * 64
 _DOMAIN = b"opsporing-audit-v1"

@@ -52,6 +52,7 @@ from ..errors import AuditChainError, DecisionError, IdempotencyConflictError, S
 from . import _chain
 from ._chain import ChainReport, Head
 from ._files import beside, create_private, secret_file, tighten, write_private_atomically
+from ._followup_schema import FOLLOWUP_COLUMNS, FOLLOWUP_SCHEMA
 
 __all__ = [
     "AuditLog",
@@ -275,7 +276,7 @@ class AuditLog:
             with self._connect() as con:
                 # WAL lets readers go on while one writer writes; it is a property of the file.
                 mode = con.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-                con.executescript(_SCHEMA + _chain.SCHEMA)
+                con.executescript(_SCHEMA + FOLLOWUP_SCHEMA + _chain.SCHEMA)
                 empty = _chain.current_head(con).count == 0
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(f"cannot open the audit log {self.path}: {exc}") from None
@@ -483,6 +484,48 @@ class AuditLog:
         with self._connect() as con:
             rows = con.execute(self._USERS_NOW + " ORDER BY name").fetchall()
         return [StoredUser(*row) for row in rows]
+
+    # --- follow-up records (issue 14: units, plans, reviews; see ._followup_schema) ---------
+    def append_row(self, table: str, values: Mapping[str, Any]) -> tuple[int, str]:
+        """Append one row to a follow-up table and chain it; its id and time.
+
+        Checking the values is the caller's job (:mod:`opsporing.followup`).
+        """
+        if table not in FOLLOWUP_COLUMNS or set(values) != FOLLOWUP_COLUMNS[table]:
+            raise StorageError(
+                f"table = {table!r}, columns = {sorted(values)}: expected one of "
+                f"{sorted(FOLLOWUP_COLUMNS)} with its columns"
+            )
+        created_at = self._clock().isoformat(timespec="microseconds")
+        row = {**values, "created_at": created_at}
+        columns = ", ".join(row)  # names checked against FOLLOWUP_COLUMNS above
+        self._check_before_writing()
+        try:
+            with self._head_lock, self._connect() as con:
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    cur = con.execute(
+                        f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(row))})",
+                        tuple(row.values()),
+                    )
+                    row_id = int(cur.lastrowid or 0)
+                    head = _chain.append(con, self._key, table, row_id)
+                    con.execute("COMMIT")
+                    self._keep_head(head)
+                except BaseException:
+                    if con.in_transaction:
+                        con.execute("ROLLBACK")
+                    raise
+        except sqlite3.Error as exc:
+            raise StorageError(f"the {table} row was not stored: {exc}") from None
+        return row_id, created_at
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """Rows of a read-only query, as dicts (the connection refuses writes)."""
+        with self._connect() as con:
+            con.execute("PRAGMA query_only = ON")
+            con.row_factory = sqlite3.Row
+            return [dict(r) for r in con.execute(sql, params).fetchall()]
 
     # --- the chain --------------------------------------------------------------------------
     def head(self) -> Head:

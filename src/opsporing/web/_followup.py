@@ -1,0 +1,646 @@
+"""The follow-up process in the web form (issue 14): the child's page, plans, reviews, drafts.
+
+Routes (HTML, server-rendered, no JavaScript; the CSRF, Origin and login checks of
+:mod:`._security` and :mod:`._app` run before each, as for every route of the form):
+
+``GET  /children/{child_id}``            the child's page (pseudonymous id): the timeline of
+                                         screenings (with their decisions), plans and reviews,
+                                         a form for a plan and a form per open plan's review
+``POST /children/{child_id}/plans``      record a follow-up plan (303 back, 422 with errors)
+``POST /plans/{plan_id}/review``         record a review of an open plan (303 back, 422)
+``GET  /screenings/{id}/draft``          a dialogue-based notification draft in an editable
+                                         text area (never sent: the professional copies it)
+``GET  /api/v1/due``                     (JSON API, HTTP Basic) the user's unit's plans whose
+                                         review is overdue or due this week
+
+The start page (``GET /``) shows the same due list for the logged-in user's unit
+(:func:`due_view`). Who may see a child: a user of the unit that follows it (the unit of its
+plans), or before any plan, a user of the unit of who recorded a screening, who recorded it,
+and the roles of ``access.yaml`` that read every receipt. Only the professional roles may
+record plans and reviews, and only for their own unit's children
+(:class:`~opsporing.errors.UnitAccessError`, 403).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+
+from ..errors import FollowUpError, UnitAccessError
+from ..followup import (
+    FollowUpPlan,
+    Review,
+    child_units,
+    default_review_date,
+    due,
+    find_plan,
+    load_catalogue,
+    next_review,
+    notification_draft,
+    plans,
+    record_plan,
+    record_review,
+    reviews,
+    timeline,
+    unit_of,
+)
+from ..privacy import mask_cpr
+from ..vocabulary import Language, load_vocabulary
+from ._auth import access_policy, may_decide, may_read_receipt
+from ._forms import valid_pseudonymous_id
+from ._pages import Context
+from ._store import MAX_ROW_ID, AuditLog, StoredUser
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._app import _Deps
+
+__all__ = ["DueOut", "add_due_api", "add_followup_routes", "due_view", "followup_text"]
+
+log = logging.getLogger("opsporing.web")
+
+_SCREENING_ID = re.compile(r"^[1-9][0-9]{0,18}$")
+_PLAN_ID = re.compile(r"^[0-9a-f]{64}$")
+
+#: The follow-up pages' own strings (Danish, English); the common ones are :mod:`._i18n`'s.
+_TEXTS: dict[str, tuple[str, str]] = {
+    "child_title": ("Barnets forløb", "The child's course"),
+    "child_intro": (
+        "Screeninger, beslutninger, opfølgningsplaner og opfølgninger for barnet, ældste først.",
+        "Screenings, decisions, follow-up plans and reviews of the child, oldest first.",
+    ),
+    "child_link": (
+        "Se barnets forløb og lav en opfølgningsplan",
+        "See the child's course and make a follow-up plan",
+    ),
+    "timeline": ("Forløb", "Timeline"),
+    "screening": ("Screening", "Screening"),
+    "decision": ("Beslutning", "Decision"),
+    "step": ("trin", "step"),
+    "notify": ("underretter kommunen", "notifies the municipality"),
+    "plan": ("Opfølgningsplan", "Follow-up plan"),
+    "review": ("Opfølgning", "Review"),
+    "concerns": ("Bekymringer (fælles sprog)", "Concerns (common language)"),
+    "other_concerns": ("Andre bekymringer", "Other concerns"),
+    "actions": ("Aftalte handlinger", "Agreed actions"),
+    "responsible": ("Ansvarlig", "Responsible"),
+    "parents_view": ("Forældrenes syn (med deres ord)", "The parents' view (in their words)"),
+    "child_view": ("Barnets eget syn", "The child's own view"),
+    "views_help": (
+        "Skriv aldrig CPR-nummer eller navne.",
+        "Never write CPR numbers or names.",
+    ),
+    "review_on": ("Opfølgning senest", "Review by"),
+    "review_on_help": (
+        "Tom: {days} dage efter beslutningens trin, dvs. {default}.",
+        "Empty: {days} days by the decision's step, i.e. {default}.",
+    ),
+    "follows": ("Følger beslutningen", "Follows the decision"),
+    "save_plan": ("Gem opfølgningsplan", "Save follow-up plan"),
+    "happened": ("Hvad er der sket?", "What happened?"),
+    "outcome": ("Konklusion", "Outcome"),
+    "new_decision": ("Ny beslutning (ved løft)", "New decision (when escalating)"),
+    "new_decision_help": (
+        "Registrér først den nye screening og beslutning; vælg den så her.",
+        "Record the new screening and decision first; then choose it here.",
+    ),
+    "none": ("Ingen", "None"),
+    "save_review": ("Gem opfølgning", "Save review"),
+    "overdue": ("Overskredet", "Overdue"),
+    "due": ("Skal følges op", "Due"),
+    "days_late": ("{n} dage for sent", "{n} days late"),
+    "due_today": ("i dag", "today"),
+    "due_in": ("om {n} dage", "in {n} days"),
+    "due_title": ("Opfølgning denne uge", "Reviews due this week"),
+    "due_none": (
+        "Ingen opfølgninger er forfaldne eller skal ske denne uge.",
+        "No reviews are overdue or due this week.",
+    ),
+    "no_unit": (
+        "Du er ikke knyttet til et dagtilbud eller en skole. Bed en administrator om at køre "
+        "`opsporing users unit`.",
+        "You are not in a daycare or school. Ask an administrator to run `opsporing users unit`.",
+    ),
+    "unit": ("Enhed", "Unit"),
+    "closed": ("Afsluttet", "Closed"),
+    "open_until": ("Åben – næste opfølgning", "Open – next review"),
+    "on_time": ("til tiden", "on time"),
+    "late": ("for sent", "late"),
+    "up": ("Løft: trin {a} → {b}", "Escalation: step {a} → {b}"),
+    "down": ("Ned ad trappen: trin {a} → {b}", "Down the staircase: step {a} → {b}"),
+    "draft_link": ("Udkast til underretning", "Notification draft"),
+    "draft_title": (
+        "Udkast til underretning (dialogbaseret)",
+        "Notification draft (dialogue-based)",
+    ),
+    "draft_intro": (
+        "Et udkast at redigere. Det sendes ikke herfra: kopiér teksten, ret den, og send den ad "
+        "kommunens sædvanlige vej.",
+        "A draft to edit. Nothing is sent from here: copy the text, edit it, and send it the "
+        "municipality's usual way.",
+    ),
+    "draft_not_first": (
+        "Mistanke om vold eller overgreb: forældrene må ikke orienteres først. "
+        "Kontakt kommunen straks.",
+        "Suspected violence or abuse: the parents are not to be told first. Contact the "
+        "municipality at once.",
+    ),
+    "draft_label": ("Udkastets tekst", "The draft's text"),
+    "back_to_child": ("Tilbage til barnets forløb", "Back to the child's course"),
+    "err_other_unit": (
+        "Barnet følges af en anden enhed. Du kan ikke lave planer eller opfølgninger for det.",
+        "Another unit follows this child. You cannot make plans or reviews for it.",
+    ),
+    "err_cannot_follow": (
+        "Din rolle laver ikke opfølgningsplaner.",
+        "Your role makes no follow-up plans.",
+    ),
+    "err_unverified": (
+        "En gemt opfølgningsplan kan ikke verificeres med installationens nøgle "
+        "(OPSPORING_DECISION_KEY). Bed en administrator køre `opsporing audit verify`.",
+        "A stored follow-up record does not verify under this installation's key "
+        "(OPSPORING_DECISION_KEY). Ask an administrator to run `opsporing audit verify`.",
+    ),
+    "err_not_your_child": (
+        "Du har ikke adgang til dette barns forløb.",
+        "You have no access to this child's course.",
+    ),
+}
+
+
+def followup_text(lang: str, key: str, **values: Any) -> str:
+    """A follow-up page string in ``lang`` ("da" or "en"), with ``{name}`` values filled in.
+
+    Examples
+    --------
+    >>> followup_text("en", "days_late", n=3)
+    '3 days late'
+    """
+    text = _TEXTS[key][1 if lang == "en" else 0]
+    return text.format(**values) if values else text
+
+
+def _day(iso: str, lang: str) -> str:
+    return f"{iso[8:10]}.{iso[5:7]}.{iso[0:4]}" if lang == "da" else iso[:10]
+
+
+# --- who may see and follow a child -------------------------------------------------------
+def _may_see(store: AuditLog, user: StoredUser, child_id: str, rows: list[Any]) -> bool:
+    if user.role in access_policy().read_every_receipt:
+        return True
+    unit = unit_of(store, user.name)
+    if unit is not None and unit in child_units(store, child_id):
+        return True
+    return any(may_read_receipt(user, str(r["professional_id"])) for r in rows)
+
+
+# --- view models --------------------------------------------------------------------------
+def _labels(codes: Any, lang: Language) -> list[str]:
+    voc = load_vocabulary()
+    return [voc.concept(c).label.get(lang) for c in codes]
+
+
+def _timeline_view(store: AuditLog, child_id: str, lang: Language, today: date) -> dict[str, Any]:
+    voc, cat = load_vocabulary(), load_catalogue()
+    entries, decisions, open_plans = [], [], []
+    all_reviews = reviews(store, child_id=child_id)
+    last_step: int | None = None
+    for e in timeline(store, child_id):
+        if e.kind == "screening":
+            row = e.record
+            scores = json.loads(row["scores_json"])
+            record = json.loads(row["decision_json"])
+            step = int(row["chosen_step"])
+            move, move_kind = "", ""
+            if last_step is not None and step != last_step:
+                move_kind = "up" if step > last_step else "down"
+                move = followup_text(lang, move_kind, a=last_step, b=step)
+            last_step = step
+            band = scores.get("overall_band")
+            decisions.append(
+                {
+                    "id": record["decision_id"],
+                    "at": e.at,
+                    "label": f"{_day(e.at, lang)} – {followup_text(lang, 'step')} {step}",
+                    "step": step,
+                }
+            )
+            entries.append(
+                {
+                    "kind": "screening",
+                    "at": _day(e.at, lang),
+                    "screening_id": row["screening_id"],
+                    "band": band,
+                    "band_label": voc.band(band).label.get(lang) if band else "",
+                    "concerns": _labels(scores.get("concerns") or [], lang),
+                    "step": step,
+                    "step_label": voc.step(step).label.get(lang),
+                    "notify": bool(row["notify"]),
+                    "move": move,
+                    "move_kind": move_kind,
+                }
+            )
+        elif e.kind == "plan":
+            plan: FollowUpPlan = e.record
+            mine = [r for r in all_reviews if r.plan_id == plan.plan_id]
+            when = next_review(plan, mine)
+            view = {
+                "kind": "plan",
+                "at": _day(e.at, lang),
+                "plan_id": plan.plan_id,
+                "concerns": _labels(plan.concerns, lang),
+                "actions": [cat.measure(a).label.get(lang) for a in plan.actions],
+                "responsible": voc.roles[plan.responsible_role].get(lang),
+                "parents_view": plan.parents_view,
+                "child_view": plan.child_view,
+                "review_on": _day(plan.review_on, lang),
+                "unit": plan.unit,
+                "open": when is not None,
+                "next": _day(when.isoformat(), lang) if when else "",
+                "overdue": when is not None and when < today,
+            }
+            entries.append(view)
+            if when is not None:
+                open_plans.append(view | {"created_at": plan.created_at})
+        else:
+            rv: Review = e.record
+            entries.append(
+                {
+                    "kind": "review",
+                    "at": _day(e.at, lang),
+                    "happened": rv.happened,
+                    "outcome": cat.outcomes[rv.outcome].get(lang),
+                    "outcome_code": rv.outcome,
+                    "on_time": rv.on_time,
+                }
+            )
+    for view in open_plans:  # an escalation names a decision made after the plan
+        view["new_decisions"] = [d for d in decisions if d["at"] > view["created_at"]]
+    return {"entries": entries, "decisions": decisions, "open_plans": open_plans}
+
+
+def _plan_form_view(
+    store: AuditLog, child_id: str, lang: Language, today: date, decisions: list[Any]
+) -> dict[str, Any]:
+    voc, cat = load_vocabulary(), load_catalogue()
+    seen: list[str] = []
+    for e in timeline(store, child_id):
+        if e.kind == "screening":
+            for c in json.loads(e.record["scores_json"]).get("concerns") or []:
+                if c not in seen:
+                    seen.append(c)
+    latest_step = decisions[-1]["step"] if decisions else 1
+    days = load_catalogue().review_after_days[latest_step]
+    return {
+        "seen": [(c, voc.concept(c).label.get(lang)) for c in seen],
+        "other": [(c.code, c.label.get(lang)) for c in voc.concerns if c.code not in seen],
+        "measures": [
+            {"id": m.id, "label": m.label.get(lang), "step": m.step} for m in cat.measures.values()
+        ],
+        "roles": [(code, text.get(lang)) for code, text in voc.roles.items()],
+        "review_help": followup_text(
+            lang,
+            "review_on_help",
+            days=days,
+            default=_day(default_review_date(latest_step, today).isoformat(), lang),
+        ),
+        "outcomes": [(code, text.get(lang)) for code, text in cat.outcomes.items()],
+    }
+
+
+def due_view(
+    store: AuditLog, user: StoredUser | None, lang: Language, today: date
+) -> dict[str, Any]:
+    """What the start page shows of the user's unit's due list."""
+    if user is None:
+        return {"unit": None, "items": []}
+    unit = unit_of(store, user.name)
+    if unit is None:
+        return {"unit": None, "items": [], "no_unit": may_decide(user.role)}
+    items = []
+    try:
+        listed = due(store, unit, today)
+    except FollowUpError:  # a record that does not verify: say so, keep the start page
+        log.warning("the due list of a unit holds a record that does not verify")
+        return {"unit": unit, "items": [], "error": followup_text(lang, "err_unverified")}
+    for item in listed:
+        if item.status == "overdue":
+            when = followup_text(lang, "days_late", n=item.days)
+        elif item.days == 0:
+            when = followup_text(lang, "due_today")
+        else:
+            when = followup_text(lang, "due_in", n=-item.days)
+        items.append(
+            {
+                "child_id": item.plan.child_id,
+                "status": item.status,
+                "status_label": followup_text(lang, item.status),
+                "due_on": _day(item.due_on.isoformat(), lang),
+                "when": when,
+                "responsible": load_vocabulary().roles[item.plan.responsible_role].get(lang),
+            }
+        )
+    return {"unit": unit, "items": items}
+
+
+# --- the routes ---------------------------------------------------------------------------------
+def _errors_of(exc: FollowUpError) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for p in exc.problems or ():
+        errors.setdefault(p.field, []).append(str(p))
+    if not errors:
+        errors[""] = [str(exc)]
+    return errors
+
+
+def add_followup_routes(app: FastAPI, deps: _Deps) -> None:
+    """Add the child's page, the plan and review forms and the draft page to ``app``."""
+    deps.pages.env.globals["ft"] = followup_text
+    store = deps.store
+
+    def today() -> date:
+        return deps.now().date()
+
+    def child_page(
+        ctx: Context,
+        child_id: str,
+        *,
+        status: int = 200,
+        errors: Mapping[str, list[str]] | None = None,
+        plan_form: Mapping[str, Any] | None = None,
+        review_plan: str = "",
+        review_form: Mapping[str, Any] | None = None,
+    ) -> HTMLResponse:
+        assert ctx.user is not None
+        try:
+            return _child_page(ctx, child_id, status, errors, plan_form, review_plan, review_form)
+        except FollowUpError:  # a stored record that does not verify: never shown as true
+            log.warning("a child's page holds a follow-up record that does not verify")
+            message = followup_text(ctx.lang, "err_unverified")
+            return deps.page("forbidden.html", ctx, 503, message=message)
+
+    def _child_page(
+        ctx: Context,
+        child_id: str,
+        status: int,
+        errors: Mapping[str, list[str]] | None,
+        plan_form: Mapping[str, Any] | None,
+        review_plan: str,
+        review_form: Mapping[str, Any] | None,
+    ) -> HTMLResponse:
+        assert ctx.user is not None
+        rows = [e.record for e in timeline(store, child_id) if e.kind == "screening"]
+        if not rows:
+            return deps.page("not_found.html", ctx, status=404)
+        if not _may_see(store, ctx.user, child_id, rows):
+            log.info("child page refused (role %s)", ctx.user.role)
+            return deps.page(
+                "forbidden.html", ctx, 403, message=followup_text(ctx.lang, "err_not_your_child")
+            )
+        view = _timeline_view(store, child_id, ctx.lang, today())
+        return deps.page(
+            "child.html",
+            ctx,
+            status=status,
+            child_id=child_id,
+            unit=unit_of(store, ctx.user.name),
+            can_follow=may_decide(ctx.user.role),
+            form=_plan_form_view(store, child_id, ctx.lang, today(), view["decisions"]),
+            errors=errors or {},
+            plan_form=plan_form or {},
+            review_plan=review_plan,
+            review_form=review_form or {},
+            **view,
+        )
+
+    @app.get("/children/{child_id}", response_class=HTMLResponse)
+    def child(request: Request, child_id: str, lang: str | None = None) -> HTMLResponse:
+        ctx = deps.context(request, lang, f"/children/{quote(child_id)}")
+        if not valid_pseudonymous_id(child_id):
+            return deps.page("not_found.html", ctx, status=404)
+        return child_page(ctx, child_id)
+
+    @app.post("/children/{child_id}/plans", response_model=None)
+    async def new_plan(request: Request, child_id: str) -> Response:
+        form = await request.form()
+        ctx = deps.context(
+            request, form.get("lang"), f"/children/{quote(child_id)}", switchable=False
+        )
+        if not valid_pseudonymous_id(child_id):
+            return deps.page("not_found.html", ctx, status=404)
+        user = ctx.user
+        assert user is not None
+        if not may_decide(user.role):
+            return deps.page(
+                "forbidden.html", ctx, 403, message=followup_text(ctx.lang, "err_cannot_follow")
+            )
+        text = {
+            k: str(form.get(k) or "")
+            for k in ("decision_id", "responsible_role", "parents_view", "child_view", "review_on")
+        }
+        concerns = [str(v) for v in form.getlist("concerns")]
+        actions = [str(v) for v in form.getlist("actions")]
+        # Shown again on an error: with every CPR number masked, never echoed.
+        values: dict[str, Any] = {
+            **{k: mask_cpr(v) for k, v in text.items()},
+            "concerns": concerns,
+            "actions": actions,
+        }
+        from ..followup import decision_row
+
+        row = decision_row(store, text["decision_id"]) if text["decision_id"] else None
+        try:
+            if row is None or row["form_id"] != child_id:
+                raise FollowUpError(
+                    _problem(
+                        "decision_id", values["decision_id"][:16], "a decision about this child"
+                    )
+                )
+            plan = FollowUpPlan.make(
+                json.loads(row["decision_json"]),
+                child_id=child_id,
+                unit=unit_of(store, user.name) or "",
+                concerns=concerns,
+                actions=actions,
+                responsible_role=text["responsible_role"],
+                parents_view=text["parents_view"],
+                child_view=text["child_view"],
+                created_by=user.name,
+                review_on=text["review_on"] or None,
+                clock=deps.now,
+            )
+            record_plan(store, plan, user_unit=unit_of(store, user.name))
+        except UnitAccessError:
+            log.info("plan refused: another unit's child (role %s)", user.role)
+            return deps.page(
+                "forbidden.html", ctx, 403, message=followup_text(ctx.lang, "err_other_unit")
+            )
+        except FollowUpError as exc:
+            log.info("plan rejected (%d problem(s)); nothing stored", len(exc.problems))
+            return child_page(ctx, child_id, status=422, errors=_errors_of(exc), plan_form=values)
+        log.info("plan stored")
+        return RedirectResponse(
+            f"/children/{quote(child_id)}?lang={ctx.lang}#plan-{plan.plan_id[:12]}", status_code=303
+        )
+
+    @app.post("/plans/{plan_id}/review", response_model=None)
+    async def new_review(request: Request, plan_id: str) -> Response:
+        form = await request.form()
+        ctx = deps.context(request, form.get("lang"), "/", switchable=False)
+        plan = find_plan(store, plan_id) if _PLAN_ID.match(plan_id) else None
+        if plan is None:
+            return deps.page("not_found.html", ctx, status=404)
+        ctx = deps.context(
+            request, form.get("lang"), f"/children/{quote(plan.child_id)}", switchable=False
+        )
+        user = ctx.user
+        assert user is not None
+        if not may_decide(user.role):
+            return deps.page(
+                "forbidden.html", ctx, 403, message=followup_text(ctx.lang, "err_cannot_follow")
+            )
+        values = {
+            "happened": mask_cpr(str(form.get("happened") or "")),
+            "outcome": str(form.get("outcome") or ""),
+            "new_decision_id": str(form.get("new_decision_id") or ""),
+        }
+        from ..followup import decision_row
+
+        try:
+            if unit_of(store, user.name) != plan.unit:
+                raise UnitAccessError(
+                    _problem("unit", unit_of(store, user.name), "the plan's unit")
+                )
+            new = None
+            if values["new_decision_id"]:
+                row = decision_row(store, values["new_decision_id"])
+                if row is None or row["form_id"] != plan.child_id:
+                    raise FollowUpError(
+                        _problem(
+                            "new_decision",
+                            values["new_decision_id"][:16],
+                            "a decision about this child",
+                        )
+                    )
+                new = json.loads(row["decision_json"])
+            review = Review.make(
+                plan,
+                happened=str(form.get("happened") or ""),
+                outcome=values["outcome"],
+                reviewed_by=user.name,
+                new_decision=new,
+                clock=deps.now,
+            )
+            record_review(store, review, user_unit=unit_of(store, user.name))
+        except UnitAccessError:
+            log.info("review refused: another unit's child (role %s)", user.role)
+            return deps.page(
+                "forbidden.html", ctx, 403, message=followup_text(ctx.lang, "err_other_unit")
+            )
+        except FollowUpError as exc:
+            log.info("review rejected (%d problem(s)); nothing stored", len(exc.problems))
+            return child_page(
+                ctx,
+                plan.child_id,
+                status=422,
+                errors=_errors_of(exc),
+                review_plan=plan.plan_id,
+                review_form=values,
+            )
+        log.info("review stored")
+        return RedirectResponse(
+            f"/children/{quote(plan.child_id)}?lang={ctx.lang}", status_code=303
+        )
+
+    @app.get("/screenings/{screening_id}/draft", response_class=HTMLResponse)
+    def draft(request: Request, screening_id: str, lang: str | None = None) -> HTMLResponse:
+        ctx = deps.context(request, lang, f"/screenings/{quote(screening_id)}/draft")
+        number = int(screening_id) if _SCREENING_ID.match(screening_id) else 0
+        row = store.get(number) if 0 < number <= MAX_ROW_ID else None
+        if row is None:
+            return deps.page("not_found.html", ctx, status=404)
+        assert ctx.user is not None
+        child_id = str(row["form_id"])
+        if not _may_see(store, ctx.user, child_id, [row]):
+            return deps.page(
+                "forbidden.html", ctx, 403, message=followup_text(ctx.lang, "err_not_your_child")
+            )
+        try:
+            text = notification_draft(
+                row, plans(store, child_id=child_id), reviews(store, child_id=child_id)
+            )
+        except FollowUpError:  # a stored record that does not verify: never shown as true
+            message = followup_text(ctx.lang, "err_unverified")
+            return deps.page("forbidden.html", ctx, 503, message=message)
+        log.info("notification draft shown for screening %d (not sent)", number)
+        return deps.page("draft.html", ctx, draft=text, child_id=child_id)
+
+
+def _problem(field: str, value: Any, expected: str) -> Any:
+    from ..errors import Problem
+
+    return Problem(field, value, expected)
+
+
+# --- the JSON API -------------------------------------------------------------------------------
+class DueItemOut(BaseModel):
+    """One plan whose review is overdue or due this week."""
+
+    plan_id: str = Field(description="The plan's id (SHA-256 of its content).")
+    child_id: str = Field(description="The child's pseudonymous id.")
+    unit: str = Field(description="The daycare or school that follows the child.")
+    responsible_role: str = Field(description="The role responsible for the agreed actions.")
+    due_on: date = Field(description="When the plan is to be reviewed.")
+    status: str = Field(description="`overdue` or `due`.")
+    days: int = Field(description="Days late (positive), or left (zero or negative).")
+
+
+class DueOut(BaseModel):
+    """The unit's plans whose review is overdue or due by the end of this week."""
+
+    unit: str = Field(description="Your unit (`opsporing users unit`).")
+    today: date = Field(description="The server's today; the week ends on its Sunday.")
+    due: list[DueItemOut] = Field(description="Overdue first, then by date.")
+
+
+def add_due_api(
+    api: FastAPI,
+    store: AuditLog,
+    require_user: Callable[..., StoredUser],
+    now: Callable[[], datetime],
+) -> None:
+    """Add ``GET /due`` to the JSON API (its HTTP Basic user; their own unit only)."""
+    from ._api import _responses  # the API's one table of documented problem responses
+
+    @api.get(
+        "/due",
+        response_model=DueOut,
+        responses=_responses(401, 403, 422, 429),
+        summary="Plans of your unit whose review is overdue or due this week",
+    )
+    def due_list(
+        unit: Annotated[
+            str | None, Query(max_length=64, description="Your unit (default).")
+        ] = None,
+        # A default, not Annotated: the dependency is a local name, and this module's
+        # annotations are strings resolved against its globals.
+        user: StoredUser = Depends(require_user),  # noqa: B008
+    ) -> dict[str, Any]:
+        own = unit_of(store, user.name)
+        if own is None:
+            raise HTTPException(403, "You are in no unit: `opsporing users unit NAME UNIT`.")
+        if unit is not None and unit != own:
+            raise HTTPException(403, "You see only your own unit's due list.")
+        day = now().date()
+        items = due(store, own, day)
+        log.info("API: due list of %d plan(s) (role %s)", len(items), user.role)
+        return {"unit": own, "today": day, "due": [i.to_dict() for i in items]}

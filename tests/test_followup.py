@@ -1,0 +1,579 @@
+"""Follow-up plans and reviews (issue 14): catalogue, records, the audit log, due, drafts, figures."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from opsporing.decision import Decision, unavailable_suggestion
+from opsporing.errors import DataError, FollowUpError, UnitAccessError
+from opsporing.followup import (
+    FollowUpPlan,
+    Review,
+    due,
+    key_figures,
+    load_catalogue,
+    notification_draft,
+    plans,
+    record_plan,
+    record_review,
+    review_days,
+    reviews,
+    set_unit,
+    timeline,
+    unit_of,
+)
+from opsporing.followup._catalogue import _parse
+from opsporing.vocabulary import load_vocabulary
+from opsporing.web import AuditLog, Submission
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
+
+
+class Clock:
+    """A clock the test moves forward (the store and the records read it)."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, days: float) -> None:
+        self.now += timedelta(days=days)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: Clock) -> AuditLog:
+    log = AuditLog(tmp_path / "audit.sqlite", clock=clock)
+    for name, unit in (("P-NORD", "skole-nord"), ("P-SYD", "skole-syd")):
+        # A user row without Argon2 (fast): the follow-up tests never log in.
+        log.add_user_row(name, "skole", "not-a-hash")
+        set_unit(log, name, unit)
+    return log
+
+
+def decide(
+    store: AuditLog,
+    clock: Callable[[], datetime],
+    child: str,
+    step: int,
+    *,
+    concerns: tuple[str, ...] = ("social.isolation",),
+    band: str = "gul",
+    red_flags: tuple[str, ...] = (),
+    notify: bool = False,
+    key: str | None = None,
+) -> dict[str, Any]:
+    """Store a screening of ``child`` with a signed decision at ``step``; the decision dict."""
+    record = Decision.record(
+        unavailable_suggestion(),
+        professional_role="skole",
+        professional_id="P-NORD",
+        chosen_step=step,
+        reason="vurdering i teamet",
+        notify=notify,
+        clock=clock,
+    ).to_dict()
+    scores = {
+        "overall_band": band,
+        "concerns": list(concerns),
+        "red_flags": list(red_flags),
+        "domains": {},
+    }
+    store.record(
+        Submission(
+            idempotency_key=key or f"{child}-{clock().isoformat()}-{step}",
+            form_id=child,
+            instrument="opsporing.skole.trivsel@1.0.0",
+            age_years=9.0,
+            answers={},
+            scores=scores,
+            suggestion={},
+            suggested_step=None,
+            chosen_step=step,
+            notify=notify,
+            role="skole",
+            professional_id="P-NORD",
+            reason="vurdering i teamet",
+            decision=record,
+        )
+    )
+    return record
+
+
+def make_plan(
+    decision: dict[str, Any], clock: Callable[[], datetime], child: str = "B-1", **kw: Any
+) -> FollowUpPlan:
+    args: dict[str, Any] = {
+        "child_id": child,
+        "unit": "skole-nord",
+        "concerns": ["social.isolation"],
+        "actions": ["s1.parent_talk", "s1.rcm"],
+        "responsible_role": "skole",
+        "parents_view": "Vi kan også mærke det derhjemme.",
+        "child_view": "Jeg har ikke nogen at lege med.",
+        "created_by": "P-NORD",
+        "clock": clock,
+    }
+    return FollowUpPlan.make(decision, **(args | kw))
+
+
+# --- the catalogue ---------------------------------------------------------------------------------
+def test_catalogue_is_data_with_steps_sources_and_both_languages() -> None:
+    cat = load_catalogue()
+    assert {m.step for m in cat.measures.values()} == {1, 2}
+    assert all(m.source.startswith("seed 00") for m in cat.measures.values())
+    assert all(m.label.da and m.label.en for m in cat.measures.values())
+    # The five kinds of step-2 intervention of seed 004 are all there.
+    kinds = {"s2.advice_light_treatment", "s2.group", "s2.consultative", "s2.civil_society"}
+    assert kinds | {"s2.mellemloest"} <= set(cat.measures)
+    assert [review_days(s) for s in range(7)] == [cat.review_after_days[s] for s in range(7)]
+    assert review_days(0) == 14  # the BTI's 14 days at level 0
+    assert cat.parents_not_told_first <= {c.code for c in load_vocabulary().red_flags}
+
+
+def test_a_bad_catalogue_reports_every_problem() -> None:
+    tree = {
+        "measures": {
+            "x.a": {"step": 3, "source": "seed 004", "label": {"da": "a", "en": "a"}},
+            "x.b": {"step": 1, "source": "a blog", "label": {"da": "b"}},
+        },
+        "review_after_days": {0: 14, 1: 0},
+        "outcomes": {"resolved": {"da": "r", "en": "r"}},
+        "parents_not_told_first": ["social.isolation"],
+    }
+    with pytest.raises(DataError) as info:
+        _parse(tree)
+    fields = [p.field for p in info.value.problems]
+    assert fields == [
+        "measures.x.a.step",
+        "measures.x.b.source",
+        "measures.x.b.label",
+        "review_after_days.1",
+        "review_after_days",
+        "outcomes",
+        "parents_not_told_first",
+    ]
+
+
+# --- the records -----------------------------------------------------------------------------------
+def test_a_plan_defaults_its_review_date_by_step(store: AuditLog, clock: Clock) -> None:
+    for step, days in ((1, review_days(1)), (2, review_days(2))):
+        plan = make_plan(decide(store, clock, "B-1", step), clock)
+        assert plan.review_on == (T0.date() + timedelta(days=days)).isoformat()
+        assert plan.decision_step == step
+
+
+def test_every_bad_field_of_a_plan_is_reported_at_once(store: AuditLog, clock: Clock) -> None:
+    d = decide(store, clock, "B-1", 1)
+    with pytest.raises(FollowUpError) as info:
+        make_plan(
+            d,
+            clock,
+            child="010203-1234",
+            concerns=["social.isolaton", "protective.trusted_adult"],
+            actions=["s2.group", "s9.magic"],
+            responsible_role="rektor",
+            parents_view="  ",
+            child_view="mit cpr er 010203 1234",
+            review_on="2025-01-01",
+        )
+    problems = info.value.problems
+    assert [p.field for p in problems] == [
+        "child_id",
+        "concerns",
+        "concerns",
+        "actions",
+        "actions",
+        "responsible_role",
+        "parents_view",
+        "child_view",
+        "review_on",
+    ]
+    assert "1234" not in str(info.value)  # no CPR number echoed
+    assert "step 1 or below" in str(problems[3].expected)
+
+
+@pytest.mark.parametrize(
+    "view", ["010203-1234", "cpr 0102031234 står her", "010203.1234", "01 02 03 - 1234"]
+)
+def test_views_with_a_cpr_number_are_refused(store: AuditLog, clock: Clock, view: str) -> None:
+    d = decide(store, clock, "B-1", 1)
+    for field in ("parents_view", "child_view"):
+        with pytest.raises(FollowUpError, match=field):
+            make_plan(d, clock, **{field: view})
+
+
+def test_a_plan_needs_a_decision_this_installation_signed(store: AuditLog, clock: Clock) -> None:
+    d = decide(store, clock, "B-1", 1)
+    with pytest.raises(FollowUpError, match="decision"):
+        make_plan(d | {"chosen_step": 2}, clock)
+
+
+def test_an_edited_or_replaced_record_is_refused(store: AuditLog, clock: Clock) -> None:
+    plan = make_plan(decide(store, clock, "B-1", 1), clock)
+    with pytest.raises(FollowUpError, match="plan_id"):
+        FollowUpPlan.from_dict(plan.to_dict() | {"review_on": "2027-01-01"})
+    forged = dataclasses.replace(plan, review_on="2027-01-01")
+    with pytest.raises(FollowUpError):
+        forged.verify()
+    data = plan.to_dict() | {"review_on": "2027-01-01"}
+    from opsporing.followup._records import _content_id
+
+    data["plan_id"] = _content_id(data, "plan_id")  # id recomputed: the signature still fails
+    with pytest.raises(FollowUpError, match="signature"):
+        FollowUpPlan.from_dict(data)
+    with pytest.raises(FollowUpError):
+        record_plan(store, forged, user_unit="skole-nord")
+
+
+def test_an_escalation_names_its_new_decision(store: AuditLog, clock: Clock) -> None:
+    plan = make_plan(decide(store, clock, "B-1", 1), clock)
+    with pytest.raises(FollowUpError, match="new_decision"):
+        Review.make(plan, happened="Værre.", outcome="escalates", reviewed_by="P-NORD")
+    with pytest.raises(FollowUpError, match="new_decision"):
+        Review.make(
+            plan,
+            happened="Bedre.",
+            outcome="resolved",
+            reviewed_by="P-NORD",
+            new_decision=decide(store, clock, "B-1", 2),
+        )
+    with pytest.raises(FollowUpError, match="outcome"):
+        Review.make(plan, happened="?", outcome="forgotten", reviewed_by="P-NORD")
+
+
+# --- the audit log -----------------------------------------------------------------------------------
+def test_plans_and_reviews_are_chained_and_append_only(store: AuditLog, clock: Clock) -> None:
+    plan = make_plan(decide(store, clock, "B-1", 1), clock)
+    record_plan(store, plan, user_unit="skole-nord")
+    clock.advance(30)
+    review = Review.make(plan, happened="Hun leger igen.", outcome="resolved", reviewed_by="P-NORD",
+                         clock=clock)  # fmt: skip
+    record_review(store, review, user_unit="skole-nord")
+    assert plans(store) == [plan] and reviews(store) == [review]
+    assert store.verify().ok
+    with sqlite3.connect(store.path) as con:
+        chained = con.execute("SELECT tbl FROM chain ORDER BY seq").fetchall()
+        assert [t for (t,) in chained][-2:] == ["followups", "followups"]
+        assert ("units",) in chained
+        for sql in ("UPDATE followups SET unit = 'x'", "DELETE FROM followups"):
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                con.execute(sql)
+    # With file access: drop the trigger and edit the plan's review date. The chain finds it.
+    with sqlite3.connect(store.path) as con:
+        con.execute("DROP TRIGGER followups_append_only_u")
+        con.execute("UPDATE followups SET review_on = '2030-01-01' WHERE kind = 'plan'")
+    report = store.verify()
+    assert not report.ok and "followups" in report.problem and "changed" in report.problem
+
+
+def test_a_slipped_in_plan_row_is_found(store: AuditLog, clock: Clock) -> None:
+    plan = make_plan(decide(store, clock, "B-1", 1), clock)
+    with sqlite3.connect(store.path) as con:
+        con.execute(
+            "INSERT INTO followups (kind, record_id, child_id, unit, plan_id, decision_id,"
+            " review_on, record_json, created_at) VALUES ('plan', ?, 'B-1', 'skole-nord', ?, ?,"
+            " ?, ?, 'x')",
+            (plan.plan_id, plan.plan_id, plan.decision_id, plan.review_on, plan.to_json()),
+        )
+    report = store.verify()
+    assert not report.ok and "without the chain" in report.problem
+
+
+def test_a_review_of_another_units_child_is_refused(store: AuditLog, clock: Clock) -> None:
+    assert unit_of(store, "P-SYD") == "skole-syd"
+    plan = make_plan(decide(store, clock, "B-1", 1), clock)
+    record_plan(store, plan, user_unit="skole-nord")
+    review = Review.make(plan, happened="Set fra syd.", outcome="resolved", reviewed_by="P-SYD")
+    count = store.head().count
+    with pytest.raises(UnitAccessError):
+        record_review(store, review, user_unit="skole-syd")
+    with pytest.raises(UnitAccessError):
+        record_review(store, review, user_unit=None)  # a user without a unit
+    # Nor a new plan for that child from the other unit.
+    d = decide(store, clock, "B-1", 1, key="second")
+    other = make_plan(d, clock, unit="skole-syd", created_by="P-SYD")
+    with pytest.raises(UnitAccessError):
+        record_plan(store, other, user_unit="skole-syd")
+    assert store.head().count == count + 2  # the second screening and its decision only
+    assert reviews(store) == [] and plans(store) == [plan]
+
+
+def test_a_plan_must_follow_a_stored_decision_about_the_same_child(
+    store: AuditLog, clock: Clock
+) -> None:
+    d = decide(store, clock, "B-1", 1)
+    with pytest.raises(FollowUpError, match="child_id"):
+        record_plan(store, make_plan(d, clock, child="B-2"), user_unit="skole-nord")
+    with pytest.raises(UnitAccessError):
+        record_plan(store, make_plan(d, clock), user_unit="skole-syd")
+    unstored = Decision.record(
+        unavailable_suggestion(), professional_role="skole", professional_id="P-1",
+        chosen_step=1, reason="r", clock=clock,
+    ).to_dict()  # fmt: skip
+    with pytest.raises(FollowUpError, match="decision_id"):
+        record_plan(store, make_plan(unstored, clock), user_unit="skole-nord")
+
+
+def test_a_closed_plan_takes_no_more_reviews(store: AuditLog, clock: Clock) -> None:
+    plan = make_plan(decide(store, clock, "B-1", 1), clock)
+    record_plan(store, plan, user_unit="skole-nord")
+    first = Review.make(plan, happened="Løst.", outcome="resolved", reviewed_by="P-NORD")
+    record_review(store, first, user_unit="skole-nord")
+    again = Review.make(plan, happened="Igen.", outcome="continues", reviewed_by="P-NORD",
+                        clock=lambda: T0 + timedelta(days=1))  # fmt: skip
+    with pytest.raises(FollowUpError, match="closed"):
+        record_review(store, again, user_unit="skole-nord")
+
+
+# --- what is due -------------------------------------------------------------------------------------
+def test_due_lists_overdue_and_this_weeks_plans_of_the_unit(store: AuditLog, clock: Clock) -> None:
+    # Three plans on Monday 5 January: step 0 (review 19 Jan), step 1 (16 Feb), step 2 (2 Mar).
+    made = {}
+    for child, step in (("B-0", 0), ("B-1", 1), ("B-2", 2)):
+        made[child] = make_plan(decide(store, clock, child, step), clock, child=child,
+                                actions=["s1.parent_talk"])  # fmt: skip
+        record_plan(store, made[child], user_unit="skole-nord")
+    assert due(store, "skole-nord", date(2026, 1, 12)) == []
+    week = due(store, "skole-nord", date(2026, 1, 19))  # Monday: B-0 due today
+    assert [(d.plan.child_id, d.status, d.days) for d in week] == [("B-0", "due", 0)]
+    later = due(store, "skole-nord", date(2026, 2, 12))  # Thursday; B-1 due Monday 16 Feb? no
+    assert [(d.plan.child_id, d.status, d.days) for d in later] == [("B-0", "overdue", 24)]
+    sunday = due(store, "skole-nord", date(2026, 2, 15))
+    assert [d.plan.child_id for d in sunday] == ["B-0"]
+    monday = due(store, "skole-nord", date(2026, 2, 16))
+    assert [(d.plan.child_id, d.status) for d in monday] == [("B-0", "overdue"), ("B-1", "due")]
+    assert due(store, "skole-syd", date(2026, 2, 16)) == []  # another unit sees none
+    # A "continues" review puts the plan on the list again a step's interval later.
+    clock.now = datetime(2026, 2, 16, 10, tzinfo=UTC)
+    r = Review.make(made["B-0"], happened="Bedre, men ikke godt.", outcome="continues",
+                    reviewed_by="P-NORD", clock=clock)  # fmt: skip
+    record_review(store, r, user_unit="skole-nord")
+    assert [d.plan.child_id for d in due(store, "skole-nord", date(2026, 2, 16))] == ["B-1"]
+    again = due(store, "skole-nord", date(2026, 3, 2))  # 16 Feb + 14 days
+    assert [(d.plan.child_id, d.status) for d in again][:2] == [("B-1", "overdue"), ("B-0", "due")]
+    with pytest.raises(FollowUpError, match="unit"):
+        due(store, "../etc", date(2026, 3, 2))
+
+
+def test_timeline_orders_screenings_plans_and_reviews(store: AuditLog, clock: Clock) -> None:
+    plan = make_plan(decide(store, clock, "B-1", 1), clock)
+    record_plan(store, plan, user_unit="skole-nord")
+    clock.advance(50)
+    new = decide(store, clock, "B-1", 2, notify=True)
+    clock.advance(0.01)
+    r = Review.make(plan, happened="Værre.", outcome="escalates", reviewed_by="P-NORD",
+                    new_decision=new, clock=clock)  # fmt: skip
+    record_review(store, r, user_unit="skole-nord")
+    assert [e.kind for e in timeline(store, "B-1")] == ["screening", "plan", "screening", "review"]
+    assert timeline(store, "B-9") == []
+
+
+# --- the notification draft -----------------------------------------------------------------------
+def _row(store: AuditLog, child: str) -> dict[str, Any]:
+    return [e.record for e in timeline(store, child) if e.kind == "screening"][-1]  # type: ignore[no-any-return]
+
+
+def test_a_draft_is_dialogue_based_with_the_parents_view(store: AuditLog, clock: Clock) -> None:
+    plan = make_plan(decide(store, clock, "B-1", 1), clock)
+    decide(store, clock, "B-1", 2, notify=True, band="rød")
+    draft = notification_draft(_row(store, "B-1"), [plan], [])
+    assert draft.parents_told_first and draft.violence_flags == ()
+    text = draft.text
+    assert text.startswith("UDKAST")
+    assert "ikke sendt" in text and "Dialogbaseret underretning" in text
+    assert "»Vi kan også mærke det derhjemme.«" in text
+    assert "»Jeg har ikke nogen at lege med.«" in text
+    assert "Social isolation" in text and "ressourcecentermøde (RCM)" in text
+    assert "trin 2, Forebyggende indsatser" in text
+    assert "må ikke orienteres" not in text
+
+
+@pytest.mark.parametrize("flag", sorted(load_catalogue().parents_not_told_first))
+def test_violence_or_abuse_means_the_parents_are_not_told_first(
+    store: AuditLog, clock: Clock, flag: str
+) -> None:
+    plan = make_plan(decide(store, clock, "B-1", 1), clock)
+    decide(store, clock, "B-1", 2, notify=True, band="rød", concerns=(flag,), red_flags=(flag,))
+    draft = notification_draft(_row(store, "B-1"), [plan], [])
+    assert not draft.parents_told_first and draft.violence_flags == (flag,)
+    lines = draft.text.splitlines()
+    notice = next(
+        i for i, line in enumerate(lines) if "Forældrene må ikke orienteres først" in line
+    )
+    assert notice < next(i for i, line in enumerate(lines) if line.startswith("1. "))
+    assert "Dialogbaseret" not in draft.text
+    assert "»Vi kan også" not in draft.text  # the parents' words are not put into it either
+
+
+def test_self_harm_is_a_red_flag_but_the_dialogue_stays(store: AuditLog, clock: Clock) -> None:
+    decide(store, clock, "B-1", 2, notify=True, band="rød", concerns=("emotional.self_harm",),
+           red_flags=("emotional.self_harm",))  # fmt: skip
+    draft = notification_draft(_row(store, "B-1"))
+    assert draft.parents_told_first and "(rødt flag)" in draft.text
+
+
+# --- key figures from a generated year ------------------------------------------------------------
+def _generate_year(store: AuditLog, clock: Clock, seed: int) -> dict[str, list[Any]]:
+    """Synthetic records over about a year, and each event as it is made (for a hand count)."""
+    rng = np.random.default_rng(seed)
+    facts: dict[str, list[Any]] = {"decisions": [], "concerns": [], "plans": []}
+    start = datetime(2026, 1, 5, 8, tzinfo=UTC)
+    for i in range(30):
+        child = f"Y-{i:03d}"
+        clock.now = start + timedelta(days=int(rng.integers(0, 200)), hours=i % 7)
+        steps = [int(s) for s in rng.integers(0, 3, size=int(rng.integers(1, 4)))]
+        for k, step in enumerate(steps):
+            concern = step > 0 or bool(rng.integers(0, 2))
+            d = decide(store, clock, child, step, band="gul" if concern else "grøn",
+                       concerns=("social.isolation",) if concern else ())  # fmt: skip
+            facts["decisions"].append((child, clock.now, step))
+            if concern:
+                facts["concerns"].append((child, clock.now))
+            if concern and rng.integers(0, 3) > 0:
+                clock.advance(float(rng.integers(1, 20)))
+                plan = make_plan(d, clock, child=child, actions=["s1.parent_talk"])
+                record_plan(store, plan, user_unit="skole-nord")
+                made, reviewed = clock.now, None
+                if rng.integers(0, 4) > 0:
+                    clock.advance(float(rng.integers(10, 80)))
+                    outcome = "continues" if k < len(steps) - 1 else "resolved"
+                    r = Review.make(plan, happened="Set igen.", outcome=outcome,
+                                    reviewed_by="P-NORD", clock=clock)  # fmt: skip
+                    record_review(store, r, user_unit="skole-nord")
+                    reviewed = clock.now
+                facts["plans"].append((child, made, date.fromisoformat(plan.review_on), reviewed))
+            clock.advance(float(rng.integers(20, 60)))
+    return facts
+
+
+@pytest.fixture(scope="module")
+def year(tmp_path_factory: pytest.TempPathFactory) -> tuple[AuditLog, dict[str, list[Any]]]:
+    clock = Clock()
+    store = AuditLog(tmp_path_factory.mktemp("year") / "audit.sqlite", clock=clock)
+    store.add_user_row("P-NORD", "skole", "not-a-hash")
+    set_unit(store, "P-NORD", "skole-nord")
+    return store, _generate_year(store, clock, seed=14)
+
+
+@pytest.mark.parametrize("as_of", [date(2026, 12, 31), date(2026, 6, 30)])
+def test_key_figures_of_a_generated_year_equal_a_hand_count(
+    year: tuple[AuditLog, dict[str, list[Any]]], as_of: date
+) -> None:
+    store, facts = year
+    figures = key_figures(store, 9048, as_of=as_of)
+    # The hand count, from the events as generated (not from the store).
+    seen = [(c, t, s) for c, t, s in facts["decisions"] if t.date() <= as_of]
+    steps: dict[str, list[int]] = {}
+    for c, _, s in sorted(seen, key=lambda e: e[1]):
+        steps.setdefault(c, []).append(s)
+    last = [s[-1] for s in steps.values()]
+    assert figures.children_with_decision == len(steps)
+    assert figures.children_by_step == {s: last.count(s) for s in range(7)}
+    assert figures.per_1000_by_step[1] == pytest.approx(1000 * last.count(1) / 9048)
+    pairs = [(s[i - 1], s[i]) for s in steps.values() for i in range(1, len(s))]
+    ups, downs = sum(b > a for a, b in pairs), sum(b < a for a, b in pairs)
+    assert (figures.escalations, figures.de_escalations) == (ups, downs)
+    assert ups > 0 and downs > 0
+    made = [(c, m, r, v) for c, m, r, v in facts["plans"] if m.date() <= as_of]
+    due_plans = [(r, v) for _, _, r, v in made if r <= as_of]
+    on_time = sum(1 for r, v in due_plans if v is not None and v.date() <= r and v.date() <= as_of)
+    assert (figures.plans_due, figures.plans_reviewed_on_time) == (len(due_plans), on_time)
+    assert figures.share_reviewed_on_time == pytest.approx(on_time / len(due_plans))
+    assert 0 < on_time < len(due_plans)
+    first_concern: dict[str, datetime] = {}
+    for c, t in facts["concerns"]:
+        if t.date() <= as_of:
+            first_concern.setdefault(c, t)
+    first_plan: dict[str, datetime] = {}
+    for c, m, _, _ in made:
+        first_plan.setdefault(c, m)
+    waits = [(first_plan[c] - t).total_seconds() / 86400 for c, t in first_concern.items()
+             if c in first_plan]  # fmt: skip
+    assert figures.children_concern_to_action == len(waits) > 0
+    assert figures.median_days_concern_to_action == pytest.approx(float(np.median(waits)))
+    assert figures.mean_days_concern_to_action == pytest.approx(float(np.mean(waits)))
+
+
+def test_key_figures_refuse_a_bad_population(store: AuditLog) -> None:
+    for bad in (0, -5, 2.5, True, "9048"):
+        with pytest.raises(FollowUpError, match="population"):
+            key_figures(store, bad)  # type: ignore[arg-type]
+
+
+def test_record_json_is_the_signed_record(store: AuditLog, clock: Clock) -> None:
+    plan = make_plan(decide(store, clock, "B-1", 1), clock)
+    record_plan(store, plan, user_unit="skole-nord")
+    with sqlite3.connect(store.path) as con:
+        (text,) = con.execute("SELECT record_json FROM followups").fetchone()
+    assert FollowUpPlan.from_dict(json.loads(text)) == plan
+
+
+def test_before_any_plan_a_child_belongs_to_the_unit_that_screened_it(
+    store: AuditLog, clock: Clock
+) -> None:
+    from opsporing.followup import child_units
+
+    d = decide(store, clock, "B-1", 1)  # recorded by P-NORD (skole-nord)
+    assert child_units(store, "B-1") == {"skole-nord"}
+    other = make_plan(d, clock, unit="skole-syd", created_by="P-SYD")
+    with pytest.raises(UnitAccessError):
+        record_plan(store, other, user_unit="skole-syd")
+    assert plans(store) == []
+    record_plan(store, make_plan(d, clock), user_unit="skole-nord")
+    assert child_units(store, "B-9") == set()
+
+
+# --- properties ------------------------------------------------------------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_CONCERNS = sorted(c.code for c in load_vocabulary().concerns)
+_STEP1 = sorted(m.id for m in load_catalogue().measures.values() if m.step == 1)
+_DECISION = Decision.record(
+    unavailable_suggestion(), professional_role="skole", professional_id="P-1",
+    chosen_step=1, reason="r", clock=lambda: T0,
+).to_dict()  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    concerns=st.lists(st.sampled_from(_CONCERNS), min_size=1, max_size=4, unique=True),
+    actions=st.lists(st.sampled_from(_STEP1), min_size=1, max_size=3, unique=True),
+    view=st.text(st.characters(blacklist_categories=["Cs", "Nd"]), min_size=1, max_size=60),
+    days=st.integers(1, 366),
+    field=st.sampled_from(["concerns", "actions", "parents_view", "review_on", "unit"]),
+)
+def test_a_plan_round_trips_and_any_change_breaks_it(
+    concerns: list[str], actions: list[str], view: str, days: int, field: str
+) -> None:
+    if not view.strip():
+        view = "enige"
+    plan = FollowUpPlan.make(
+        _DECISION, child_id="B-1", unit="skole-nord", concerns=concerns, actions=actions,
+        responsible_role="skole", parents_view=view, created_by="P-1",
+        review_on=T0.date() + timedelta(days=days), clock=lambda: T0,
+    )  # fmt: skip
+    assert FollowUpPlan.from_dict(json.loads(plan.to_json())) == plan
+    assert plan.review_on == (T0.date() + timedelta(days=days)).isoformat()
+    changed = plan.to_dict()
+    changed[field] = (
+        [*changed[field], "x"] if isinstance(changed[field], list) else changed[field] + "x"
+    )
+    with pytest.raises(FollowUpError):
+        FollowUpPlan.from_dict(changed)

@@ -1,0 +1,263 @@
+"""The follow-up process in the web form and the JSON API (issue 14), with FastAPI's TestClient."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi")
+
+from fastapi.testclient import TestClient
+
+from opsporing.followup import plans, reviews, set_unit
+from opsporing.web import AuditLog, create_app
+
+from .test_followup import Clock, decide
+
+PASSWORD = "correct horse battery staple"
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0)
+
+
+@pytest.fixture
+def app(tmp_path: Path, clock: Clock) -> Any:
+    return create_app(tmp_path / "audit.sqlite", clock=clock, model=None)
+
+
+@pytest.fixture
+def nord(app: Any, web_login: Callable[..., Any]) -> Any:
+    client = web_login(app, "P-NORD", "skole")
+    set_unit(app.state.audit_log, "P-NORD", "skole-nord")
+    return client
+
+
+@pytest.fixture
+def syd(app: Any, web_login: Callable[..., Any]) -> Any:
+    client = web_login(app, "P-SYD", "skole")
+    set_unit(app.state.audit_log, "P-SYD", "skole-syd")
+    return client
+
+
+def _decision_ids(page: str) -> list[str]:
+    return re.findall(r'<option value="([0-9a-f]{64})"', page)
+
+
+def _plan(client: Any, child: str = "B-1", **extra: Any) -> Any:
+    page = client.get(f"/children/{child}").text
+    data = {
+        "decision_id": _decision_ids(page)[0],
+        "concerns": ["social.isolation"],
+        "actions": ["s1.parent_talk", "s1.rcm"],
+        "responsible_role": "skole",
+        "parents_view": "Vi kan også mærke det derhjemme.",
+        "child_view": "Jeg har ingen at lege med.",
+        "lang": "da",
+    }
+    return client.post(f"/children/{child}/plans", data=data | extra)
+
+
+def test_the_child_page_shows_the_timeline_and_takes_a_plan(
+    app: Any, nord: Any, clock: Clock
+) -> None:
+    store: AuditLog = app.state.audit_log
+    decide(store, clock, "B-1", 1)
+    page = nord.get("/children/B-1")
+    assert page.status_code == 200
+    assert page.headers["cache-control"] == "no-store"
+    assert 'id="timeline"' in page.text and "Gul" in page.text
+    assert 'name="csrf_token"' in page.text
+    r = _plan(nord)
+    assert r.status_code == 303 and r.headers["location"].startswith("/children/B-1?lang=da")
+    [plan] = plans(store)
+    assert plan.unit == "skole-nord" and plan.created_by == "P-NORD"
+    assert plan.review_on == (T0.date() + timedelta(days=42)).isoformat()
+    page = nord.get("/children/B-1?lang=en").text
+    assert "Follow-up plan" in page and "Talk with the parents about the concern" in page
+    assert store.verify().ok
+
+
+def test_a_plan_with_a_cpr_number_is_refused_and_nothing_is_stored(
+    app: Any, nord: Any, clock: Clock
+) -> None:
+    store: AuditLog = app.state.audit_log
+    decide(store, clock, "B-1", 1)
+    count = store.head().count
+    r = _plan(nord, parents_view="Mor (010203-1234) er enig.", actions=["s2.group"])
+    assert r.status_code == 422
+    assert "010203-1234" not in r.text  # neither echoed in the page ...
+    assert "Mor (" in r.text or "parents_view" in r.text
+    assert 'id="followup-errors"' in r.text
+    assert "parents_view" in r.text and "actions" in r.text  # ... every problem shown at once
+    assert plans(store) == [] and store.head().count == count
+
+
+def test_csrf_and_origin_guard_the_plan_form(app: Any, nord: Any, clock: Clock) -> None:
+    store: AuditLog = app.state.audit_log
+    decide(store, clock, "B-1", 1)
+    assert _plan(nord, csrf_token="0" * 64).status_code == 403
+    page = nord.get("/children/B-1").text
+    data = {"decision_id": _decision_ids(page)[0], "csrf_token": nord.csrf}
+    r = nord.post("/children/B-1/plans", data=data, headers={"Origin": "http://evil.example"})
+    assert r.status_code == 403
+    assert plans(store) == []
+
+
+def test_another_units_child_is_neither_shown_nor_followed(
+    app: Any, nord: Any, syd: Any, clock: Clock
+) -> None:
+    store: AuditLog = app.state.audit_log
+    decide(store, clock, "B-1", 1)
+    assert _plan(nord).status_code == 303
+    assert syd.get("/children/B-1").status_code == 403
+    assert syd.get("/screenings/1/draft").status_code == 403
+    [plan] = plans(store)
+    r = syd.post(
+        f"/plans/{plan.plan_id}/review", data={"happened": "Set fra syd.", "outcome": "resolved"}
+    )
+    assert r.status_code == 403
+    assert reviews(store) == []
+    assert nord.get("/children/B-9").status_code == 404
+    assert nord.get("/children/..%2F..%2Fetc").status_code == 404
+    assert nord.get("/plans/abc/review").status_code in (404, 405)
+
+
+def test_an_admin_makes_no_plans(app: Any, nord: Any, web_login: Any, clock: Clock) -> None:
+    store: AuditLog = app.state.audit_log
+    decide(store, clock, "B-1", 1)
+    admin = web_login(app, "A-1", "admin")
+    page = admin.get("/children/B-1")
+    assert page.status_code == 200 and "save-plan" not in page.text  # reads every receipt
+    decision_id = _decision_ids(nord.get("/children/B-1").text)[0]
+    r = admin.post("/children/B-1/plans", data={"decision_id": decision_id})
+    assert r.status_code == 403
+
+
+def test_an_overdue_review_and_an_escalation(app: Any, nord: Any, clock: Clock) -> None:
+    store: AuditLog = app.state.audit_log
+    decide(store, clock, "B-1", 1)
+    _plan(nord)
+    [plan] = plans(store)
+    assert "B-1" not in nord.get("/").text.split('id="due"')[-1]  # nothing due on day one
+    clock.advance(50)  # the review date (day 42) has passed
+    start = nord.get("/").text
+    assert 'id="due"' in start and "Overskredet" in start and "8 dage for sent" in start
+    new = decide(store, clock, "B-1", 2, notify=True, band="rød")
+    page = nord.get("/children/B-1").text
+    assert "Løft: trin 1 → 2" in page and "(Overskredet)" in page
+    r = nord.post(
+        f"/plans/{plan.plan_id}/review",
+        data={"happened": "Det går ikke bedre.", "outcome": "escalates"},
+    )
+    assert r.status_code == 422 and "new_decision" in r.text  # an escalation names its decision
+    r = nord.post(
+        f"/plans/{plan.plan_id}/review",
+        data={
+            "happened": "Det går ikke bedre.",
+            "outcome": "escalates",
+            "new_decision_id": new["decision_id"],
+        },
+    )
+    assert r.status_code == 303
+    [review] = reviews(store)
+    assert review.new_decision_id == new["decision_id"] and not review.on_time
+    assert 'id="due"' in nord.get("/").text and "Ingen opfølgninger" in nord.get("/").text
+
+
+def test_the_draft_page_is_an_editable_text_never_sent(app: Any, nord: Any, clock: Clock) -> None:
+    store: AuditLog = app.state.audit_log
+    decide(store, clock, "B-1", 1)
+    _plan(nord)
+    count = store.head().count
+    page = nord.get("/screenings/1/draft")
+    assert page.status_code == 200
+    area = re.search(r'<textarea id="draft-text"[^>]*>(.*?)</textarea>', page.text, re.S)
+    assert area is not None and area.group(1).startswith("UDKAST")
+    assert "Dialogbaseret underretning" in area.group(1)
+    assert "»Vi kan også mærke det derhjemme.«" in area.group(1)
+    assert 'id="not-first-notice"' not in page.text
+    assert store.head().count == count  # looking at a draft stores nothing
+    decide(store, clock, "B-1", 2, notify=True, band="rød", concerns=("safety.disclosure",),
+           red_flags=("safety.disclosure",))  # fmt: skip
+    page = nord.get("/screenings/2/draft")
+    assert 'id="not-first-notice"' in page.text
+    assert "må ikke orienteres først" in page.text
+    assert nord.get("/screenings/99999999999999999999/draft").status_code == 404
+
+
+def test_the_due_api_lists_the_users_own_unit(app: Any, nord: Any, clock: Clock) -> None:
+    store: AuditLog = app.state.audit_log
+    decide(store, clock, "B-1", 1)
+    _plan(nord)
+    api = TestClient(app, base_url="http://127.0.0.1")
+    auth = ("P-NORD", PASSWORD)
+    assert api.get("/api/v1/due").status_code == 401
+    r = api.get("/api/v1/due", auth=auth)
+    assert r.status_code == 200 and r.json() == {
+        "unit": "skole-nord",
+        "today": "2026-01-05",
+        "due": [],
+    }
+    clock.advance(43)
+    body = api.get("/api/v1/due", auth=auth).json()
+    assert [(d["child_id"], d["status"], d["days"]) for d in body["due"]] == [("B-1", "overdue", 1)]
+    other = api.get("/api/v1/due?unit=skole-syd", auth=auth)
+    assert other.status_code == 403
+    assert other.headers["content-type"].startswith("application/problem+json")
+    spec = api.get("/api/v1/openapi.json").json()
+    assert "/due" in spec["paths"]
+
+
+def test_a_user_without_a_unit_is_told_how_to_get_one(
+    app: Any, web_login: Any, clock: Clock
+) -> None:
+    client = web_login(app, "P-NONE", "skole")
+    assert "opsporing users unit" in client.get("/").text
+    api = TestClient(app, base_url="http://127.0.0.1")
+    assert api.get("/api/v1/due", auth=("P-NONE", PASSWORD)).status_code == 403
+
+
+def test_a_review_with_a_cpr_number_is_refused_and_shown_masked(
+    app: Any, nord: Any, clock: Clock
+) -> None:
+    store: AuditLog = app.state.audit_log
+    decide(store, clock, "B-1", 1)
+    _plan(nord)
+    [plan] = plans(store)
+    count = store.head().count
+    r = nord.post(
+        f"/plans/{plan.plan_id}/review",
+        data={"happened": "Far 010203-1234 ringede.", "outcome": "continues"},
+    )
+    assert r.status_code == 422 and "010203-1234" not in r.text and "Far " in r.text
+    assert reviews(store) == [] and store.head().count == count
+    assert nord.post("/plans/" + "0" * 64 + "/review", data={}).status_code == 404
+
+
+def test_records_signed_under_another_key_are_never_shown_as_true(
+    app: Any, nord: Any, clock: Clock
+) -> None:
+    """A restart without OPSPORING_DECISION_KEY: the stored plan no longer verifies."""
+    from opsporing.decision import SigningKey, set_signing_key
+
+    store: AuditLog = app.state.audit_log
+    decide(store, clock, "B-1", 1)
+    _plan(nord)
+    clock.advance(60)
+    before = set_signing_key(SigningKey.generate())
+    try:
+        start = nord.get("/")
+        assert start.status_code == 200 and "OPSPORING_DECISION_KEY" in start.text
+        assert nord.get("/children/B-1").status_code == 503
+        assert nord.get("/screenings/1/draft").status_code == 503
+    finally:
+        set_signing_key(before)
+    assert nord.get("/children/B-1").status_code == 200
