@@ -150,7 +150,8 @@ def test_a_bad_catalogue_reports_every_problem() -> None:
     tree = {
         "measures": {
             "x.a": {"step": 3, "source": "seed 004", "label": {"da": "a", "en": "a"}},
-            "x.b": {"step": 1, "source": "a blog", "label": {"da": "b"}},
+            # Every text needs Danish (further languages are optional).
+            "x.b": {"step": 1, "source": "a blog", "label": {"en": "b"}},
         },
         "review_after_days": {0: 14, 1: 0},
         "outcomes": {"resolved": {"da": "r", "en": "r"}},
@@ -162,7 +163,7 @@ def test_a_bad_catalogue_reports_every_problem() -> None:
     assert fields == [
         "measures.x.a.step",
         "measures.x.b.source",
-        "measures.x.b.label",
+        "measures.x.b.label.da",
         "review_after_days.1",
         "review_after_days",
         "outcomes",

@@ -25,7 +25,7 @@ from typing import Any
 
 from .._safeload import parse_tree
 from ..errors import DataError, FollowUpError, Problem
-from ..vocabulary import Text, load_vocabulary
+from ..vocabulary import Text, load_vocabulary, text_problems
 
 __all__ = [
     "OUTCOMES",
@@ -83,14 +83,12 @@ class Catalogue:
 
 
 def _text(node: Any, where: str, problems: list[Problem]) -> Text:
-    if (
-        isinstance(node, Mapping)
-        and isinstance(node.get("da"), str)
-        and isinstance(node.get("en"), str)
-    ):
-        return Text(node["da"], node["en"])
-    problems.append(Problem(where, node, "a mapping with Danish 'da' and English 'en' text"))
-    return Text("", "")
+    # The vocabulary's one rule for a text: Danish required, any further language code.
+    found = text_problems(node, where)
+    if found:
+        problems.extend(found)
+        return Text("?")  # never used: the problems are raised before the catalogue is built
+    return Text.of(node, where)
 
 
 def _parse(tree: Any) -> Catalogue:
