@@ -452,8 +452,15 @@ def train(
     if screenings is not None or outcomes is not None:
         from ._research_cli import run_train_own
 
-        run_train_own(out, screenings=screenings, outcomes=outcomes, groups=group or [],
-                      seed=seed, fail=_fail, signing_key=signing_key)
+        run_train_own(
+            out,
+            screenings=screenings,
+            outcomes=outcomes,
+            groups=group or [],
+            seed=seed,
+            fail=_fail,
+            signing_key=signing_key,
+        )
         return
     from .model.train import SEED, run_training
 
@@ -498,8 +505,16 @@ def evaluate(
     from ._research_cli import run_evaluate
 
     run_evaluate(
-        output, data=data, model=model, screenings=screenings, outcomes=outcomes,
-        groups=group or [], label=label, lang=lang.value, n_boot=n_boot, fail=_fail,
+        output,
+        data=data,
+        model=model,
+        screenings=screenings,
+        outcomes=outcomes,
+        groups=group or [],
+        label=label,
+        lang=lang.value,
+        n_boot=n_boot,
+        fail=_fail,
         instrument_quality=instrument_quality,
     )
 
