@@ -709,8 +709,23 @@ def instruments_show(
             f"≥{dom.min_answered} answered, gul {dom.bands.yellow:g}, rød {dom.bands.red:g})[/dim]"
         )
         for item in inst.items_in(dom.id):
-            rev = " [dim](reverse)[/dim]" if item.reverse else ""
-            console.print(f"  {item.id:24s} {item.text.get(language)}{rev}")
+            scale = inst.scale(item.scale)
+            notes = [
+                *(["reverse"] if item.reverse else []),
+                *(
+                    [f"{scale.min}-{scale.max} {scale.number.unit.get(language)}, not summed"]
+                    if scale.number is not None
+                    else []
+                ),
+                *(["required"] if dom.required else []),
+                *(
+                    [f"critical {item.critical.model_dump(exclude_none=True)}"]
+                    if item.critical
+                    else []
+                ),
+            ]
+            extra = f" [dim]({'; '.join(notes)})[/dim]" if notes else ""
+            console.print(f"  {item.id:24s} {item.text.get(language)}{extra}")
 
 
 def main() -> None:

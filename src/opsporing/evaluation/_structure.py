@@ -35,7 +35,7 @@ ETS_B, ETS_C = 1.0, 1.5
 def _domains(instrument: Instrument, keyed: pd.DataFrame) -> dict[str, list[str]]:
     out = {}
     for domain in instrument.domains:
-        items = [i.id for i in instrument.items_in(domain.id) if i.id in keyed.columns]
+        items = [i.id for i in instrument.scored_items_in(domain.id) if i.id in keyed.columns]
         values = keyed[items].to_numpy(dtype=np.float64) if items else np.empty((0, 0))
         graded = bool(items) and np.nanmax(values, initial=0.0) > 1.0
         if len(items) >= 3 and graded:
