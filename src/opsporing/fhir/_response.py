@@ -50,7 +50,8 @@ def _whole_in(value: Any, scale: ResponseScale) -> bool:
     """A whole number within a number scale's range (checked without listing the range)."""
     if not isinstance(value, Real) or isinstance(value, bool):
         return False
-    return math.isfinite(value) and value == int(value) and scale.min <= value <= scale.max
+    number = float(value)
+    return math.isfinite(number) and number.is_integer() and scale.min <= number <= scale.max
 
 
 def _read_value(
