@@ -50,7 +50,12 @@ def _whole_in(value: Any, scale: ResponseScale) -> bool:
     """A whole number within a number scale's range (checked without listing the range)."""
     if not isinstance(value, Real) or isinstance(value, bool):
         return False
-    number = float(value)
+    if isinstance(value, int):  # exact, however long (JSON integers have no limit)
+        return scale.min <= value <= scale.max
+    try:
+        number = float(value)
+    except (OverflowError, ValueError):
+        return False
     return math.isfinite(number) and number.is_integer() and scale.min <= number <= scale.max
 
 
