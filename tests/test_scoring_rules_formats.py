@@ -86,6 +86,7 @@ def test_questionnaire_response_round_trips_a_number_answer() -> None:
     [
         {"valueInteger": 66},
         {"valueInteger": -1},
+        {"valueInteger": 10**400},
         {"valueCoding": {"code": "3"}},
         {"valueString": "3"},
     ],
