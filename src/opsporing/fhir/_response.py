@@ -36,6 +36,8 @@ def _check_instrument(instrument: Any) -> Instrument:
 
 
 def _expectation(scale: ResponseScale) -> str:
+    if scale.number is not None:
+        return f"a whole number from {scale.min} to {scale.max} (valueInteger)"
     values = ", ".join(str(v) for v in scale.values)
     labels = ", ".join(repr(o.label.da) for o in scale.options)
     return (
@@ -44,10 +46,30 @@ def _expectation(scale: ResponseScale) -> str:
     )
 
 
+def _whole_in(value: Any, scale: ResponseScale) -> bool:
+    """A whole number within a number scale's range (checked without listing the range)."""
+    if not isinstance(value, Real) or isinstance(value, bool):
+        return False
+    if isinstance(value, int):  # exact, however long (JSON integers have no limit)
+        return scale.min <= value <= scale.max
+    try:
+        number = float(value)
+    except (OverflowError, ValueError):
+        return False
+    return math.isfinite(number) and number.is_integer() and scale.min <= number <= scale.max
+
+
 def _read_value(
     reader: ResponseReader, link_id: str, key: str, value: Any, scale: ResponseScale, system: str
 ) -> int | None:
     """The stored value of one answer, or ``None`` after recording a problem."""
+    if scale.is_number:
+        # A count has no codes or labels: only an integer answer within the range.
+        if key == "valueInteger" and _whole_in(value, scale):
+            return int(value)
+        kind = "out_of_range" if key == "valueInteger" else "wrong_type"
+        reader.problem(link_id, value, _expectation(scale), kind=kind)
+        return None
     allowed = scale.values
     if key == "valueCoding":
         if not isinstance(value, dict):
@@ -314,6 +336,12 @@ def to_questionnaire_response(
         if value is None or (isinstance(value, float) and math.isnan(value)):
             continue
         scale = instrument.scale(instrument.item(item_id).scale)
+        if scale.is_number:
+            if not _whole_in(value, scale):
+                problems.append(Problem(item_id, value, _expectation(scale), kind="out_of_range"))
+                continue
+            answers[item_id] = {"linkId": item_id, "answer": [{"valueInteger": int(value)}]}
+            continue
         option = next(
             (
                 o

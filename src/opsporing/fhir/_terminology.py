@@ -101,6 +101,8 @@ def to_code_systems(
     lang = check_lang(lang)
     out = []
     for scale in instrument.scales:
+        if scale.is_number:
+            continue  # a count has no codes: its items are integer answers
         concepts = [
             {
                 "extension": [{"url": ORDINAL_VALUE_URL, "valueDecimal": o.value}],
@@ -186,6 +188,7 @@ def to_value_sets(
             },
         }
         for scale in instrument.scales
+        if not scale.is_number
     ]
 
 

@@ -172,9 +172,15 @@ class ScoredForm(BaseModel):
     age_years: float | None = Field(description="The child's age in years.")
     instrument: str = Field(description="id@version of the instrument.")
     band_overall: Literal["grøn", "gul", "rød"] | None = Field(
-        alias="band.overall", description="The worst band; rød whenever a red flag is raised."
+        alias="band.overall",
+        description="By the instrument's overall rule (the worst band, or the total's band "
+        "raised by a concern domain at rød or a critical answer); rød whenever a red flag is "
+        "raised.",
     )
     red_flag: bool = Field(description="A red flag: the duty to notify applies now.")
+    critical: bool = Field(
+        default=False, description="A critical answer was given (the overall band is at least gul)."
+    )
     n_missing: int = Field(description="Items not answered.")
 
 
@@ -283,6 +289,17 @@ class DomainScoreOut(BaseModel):
     direction: str = Field(description="concern or resource: which way is worse.")
 
 
+class CriticalAnswerOut(BaseModel):
+    """A critical answer: the item, the raw answer and what to do now."""
+
+    model_config = _CLOSED
+    item: str = Field(description="The item id.")
+    answer: float = Field(description="The raw answer that met the item's critical bound.")
+    act_now: dict[str, str] | None = Field(
+        description="What to do now, by language (da, en); null when the item has no text."
+    )
+
+
 class FormScoreOut(BaseModel):
     """The scores of one form, as :meth:`opsporing.scoring.FormScore.to_dict` writes them."""
 
@@ -291,11 +308,17 @@ class FormScoreOut(BaseModel):
     domains: dict[str, DomainScoreOut] = Field(description="Domain id to its score.")
     total: float | None = Field(description="The total score, when the instrument has one.")
     total_band: str | None = Field(description="The total's band.")
-    overall_band: str | None = Field(description="The worst band; rød with a red flag.")
+    overall_band: str | None = Field(
+        description="By the instrument's overall rule (worst band, or the total's band raised "
+        "to at least gul by a concern domain at rød or a critical answer); rød with a red flag."
+    )
     concerns: list[str] = Field(description="Concern concepts the answers evidence.")
     protective_factors: list[str] = Field(description="Protective factors evidenced.")
     red_flags: list[str] = Field(description="Red-flag concepts raised.")
     missing_items: list[str] = Field(description="Items not answered.")
+    critical_answers: list[CriticalAnswerOut] = Field(
+        default=[], description="Items answered at their critical bound (at least gul)."
+    )
 
 
 class DecisionOut(BaseModel):

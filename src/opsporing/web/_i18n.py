@@ -52,6 +52,12 @@ _STRINGS: dict[str, str] = {
     "err_age": N_("Enter the age as a number, e.g. 4."),
     "err_token": N_("The form has expired or is invalid. Open a new form."),
     "err_choice": N_("Choose one of the options."),
+    "err_number": N_("Enter a whole number from {low} to {high}."),
+    "err_answer_required": N_(
+        "Must be answered: a blank is never read as “no”. Choose “Unsure” if in doubt."
+    ),
+    "critical_title": N_("Critical answers"),
+    "critical_intro": N_("These answers give at least yellow, whatever the sums say. Do this now:"),
     "err_reason": N_(
         "Give a reason: it is required when you choose another step than the suggestion or go"
         " against a red flag."
