@@ -207,6 +207,18 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "yes": ("Ja", "Yes"),
     "no": ("Nej", "No"),
     "not_found": ("Ikke fundet", "Not found"),
+    "erased_title": ("Slettet", "Erased"),
+    "erased_text": (
+        "Indholdet er slettet efter opbevaringsreglerne; kun at det fandtes, står tilbage.",
+        "The content was erased under the retention rules; only that it existed remains.",
+    ),
+    "purpose_title": ("Hvorfor åbner du barnets oplysninger?", "Why do you open the child's data?"),
+    "purpose_intro": (
+        "Hver visning af et barns oplysninger logges med hvem, hvornår og formålet.",
+        "Every view of a child's data is logged with who, when and the purpose.",
+    ),
+    "purpose": ("Formål", "Purpose"),
+    "purpose_button": ("Vis", "Show"),
     "login_title": ("Log ind", "Log in"),
     "login_intro": (
         "Log ind med dit medarbejder-id. Beslutninger registreres under dit id og din rolle.",

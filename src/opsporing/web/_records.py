@@ -137,6 +137,8 @@ class Protection:
 
     purposes: Mapping[str, Text]
     retention_days: Mapping[str, int]
+    #: The purpose of the receipt shown right after recording a decision.
+    recording_purpose: str
 
     def purpose_label(self, code: str, lang: Language = "da") -> str:
         return self.purposes[code].get(lang)
@@ -167,10 +169,11 @@ def _load_policy(text: str, source: str) -> Protection:
             for code, label in data["purposes"].items()
         }
         days = {str(kind): data["retention_days"][kind] for kind in data["retention_days"]}
+        recording = str(data["recording_purpose"])
     except (yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
         raise UserError(
-            f"{source}: expected 'purposes' (code: {{da, en}}) and 'retention_days' "
-            f"(kind: days): {str(exc)[:80]}"
+            f"{source}: expected 'purposes' (code: {{da, en}}), 'recording_purpose' and "
+            f"'retention_days' (kind: days): {str(exc)[:80]}"
         ) from None
     for kind, value in days.items():
         ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 36500
@@ -179,9 +182,11 @@ def _load_policy(text: str, source: str) -> Protection:
                 f"{source}: retention_days.{kind[:40]} = {str(value)[:20]!r}: expected a kind of "
                 "lower-case letters and a whole number of days from 1 to 36500"
             )
-    if not purposes:
-        raise UserError(f"{source}: purposes = {{}}: expected at least one purpose")
-    return Protection(purposes, days)
+    if recording not in purposes:
+        raise UserError(
+            f"{source}: recording_purpose = {recording[:40]!r}: expected one of the purposes"
+        )
+    return Protection(purposes, days, recording)
 
 
 @functools.cache
