@@ -217,6 +217,14 @@ class KeyStore:
             ).fetchone()
         return row is not None
 
+    def held(self) -> list[tuple[str, str, str]]:
+        """Every ``(child_ref, kind, created_at)`` that has a key."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT child_ref, kind, created_at FROM child_keys ORDER BY 1, 2"
+            ).fetchall()
+        return [(str(a), str(b), str(c)) for a, b, c in rows]
+
     def erase(self, child_ref: str, kind: str) -> bool:
         """Destroy the key of ``(child_ref, kind)``; ``True`` when there was one.
 

@@ -621,11 +621,13 @@ class AuditLog:
             return _records.select_access(con, child_ref=ref, user=user)
 
     def record_kinds(self) -> list[tuple[str, str, int, int, str]]:
-        """Per child and kind: ``(child_ref, kind, records, last id, newest time)``."""
+        """Per child and kind, records not erased: ``(child_ref, kind, count, last id, newest)``."""
         with self._connect() as con:
             rows = con.execute(
-                "SELECT child_ref, kind, COUNT(*), MAX(id), MAX(created_at) FROM records"
-                " GROUP BY child_ref, kind ORDER BY child_ref, kind"
+                "SELECT r.child_ref, r.kind, COUNT(*), MAX(r.id), MAX(r.created_at)"
+                " FROM records AS r WHERE r.id > COALESCE((SELECT MAX(e.up_to) FROM erasures"
+                " AS e WHERE e.child_ref = r.child_ref AND e.kind = r.kind), 0)"
+                " GROUP BY r.child_ref, r.kind ORDER BY r.child_ref, r.kind"
             ).fetchall()
         return [(str(a), str(b), int(c), int(d), str(e)) for a, b, c, d, e in rows]
 
@@ -646,6 +648,12 @@ class AuditLog:
 
         result: bool = self._write(work, "the erasure")
         return result
+
+    def scrub(self) -> bool:
+        """Checkpoint and empty the log's write-ahead log (after erasures); ``True`` if done."""
+        with self._connect() as con:
+            busy, _, _ = con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return not busy
 
     # --- users ------------------------------------------------------------------------------
     def add_user_row(self, name: str, role: str, password_hash: str | None) -> StoredUser:
