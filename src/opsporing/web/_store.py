@@ -66,7 +66,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import AuditChainError, DecisionError, IdempotencyConflictError, StorageError
+from ..errors import (
+    AuditChainError,
+    DecisionError,
+    IdempotencyConflictError,
+    StorageError,
+    UserError,
+)
+from ..privacy import reject_cpr
 from . import _chain, _records
 from ._chain import ChainReport, Head
 from ._files import beside, create_private, secret_file, tighten, write_private_atomically
@@ -392,7 +399,7 @@ class AuditLog:
         """
         created_at = self._now()
         _check_decision_signature(sub.decision)
-        child = self.keys.child_ref(sub.form_id)
+        child = self.child_ref(sub.form_id)
         keys = {
             kind: self.keys.data_key(child, kind, create=True, now=created_at)
             for kind in SUBMISSION_KINDS
@@ -561,7 +568,18 @@ class AuditLog:
 
     # --- personal records (the generic path; see the module docstring) ----------------------------
     def child_ref(self, pseudonym: str) -> str:
-        """The reference under which the log stores the child with this pseudonym."""
+        """The reference under which the log stores the child with this pseudonym.
+
+        Raises
+        ------
+        UserError
+            The pseudonym is empty, longer than 128 characters, or a CPR number.
+        """
+        if not isinstance(pseudonym, str) or not pseudonym.strip() or len(pseudonym) > 128:
+            raise UserError(
+                f"child = {str(pseudonym)[:40]!r}: expected a pseudonymous id of 1-128 characters"
+            )
+        reject_cpr([pseudonym], "child")
         return self.keys.child_ref(pseudonym)
 
     def append_record(
@@ -582,7 +600,7 @@ class AuditLog:
         """
         kind = protection_policy().check_kind(kind)
         created_at = self._now()
-        child = self.keys.child_ref(pseudonym)
+        child = self.child_ref(pseudonym)
         key = self.keys.data_key(child, kind, create=True, now=created_at)
         assert key is not None
 
@@ -608,7 +626,7 @@ class AuditLog:
         self, pseudonym: str, reader: Reader, *, kinds: Sequence[str] | None = None
     ) -> list[PersonalRecord]:
         """Every record of the child (of ``kinds``), opened; the read is logged first."""
-        child = self.keys.child_ref(pseudonym)
+        child = self.child_ref(pseudonym)
         wanted = sorted(kinds) if kinds is not None else ["*"]
         self.log_access(child, reader, [f"{k}:*" for k in wanted])
         with self._connect() as con:
@@ -616,7 +634,7 @@ class AuditLog:
 
     def access_log(self, *, child: str | None = None, user: str | None = None) -> list[AccessEntry]:
         """The access log of one child (by pseudonym), one user, or everyone."""
-        ref = self.keys.child_ref(child) if child is not None else None
+        ref = self.child_ref(child) if child is not None else None
         with self._connect() as con:
             return _records.select_access(con, child_ref=ref, user=user)
 
