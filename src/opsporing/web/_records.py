@@ -316,6 +316,13 @@ def _erased_up_to(con: sqlite3.Connection, child_ref: str, kind: str) -> int:
     return int(row[0] or 0)
 
 
+# CAST: a tampered cell of another type reads as bytes (and fails its check), never crashes.
+_SELECT = (
+    "SELECT r.id, r.child_ref, r.kind, r.link, r.created_at, CAST(s.nonce AS BLOB),"
+    " CAST(s.ciphertext AS BLOB) FROM records AS r LEFT JOIN sealed AS s ON s.record_id = r.id"
+)
+
+
 def select_records(
     con: sqlite3.Connection,
     keys: KeyStore,
@@ -333,17 +340,13 @@ def select_records(
     """
     if child_ref is not None:
         rows = con.execute(
-            "SELECT r.id, r.child_ref, r.kind, r.link, r.created_at, s.nonce, s.ciphertext"
-            " FROM records AS r LEFT JOIN sealed AS s ON s.record_id = r.id"
-            " WHERE r.child_ref = ? ORDER BY r.id",
+            _SELECT + " WHERE r.child_ref = ? ORDER BY r.id",
             (child_ref,),
         ).fetchall()
     else:
         marks = ",".join("?" * len(links))
         rows = con.execute(
-            "SELECT r.id, r.child_ref, r.kind, r.link, r.created_at, s.nonce, s.ciphertext"
-            f" FROM records AS r LEFT JOIN sealed AS s ON s.record_id = r.id"
-            f" WHERE r.link IN ({marks}) ORDER BY r.id",
+            _SELECT + f" WHERE r.link IN ({marks}) ORDER BY r.id",
             tuple(links),
         ).fetchall()
     wanted = None if kinds is None else frozenset(kinds)
@@ -442,7 +445,7 @@ def insert_erasure(
 def check_content(con: sqlite3.Connection) -> str:
     """The first record whose ciphertext is missing or is not what the chain holds ("" if none)."""
     cur = con.execute(
-        "SELECT r.id, r.digest, s.nonce, s.ciphertext"
+        "SELECT r.id, r.digest, CAST(s.nonce AS BLOB), CAST(s.ciphertext AS BLOB)"
         " FROM records AS r LEFT JOIN sealed AS s ON s.record_id = r.id ORDER BY r.id"
     )
     for rid, digest, nonce, ciphertext in cur:
