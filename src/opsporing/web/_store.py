@@ -77,7 +77,7 @@ from ..privacy import reject_cpr
 from . import _chain, _records
 from ._chain import ChainReport, Head
 from ._files import beside, create_private, secret_file, tighten, write_private_atomically
-from ._keystore import KeyStore, master_key
+from ._keystore import KeyStore, empty_wal, master_key
 from ._records import AccessEntry, PersonalRecord, Reader, protection_policy
 
 __all__ = [
@@ -670,8 +670,7 @@ class AuditLog:
     def scrub(self) -> bool:
         """Checkpoint and empty the log's write-ahead log (after erasures); ``True`` if done."""
         with self._connect() as con:
-            busy, _, _ = con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        return not busy
+            return empty_wal(con)
 
     # --- users ------------------------------------------------------------------------------
     def add_user_row(self, name: str, role: str, password_hash: str | None) -> StoredUser:
