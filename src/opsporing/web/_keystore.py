@@ -36,6 +36,7 @@ import hmac
 import os
 import secrets
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -136,6 +137,10 @@ class KeyStore:
     def __init__(self, db_path: Path, master: bytes) -> None:
         self.path = beside(db_path, "keys")
         self._wrap = AESGCM(master)
+        self._con: sqlite3.Connection | None = None
+        # One connection for the store's life, shared by the server's threads under a lock:
+        # closing the last connection of a WAL file checkpoints it (milliseconds per key).
+        self._lock = threading.Lock()
         try:
             create_private(self.path)
             for suffix in ("", "-wal", "-shm"):
@@ -149,15 +154,32 @@ class KeyStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.path, timeout=_BUSY_MS / 1000, isolation_level=None)
-        try:
-            con.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
-            # Freed bytes are overwritten with zeros: an erased key leaves no trace in the file.
-            con.execute("PRAGMA secure_delete = ON")
-            con.execute("PRAGMA synchronous = NORMAL")
-            yield con
-        finally:
-            con.close()
+        with self._lock:
+            if self._con is None:
+                con = sqlite3.connect(
+                    self.path,
+                    timeout=_BUSY_MS / 1000,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+                con.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
+                # Freed bytes are overwritten with zeros: an erased key leaves no trace.
+                con.execute("PRAGMA secure_delete = ON")
+                con.execute("PRAGMA synchronous = NORMAL")
+                self._con = con
+            try:
+                yield self._con
+            except BaseException:
+                if self._con.in_transaction:
+                    self._con.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        """Close the store's connection (it is opened again when needed)."""
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
 
     def _seal(self, key: bytes, aad: bytes) -> bytes:
         nonce = secrets.token_bytes(_NONCE)

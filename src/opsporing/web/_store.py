@@ -315,6 +315,10 @@ class AuditLog:
                 "start a new log for new screenings (docs/data-protection.md, 'Existing logs')"
             )
         self.keys = KeyStore(self.path, master_key(self.path))
+        # Held open while the log is: the per-operation connections then never close the
+        # file's last connection, which would checkpoint the WAL every time (milliseconds).
+        self._keeper = sqlite3.connect(self.path, check_same_thread=False)
+        self._keeper.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # opens the file
         if str(mode).lower() != "wal":
             raise StorageError(f"the audit log {self.path} cannot use WAL mode (got {mode!r})")
         # A key is made only for a log that has nothing to check yet.
