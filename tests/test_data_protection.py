@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("fastapi")
 
@@ -369,3 +371,46 @@ def test_the_insight_export_escapes_what_was_recorded(store: AuditLog) -> None:
     store.append_record("decision", "B-1", {"reason": "<script>alert(1)</script>"})
     html = insight_html(insight(store, "B-1", Reader("A-1", "admin", "tilsyn", "cli")))
     assert "<script>alert" not in html and "&lt;script&gt;" in html
+
+
+# --- retention as a property ----------------------------------------------------------------------
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    writes=st.lists(
+        st.tuples(
+            st.sampled_from(["A", "B", "C"]),
+            st.sampled_from(["screening", "suggestion", "decision"]),
+            st.integers(0, 3000),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    run_day=st.integers(0, 5000),
+)
+def test_retention_erases_a_group_exactly_when_its_newest_record_has_expired(
+    tmp_path_factory: pytest.TempPathFactory, writes: list[tuple[str, str, int]], run_day: int
+) -> None:
+    from opsporing.web import protection_policy
+
+    clock = Clock()
+    store = AuditLog(tmp_path_factory.mktemp("prop") / "audit.sqlite", clock=clock)
+    for child, kind, day in sorted(writes, key=lambda w: w[2]):
+        clock.now = T0 + timedelta(days=day)
+        store.append_record(kind, child, {"day": day})
+    clock.now = T0 + timedelta(days=run_day, seconds=1)
+    days = protection_policy().retention_days
+    newest: dict[tuple[str, str], int] = {}
+    for child, kind, day in writes:
+        newest[(child, kind)] = max(day, newest.get((child, kind), 0))
+    expected = {
+        (store.child_ref(c), k) for (c, k), d in newest.items() if d + days[k] <= run_day
+    }
+    got = {(e.child_ref, e.kind) for e in run_retention(store, clock=clock).erased}
+    assert got == expected
+    reader = Reader("A-1", "admin", "tilsyn", "cli")
+    for child in {c for c, _, _ in writes}:
+        for r in store.read_child(child, reader):
+            assert r.erased == ((store.child_ref(child), r.kind) in expected)
+    assert store.verify().ok
