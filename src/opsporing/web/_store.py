@@ -4,24 +4,29 @@ The log is **append-only**. This module contains no statement that changes or re
 row (a test reads this file to prove it), and the database itself refuses such statements
 with triggers, so a record, once written, says forever what was seen and decided.
 
-Two tables:
+The tables:
 
 ``screenings``
-    One filled-in form: the pseudonymous form id, the instrument (``id@version``), the
-    child's age, the answers and the scores (JSON), the time, and the idempotency key of
-    the rendered form it came from (unique, so a double submit stores once).
+    One filled-in form: the child's reference (in ``form_id``: a keyed hash of the
+    pseudonymous form id), the instrument (``id@version``), the time, and the idempotency
+    key of the rendered form it came from (unique, so a double submit stores once). The
+    age, answers and scores are sealed records (below); the columns say ``"sealed"``.
 ``decisions``
-    The professional's decision on exactly one screening: the model's suggestion as it was
-    shown (JSON, including the suggested step), the chosen step, whether the professional
-    notifies the municipality, the role, the pseudonymous professional id, the reason, the
-    decision record of :mod:`opsporing.decision` (JSON), the time.
+    The professional's decision on exactly one screening: the suggested and the chosen
+    step, whether the professional notifies the municipality, the role, the pseudonymous
+    professional id, the time. The suggestion as shown, the reason and the decision record
+    of :mod:`opsporing.decision` are sealed records.
+``records``, ``sealed``, ``access``, ``erasures``
+    Personal records sealed per child and kind, every read of them, and what retention
+    erased (:mod:`._records`).
 
 ``users``
     The people who may log in to the web form: name, role, Argon2 password hash (``NULL``
     when the user is disabled), time. A change to a user is a new row; the newest row of a
     name is the user as they are now, so this table is append-only too.
 ``chain``
-    One entry per row of the three tables above, in the order written, each a keyed hash
+    One entry per row of the tables above but ``sealed`` (whose hash is in ``records``), in
+    the order written, each a keyed hash
     (HMAC-SHA256) of its row and of the entry before it (see :mod:`._chain`): an
     edited, removed or slipped-in row is found by :meth:`AuditLog.verify`, a log cut short
     or reset by comparing with its last known head, kept in ``<db>.head`` after every write.
