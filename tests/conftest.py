@@ -94,3 +94,20 @@ def signed_decision(
         notify=notify,
         clock=lambda: datetime(2026, 11, 23, 8, 0, tzinfo=UTC),
     ).to_dict()
+
+
+def opened_rows(db: Path) -> list[dict[str, object]]:
+    """Every stored screening with its decision, content opened (``AuditLog.get``), by id.
+
+    Personal content is sealed in the database (issue 18): tests read it back through the
+    log, never from the raw columns.
+    """
+    import sqlite3
+
+    from opsporing.web import AuditLog
+
+    with sqlite3.connect(db) as con:
+        ids = [int(i) for (i,) in con.execute("SELECT id FROM screenings ORDER BY id")]
+    log = AuditLog(db)
+    rows = [log.get(i) for i in ids]
+    return [r for r in rows if r is not None]

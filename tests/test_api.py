@@ -296,7 +296,7 @@ def test_a_decision_is_recorded_under_the_login_and_read_back(
     scores = score_form(get_instrument(SCHOOL), _full(1), age_years=9.0).to_dict()
     assert receipt["scores"] == json.loads(json.dumps(scores))
     assert _counts(db) == (1, 1)
-    again = model_api.get(f"/api/v1/decisions/{receipt['id']}")
+    again = model_api.get(f"/api/v1/decisions/{receipt['id']}?purpose=opsporing")
     assert again.status_code == 200 and again.json() == receipt
     # The same key and form again (a retry): the receipt, stored once.
     replay = model_api.post(
@@ -327,7 +327,7 @@ def test_the_web_receipt_shows_a_decision_made_through_the_api(
     assert r.status_code == 201, r.text[:500]
     assert r.json()["red_flags"] == ["safety.disclosure"]
     assert r.json()["duty_to_notify"]["da"] == load_vocabulary().duty_to_notify.da
-    page = web_login(app).get(f"/screenings/{r.json()['id']}")
+    page = web_login(app).get(f"/screenings/{r.json()['id']}?purpose=opsporing")
     assert page.status_code == 200
     assert "P-0042 (skole)" in page.text  # recorded by the API's user
     assert load_vocabulary().duty_to_notify_basis.da in page.text  # the red flag, first
@@ -423,15 +423,15 @@ def test_receipts_are_for_who_recorded_them_and_the_roles_of_access_yaml(
         json=_decision(_form(), s["suggestion_id"], chosen_step=1, reason="Samtale med forældre."),
     )
     assert r.status_code == 201, r.text[:500]
-    url = f"/api/v1/decisions/{r.json()['id']}"
+    url = f"/api/v1/decisions/{r.json()['id']}?purpose=faglig_vurdering"
     assert api.get(url).status_code == 200
     _problem(_client(app, "P-0043", "skole").get(url), 403)
     readers = access_policy().read_every_receipt
     for name, role in (("M-1", "myndighed"), ("A-1", "admin")):
         assert (_client(app, name, role).get(url).status_code == 200) == (role in readers)
-    _problem(api.get("/api/v1/decisions/999"), 404)
+    _problem(api.get("/api/v1/decisions/999?purpose=opsporing"), 404)
     for bad in ("0", "abc", "-1", str(2**63)):
-        _problem(api.get(f"/api/v1/decisions/{bad}"), 422)
+        _problem(api.get(f"/api/v1/decisions/{bad}?purpose=opsporing"), 422)
 
 
 # --- who is asking --------------------------------------------------------------------------------

@@ -35,7 +35,14 @@ TRIGGERS = {
     "decisions_append_only_d": "DELETE",
     "screenings_append_only_d": "DELETE",
     "chain_append_only_d": "DELETE",
+    "records_append_only_d": "DELETE",
+    "sealed_append_only_d": "DELETE",
 }
+#: Chain entries per submission: the screening, the decision, and its three sealed records
+#: (screening, suggestion, decision content; issue 18).
+PER_SUBMISSION = 5
+#: Entries of the fixture's log: one user and three submissions.
+ENTRIES = 1 + 3 * PER_SUBMISSION
 
 
 def _submission(i: int, **change: Any) -> Submission:
@@ -52,7 +59,7 @@ def _submission(i: int, **change: Any) -> Submission:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    """A log with one user and three submissions: 1 + 3 × 2 = 7 chain entries."""
+    """A log with one user and three submissions: 1 + 3 × 5 = 16 chain entries."""
     path = tmp_path / "audit.sqlite"
     log = AuditLog(path)
     add_user(log, "P-1", "skole", PASSWORD)
@@ -89,10 +96,10 @@ def test_an_intact_log_verifies_and_its_head_is_kept_beside_it(db: Path) -> None
     log = AuditLog(db)
     report = log.verify()
     assert report.ok and report.problem == ""
-    assert report.head.count == 7 and report.head.mac != GENESIS
+    assert report.head.count == ENTRIES and report.head.mac != GENESIS
     assert log.known_head() == report.head == log.head()
     r = _verify_cli(db)
-    assert r.exit_code == 0 and f"ok: 7 entries, head {report.head.mac}" in r.output
+    assert r.exit_code == 0 and f"ok: {ENTRIES} entries, head {report.head.mac}" in r.output
 
 
 def test_files_beside_the_log_are_readable_by_their_owner_only(db: Path) -> None:
@@ -105,11 +112,9 @@ def test_files_beside_the_log_are_readable_by_their_owner_only(db: Path) -> None
 
 def test_the_issue_11_rewrite_is_found(db: Path) -> None:
     """Drop the triggers, edit a decision, recompute its id, recreate, reset the sequence."""
-    with sqlite3.connect(db) as con:
-        (decision_json,) = con.execute(
-            "SELECT decision_json FROM decisions WHERE id = 2"
-        ).fetchone()
-    forged = json.loads(decision_json)
+    row = AuditLog(db).get(2)
+    assert row is not None
+    forged = json.loads(str(row["decision_json"]))
     forged.pop("decision_id")
     forged |= {"chosen_step": 6, "professional_role": "myndighed"}
     forged["decision_id"] = hashlib.sha256(json.dumps(forged, sort_keys=True).encode()).hexdigest()
@@ -121,14 +126,15 @@ def test_the_issue_11_rewrite_is_found(db: Path) -> None:
         "UPDATE sqlite_sequence SET seq = 3 WHERE name = 'decisions'",
     )
     report = AuditLog(db).verify()
-    # Entry 5 is decision 2 (entries: user, then screening and decision of each submission).
-    assert not report.ok and report.broken_at == 5
-    assert report.problem == "entry 5: row decisions 2 was changed after it was written"
-    assert report.head.count == 4  # verified as far as entry 4
+    # Entry 8 is decision 2 (entries: user, then screening, decision and three records of
+    # each submission).
+    assert not report.ok and report.broken_at == 8
+    assert report.problem == "entry 8: row decisions 2 was changed after it was written"
+    assert report.head.count == 7  # verified as far as entry 7
     r = _verify_cli(db)
     assert r.exit_code == 1
-    assert "does not verify: entry 5: row decisions 2 was changed after it was written" in r.output
-    with pytest.raises(AuditChainError, match="does not verify: entry 5"):
+    assert "does not verify: entry 8: row decisions 2 was changed after it was written" in r.output
+    with pytest.raises(AuditChainError, match="does not verify: entry 8"):
         create_app(db, model=None)
 
 
@@ -163,26 +169,29 @@ def test_a_log_cut_short_is_found_by_its_kept_and_its_exported_head(
 ) -> None:
     exported = tmp_path / "head-exported.json"
     r = CliRunner().invoke(cli, ["audit", "head", "--db", str(db), "--out", str(exported)])
-    assert r.exit_code == 0 and Head.from_json(exported.read_text()).count == 7
+    assert r.exit_code == 0 and Head.from_json(exported.read_text()).count == ENTRIES
     # Remove the last submission with its chain entries, and reset the sequences: what is
     # left is a perfectly consistent, shorter chain, and the next id would be reused.
     _tamper(
         db,
-        "DELETE FROM chain WHERE seq > 5",
+        f"DELETE FROM chain WHERE seq > {ENTRIES - PER_SUBMISSION}",
         "DELETE FROM decisions WHERE id = 3",
         "DELETE FROM screenings WHERE id = 3",
+        "DELETE FROM sealed WHERE record_id > 6",
+        "DELETE FROM records WHERE id > 6",
         "UPDATE sqlite_sequence SET seq = 2 WHERE name IN ('screenings', 'decisions')",
-        "UPDATE sqlite_sequence SET seq = 5 WHERE name = 'chain'",
+        "UPDATE sqlite_sequence SET seq = 6 WHERE name = 'records'",
+        f"UPDATE sqlite_sequence SET seq = {ENTRIES - PER_SUBMISSION} WHERE name = 'chain'",
     )
     report = AuditLog(db).verify()
-    assert not report.ok and "fewer than the 7 of its known head" in report.problem
-    with pytest.raises(AuditChainError, match="fewer than the 7"):
+    assert not report.ok and f"fewer than the {ENTRIES} of its known head" in report.problem
+    with pytest.raises(AuditChainError, match=f"fewer than the {ENTRIES}"):
         create_app(db, model=None)
     # Nothing more is written to it: a new row would move the kept head past the evidence.
     kept = db.with_name("audit.sqlite.head").read_text()
-    with pytest.raises(AuditChainError, match="fewer than the 7"):
+    with pytest.raises(AuditChainError, match=f"fewer than the {ENTRIES}"):
         add_user(AuditLog(db), "P-2", "skole", PASSWORD)
-    with pytest.raises(AuditChainError, match="fewer than the 7"):
+    with pytest.raises(AuditChainError, match=f"fewer than the {ENTRIES}"):
         AuditLog(db).record(_submission(9))
     assert db.with_name("audit.sqlite.head").read_text() == kept
     # The attacker also rewrites the head beside the log: the exported head still knows.
@@ -190,7 +199,7 @@ def test_a_log_cut_short_is_found_by_its_kept_and_its_exported_head(
     log.head_path.write_text(log.head().to_json())
     assert log.verify().ok
     r = _verify_cli(db, "--head", str(exported))
-    assert r.exit_code == 1 and "fewer than the 7 of its known head" in r.output
+    assert r.exit_code == 1 and f"fewer than the {ENTRIES} of its known head" in r.output
 
 
 def test_a_rewritten_history_of_the_same_length_differs_from_the_exported_head(
@@ -207,16 +216,17 @@ def test_a_rewritten_history_of_the_same_length_differs_from_the_exported_head(
     add_user(log, "P-1", "skole", PASSWORD)
     for i in range(3):
         log.record(_submission(i, chosen_step=2 if i == 1 else 1))
-    assert log.verify().ok and log.head().count == 7
+    assert log.verify().ok and log.head().count == ENTRIES
     # ... but not through the head exported before.
     report = log.verify(Head.from_json(exported.read_text()))
-    assert not report.ok and report.broken_at == 7 and "history was rewritten" in report.problem
+    assert not report.ok and report.broken_at == ENTRIES
+    assert "history was rewritten" in report.problem
 
 
 def test_a_deleted_log_is_not_created_anew(db: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    with pytest.raises(AuditChainError, match=r"is missing, but its head .* held 7 entries"):
+    with pytest.raises(AuditChainError, match=rf"is missing, but its head .* held {ENTRIES} entries"):
         AuditLog(db)
     with pytest.raises(AuditChainError, match="is missing"):
         create_app(db, model=None)
@@ -247,8 +257,9 @@ def test_a_head_that_cannot_be_kept_does_not_lose_the_submission(
     monkeypatch.setattr("opsporing.web._store.write_private_atomically", full_disk)
     stored = log.record(_submission(7))
     assert stored.screening_id == 4 and not stored.duplicate
-    report = log.verify()  # the kept head is behind (7 of 9 entries): still a valid lower bound
-    assert report.ok and report.head.count == 9 and log.known_head().count == 7  # type: ignore[union-attr]
+    report = log.verify()  # the kept head is behind (16 of 21 entries): still a valid lower bound
+    assert report.ok and report.head.count == ENTRIES + PER_SUBMISSION
+    assert log.known_head().count == ENTRIES  # type: ignore[union-attr]
 
 
 def test_another_key_breaks_the_first_entry(db: Path) -> None:

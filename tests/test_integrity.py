@@ -46,6 +46,8 @@ from opsporing.model._keys import sign_bytes
 from opsporing.scoring import score_batch, score_form
 from opsporing.synthetic import SyntheticPopulation, _population
 
+from .conftest import opened_rows
+
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
 SYNTHETIC = ROOT / "data" / "synthetic"
@@ -445,16 +447,13 @@ def test_the_audit_log_survives_a_writer_killed_mid_write(tmp_path: Path) -> Non
                 "SELECT COUNT(*) FROM (SELECT screening_id FROM decisions"
                 " GROUP BY screening_id HAVING COUNT(*) > 1)"
             ).fetchone()[0]
-            pairs = con.execute(
-                "SELECT s.form_id, d.chosen_step, d.decision_json FROM screenings AS s"
-                " JOIN decisions AS d ON d.screening_id = s.id"
-            ).fetchall()
         assert (orphans, widows, doubled) == (0, 0, 0)
         assert len(keys) == len(set(keys)), "a screening was stored twice"
         assert confirmed <= set(keys), f"lost: {sorted(confirmed - set(keys))[:5]}"
         # Nothing beyond what the writers confirmed, except at most the one being printed per run.
         assert len(set(keys) - confirmed) <= run + 1
-        # Each decision belongs to its own screening.
+        # Each decision belongs to its own screening (content sealed: read through the log).
+        pairs = [(str(o["form_id"]), o["chosen_step"], str(o["decision_json"])) for o in opened_rows(db)]
         for form_id, chosen, decision_json in pairs:
             i = int(form_id.rsplit("-", 1)[1])
             record = json.loads(decision_json)

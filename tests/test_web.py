@@ -28,7 +28,7 @@ from opsporing.vocabulary import get_concept, load_vocabulary
 from opsporing.web import AuditLog, StorageError, Submission, create_app
 from opsporing.web._suggest import decision_api_available
 
-from .conftest import signed_decision
+from .conftest import opened_rows, signed_decision
 
 needs_decision = pytest.mark.skipif(
     not decision_api_available(), reason="opsporing.decision is not installed"
@@ -559,10 +559,8 @@ def test_without_a_model_the_panel_says_so_and_a_reason_is_required(
     assert _counts(db) == (0, 0)
     _, r = _decide(client, _full(1), _decision(chosen_step="1"))
     assert r.status_code == 303
-    with sqlite3.connect(db) as con:
-        suggestion, decision = con.execute(
-            "SELECT suggestion_json, decision_json FROM decisions"
-        ).fetchone()
+    row = opened_rows(db)[0]
+    suggestion, decision = row["suggestion_json"], row["decision_json"]
     assert json.loads(suggestion)["available"] is False
     assert json.loads(suggestion)["step"] is None
     assert json.loads(decision)["follows_suggestion"] is False
@@ -582,8 +580,7 @@ def test_a_model_that_fails_shows_no_suggestion(
     assert 'id="no-model"' in result.text
     assert "Modellen kunne ikke give et forslag" in result.text
     assert r.status_code == 303
-    with sqlite3.connect(db) as con:
-        (suggestion,) = con.execute("SELECT suggestion_json FROM decisions").fetchone()
+    suggestion = opened_rows(db)[0]["suggestion_json"]
     assert json.loads(suggestion)["model_failed"] is True
 
 
@@ -629,21 +626,20 @@ def test_following_the_suggestion_needs_no_reason_and_stores_both_rows(
     with caplog.at_level(logging.DEBUG):
         result, r = _decide(with_model, answers, _decision(chosen_step=str(step), reason=None))
     assert r.status_code == 303
-    assert r.headers["location"] == "/screenings/1?lang=da"
+    assert r.headers["location"] == "/screenings/1?lang=da&purpose=opsporing"
     assert _counts(db) == (1, 1)
     with sqlite3.connect(db) as con:
-        con.row_factory = sqlite3.Row
-        s = dict(con.execute("SELECT * FROM screenings").fetchone())
-        d = dict(con.execute("SELECT * FROM decisions").fetchone())
+        (key,) = con.execute("SELECT idempotency_key FROM screenings").fetchone()
+    s = d = opened_rows(db)[0]
     inst = get_instrument(SCHOOL)
-    assert s["idempotency_key"] == _token(result.text)
+    assert key == _token(result.text)
     assert (s["form_id"], s["instrument"], s["age_years"]) == ("B-2026-041", inst.key, 9.0)
     assert json.loads(s["answers_json"]) == answers
     assert json.loads(s["scores_json"]) == json.loads(
         json.dumps(score_form(inst, answers, age_years=9).to_dict())
     )
     assert s["created_at"] == d["created_at"] == NOW.isoformat(timespec="microseconds")
-    assert d["screening_id"] == s["id"]
+    assert (d["screening_id"], d["decision_id"]) == (1, 1)
     assert (d["suggested_step"], d["chosen_step"], d["notify"]) == (step, step, 0)
     assert (d["role"], d["professional_id"], d["reason"]) == ("skole", "P-0042", None)
     suggestion = json.loads(d["suggestion_json"])
@@ -671,10 +667,8 @@ def test_an_override_with_a_reason_is_stored_as_an_override(
     chosen = _other_step(suggested[1])
     _, r = _decide(with_model, _full(1), _decision(chosen_step=chosen))
     assert r.status_code == 303
-    with sqlite3.connect(db) as con:
-        row = con.execute(
-            "SELECT suggested_step, chosen_step, reason, decision_json FROM decisions"
-        ).fetchone()
+    o = opened_rows(db)[0]
+    row = (o["suggested_step"], o["chosen_step"], o["reason"], o["decision_json"])
     assert row[:3] == (suggested[1], int(chosen), reason)
     assert json.loads(row[3])["follows_suggestion"] is False
     assert json.loads(row[3])["reason"] == reason
@@ -694,12 +688,10 @@ def test_a_municipal_step_is_followed_by_notifying(
     municipality = _as(with_model, web_login, "M-0001", "myndighed")
     _, r = _decide(municipality, _full(2), _decision(chosen_step=str(step), reason=None))
     assert r.status_code == 303
-    with sqlite3.connect(db) as con:
-        rows = con.execute("SELECT role, chosen_step, notify, decision_json FROM decisions")
-        got = [(a, b, c, json.loads(d)["follows_suggestion"]) for a, b, c, d in rows]
+    rows = [(o["role"], o["chosen_step"], o["notify"], o["decision_json"]) for o in opened_rows(db)]
+    got = [(a, b, c, json.loads(d)["follows_suggestion"]) for a, b, c, d in rows]
     assert got == [("skole", 2, 1, True), ("myndighed", step, 0, True)]
-    with sqlite3.connect(db) as con:
-        ids = [r[0] for r in con.execute("SELECT professional_id FROM decisions ORDER BY id")]
+    ids = [o["professional_id"] for o in opened_rows(db)]
     assert ids == ["P-0042", "M-0001"]  # who was logged in
 
 
@@ -722,12 +714,14 @@ def test_a_red_flag_is_followed_by_notifying_and_overridden_only_with_a_reason(
     assert receipt.index('id="red-flag-notice"') < receipt.index("<header")
     _, r = _decide(client, answers, _decision(chosen_step="1"))  # override, reason
     assert r.status_code == 303
-    with sqlite3.connect(db) as con:
-        rows = con.execute("SELECT notify, reason, suggestion_json, decision_json FROM decisions")
-        got = [
-            (n, reason, json.loads(s)["kind"], json.loads(d)["follows_suggestion"])
-            for n, reason, s, d in rows
-        ]
+    rows = [
+        (o["notify"], o["reason"], o["suggestion_json"], o["decision_json"])
+        for o in opened_rows(db)
+    ]
+    got = [
+        (n, reason, json.loads(s)["kind"], json.loads(d)["follows_suggestion"])
+        for n, reason, s, d in rows
+    ]
     assert got == [(1, None, "notify", True), (0, _decision()["reason"], "notify", False)]
 
 
@@ -746,7 +740,7 @@ def test_a_double_submit_stores_once(client: TestClient, db: Path) -> None:
     data = _fields(_token(result.text), suggestion_id=_suggestion_id(result.text)) | _decision()
     second = client.post(f"/form/{SCHOOL}/decision", data=data)
     assert first.status_code == second.status_code == 303
-    assert second.headers["location"] == "/screenings/1?lang=da&duplicate=1"
+    assert second.headers["location"] == "/screenings/1?lang=da&purpose=opsporing&duplicate=1"
     assert 'id="duplicate"' in client.get(second.headers["location"]).text
     assert _counts(db) == (1, 1)
 
@@ -775,6 +769,12 @@ def test_the_web_code_has_no_update_or_delete_statement() -> None:
     )
     files = sorted(WEB.rglob("*.py"))
     assert WEB / "_store.py" in files
+    # The key store is not the log: destroying a child's key is its one job (issue 18). It
+    # removes rows only from its own table, in its own file.
+    keystore = WEB / "_keystore.py"
+    files.remove(keystore)
+    deletes = re.findall(r"\bDELETE\s+FROM\s+(\w+)", keystore.read_text(encoding="utf-8"))
+    assert deletes == ["child_keys"]
     for path in files:
         text = path.read_text(encoding="utf-8")
         assert not forbidden.search(text), f"{path.name}: {forbidden.search(text)}"

@@ -150,6 +150,14 @@ def _login(http: httpx.Client) -> str:
     return _csrf(http.get("/").text)
 
 
+def opened_rows(db: Path) -> list[dict[str, Any]]:
+    """Every stored screening with its decision, content opened through the log (issue 18:
+    the content is sealed). Here rather than imported: this module is also loaded alone."""
+    ids = [int(i) for (i,) in _rows(db, "SELECT id FROM screenings ORDER BY id")]
+    log = AuditLog(db)
+    return [r for r in (log.get(i) for i in ids) if r is not None]
+
+
 def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
     with sqlite3.connect(db) as con:
         return con.execute(sql).fetchall()
@@ -239,8 +247,10 @@ def test_fifty_concurrent_submissions_are_each_stored_exactly_once(
     assert sum("duplicate=1" in r.headers["location"] for r in answers) == N_SUBMISSIONS
 
     assert AuditLog(db).verify().ok  # the chain holds under concurrent writers
-    screenings = _rows(db, "SELECT idempotency_key, form_id FROM screenings")
-    decisions = _rows(db, "SELECT screening_id, reason FROM decisions")
+    keys = dict(_rows(db, "SELECT id, idempotency_key FROM screenings"))
+    opened = opened_rows(db)  # the content is sealed: read through the log
+    screenings = [(keys[o["screening_id"]], o["form_id"]) for o in opened]
+    decisions = [(o["screening_id"], o["reason"]) for o in opened]
     assert len(screenings) == len(decisions) == N_SUBMISSIONS
     assert Counter(k for k, _ in screenings) == Counter(s["token"] for s in subs)
     assert sorted(f for _, f in screenings) == [f"LOAD-{i:03d}" for i in range(N_SUBMISSIONS)]
@@ -379,12 +389,13 @@ def test_end_to_end_in_headless_chromium(served: tuple[_Server, Path]) -> None:
         finally:
             browser.close()
 
-    s = _rows(db, "SELECT id, form_id, instrument, answers_json FROM screenings")
-    d = _rows(
-        db,
-        "SELECT screening_id, chosen_step, suggested_step, role, professional_id, reason"
-        " FROM decisions",
-    )
+    opened = opened_rows(db)  # the content is sealed: read through the log
+    s = [(o["screening_id"], o["form_id"], o["instrument"], o["answers_json"]) for o in opened]
+    d = [
+        (o["screening_id"], o["chosen_step"], o["suggested_step"], o["role"],
+         o["professional_id"], o["reason"])
+        for o in opened
+    ]  # fmt: skip
     assert len(s) == len(d) == 1  # the red-flag form was only looked at, never decided on
     assert s[0][:3] == (screening_id, "E2E-0001", get_instrument(SCHOOL).key)
     answers = json.loads(s[0][3])

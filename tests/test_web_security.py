@@ -35,6 +35,8 @@ from opsporing.web import AuditLog, add_user, create_app, run
 from opsporing.web._auth import disable_user, set_password
 from opsporing.web._security import CONTENT_SECURITY_POLICY, MAX_BODY_BYTES
 
+from .conftest import opened_rows
+
 SCHOOL = "opsporing.skole.trivsel"
 BASE = "http://127.0.0.1"
 PASSWORD = "correct horse battery staple"
@@ -171,8 +173,8 @@ def test_a_post_without_login_stores_nothing(app: Any, db: Path) -> None:
 def test_role_and_professional_id_in_the_form_are_ignored(school: TestClient, db: Path) -> None:
     r = _decide(school, role="myndighed", professional_id="M-9")
     assert r.status_code == 303
-    with sqlite3.connect(db) as con:
-        row = con.execute("SELECT role, professional_id, decision_json FROM decisions").fetchone()
+    o = opened_rows(db)[0]
+    row = (o["role"], o["professional_id"], str(o["decision_json"]))
     assert row[:2] == ("skole", "P-0042")
     assert '"professional_role":"skole"' in row[2] and '"professional_id":"P-0042"' in row[2]
 
@@ -238,7 +240,7 @@ def test_receipts_are_readable_by_who_recorded_them_and_the_reading_roles(
         assert web_login(app, name, role).get(location).status_code == 200
     anonymous = TestClient(app, base_url=BASE, follow_redirects=False)
     r = anonymous.get(location)
-    assert r.status_code == 303 and r.headers["location"] == "/login?next=/screenings/1%3Flang%3Dda"
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/screenings/1%3Flang%3Dda%26purpose%3Dopsporing"
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,9 @@ the decision is recorded under the logged-in user and their role, never under wh
 says. The screening and
 its decision are stored together, in one SQLite transaction, in an append-only audit log
 whose rows are chained by a keyed hash (see :class:`AuditLog`, ``opsporing audit verify``).
+Personal content is sealed per child and kind (AES-256-GCM), every read of it is logged with
+its purpose (:class:`Reader`), retention destroys keys (:func:`run_retention`), and a parent's
+insight is one export (:func:`insight`); see ``docs/data-protection.md``.
 Cross-site posts, foreign hosts, framing and oversized bodies are refused before any view
 runs. Applications use the same server through its JSON API under ``/api/v1/`` (HTTP Basic
 with the same users, problem details, an OpenAPI document; ``docs/http-api.md``). Needs the
@@ -44,23 +47,45 @@ from typing import Any
 from ..errors import UserError
 from ._app import create_app
 from ._auth import add_user
+from ._export import insight, insight_html, insight_json
 from ._oidc import OidcConfig, OidcProvider, load_oidc_config
+from ._records import AccessEntry, PersonalRecord, Protection, Reader, protection_policy
+from ._retention import Erased, RetentionReport, run_retention
 from ._security import DEFAULT_ALLOWED_HOSTS
-from ._store import AuditLog, IdempotencyConflictError, StorageError, StoredScreening, Submission
+from ._store import (
+    AuditLog,
+    IdempotencyConflictError,
+    StorageError,
+    StoredRecord,
+    StoredScreening,
+    Submission,
+)
 
 __all__ = [
     "DEFAULT_DB_PATH",
+    "AccessEntry",
     "AuditLog",
+    "Erased",
     "IdempotencyConflictError",
     "OidcConfig",
     "OidcProvider",
+    "PersonalRecord",
+    "Protection",
+    "Reader",
+    "RetentionReport",
     "StorageError",
+    "StoredRecord",
     "StoredScreening",
     "Submission",
     "add_user",
     "create_app",
+    "insight",
+    "insight_html",
+    "insight_json",
     "load_oidc_config",
+    "protection_policy",
     "run",
+    "run_retention",
 ]
 
 #: Where :func:`run` keeps the audit log unless told otherwise (relative to the working folder).

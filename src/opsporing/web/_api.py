@@ -13,7 +13,9 @@ Routes (JSON in, JSON out; the OpenAPI document at ``/api/v1/openapi.json``):
                                   authenticated user and role, stored with the screening
                                   in the audit log (201, or 200 for a replay)
 ``GET  /api/v1/decisions/{id}``   the receipt, for who recorded it and the roles of
-                                  ``access.yaml`` that read every receipt
+                                  ``access.yaml`` that read every receipt; ``?purpose=``
+                                  (a code of ``protection.yaml``) is required and the read
+                                  is logged with it
 ``GET  /api/v1/due``              the user's unit's follow-up plans whose review is overdue
                                   or due this week (:mod:`._followup`)
 
@@ -49,7 +51,7 @@ from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-from fastapi import Depends, FastAPI, Path, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -86,6 +88,7 @@ from ._problems import (
     problem_body,
     red_flag_records,
 )
+from ._records import Reader, protection_policy
 from ._security import API_PREFIX
 from ._store import MAX_ROW_ID, AuditLog, StoredUser, Submission
 from ._suggest import Suggester, SuggestionPanel, record_decision
@@ -385,6 +388,7 @@ _DESCRIPTIONS = {
     403: "The role may not do this (record a decision, choose the municipality's steps, read "
     "another's receipt), or the request came from another site.",
     404: "No such receipt.",
+    410: "The receipt's content was erased under the retention rules.",
     409: "The idempotency key was used with another form, or the suggestion changed.",
     413: "The body is larger than 256 KiB.",
     415: "The body is not Content-Type: application/json.",
@@ -533,7 +537,7 @@ def create_api(
         response_model=Receipt,
         responses={
             200: {"model": Receipt, "description": "Stored before under this key: its receipt."},
-            **_responses(*_POST, 409, 503),
+            **_responses(*_POST, 409, 410, 503),
         },
         summary="Record the professional's decision on the server's suggestion",
     )
@@ -559,6 +563,12 @@ def create_api(
         assert row is not None
         if not may_read_receipt(user, str(row["professional_id"])):
             raise HTTPException(409, "idempotency_key: already used for another decision.")
+        if row["erased"]:
+            raise HTTPException(
+                410, "This decision's content was erased under the retention rules."
+            )
+        reader = Reader(user.name, user.role, protection_policy().recording_purpose, "api")
+        store.log_access(str(row["child_ref"]), reader, [f"screening:{prior.screening_id}"])
         log.info(
             "API: decision %d %s", prior.decision_id, "replayed" if prior.duplicate else "stored"
         )
@@ -572,19 +582,39 @@ def create_api(
     @api.get(
         "/decisions/{id}",
         response_model=Receipt,
-        responses=_responses(401, 403, 404, 422, 429),
+        responses=_responses(401, 403, 404, 410, 422, 429),
         summary="A stored decision's receipt",
     )
     def receipt(
         id: Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="The receipt's number.")],
+        purpose: Annotated[
+            str,
+            Query(
+                max_length=64,
+                description="Why the child's data is read: a purpose code of the "
+                "installation's protection.yaml (e.g. opsporing, faglig_vurdering, "
+                "foraeldres_indsigt, tilsyn). Recorded in the access log.",
+            ),
+        ],
         user: User,
     ) -> Receipt:
+        policy = protection_policy()
+        if purpose not in policy.purposes:
+            raise HTTPException(
+                422, f"purpose = {purpose[:40]!r}: expected one of {', '.join(policy.purposes)}."
+            )
         row = store.get(id)
         if row is None:
             raise HTTPException(404, "No receipt with this number.")
         if not may_read_receipt(user, str(row["professional_id"])):
             log.info("API: receipt %d refused to another user (role %s)", id, user.role)
             raise HTTPException(403, "This receipt is not yours, and your role reads only yours.")
+        if row["erased"]:
+            raise HTTPException(
+                410, "This decision's content was erased under the retention rules."
+            )
+        store.log_access(str(row["child_ref"]), Reader(user.name, user.role, purpose, "api"),
+                         [f"screening:{id}"])  # fmt: skip
         return _receipt(row, duplicate=False)
 
     from ._followup import add_due_api  # GET /due (issue 14)

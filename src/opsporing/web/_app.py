@@ -17,7 +17,9 @@ Routes (all HTML, server-rendered, no JavaScript):
                                            when the decision is incomplete), then 303 to the
                                            receipt
 ``GET  /screenings/{screening_id}``        the receipt: for who recorded it, and the roles of
-                                           ``access.yaml`` that read every receipt
+                                           ``access.yaml`` that read every receipt; asks
+                                           for a ``purpose`` (``protection.yaml``) first and
+                                           logs the read with it (410 when erased)
 ``GET  /children/...``, ``/plans/...``, ``/screenings/{id}/draft``
                                            the follow-up process (:mod:`._followup`)
 ``GET  /static/style.css``                 the style sheet
@@ -83,6 +85,7 @@ from ._pages import (
     shown_instruments,
     steps_view,
 )
+from ._records import Reader, protection_policy
 from ._security import (
     DEFAULT_ALLOWED_HOSTS,
     CsrfError,
@@ -638,8 +641,10 @@ def _decide(
         return deps.page("conflict.html", ctx, status=409)
     if prior is not None:
         log.info("screening %d already stored (double submit)", prior.screening_id)
+        purpose = protection_policy().recording_purpose
         return RedirectResponse(
-            f"/screenings/{prior.screening_id}?lang={ctx.lang}&duplicate=1", status_code=303
+            f"/screenings/{prior.screening_id}?lang={ctx.lang}&purpose={purpose}&duplicate=1",
+            status_code=303,
         )
     decision = read_decision(form, ctx.t)
     errors, record, panel = _check_decision(
@@ -681,8 +686,10 @@ def _decide(
         "already stored (double submit)" if stored.duplicate else "stored",
     )
     suffix = "&duplicate=1" if stored.duplicate else ""
+    purpose = protection_policy().recording_purpose
     return RedirectResponse(
-        f"/screenings/{stored.screening_id}?lang={ctx.lang}{suffix}", status_code=303
+        f"/screenings/{stored.screening_id}?lang={ctx.lang}&purpose={purpose}{suffix}",
+        status_code=303,
     )
 
 
@@ -690,7 +697,11 @@ def _decide(
 def _add_receipt_route(app: FastAPI, deps: _Deps) -> None:
     @app.get("/screenings/{screening_id}", response_class=HTMLResponse)
     def receipt(
-        request: Request, screening_id: str, lang: str | None = None, duplicate: str = ""
+        request: Request,
+        screening_id: str,
+        lang: str | None = None,
+        duplicate: str = "",
+        purpose: str | None = None,
     ) -> HTMLResponse:
         ctx = deps.context(request, lang, f"/screenings/{quote(screening_id)}")
         # Any path segment is a string: what is not a stored row's id is "not found".
@@ -702,6 +713,19 @@ def _add_receipt_route(app: FastAPI, deps: _Deps) -> None:
         if not may_read_receipt(ctx.user, str(row["professional_id"])):
             log.info("receipt %d refused to another user (role %s)", number, ctx.user.role)
             return deps.page("forbidden.html", ctx, 403, message=ctx.t["err_not_yours"])
+        policy = protection_policy()
+        if purpose not in policy.purposes:
+            # Nothing about the child is shown before the user says why they look.
+            return deps.page(
+                "purpose.html",
+                ctx,
+                action=f"/screenings/{number}",
+                purposes=[(c, policy.purpose_label(c, ctx.lang)) for c in policy.purposes],
+            )
+        if row["erased"]:
+            return deps.page("erased.html", ctx, status=410)
+        reader = Reader(ctx.user.name, ctx.user.role, str(purpose), "web")
+        deps.store.log_access(str(row["child_ref"]), reader, [f"screening:{number}"])
         voc = load_vocabulary()
         scores = json.loads(row["scores_json"])
         step = voc.step(int(row["chosen_step"]))

@@ -1,8 +1,8 @@
 """The audit log's hash chain: every stored row bound to all rows before it by a keyed hash.
 
 Certificate Transparency (RFC 9162) in its simplest form, a hash chain instead of a Merkle
-tree: the ``chain`` table has one entry per row written to ``screenings``, ``decisions`` or
-``users``, in the order they were written, and
+tree: the ``chain`` table has one entry per row written to ``screenings``, ``decisions``,
+``users``, ``records``, ``access`` or ``erasures``, in the order they were written, and
 
     mac[n] = HMAC-SHA256(key, "opsporing-audit-v1" | mac[n-1] | n | table | row id | row)
 
@@ -48,8 +48,11 @@ __all__ = [
     "verify",
 ]
 
-#: The tables whose every row is chained.
-CHAINED_TABLES = ("screenings", "decisions", "users", *FOLLOWUP_TABLES)
+#: The tables whose every row is chained (personal records, reads of them and their erasures:
+#: see :mod:`._records`; follow-up plans and reviews: see :mod:`._followup_schema`).
+CHAINED_TABLES = (
+    "screenings", "decisions", "users", "records", "access", "erasures", *FOLLOWUP_TABLES
+)  # fmt: skip
 #: The mac "before" the first entry.
 GENESIS = "0" * 64
 _DOMAIN = b"opsporing-audit-v1"

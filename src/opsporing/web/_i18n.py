@@ -56,6 +56,14 @@ _STRINGS: dict[str, str] = {
     "err_answer_required": N_(
         "Must be answered: a blank is never read as “no”. Choose “Unsure” if in doubt."
     ),
+    "erased_title": N_("Erased"),
+    "erased_text": N_(
+        "The content was erased under the retention rules; only that it existed remains."
+    ),
+    "purpose_title": N_("Why do you open the child's data?"),
+    "purpose_intro": N_("Every view of a child's data is logged with who, when and the purpose."),
+    "purpose": N_("Purpose"),
+    "purpose_button": N_("Show"),
     "critical_title": N_("Critical answers"),
     "critical_intro": N_("These answers give at least yellow, whatever the sums say. Do this now:"),
     "err_reason": N_(

@@ -4,24 +4,29 @@ The log is **append-only**. This module contains no statement that changes or re
 row (a test reads this file to prove it), and the database itself refuses such statements
 with triggers, so a record, once written, says forever what was seen and decided.
 
-Two tables:
+The tables:
 
 ``screenings``
-    One filled-in form: the pseudonymous form id, the instrument (``id@version``), the
-    child's age, the answers and the scores (JSON), the time, and the idempotency key of
-    the rendered form it came from (unique, so a double submit stores once).
+    One filled-in form: the child's reference (in ``form_id``: a keyed hash of the
+    pseudonymous form id), the instrument (``id@version``), the time, and the idempotency
+    key of the rendered form it came from (unique, so a double submit stores once). The
+    age, answers and scores are sealed records (below); the columns say ``"sealed"``.
 ``decisions``
-    The professional's decision on exactly one screening: the model's suggestion as it was
-    shown (JSON, including the suggested step), the chosen step, whether the professional
-    notifies the municipality, the role, the pseudonymous professional id, the reason, the
-    decision record of :mod:`opsporing.decision` (JSON), the time.
+    The professional's decision on exactly one screening: the suggested and the chosen
+    step, whether the professional notifies the municipality, the role, the pseudonymous
+    professional id, the time. The suggestion as shown, the reason and the decision record
+    of :mod:`opsporing.decision` are sealed records.
+``records``, ``sealed``, ``access``, ``erasures``
+    Personal records sealed per child and kind, every read of them, and what retention
+    erased (:mod:`._records`).
 
 ``users``
     The people who may log in to the web form: name, role, Argon2 password hash (``NULL``
     when the user is disabled), time. A change to a user is a new row; the newest row of a
     name is the user as they are now, so this table is append-only too.
 ``chain``
-    One entry per row of the three tables above, in the order written, each a keyed hash
+    One entry per row of the tables above but ``sealed`` (whose hash is in ``records``), in
+    the order written, each a keyed hash
     (HMAC-SHA256) of its row and of the entry before it (see :mod:`._chain`): an
     edited, removed or slipped-in row is found by :meth:`AuditLog.verify`, a log cut short
     or reset by comparing with its last known head, kept in ``<db>.head`` after every write.
@@ -33,6 +38,24 @@ busy timeout, and each submission takes the write lock at the start of its trans
 
 The database, its key and its head are created readable by their owner only (mode 0600).
 A database that is missing while its head says rows existed is never created anew.
+
+**Personal content is sealed** (:mod:`._records`): the answers, scores, suggestion, reason
+and decision record of a submission are stored as three encrypted records (kinds
+``screening``, ``suggestion``, ``decision``, linked ``"screening:<id>"``) under data keys
+of the child kept in the key store beside the log (:mod:`._keystore`); the ``screenings``
+and ``decisions`` rows keep only what is not about the child (instrument, steps, role,
+professional, time) and the child's keyed reference in ``form_id``. Retention destroys
+keys (``opsporing retention run``); the chain still verifies.
+
+The generic path for any kind of personal record (for example the follow-up plans)::
+
+    log.append_record(kind, pseudonym, content, link=None)  -> StoredRecord  (sealed, chained)
+    log.read_child(pseudonym, reader, kinds=None)           -> [PersonalRecord]  (logged)
+    log.log_access(child_ref, reader, what)                 (a read made some other way)
+    log.access_log(child=..., user=...)                     -> [AccessEntry]
+
+A log written before personal content was sealed (its screenings in clear) is refused on
+opening, with what to do: it cannot be erased by key without rewriting its chain.
 """
 
 from __future__ import annotations
@@ -41,27 +64,42 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import AuditChainError, DecisionError, IdempotencyConflictError, StorageError
-from . import _chain
+from ..errors import (
+    AuditChainError,
+    DecisionError,
+    IdempotencyConflictError,
+    StorageError,
+    UserError,
+)
+from ..privacy import reject_cpr
+from . import _chain, _records
 from ._chain import ChainReport, Head
 from ._files import beside, create_private, secret_file, tighten, write_private_atomically
 from ._followup_schema import FOLLOWUP_COLUMNS, FOLLOWUP_SCHEMA
+from ._keystore import KeyStore, empty_wal, master_key
+from ._records import AccessEntry, PersonalRecord, Reader, protection_policy
 
 __all__ = [
     "AuditLog",
     "IdempotencyConflictError",
     "StorageError",
+    "StoredRecord",
     "StoredScreening",
     "StoredUser",
     "Submission",
 ]
+
+#: What the ``screenings`` and ``decisions`` rows hold in place of sealed content.
+SEALED = '"sealed"'
+#: The kinds of record one submission is stored as.
+SUBMISSION_KINDS = ("screening", "suggestion", "decision")
 
 log = logging.getLogger("opsporing.web")
 
@@ -187,6 +225,16 @@ class StoredScreening:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """What :meth:`AuditLog.append_record` wrote."""
+
+    record_id: int
+    child_ref: str
+    kind: str
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
 class StoredUser:
     """A user as they are now: the newest row of their name in ``users``.
 
@@ -211,25 +259,6 @@ def _dumps(value: Any) -> str:
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _prior(
-    con: sqlite3.Connection, key: str, form_id: str, instrument: str, answers_json: str
-) -> StoredScreening | None:
-    """The screening stored under ``key`` (same content), ``None``, or a conflict."""
-    row = con.execute(
-        "SELECT s.id, d.id, s.created_at, s.form_id, s.instrument, s.answers_json"
-        " FROM screenings AS s JOIN decisions AS d ON d.screening_id = s.id"
-        " WHERE s.idempotency_key = ?",
-        (key,),
-    ).fetchone()
-    if row is None:
-        return None
-    if (row[3], row[4], row[5]) != (form_id, instrument, answers_json):
-        raise IdempotencyConflictError(
-            "this form was already submitted with different content; open a new form"
-        )
-    return StoredScreening(int(row[0]), int(row[1]), row[2], True)
 
 
 class AuditLog:
@@ -276,10 +305,26 @@ class AuditLog:
             with self._connect() as con:
                 # WAL lets readers go on while one writer writes; it is a property of the file.
                 mode = con.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-                con.executescript(_SCHEMA + FOLLOWUP_SCHEMA + _chain.SCHEMA)
+                con.executescript(_SCHEMA + _records.SCHEMA + FOLLOWUP_SCHEMA + _chain.SCHEMA)
                 empty = _chain.current_head(con).count == 0
+                in_clear = con.execute(
+                    "SELECT COUNT(*) FROM screenings WHERE answers_json <> ?", (SEALED,)
+                ).fetchone()[0]
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(f"cannot open the audit log {self.path}: {exc}") from None
+        if in_clear:
+            raise StorageError(
+                f"the audit log {self.path} holds {in_clear} screening(s) written before "
+                "personal content was encrypted: they cannot be erased by destroying a key, and "
+                "rewriting them would break the chain. Keep the file read-only where the "
+                "municipality's archive rules say (verify it with an older opsporing), and "
+                "start a new log for new screenings (docs/data-protection.md, 'Existing logs')"
+            )
+        self.keys = KeyStore(self.path, master_key(self.path))
+        # Held open while the log is: the per-operation connections then never close the
+        # file's last connection, which would checkpoint the WAL every time (milliseconds).
+        self._keeper = sqlite3.connect(self.path, check_same_thread=False)
+        self._keeper.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # opens the file
         if str(mode).lower() != "wal":
             raise StorageError(f"the audit log {self.path} cannot use WAL mode (got {mode!r})")
         # A key is made only for a log that has nothing to check yet.
@@ -321,11 +366,37 @@ class AuditLog:
         finally:
             con.close()
 
+    def _write(self, work: Callable[[sqlite3.Connection], tuple[Any, Head]], what: str) -> Any:
+        """Run ``work`` in one write transaction; commit and keep the head it returns."""
+        self._check_before_writing()
+        try:
+            with self._head_lock, self._connect() as con:
+                # IMMEDIATE: take the write lock now, so every check and insert sees and
+                # writes one consistent state even with many concurrent writers.
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    result, head = work(con)
+                    if not con.in_transaction:
+                        return result  # the work rolled back: nothing to keep
+                    con.execute("COMMIT")
+                    self._keep_head(head)
+                except BaseException:
+                    if con.in_transaction:
+                        con.execute("ROLLBACK")
+                    raise
+        except sqlite3.Error as exc:
+            raise StorageError(f"{what} was not stored: {exc}") from None
+        return result
+
+    def _now(self) -> str:
+        return self._clock().isoformat(timespec="microseconds")
+
     def record(self, sub: Submission) -> StoredScreening:
         """Store a screening and its decision in one transaction, once per token.
 
         Returns the stored ids. When the token was stored before with the same content
-        (a double submit), nothing new is written and ``duplicate`` is ``True``.
+        (a double submit), nothing new is written and ``duplicate`` is ``True``. The
+        personal content is sealed under the child's keys (see the module's docstring).
 
         Raises
         ------
@@ -336,63 +407,109 @@ class AuditLog:
         StorageError
             The database could not be written; nothing is written.
         """
-        created_at = self._clock().isoformat(timespec="microseconds")
-        answers = _dumps(dict(sub.answers))
+        created_at = self._now()
         _check_decision_signature(sub.decision)
-        self._check_before_writing()
-        try:
-            with self._head_lock, self._connect() as con:
-                # IMMEDIATE: take the write lock now, so the duplicate check and the inserts
-                # see and write one consistent state even with many concurrent submitters.
-                con.execute("BEGIN IMMEDIATE")
-                try:
-                    prior = _prior(con, sub.idempotency_key, sub.form_id, sub.instrument, answers)
-                    if prior is not None:
-                        con.execute("ROLLBACK")
-                        return prior
-                    cur = con.execute(
-                        "INSERT INTO screenings (idempotency_key, form_id, instrument, age_years,"
-                        " answers_json, scores_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            sub.idempotency_key,
-                            sub.form_id,
-                            sub.instrument,
-                            sub.age_years,
-                            answers,
-                            _dumps(dict(sub.scores)),
-                            created_at,
-                        ),
-                    )
-                    screening_id = int(cur.lastrowid or 0)
-                    cur = con.execute(
-                        "INSERT INTO decisions (screening_id, suggestion_json, suggested_step,"
-                        " chosen_step, notify, role, professional_id, reason, decision_json,"
-                        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            screening_id,
-                            _dumps(dict(sub.suggestion)),
-                            sub.suggested_step,
-                            sub.chosen_step,
-                            int(sub.notify),
-                            sub.role,
-                            sub.professional_id,
-                            sub.reason,
-                            _dumps(dict(sub.decision)),
-                            created_at,
-                        ),
-                    )
-                    decision_id = int(cur.lastrowid or 0)
-                    _chain.append(con, self._key, "screenings", screening_id)
-                    head = _chain.append(con, self._key, "decisions", decision_id)
-                    con.execute("COMMIT")
-                    self._keep_head(head)
-                except BaseException:
-                    if con.in_transaction:
-                        con.execute("ROLLBACK")
-                    raise
-        except sqlite3.Error as exc:
-            raise StorageError(f"the submission was not stored: {exc}") from None
-        return StoredScreening(screening_id, decision_id, created_at, False)
+        child = self.child_ref(sub.form_id)
+        keys = {
+            kind: self.keys.data_key(child, kind, create=True, now=created_at)
+            for kind in SUBMISSION_KINDS
+        }
+        contents: dict[str, dict[str, Any]] = {
+            "screening": {
+                "form_id": sub.form_id,
+                "instrument": sub.instrument,
+                "age_years": sub.age_years,
+                "answers": dict(sub.answers),
+                "scores": dict(sub.scores),
+            },
+            "suggestion": {
+                "suggestion": dict(sub.suggestion),
+                "suggested_step": sub.suggested_step,
+            },
+            "decision": {
+                "decision": dict(sub.decision),
+                "chosen_step": sub.chosen_step,
+                "notify": sub.notify,
+                "role": sub.role,
+                "professional_id": sub.professional_id,
+                "reason": sub.reason,
+            },
+        }
+
+        def work(con: sqlite3.Connection) -> tuple[StoredScreening, Head]:
+            prior = self._prior(con, sub.idempotency_key, sub.form_id, sub.instrument, sub.answers)
+            if prior is not None:
+                con.execute("ROLLBACK")
+                return prior, Head(0, _chain.GENESIS)
+            cur = con.execute(
+                "INSERT INTO screenings (idempotency_key, form_id, instrument, age_years,"
+                " answers_json, scores_json, created_at) VALUES (?, ?, ?, NULL, ?, ?, ?)",
+                (sub.idempotency_key, child, sub.instrument, SEALED, SEALED, created_at),
+            )
+            screening_id = int(cur.lastrowid or 0)
+            cur = con.execute(
+                "INSERT INTO decisions (screening_id, suggestion_json, suggested_step,"
+                " chosen_step, notify, role, professional_id, reason, decision_json,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
+                (
+                    screening_id,
+                    SEALED,
+                    sub.suggested_step,
+                    sub.chosen_step,
+                    int(sub.notify),
+                    sub.role,
+                    sub.professional_id,
+                    SEALED,
+                    created_at,
+                ),
+            )
+            decision_id = int(cur.lastrowid or 0)
+            _chain.append(con, self._key, "screenings", screening_id)
+            head = _chain.append(con, self._key, "decisions", decision_id)
+            for kind in SUBMISSION_KINDS:
+                key = keys[kind]
+                assert key is not None
+                _, head = _records.insert_record(
+                    con, self._key, key, kind, child, contents[kind],
+                    link=f"screening:{screening_id}", created_at=created_at,
+                )  # fmt: skip
+            return StoredScreening(screening_id, decision_id, created_at, False), head
+
+        result: StoredScreening = self._write(work, "the submission")
+        return result
+
+    def _prior(
+        self,
+        con: sqlite3.Connection,
+        key: str,
+        form_id: str,
+        instrument: str,
+        answers: Mapping[str, Any],
+    ) -> StoredScreening | None:
+        """The screening stored under ``key`` (same content), ``None``, or a conflict."""
+        row = con.execute(
+            "SELECT s.id, d.id, s.created_at, s.form_id, s.instrument"
+            " FROM screenings AS s JOIN decisions AS d ON d.screening_id = s.id"
+            " WHERE s.idempotency_key = ?",
+            (key,),
+        ).fetchone()
+        if row is None:
+            return None
+        same = (row[3], row[4]) == (self.keys.child_ref(form_id), instrument)
+        if same:
+            stored = _records.select_records(
+                con, self.keys, links=[f"screening:{row[0]}"], kinds=("screening",)
+            )
+            same = (
+                bool(stored)
+                and stored[0].content is not None
+                and (_dumps(stored[0].content.get("answers")) == _dumps(dict(answers)))
+            )
+        if not same:
+            raise IdempotencyConflictError(
+                "this form was already submitted with different content; open a new form"
+            )
+        return StoredScreening(int(row[0]), int(row[1]), row[2], True)
 
     def lookup(
         self, idempotency_key: str, form_id: str, instrument: str, answers: Mapping[str, Any]
@@ -406,7 +523,7 @@ class AuditLog:
         """
         try:
             with self._connect() as con:
-                return _prior(con, idempotency_key, form_id, instrument, _dumps(dict(answers)))
+                return self._prior(con, idempotency_key, form_id, instrument, answers)
         except sqlite3.Error as exc:
             raise StorageError(f"the audit log could not be read: {exc}") from None
 
@@ -419,21 +536,151 @@ class AuditLog:
             }
 
     def get(self, screening_id: int) -> dict[str, Any] | None:
-        """One screening with its decision, as a dict of columns (``None`` when unknown)."""
+        """One screening with its decision, as a dict of columns (``None`` when unknown).
+
+        The sealed content is opened: the columns read as they were submitted, and
+        ``child_ref`` and ``erased`` are added. An erased submission has ``None`` in its
+        personal columns. Reading here is not logged: who shows the row to a person logs
+        it with :meth:`log_access`.
+        """
         if not 0 < screening_id <= MAX_ROW_ID:
             return None  # SQLite holds no larger id (and would overflow on one)
         with self._connect() as con:
             con.row_factory = sqlite3.Row
             row = con.execute(
-                "SELECT s.id AS screening_id, s.form_id, s.instrument, s.age_years,"
-                " s.answers_json, s.scores_json, s.created_at, d.id AS decision_id,"
-                " d.suggestion_json, d.suggested_step, d.chosen_step, d.notify, d.role,"
-                " d.professional_id, d.reason, d.decision_json"
+                "SELECT s.id AS screening_id, s.form_id AS child_ref, s.instrument,"
+                " s.created_at, d.id AS decision_id, d.suggested_step, d.chosen_step, d.notify,"
+                " d.role, d.professional_id"
                 " FROM screenings AS s JOIN decisions AS d ON d.screening_id = s.id"
                 " WHERE s.id = ?",
                 (int(screening_id),),
             ).fetchone()
-        return None if row is None else dict(row)
+            if row is None:
+                return None
+            con.row_factory = None
+            records = _records.select_records(con, self.keys, links=[f"screening:{screening_id}"])
+        out = dict(row)
+        by_kind = {r.kind: r.content for r in records}
+        screening, suggestion = by_kind.get("screening"), by_kind.get("suggestion")
+        decision = by_kind.get("decision")
+        erased = screening is None or suggestion is None or decision is None
+        out.update(
+            erased=erased,
+            form_id=screening["form_id"] if screening else None,
+            age_years=screening["age_years"] if screening else None,
+            answers_json=_dumps(screening["answers"]) if screening else None,
+            scores_json=_dumps(screening["scores"]) if screening else None,
+            suggestion_json=_dumps(suggestion["suggestion"]) if suggestion else None,
+            reason=decision["reason"] if decision else None,
+            decision_json=_dumps(decision["decision"]) if decision else None,
+        )
+        return out
+
+    # --- personal records (the generic path; see the module docstring) ----------------------------
+    def child_ref(self, pseudonym: str) -> str:
+        """The reference under which the log stores the child with this pseudonym.
+
+        Raises
+        ------
+        UserError
+            The pseudonym is empty, longer than 128 characters, or a CPR number.
+        """
+        if not isinstance(pseudonym, str) or not pseudonym.strip() or len(pseudonym) > 128:
+            raise UserError(
+                f"child = {str(pseudonym)[:40]!r}: expected a pseudonymous id of 1-128 characters"
+            )
+        reject_cpr([pseudonym], "child")
+        return self.keys.child_ref(pseudonym)
+
+    def append_record(
+        self, kind: str, pseudonym: str, content: Mapping[str, Any], *, link: str | None = None
+    ) -> StoredRecord:
+        """Seal and append one personal record of ``kind`` about the child ``pseudonym``.
+
+        Parameters
+        ----------
+        kind : str
+            A kind with a retention period in ``protection.yaml`` (else :class:`UserError`).
+        pseudonym : str
+            The child's pseudonymous id; the log stores only its keyed reference.
+        content : mapping
+            JSON values; sealed with the child's data key of this kind.
+        link : str, optional
+            A clear, non-personal reference (e.g. ``"plan:7"``) to find the record by.
+        """
+        kind = protection_policy().check_kind(kind)
+        created_at = self._now()
+        child = self.child_ref(pseudonym)
+        key = self.keys.data_key(child, kind, create=True, now=created_at)
+        assert key is not None
+
+        def work(con: sqlite3.Connection) -> tuple[StoredRecord, Head]:
+            rid, head = _records.insert_record(
+                con, self._key, key, kind, child, content, link=link, created_at=created_at
+            )
+            return StoredRecord(rid, child, kind, created_at), head
+
+        result: StoredRecord = self._write(work, f"the {kind} record")
+        return result
+
+    def log_access(self, child_ref: str, reader: Reader, what: Sequence[str]) -> None:
+        """Record that ``reader`` read ``what`` of the child ``child_ref`` (chained)."""
+        created_at = self._now()
+
+        def work(con: sqlite3.Connection) -> tuple[None, Head]:
+            return None, _records.insert_access(con, self._key, child_ref, reader, what, created_at)
+
+        self._write(work, "the access entry")
+
+    def read_child(
+        self, pseudonym: str, reader: Reader, *, kinds: Sequence[str] | None = None
+    ) -> list[PersonalRecord]:
+        """Every record of the child (of ``kinds``), opened; the read is logged first."""
+        child = self.child_ref(pseudonym)
+        wanted = sorted(kinds) if kinds is not None else ["*"]
+        self.log_access(child, reader, [f"{k}:*" for k in wanted])
+        with self._connect() as con:
+            return _records.select_records(con, self.keys, child_ref=child, kinds=kinds)
+
+    def access_log(self, *, child: str | None = None, user: str | None = None) -> list[AccessEntry]:
+        """The access log of one child (by pseudonym), one user, or everyone."""
+        ref = self.child_ref(child) if child is not None else None
+        with self._connect() as con:
+            return _records.select_access(con, child_ref=ref, user=user)
+
+    def record_kinds(self) -> list[tuple[str, str, int, int, str]]:
+        """Per child and kind, records not erased: ``(child_ref, kind, count, last id, newest)``."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT r.child_ref, r.kind, COUNT(*), MAX(r.id), MAX(r.created_at)"
+                " FROM records AS r WHERE r.id > COALESCE((SELECT MAX(e.up_to) FROM erasures"
+                " AS e WHERE e.child_ref = r.child_ref AND e.kind = r.kind), 0)"
+                " GROUP BY r.child_ref, r.kind ORDER BY r.child_ref, r.kind"
+            ).fetchall()
+        return [(str(a), str(b), int(c), int(d), str(e)) for a, b, c, d, e in rows]
+
+    def record_erasure(
+        self, child_ref: str, kind: str, up_to: int, records: int, rule: str
+    ) -> bool:
+        """Append the erasure of ``(child_ref, kind)`` up to ``up_to`` unless it is there."""
+        created_at = self._now()
+
+        def work(con: sqlite3.Connection) -> tuple[bool, Head]:
+            if _records._erased_up_to(con, child_ref, kind) >= up_to:
+                con.execute("ROLLBACK")
+                return False, Head(0, _chain.GENESIS)
+            head = _records.insert_erasure(
+                con, self._key, child_ref, kind, up_to, records, rule, created_at
+            )
+            return True, head
+
+        result: bool = self._write(work, "the erasure")
+        return result
+
+    def scrub(self) -> bool:
+        """Checkpoint and empty the log's write-ahead log (after erasures); ``True`` if done."""
+        with self._connect() as con:
+            return empty_wal(con)
 
     # --- users ------------------------------------------------------------------------------
     def add_user_row(self, name: str, role: str, password_hash: str | None) -> StoredUser:
@@ -441,27 +688,17 @@ class AuditLog:
 
         Checking the name, role and password is the caller's job (:mod:`._auth`).
         """
-        created_at = self._clock().isoformat(timespec="microseconds")
-        self._check_before_writing()
-        try:
-            with self._head_lock, self._connect() as con:
-                con.execute("BEGIN IMMEDIATE")
-                try:
-                    cur = con.execute(
-                        "INSERT INTO users (name, role, password_hash, created_at)"
-                        " VALUES (?, ?, ?, ?)",
-                        (name, role, password_hash, created_at),
-                    )
-                    user_id = int(cur.lastrowid or 0)
-                    head = _chain.append(con, self._key, "users", user_id)
-                    con.execute("COMMIT")
-                    self._keep_head(head)
-                except BaseException:
-                    if con.in_transaction:
-                        con.execute("ROLLBACK")
-                    raise
-        except sqlite3.Error as exc:
-            raise StorageError(f"the user was not stored: {exc}") from None
+        created_at = self._now()
+
+        def work(con: sqlite3.Connection) -> tuple[int, Head]:
+            cur = con.execute(
+                "INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
+                (name, role, password_hash, created_at),
+            )
+            user_id = int(cur.lastrowid or 0)
+            return user_id, _chain.append(con, self._key, "users", user_id)
+
+        user_id: int = self._write(work, "the user")
         return StoredUser(name, role, password_hash, user_id, created_at)
 
     _USERS_NOW = (
@@ -553,6 +790,9 @@ class AuditLog:
             report = _chain.verify(con, self._key, kept)
             if report.ok and known is not None:
                 report = _chain.verify(con, self._key, known)
+            problem = _records.check_content(con) if report.ok else ""
+        if problem:
+            return ChainReport(False, report.head, None, problem)
         if report.ok and use_kept and kept is None and report.head.count > 0:
             return ChainReport(
                 False, report.head, None,
