@@ -222,7 +222,7 @@ def _messages() -> set[str]:
     from babel.messages.extract import extract_from_file
 
     found = set()
-    for name in ("cli.py", "_demo.py"):
+    for name in ("cli.py", "_demo.py", "_cli_round.py", "child/_round.py", "child/_plot.py"):
         for _, message, _, _ in extract_from_file("python", SRC / name, keywords={"tr": None}):
             found.add(message)
     return found
