@@ -68,6 +68,7 @@ def plot_trajectory(
     for k, domain in enumerate(shown):
         ax = axes[k // cols][k % cols]
         part = traj[traj["domain"] == domain]
+        plotted = False
         for who in INFORMANTS:
             line = part[(part["informant"] == who) & part["level"].notna()]
             if line.empty:
@@ -77,6 +78,7 @@ def plot_trajectory(
                 line["date"], line["level"], c=[_BAND_COLOUR[b] for b in line["band"]], zorder=3
             )
             _transitions(ax, line)
+            plotted = True
         if change is not None and not change.empty:
             for kind, marker in (("deterioration", "^"), ("improvement", "v")):
                 hit = change[(change["domain"] == domain) & (change["reliable_change"] == kind)]
@@ -94,7 +96,8 @@ def plot_trajectory(
         ax.set_ylim(-0.05, 1.05)
         ax.set_title(labels.get(domain, domain))
         ax.set_ylabel(tr("concern level", lang))
-        ax.legend(fontsize=7, loc="upper left")
+        if plotted:
+            ax.legend(fontsize=7, loc="upper left")
     for k in range(len(shown), nrows * cols):
         axes[k // cols][k % cols].set_visible(False)
     fig.suptitle(tr("Trajectory of {child}", lang, child=record.child_id))
