@@ -332,3 +332,13 @@ def test_the_plot_is_a_figure_with_a_panel_per_domain_and_a_line_per_informant(
     assert np.allclose(np.asarray(line.get_ydata(), dtype=float), [0, 1 / 3, 1])
     with pytest.raises(DataError):
         plot_trajectory(record, domains=["no_such_domain"])
+
+
+def test_the_plot_says_when_reliable_change_cannot_be_shown() -> None:
+    record = ChildRecord.build("C1", [
+        score_round([RoundForm("C1", "a", date(2025, 9, 1), PARENT, answers(PARENT, emotional=0))]),
+        score_round([RoundForm("C1", "b", date(2026, 3, 1), PARENT, answers(PARENT, emotional=3))]),
+    ])  # fmt: skip
+    fig = plot_trajectory(record, domains=["emotional"], lang="en")
+    note = fig.get_supxlabel()
+    assert "reliable change not shown" in note and "test.parent@1.0.0" in note

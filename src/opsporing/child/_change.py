@@ -82,25 +82,12 @@ def reliable_change(
     Raises
     ------
     DataError
-        An instrument without reliability figures (named, with how to give them).
+        An instrument used in two rounds to compare but without reliability figures
+        (each named, with how to give them).
     """
     table = resolve_reliability(reliability)
     traj = record.trajectory()
     traj = traj[traj["level"].notna()]
-    missing = sorted(set(traj["instrument"]) - set(table))
-    if missing:
-        raise DataError(
-            *[
-                Problem(
-                    "reliability",
-                    key,
-                    "figures for this instrument: reliability={'" + key + "': "
-                    "{domain: (alpha, sd)}} (see docs/child-over-time.md)",
-                    kind="missing_reliability",
-                )
-                for key in missing
-            ]
-        )
     ranges = {
         (f.instrument, v.domain): v.score_range
         for r in record.rounds
@@ -108,7 +95,12 @@ def reliable_change(
         for v in f.views
     }
 
+    missing: set[str] = set()
+
     def sem(instrument: str, domain: str) -> float | None:
+        if instrument not in table:
+            missing.add(instrument)
+            return None
         fig = table[instrument].get(domain)
         if fig is None:
             return None
@@ -148,4 +140,17 @@ def reliable_change(
                     ),
                 }
             )
+    if missing:
+        raise DataError(
+            *[
+                Problem(
+                    "reliability",
+                    key,
+                    "figures for this instrument: reliability={'" + key + "': "
+                    "{domain: (alpha, sd)}} (see docs/child-over-time.md)",
+                    kind="missing_reliability",
+                )
+                for key in sorted(missing)
+            ]
+        )
     return pd.DataFrame(rows, columns=CHANGE_COLUMNS)

@@ -31,8 +31,9 @@ def plot_trajectory(
 
     Each informant is a line of the concern level (0 = least concern the form can show,
     1 = most); each point is coloured by its band. A reliable deterioration is marked ▲,
-    a reliable improvement ▼ (needs reliability figures for every instrument, as
-    :func:`opsporing.child.reliable_change`); a change of instrument (daycare to
+    a reliable improvement ▼ (with reliability figures for every instrument compared, as
+    for :func:`opsporing.child.reliable_change`; otherwise the figure says which are
+    missing); a change of instrument (daycare to
     school) is a grey dotted line; each decision a black dashed line with its step.
 
     Examples
@@ -58,8 +59,12 @@ def plot_trajectory(
             *[Problem("domains", d, "a domain of the record's forms") for d in unknown]
             or [Problem("record", "(no rounds)", "at least one scored round")]
         )
-    weigh = reliability is not None or _known(record)
-    change = record.reliable_change(reliability) if weigh else None
+    try:
+        change: pd.DataFrame | None = record.reliable_change(reliability)
+        missing = ""
+    except DataError as err:  # shown on the figure, not hidden
+        change = None
+        missing = ", ".join(str(p.value) for p in err.problems)
     labels = {d.domain: d.label.get(lang) for r in record.rounds for d in r.domains}
     cols = 1 if len(shown) == 1 else 2
     nrows = math.ceil(len(shown) / cols)
@@ -101,15 +106,14 @@ def plot_trajectory(
     for k in range(len(shown), nrows * cols):
         axes[k // cols][k % cols].set_visible(False)
     fig.suptitle(tr("Trajectory of {child}", lang, child=record.child_id))
+    if missing:
+        fig.supxlabel(
+            tr(
+                "reliable change not shown: no reliability figures for {names}", lang, names=missing
+            ),
+            fontsize=7,
+        )
     return fig
-
-
-def _known(record: ChildRecord) -> bool:
-    """Whether the shipped table has figures for every instrument of the record."""
-    from ._reliability import shipped_reliability
-
-    table = shipped_reliability()
-    return all(f.instrument in table for r in record.rounds for f in r.forms)
 
 
 def _transitions(ax: Any, line: pd.DataFrame) -> None:
