@@ -311,6 +311,8 @@ def test_trajectory_features_are_one_row_per_child_with_stable_columns() -> None
     assert f["traj.flagged.social"].tolist() == [0, 1]
     assert f["traj.worse.social"].dtype == bool
     assert not any("child" in c or "cpr" in c.lower() for c in f.columns)
+    alone = pd.concat([trajectory_features([k], domains=["social", "emotional"]) for k in kids])
+    pd.testing.assert_frame_equal(f, alone)  # one pass for many = one child at a time
     with pytest.raises(DataError):
         trajectory_features([kids[0], kids[0]])
     with pytest.raises(DataError):

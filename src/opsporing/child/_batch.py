@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from ..errors import Problem, ResponseValidationError, UnknownInstrumentError
@@ -23,6 +24,7 @@ from ._round import (
     domain_labels,
     informant_form,
 )
+from ._scale import domain_ranges
 
 __all__ = ["ROUND_COLUMNS", "RoundsResult", "score_rounds"]
 
@@ -278,25 +280,38 @@ def _forms(
     key = scoring_key(inst)
     flags = zip(key.concepts, key.red_flag, strict=True)
     red = [concept_column(c) for c, is_red in flags if is_red]
+    # Columns read once as arrays: a cell lookup per form and domain is slow in pandas.
+    ranges = domain_ranges(inst)
+    score = {d: scores[score_column(d)].to_numpy(float) for d in inst.domain_ids}
+    band = {d: scores[band_column(d)].astype(object).to_numpy() for d in inst.domain_ids}
+    overall = scores[band_column("overall")].astype(object).to_numpy()
+    flagged = scores[red].to_numpy(bool) if red else np.zeros((len(scores), 0), bool)
+    codes = [c.removeprefix("concept.") for c in red]
+    meta = forms.loc[scores.index]
+    none: list[Any] = [None] * len(meta)
+    ages: Any = meta["age_years"].to_numpy(object) if "age_years" in meta else none
+    settings: Any = meta["setting"].to_numpy(object) if "setting" in meta else none
     out = {}
-    for row in scores.index:
+    for i, row in enumerate(scores.index):
         if row not in days:
             continue
-        pairs = {}
-        for d in inst.domain_ids:
-            s: Any = scores.at[row, score_column(d)]
-            b: Any = scores.at[row, band_column(d)]
-            pairs[d] = (None if math.isnan(s) else float(s), None if pd.isna(b) else str(b))
-        overall: Any = scores.at[row, band_column("overall")]
-        age: Any = forms.at[row, "age_years"] if "age_years" in forms.columns else None
-        setting: Any = forms.at[row, "setting"] if "setting" in forms.columns else None
+        pairs = {
+            d: (None if math.isnan(score[d][i]) else float(score[d][i]), _band(band[d][i]))
+            for d in inst.domain_ids
+        }
+        age, setting = ages[i], settings[i]
         out[row] = informant_form(
             inst,
             days[row],
             pairs,
-            None if pd.isna(overall) else str(overall),
-            [c.removeprefix("concept.") for c in red if bool(scores.at[row, c])],
+            _band(overall[i]),
+            [c for c, hit in zip(codes, flagged[i], strict=True) if hit],
             age_years=None if _is_missing(age) else float(age),
             setting=None if _is_missing(setting) else str(setting),
+            ranges=ranges,
         )
     return out
+
+
+def _band(value: Any) -> str | None:
+    return None if _is_missing(value) else str(value)

@@ -15,20 +15,21 @@ since the level counts towards concern).
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from ..errors import DataError, Problem
-from ._reliability import resolve_reliability
+from ._reliability import ReliabilityTable, resolve_reliability
+from ._round import INFORMANTS
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._record import ChildRecord
 
-__all__ = ["CHANGE_COLUMNS", "reliable_change", "reliable_change_index"]
+__all__ = ["CHANGE_COLUMNS", "changes", "reliable_change", "reliable_change_index"]
 
 CHANGE_COLUMNS = [
     "child_id", "informant", "domain", "from_round", "to_round", "from_date", "to_date",
@@ -85,61 +86,43 @@ def reliable_change(
         An instrument used in two rounds to compare but without reliability figures
         (each named, with how to give them).
     """
-    table = resolve_reliability(reliability)
-    traj = record.trajectory()
-    traj = traj[traj["level"].notna()]
-    ranges = {
-        (f.instrument, v.domain): v.score_range
-        for r in record.rounds
-        for f in r.forms
-        for v in f.views
-    }
+    from ._record import long_frame
 
+    return changes(long_frame([record]), resolve_reliability(reliability), z=z)
+
+
+def changes(long: pd.DataFrame, table: ReliabilityTable, *, z: float = 1.96) -> pd.DataFrame:
+    """:func:`reliable_change` for the trajectories of many children at once.
+
+    ``long`` is :func:`opsporing.child._record.long_frame` output; one vectorised pass.
+    """
+    if not (isinstance(z, int | float) and not isinstance(z, bool) and math.isfinite(z) and z > 0):
+        raise DataError(Problem("z", z, "a positive number (1.96: two-sided 5 %)"))
+    t = long[long["level"].notna()]
+    t = t.assign(
+        _who=t["informant"].map({w: k for k, w in enumerate(INFORMANTS)}),
+        _dom=t["domain"].map({d: k for k, d in enumerate(dict.fromkeys(t["domain"]))}),
+    ).sort_values(["child_id", "_who", "_dom", "date", "round_id"], kind="stable")
+    sems = {}
     missing: set[str] = set()
-
-    def sem(instrument: str, domain: str) -> float | None:
-        if instrument not in table:
-            missing.add(instrument)
-            return None
-        fig = table[instrument].get(domain)
-        if fig is None:
-            return None
-        lo, hi = ranges[(instrument, domain)]
-        return fig.sem / (hi - lo)
-
-    rows = []
-    for (informant, domain), track in traj.groupby(["informant", "domain"], sort=False):
-        seq: list[dict[str, Any]] = [
-            {str(k): v for k, v in rec.items()}
-            for rec in track.sort_values(["date", "round_id"]).to_dict("records")
-        ]
-        for a, b in itertools.pairwise(seq):
-            sem_a, sem_b = sem(a["instrument"], str(domain)), sem(b["instrument"], str(domain))
-            if sem_a is None or sem_b is None:
-                continue
-            before, after = float(a["level"]), float(b["level"])
-            rci = reliable_change_index(before, after, sem_a, sem_b)
-            rows.append(
-                {
-                    "child_id": record.child_id,
-                    "informant": informant,
-                    "domain": domain,
-                    "from_round": a["round_id"],
-                    "to_round": b["round_id"],
-                    "from_date": a["date"],
-                    "to_date": b["date"],
-                    "from_instrument": a["instrument"],
-                    "to_instrument": b["instrument"],
-                    "from_level": before,
-                    "to_level": after,
-                    "change": after - before,
-                    "s_diff": math.hypot(sem_a, sem_b),
-                    "rci": rci,
-                    "reliable_change": (
-                        "deterioration" if rci > z else "improvement" if rci < -z else "none"
-                    ),
-                }
-            )
+    for inst, dom, lo, hi in (
+        t[["instrument", "domain", "lo", "hi"]].drop_duplicates().itertuples(index=False)
+    ):
+        fig = table.get(str(inst), {}).get(str(dom))
+        sems[(inst, dom)] = math.nan if fig is None else fig.sem / (float(hi) - float(lo))
+    sem = pd.Series(
+        [sems[k] for k in zip(t["instrument"], t["domain"], strict=True)], index=t.index
+    )
+    known = t["instrument"].isin(list(table))
+    t = t.assign(_sem=sem)
+    prev = t.groupby(["child_id", "informant", "domain"], sort=False)[
+        ["round_id", "date", "instrument", "level", "_sem"]
+    ].shift()
+    pair = prev["round_id"].notna()
+    prev_known = prev["instrument"].isin(list(table))
+    missing |= set(t.loc[pair & ~known, "instrument"]) | set(
+        prev.loc[pair & ~prev_known, "instrument"]
+    )
     if missing:
         raise DataError(
             *[
@@ -153,4 +136,31 @@ def reliable_change(
                 for key in sorted(missing)
             ]
         )
-    return pd.DataFrame(rows, columns=CHANGE_COLUMNS)
+    # Domains a table leaves out (safety) have no SEM: not weighed.
+    keep = pair & t["_sem"].notna() & prev["_sem"].notna()
+    now, before = t[keep], prev[keep]
+    s_diff = np.hypot(now["_sem"].to_numpy(float), before["_sem"].to_numpy(float))
+    change = now["level"].to_numpy(float) - before["level"].to_numpy(float)
+    rci = change / s_diff
+    verdict = np.where(rci > z, "deterioration", np.where(rci < -z, "improvement", "none"))
+    out = pd.DataFrame(
+        {
+            "child_id": now["child_id"].to_numpy(),
+            "informant": now["informant"].to_numpy(),
+            "domain": now["domain"].to_numpy(),
+            "from_round": before["round_id"].to_numpy(),
+            "to_round": now["round_id"].to_numpy(),
+            "from_date": pd.to_datetime(before["date"]).to_numpy(),
+            "to_date": now["date"].to_numpy(),
+            "from_instrument": before["instrument"].to_numpy(),
+            "to_instrument": now["instrument"].to_numpy(),
+            "from_level": before["level"].to_numpy(float),
+            "to_level": now["level"].to_numpy(float),
+            "change": change,
+            "s_diff": s_diff,
+            "rci": rci,
+            "reliable_change": verdict,
+        },
+        columns=CHANGE_COLUMNS,
+    )
+    return out

@@ -27,22 +27,14 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, Problem
-from ._change import reliable_change
-from ._record import ChildRecord
+from ._change import changes
+from ._record import ChildRecord, long_frame
+from ._reliability import resolve_reliability
 
 __all__ = ["trajectory_features"]
 
 _DAYS_PER_YEAR = 365.25
-
-
-def _slope(days: np.ndarray, levels: np.ndarray) -> float:
-    """Least-squares slope per year; NaN with fewer than two points or no time between."""
-    ok = ~np.isnan(levels)
-    x, y = days[ok] / _DAYS_PER_YEAR, levels[ok]
-    if len(x) < 2 or np.ptp(x) == 0:
-        return float("nan")
-    xc = x - x.mean()
-    return float((xc * (y - y.mean())).sum() / (xc * xc).sum())
+_EPOCH = pd.Timestamp("2000-01-01")
 
 
 def trajectory_features(
@@ -105,48 +97,50 @@ def trajectory_features(
     ]
     if problems:
         raise DataError(*problems)
-    rows: dict[str, dict[str, Any]] = {}
-    seen: list[str] = list(domains) if domains is not None else []
-    for record in records:
-        kept = record.rounds[-window:]
-        last = ChildRecord(record.child_id, kept)
-        traj = last.trajectory()
-        if domains is None:
-            seen += [d for d in dict.fromkeys(traj["domain"]) if d not in seen]
-        change = reliable_change(last, reliability)
-        row: dict[str, Any] = {"traj.n_rounds": len(kept)}
-        row["traj.years"] = (
-            (kept[-1].date - kept[0].date).days / _DAYS_PER_YEAR if kept else float("nan")
-        )
-        mine = traj[traj["informant"] == informant]
-        for d in seen:
-            track = mine[mine["domain"] == d].sort_values(["date", "round_id"])
-            levels = track["level"].to_numpy(dtype=float)
-            known = levels[~np.isnan(levels)]
-            row[f"traj.level.{d}"] = float(known[-1]) if len(known) else float("nan")
-            days = (track["date"] - track["date"].min()).dt.days.to_numpy(dtype=float)
-            row[f"traj.slope.{d}"] = _slope(days, levels)
-            row[f"traj.flagged.{d}"] = sum(
-                1
-                for r in kept
-                if any(x.domain == d and x.combined_band in ("gul", "rød") for x in r.domains)
-            )
-            mask = change["domain"] == d
-            row[f"traj.worse.{d}"] = bool(
-                (change.loc[mask, "reliable_change"] == "deterioration").any()
-            )
-            row[f"traj.better.{d}"] = bool(
-                (change.loc[mask, "reliable_change"] == "improvement").any()
-            )
-        rows[record.child_id] = row
-    kinds = ("level", "slope", "flagged", "worse", "better")
-    columns = ["traj.n_rounds", "traj.years"] + [f"traj.{k}.{d}" for d in seen for k in kinds]
-    frame = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=columns)
-    frame.index.name = "child_id"
-    for d in seen:  # a domain first seen in a later child: the earlier rows hold no flags
-        for kind in ("flagged",):
-            frame[f"traj.{kind}.{d}"] = frame[f"traj.{kind}.{d}"].fillna(0).astype(int)
-        for kind in ("worse", "better"):
-            frame[f"traj.{kind}.{d}"] = frame[f"traj.{kind}.{d}"].fillna(False).astype(bool)
-    frame["traj.n_rounds"] = frame["traj.n_rounds"].astype(int)
+    table = resolve_reliability(reliability)
+    long = long_frame(records)
+    win = long[long["pos"] >= long["n_rounds"] - window]
+    seen = list(domains) if domains is not None else list(dict.fromkeys(win["domain"]))
+    change = changes(win, table)
+    index = pd.Index([r.child_id for r in records], name="child_id")
+    frame = pd.DataFrame(index=index)
+    kept = [r.rounds[-window:] for r in records]
+    frame["traj.n_rounds"] = [len(k) for k in kept]
+    frame["traj.years"] = [
+        (k[-1].date - k[0].date).days / _DAYS_PER_YEAR if k else np.nan for k in kept
+    ]
+    by = ["child_id", "domain"]
+    mine = win[(win["informant"] == informant) & win["level"].notna()].sort_values(
+        ["child_id", "domain", "date", "round_id"], kind="stable"
+    )
+    level = mine.groupby(by)["level"].last()
+    # Least squares per child and domain, vectorised: sum(dx * dy) / sum(dx^2).
+    x = (mine["date"] - _EPOCH).dt.days.to_numpy(float) / _DAYS_PER_YEAR
+    y = mine["level"].to_numpy(float)
+    groups = mine.assign(_x=x).groupby(by)
+    dx = x - groups["_x"].transform("mean").to_numpy(float)
+    dy = y - groups["level"].transform("mean").to_numpy(float)
+    sums = pd.DataFrame({"xy": dx * dy, "xx": dx * dx, **{k: mine[k] for k in by}}).groupby(by)
+    xy, xx = sums["xy"].sum(), sums["xx"].sum()
+    slope = (xy / xx).where(xx > 1e-12)
+    rounds = win.drop_duplicates(["child_id", "round_id", "domain"])
+    flagged = rounds[rounds["combined_band"].isin(["gul", "rød"])].groupby(by).size()
+    worse = change[change["reliable_change"] == "deterioration"].groupby(by).size() > 0
+    better = change[change["reliable_change"] == "improvement"].groupby(by).size() > 0
+    stats = {"level": level, "slope": slope, "flagged": flagged, "worse": worse, "better": better}
+    wide = {k: v.unstack("domain") for k, v in stats.items() if len(v)}
+
+    def column(kind: str, domain: str) -> pd.Series:
+        part = wide.get(kind)
+        if part is None or domain not in part.columns:
+            return pd.Series(np.nan, index=index, dtype=float)
+        return part[domain].reindex(index).astype(float)
+
+    for d in seen:
+        frame[f"traj.level.{d}"] = column("level", d)
+        frame[f"traj.slope.{d}"] = column("slope", d)
+        # Absent from a count = none in the window (not unknown).
+        frame[f"traj.flagged.{d}"] = column("flagged", d).fillna(0).astype(int)
+        frame[f"traj.worse.{d}"] = column("worse", d).fillna(0).astype(bool)
+        frame[f"traj.better.{d}"] = column("better", d).fillna(0).astype(bool)
     return frame

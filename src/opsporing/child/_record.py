@@ -13,7 +13,13 @@ import pandas as pd
 from ..errors import DataError, Problem
 from ._round import ScreeningRound, check_child_id
 
-__all__ = ["ChildRecord", "DecisionLike"]
+__all__ = ["TRAJECTORY_COLUMNS", "ChildRecord", "DecisionLike", "long_frame"]
+
+#: The columns of :meth:`ChildRecord.trajectory`.
+TRAJECTORY_COLUMNS = (
+    "child_id", "round_id", "date", "informant", "instrument", "setting", "age_years",
+    "domain", "direction", "score", "band", "level",
+)  # fmt: skip
 
 
 @runtime_checkable
@@ -208,33 +214,7 @@ class ChildRecord:
             so a daycare form and a school form line up; ``instrument`` shows where the
             form changed.
         """
-        rows = [
-            {
-                "child_id": self.child_id,
-                "round_id": r.round_id,
-                "date": pd.Timestamp(r.date),
-                "informant": f.informant,
-                "instrument": f.instrument,
-                "setting": f.setting,
-                "age_years": f.age_years,
-                "domain": v.domain,
-                "direction": v.direction,
-                "score": v.score,
-                "band": v.band,
-                "level": v.level,
-            }
-            for r in self.rounds
-            for f in r.forms
-            for v in f.views
-        ]
-        columns = [
-            "child_id", "round_id", "date", "informant", "instrument", "setting", "age_years",
-            "domain", "direction", "score", "band", "level",
-        ]  # fmt: skip
-        frame = pd.DataFrame(rows, columns=columns)
-        for c in ("score", "level", "age_years"):
-            frame[c] = frame[c].astype(float)
-        return frame
+        return long_frame([self])[list(TRAJECTORY_COLUMNS)]
 
     def decision_frame(self) -> pd.DataFrame:
         """The decisions in time order: ``decided_at, chosen_step, notify, decision_id``."""
@@ -269,3 +249,31 @@ def _utc(t: datetime) -> datetime:
 
 def _before(b: datetime, a: datetime) -> bool:
     return _utc(b) < _utc(a)
+
+
+def long_frame(records: Iterable[ChildRecord]) -> pd.DataFrame:
+    """The trajectories of many records in one table (one pass, no per-child frames).
+
+    The columns of :meth:`ChildRecord.trajectory`, and for the computations built on it:
+    ``pos`` (the round's place in its record, from 0), ``n_rounds`` (the record's rounds),
+    ``combined_band`` (the round's combined band of the domain) and ``lo``, ``hi`` (the
+    domain's score range on the instrument).
+    """
+    rows = [
+        (
+            *(rec.child_id, r.round_id, r.date, f.informant, f.instrument, f.setting),
+            *(f.age_years, v.domain, v.direction, v.score, v.band, v.level),
+            *(pos, len(rec.rounds), combined[v.domain], *v.score_range),
+        )
+        for rec in records
+        for pos, r in enumerate(rec.rounds)
+        for combined in ({d.domain: d.combined_band for d in r.domains},)
+        for f in r.forms
+        for v in f.views
+    ]
+    columns = [*TRAJECTORY_COLUMNS, "pos", "n_rounds", "combined_band", "lo", "hi"]
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    frame["date"] = pd.to_datetime(frame["date"])
+    for c in ("score", "level", "age_years", "lo", "hi"):
+        frame[c] = frame[c].astype(float)
+    return frame

@@ -22,7 +22,7 @@ from ..instruments import Informant, Instrument
 from ..privacy import CPR_MASK, looks_like_cpr
 from ..scoring import FormScore, score_form
 from ..vocabulary import Text, load_vocabulary
-from ._scale import band_rank, concern_level
+from ._scale import band_rank, domain_ranges, level_of
 
 __all__ = [
     "DISAGREEMENT_LEVELS",
@@ -307,8 +307,13 @@ def informant_form(
     *,
     age_years: float | None = None,
     setting: str | None = None,
+    ranges: Mapping[str, tuple[float, float]] | None = None,
 ) -> InformantForm:
-    """An :class:`InformantForm` from one form's domain ``(score, band)`` pairs."""
+    """An :class:`InformantForm` from one form's domain ``(score, band)`` pairs.
+
+    ``ranges`` (:func:`domain_ranges` of the instrument) saves recomputing them per form.
+    """
+    ranges = domain_ranges(instrument) if ranges is None else ranges
     views = []
     for dom in instrument.domains:
         score, band = scores.get(dom.id, (None, None))
@@ -321,9 +326,9 @@ def informant_form(
                 domain=dom.id,
                 score=None if score is None else float(score),
                 band=band,
-                level=concern_level(instrument, dom.id, score),
+                level=level_of(score, *ranges[dom.id], dom.direction),
                 direction=dom.direction,
-                score_range=instrument.score_range(dom.id),
+                score_range=ranges[dom.id],
             )
         )
     return InformantForm(

@@ -21,7 +21,7 @@ import math
 from ..instruments import Instrument
 from ..scoring._core import BANDS
 
-__all__ = ["BANDS", "band_rank", "concern_level"]
+__all__ = ["BANDS", "band_rank", "concern_level", "domain_ranges", "level_of"]
 
 
 def band_rank(band: str | None) -> int | None:
@@ -47,12 +47,20 @@ def concern_level(instrument: Instrument, domain: str, score: float | None) -> f
     >>> concern_level(inst, "resources", 18.0)  # a strength domain at its best
     0.0
     """
-    if score is None or (isinstance(score, float) and math.isnan(score)):
-        return None
     lo, hi = instrument.score_range(domain)
-    if hi <= lo:
+    return level_of(score, lo, hi, instrument.domain(domain).direction)
+
+
+def level_of(score: float | None, lo: float, hi: float, direction: str) -> float | None:
+    """The concern level of ``score`` on a domain of range ``lo..hi`` and ``direction``."""
+    if score is None or (isinstance(score, float) and math.isnan(score)) or hi <= lo:
         return None
     share = (float(score) - lo) / (hi - lo)
-    if instrument.domain(domain).direction == "strength":
+    if direction == "strength":
         share = 1.0 - share
     return min(1.0, max(0.0, share))
+
+
+def domain_ranges(instrument: Instrument) -> dict[str, tuple[float, float]]:
+    """Every domain's score range, computed once (each call walks the items)."""
+    return {d.id: instrument.score_range(d.id) for d in instrument.domains}
