@@ -317,6 +317,10 @@ def test_trajectory_features_are_one_row_per_child_with_stable_columns() -> None
         trajectory_features([kids[0], kids[0]])
     with pytest.raises(DataError):
         trajectory_features(kids, window=0)
+    with pytest.raises(DataError, match="informant"):
+        trajectory_features(kids, informant="teacher")
+    with pytest.raises(DataError, match="domains"):
+        trajectory_features(kids, domains="social")
 
 
 def test_the_plot_is_a_figure_with_a_panel_per_domain_and_a_line_per_informant(

@@ -30,6 +30,7 @@ from ..errors import DataError, Problem
 from ._change import changes
 from ._record import ChildRecord, long_frame
 from ._reliability import resolve_reliability
+from ._round import INFORMANTS
 
 __all__ = ["trajectory_features"]
 
@@ -84,6 +85,12 @@ def trajectory_features(
     """
     if isinstance(window, bool) or not isinstance(window, int) or window < 1:
         raise DataError(Problem("window", window, "a whole number of rounds, at least 1"))
+    if informant not in INFORMANTS:
+        raise DataError(Problem("informant", informant, f"one of {list(INFORMANTS)}"))
+    if domains is not None and (
+        isinstance(domains, str) or not all(isinstance(d, str) for d in domains)
+    ):
+        raise DataError(Problem("domains", domains, "a list of domain ids"))
     records = list(records)
     problems = [
         Problem("records", type(r).__name__, "a ChildRecord", row=i, kind="type")
