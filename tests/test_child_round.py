@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from opsporing.child import (
@@ -260,3 +262,26 @@ def test_rounds_are_frozen(parent: Instrument) -> None:
     assert isinstance(r, ScreeningRound)
     with pytest.raises(AttributeError):
         r.child_id = "C2"  # type: ignore[misc]
+
+
+_CHILD = load_instrument(DATA / "round_child.yaml")
+_PARENT = load_instrument(DATA / "round_parent.yaml")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.integers(0, 3), min_size=3, max_size=3),
+    st.permutations([0, 1, 2]),
+)
+def test_the_order_of_the_forms_does_not_change_the_round(values: list[int], order: list[int]) -> None:
+    forms = [
+        form(SCHOOL, emotional=values[0], social=values[0]),
+        form(_PARENT, emotional=values[1], social=values[1]),
+        form(_CHILD, emotional=min(values[2], 2), social=min(values[2], 2)),
+    ]
+    r = score_round([forms[i] for i in order])
+    assert r == score_round(forms)
+    for d in r.domains:  # the combined band is the worst voice, whatever the order
+        bands = [v.band for v in d.views if v.band is not None]
+        ranks = ["grøn", "gul", "rød"]
+        assert d.combined_band == (max(bands, key=ranks.index) if bands else None)

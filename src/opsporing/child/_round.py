@@ -398,9 +398,10 @@ def build_round(
 
 
 def domain_labels(instruments: Iterable[Instrument]) -> dict[str, Text]:
-    """Each domain's name from the first instrument that has it."""
+    """Each domain's name from the first instrument that has it, in informant order
+    (the educator's form names it if it has it), so the input order never matters."""
     labels: dict[str, Text] = {}
-    for inst in instruments:
+    for inst in sorted(instruments, key=lambda i: INFORMANTS.index(i.informant)):
         for d in inst.domains:
             labels.setdefault(d.id, Text(da=d.label.da, en=d.label.en))
     return labels
