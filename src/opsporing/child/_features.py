@@ -31,6 +31,7 @@ from ._change import changes
 from ._record import ChildRecord, long_frame
 from ._reliability import resolve_reliability
 from ._round import INFORMANTS
+from ._scale import BANDS
 
 __all__ = ["trajectory_features"]
 
@@ -131,7 +132,7 @@ def trajectory_features(
     xy, xx = sums["xy"].sum(), sums["xx"].sum()
     slope = (xy / xx).where(xx > 1e-12)
     rounds = win.drop_duplicates(["child_id", "round_id", "domain"])
-    flagged = rounds[rounds["combined_band"].isin(["gul", "rød"])].groupby(by).size()
+    flagged = rounds[rounds["combined_band"].isin(BANDS[1:])].groupby(by).size()
     worse = change[change["reliable_change"] == "deterioration"].groupby(by).size() > 0
     better = change[change["reliable_change"] == "improvement"].groupby(by).size() > 0
     stats = {"level": level, "slope": slope, "flagged": flagged, "worse": worse, "better": better}

@@ -22,7 +22,7 @@ from ..instruments import Informant, Instrument
 from ..privacy import CPR_MASK, looks_like_cpr
 from ..scoring import FormScore, score_form
 from ..vocabulary import Text, load_vocabulary
-from ._scale import band_rank, domain_ranges, level_of
+from ._scale import BANDS, band_rank, domain_ranges, level_of
 
 __all__ = [
     "DISAGREEMENT_LEVELS",
@@ -242,7 +242,7 @@ class ScreeningRound:
     def overall_band(self) -> str | None:
         """The worst overall band of any informant's form."""
         ranks = [r for f in self.forms if (r := band_rank(f.overall_band)) is not None]
-        return _RANKS[max(ranks)] if ranks else None
+        return BANDS[max(ranks)] if ranks else None
 
     @property
     def red_flags(self) -> tuple[str, ...]:
@@ -293,8 +293,6 @@ class ScreeningRound:
             rows.append(row)
         return pd.DataFrame(rows)
 
-
-_RANKS = ("grøn", "gul", "rød")
 
 
 # --- building ----------------------------------------------------------------------------------
@@ -382,7 +380,7 @@ def build_round(
                 domain=dom,
                 label=labels[dom],
                 views=views,
-                combined_band=_RANKS[max(ranks)] if ranks else None,
+                combined_band=BANDS[max(ranks)] if ranks else None,
                 band_gap=max(ranks) - min(ranks) if len(ranks) > 1 else None,
                 level_spread=max(levels) - min(levels) if len(levels) > 1 else None,
                 disagreement=level,
