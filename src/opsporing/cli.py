@@ -8,7 +8,6 @@ exits with status 2 (``--debug`` shows the traceback).
 from __future__ import annotations
 
 import contextlib
-import enum
 import io
 import os
 from pathlib import Path
@@ -21,7 +20,8 @@ from rich.table import Table
 
 from . import _research_cli
 from ._cli_model import model_app
-from ._cli_options import LangOption, Language
+from ._cli_options import Format, FormatOption, LangOption, Language, RejectedOption
+from ._cli_round import register as register_round
 from ._texts import Lang, number, short, tr
 from .errors import DataError, OpsporingError, Problem
 from .instruments import Instrument, get_instrument, list_instruments, load_instrument
@@ -48,6 +48,7 @@ with contextlib.suppress(ImportError):  # `users` and `audit` need the [web] ext
 
     register_followup(app)
 app.add_typer(interop_app, name="interop")  # opsporing/interop/_cli.py
+register_round(app)  # opsporing/_cli_round.py: the `round` verb
 
 console = Console()
 _state = {"debug": False}
@@ -59,27 +60,6 @@ _SHOWN_PROBLEMS = 10
 
 #: Below this many columns the tables switch to their narrow layout.
 _NARROW = 120
-
-
-class Format(str, enum.Enum):  # noqa: UP042
-    """How a table is printed: for people, or for other programs."""
-
-    table = "table"
-    csv = "csv"
-    json = "json"
-
-
-#: The one definition of ``--format``.
-FormatOption = Annotated[
-    Format, typer.Option("--format", "-f", help="table (for people), csv or json (for programs).")
-]
-#: The one definition of ``--rejected``.
-RejectedOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--rejected", help="On bad input, write every problem (row, field, value) to this CSV."
-    ),
-]
 
 
 @app.callback()
