@@ -21,7 +21,6 @@ from opsporing.instruments import (
 )
 from opsporing.instruments._informants import (
     SELF_HARM_CONCEPT,
-    informant_problems,
     promises_same_day_response,
 )
 from opsporing.scoring import score_form
@@ -127,12 +126,14 @@ def test_select_instrument_picks_the_informant_forms(
     [("skole", 10.5, "child"), ("skole", 17.5, "child"), ("dagtilbud", 4, "child")],
 )
 def test_no_child_form_below_eleven_or_in_daycare(setting: str, age: float, informant: str) -> None:
-    with pytest.raises(UnknownInstrumentError, match="informant|age_years"):
+    with pytest.raises(UnknownInstrumentError, match=r"informant|age_years"):
         select_instrument(setting, age, informant)
 
 
 def test_forms_yaml_lists_each_informant_form_once() -> None:
-    listed = [i.id for (inf, _), insts in current_forms().items() if inf != "educator" for i in insts]
+    listed = [
+        i.id for (inf, _), insts in current_forms().items() if inf != "educator" for i in insts
+    ]
     assert sorted(listed) == sorted(FORMS)
 
 
@@ -227,8 +228,7 @@ def test_substance_use_is_asked_from_thirteen_only() -> None:
     ages = {
         inst.id: inst.age_years.min
         for inst in list_instruments()
-        if inst.informant != "educator"
-        and any("substance" in i.id for i in inst.items)
+        if inst.informant != "educator" and any("substance" in i.id for i in inst.items)
     }
     assert ages == {"opsporing.child.13-16": 13}
 

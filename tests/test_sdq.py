@@ -179,7 +179,9 @@ def _qr(kind: str, answers: list[int], impact: list[int] | None = None, **top: A
     if impact is not None:
         difficulties = ["Nej", "Ja, mindre vanskeligheder", "Ja, tydelige vanskeligheder",
                         "Ja, alvorlige vanskeligheder"]  # fmt: skip
-        items.append({"linkId": "26difficulties", "answer": [{"valueString": difficulties[impact[0]]}]})
+        items.append(
+            {"linkId": "26difficulties", "answer": [{"valueString": difficulties[impact[0]]}]}
+        )
         items.append({"linkId": "27difficultiesPeriod", "answer": [{"valueString": "1-5 måneder"}]})
         for n, a in zip(range(28, 33), impact[1:], strict=True):
             items.append({"linkId": f"{n}impact", "answer": [{"valueString": KL_IMPACT[a]}]})
@@ -258,7 +260,8 @@ def test_unknown_and_missing_columns_are_refused_not_dropped(tmp_path: Path) -> 
     with pytest.raises(ResponseValidationError) as err:
         sdq_responses_from_records(records)
     assert {(p.field, p.kind) for p in err.value.problems} == {
-        ("score", "unknown_column"), ("item25", "missing_column"),
+        ("score", "unknown_column"),
+        ("item25", "missing_column"),
     }
 
 

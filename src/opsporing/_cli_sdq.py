@@ -64,11 +64,12 @@ def _print_tables(scores: pd.DataFrame, bands: pd.DataFrame, lang: Lang) -> None
         for col in ("child", "respondent", "date", *scales):
             label = key.labels[col].get(lang) if col in key.labels else col
             table.add_column(str(label), justify="right" if col in scales else "left")
-        for pos, one in rows.groupby("response", sort=True):
+        for pos in sorted({int(p) for p in rows["response"]}):
+            one = rows[rows["response"] == pos]
             cells = {r.scale: _cell(r.score, getattr(r, f"band_{lang}")) for r in one.itertuples()}
-            impact = scores.iloc[int(pos)]["score.impact"]  # type: ignore[call-overload]
+            row = scores.iloc[pos]
+            impact = row["score.impact"]
             cells["impact"] = "–" if pd.isna(impact) else str(int(impact))
-            row = scores.iloc[int(pos)]  # type: ignore[call-overload]
             date = "" if row["date"] is None or pd.isna(row["date"]) else str(row["date"])
             table.add_row(str(row["child"]), who[row["respondent"]], date,
                           *(cells.get(s, "–") for s in scales))  # fmt: skip

@@ -304,7 +304,7 @@ def sdq_bands(responses: Sequence[SdqResponse], scores: pd.DataFrame | None = No
         for scale in BANDED:
             value = scores.iloc[pos][f"score.{scale}"]
             score = None if pd.isna(value) else int(value)
-            base = {"response": pos, "respondent": r.respondent, "child": r.child}
+            base: dict[str, Any] = {"response": pos, "respondent": r.respondent, "child": r.child}
             base |= {"scale": scale, "score": score}
             if not sets:
                 rows.append({**base, "band_set": None, "band": None, "band_da": None,

@@ -23,7 +23,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -72,7 +72,7 @@ _SHORT: Any = object()
 _LINK_NUMBER = re.compile(r"^(\d{1,2})(?!\d)")
 
 
-def _cell_int(value: Any, low: int, high: int) -> int | None | str:
+def _cell_int(value: Any, low: int, high: int) -> int | str | None:
     """The answer as an int, ``None`` for a blank, or the reason it is not an answer."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -99,7 +99,7 @@ def _choices(low: int, high: int) -> str:
     return f"one of {', '.join(str(v) for v in range(low, high + 1))}, or blank"
 
 
-def sdq_responses_from_records(records: list[Mapping[str, Any]]) -> list[SdqResponse]:
+def sdq_responses_from_records(records: Sequence[Mapping[str, Any]]) -> list[SdqResponse]:
     """Responses from rows of the assumed table layout (:data:`TABLE_COLUMNS`).
 
     Raises
@@ -195,7 +195,11 @@ def _child(value: Any, field: str, row: int | str, problems: list[Problem]) -> s
 
 
 def _date(value: Any, field: str, row: int | str, problems: list[Problem]) -> str | None:
-    if value is None or str(value).strip() == "" or (isinstance(value, float) and math.isnan(value)):
+    if (
+        value is None
+        or str(value).strip() == ""
+        or (isinstance(value, float) and math.isnan(value))
+    ):
         return None
     text = str(value).strip()[:10]
     try:
@@ -234,7 +238,7 @@ def _fhir_resources(tree: Any, problems: list[Problem]) -> list[tuple[str, Any]]
     return [("resource[0]", tree)]
 
 
-def _kl_answer(item: Mapping[str, Any], table: Mapping[str, int]) -> int | None | str:
+def _kl_answer(item: Mapping[str, Any], table: Mapping[str, int]) -> int | str | None:
     answers = item.get("answer")
     if answers in (None, []):
         return None
@@ -257,7 +261,11 @@ def _questionnaire_response(
 ) -> SdqResponse | None:
     start = len(problems)
     if not isinstance(resource, Mapping) or resource.get("resourceType") != "QuestionnaireResponse":
-        kind = resource.get("resourceType") if isinstance(resource, Mapping) else type(resource).__name__
+        kind = (
+            resource.get("resourceType")
+            if isinstance(resource, Mapping)
+            else type(resource).__name__
+        )
         problems.append(Problem("resourceType", kind, "QuestionnaireResponse", where))
         return None
     row = f"{where} {resource.get('id')}" if resource.get("id") else where
@@ -397,11 +405,15 @@ def _csv_records(text: str, path: Path) -> list[dict[str, Any]]:
         rows = list(reader)
         header = reader.fieldnames or []
     except csv.Error as exc:
-        raise DataError(Problem(str(path), "(syntax)", f"valid CSV ({exc})", kind="syntax")) from None
+        raise DataError(
+            Problem(str(path), "(syntax)", f"valid CSV ({exc})", kind="syntax")
+        ) from None
     dupes = sorted({h for h in header if header.count(h) > 1})
-    problems = [Problem(h, "(duplicated)", "each column once", kind="duplicate_column") for h in dupes]
+    problems = [
+        Problem(h, "(duplicated)", "each column once", kind="duplicate_column") for h in dupes
+    ]
     problems += [
-        Problem("(extra cells)", row[None], f"at most {len(header)} cells", n, "ragged")  # type: ignore[index]
+        Problem("(extra cells)", row[None], f"at most {len(header)} cells", n, "ragged")
         for n, row in enumerate(rows, start=1)
         if None in row
     ]
