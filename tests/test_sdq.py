@@ -11,15 +11,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from opsporing.cli import app
 from opsporing.errors import DataError, OpsporingError, ResponseValidationError
+from opsporing.fhir import SDQ_IMPACT_ITEMS
+from opsporing.fhir._sdq import SDQ_CHRONICITY, SDQ_DIFFICULTIES, SDQ_ITEMS
 from opsporing.interop import (
     SdqResponse,
     read_sdq,
-    score_sdq,
+    score_sdq_responses,
     sdq_bands,
     sdq_key,
     sdq_responses_from_records,
@@ -39,7 +42,7 @@ def _row(respondent: str, answers: list[int | str], **extra: Any) -> dict[str, A
 
 def _scores(respondent: str, answers: list[int | str], **extra: Any) -> dict[str, Any]:
     (r,) = sdq_responses_from_records([_row(respondent, answers, **extra)])
-    row = score_sdq([r]).iloc[0]
+    row = score_sdq_responses([r]).iloc[0]
     return {k.removeprefix("score."): row[k] for k in row.index if k.startswith("score.")}
 
 
@@ -58,7 +61,8 @@ def test_parent_response_scored_by_hand() -> None:
     # prosocial 1,4,9,17,20 = 2+2+2+2+1 = 9 ; total 4+2+7+0 = 13
     # impact: distress 2->1, home 3->2, friendships 0->0, classroom 1->0, leisure 2->1 = 4
     assert got == {"emotional": 4, "conduct": 2, "hyperactivity": 7, "peer": 0,
-                   "prosocial": 9, "total": 13, "impact": 4}  # fmt: skip
+                   "prosocial": 9, "total": 13, "impact": 4,
+                   "externalising": 2 + 7, "internalising": 4 + 0}  # fmt: skip
 
 
 def test_teacher_response_scored_by_hand_with_three_impact_items() -> None:
@@ -70,9 +74,10 @@ def test_teacher_response_scored_by_hand_with_three_impact_items() -> None:
     # hyperactivity 2,10,15,21r,25r = 2+2+2+2+2 = 10
     # peer 6,11r,14r,19,23 = 1+1+2+1+1 = 6
     # prosocial 1,4,9,17,20 = 0+1+1+0+0 = 2 ; total 2+7+10+6 = 25
-    # impact (teacher: distress, peers, classroom) 1->0, 3->2, 2->1 = 3; home/leisure unused
+    # impact (teacher: distress, peers, classroom) 1->0, 3->2, 2->1 = 3; home/leisure not asked
     assert got == {"emotional": 2, "conduct": 7, "hyperactivity": 10, "peer": 6,
-                   "prosocial": 2, "total": 25, "impact": 3}  # fmt: skip
+                   "prosocial": 2, "total": 25, "impact": 3,
+                   "externalising": 7 + 10, "internalising": 2 + 6}  # fmt: skip
 
 
 def test_self_report_with_blanks_is_prorated_and_difficulties_no_means_impact_zero() -> None:
@@ -85,7 +90,8 @@ def test_self_report_with_blanks_is_prorated_and_difficulties_no_means_impact_ze
     # peer 6,11r,14r,19,23 = 1+0+0+0+0 = 1
     # prosocial 1,4,9,17,20 = 2+_+_+2+2 -> 6/3 x 5 = 10 ; total 9+0+3+1 = 13 ; impact 0
     assert got == {"emotional": 9, "conduct": 0, "hyperactivity": 3, "peer": 1,
-                   "prosocial": 10, "total": 13, "impact": 0}  # fmt: skip
+                   "prosocial": 10, "total": 13, "impact": 0,
+                   "externalising": 0 + 3, "internalising": 9 + 1}  # fmt: skip
 
 
 def test_a_half_is_rounded_up_like_the_published_syntax() -> None:
@@ -102,10 +108,12 @@ def test_fewer_than_three_answers_is_not_scorable_never_zero() -> None:
     answers: list[int | str] = [1] * 25
     for n in (3, 8, 13):  # emotional keeps 16 and 24 only
         answers[n - 1] = ""
-    got = _scores("parent", answers, impact_difficulties=1, impact_distress=2)
-    assert got["emotional"] is __import__("pandas").NA
-    assert got["total"] is __import__("pandas").NA and got["conduct"] == 5
-    assert got["impact"] is __import__("pandas").NA  # difficulties "yes" but impact items blank
+    got = _scores("parent", answers, impact_difficulties=1)
+    assert got["emotional"] is pd.NA
+    assert got["total"] is pd.NA and got["conduct"] == 5
+    assert got["impact"] is pd.NA  # difficulties "yes" but no impact item answered
+    # one impact item answered: the others count 0, as in the published syntax (2 -> 1)
+    assert _scores("parent", answers, impact_difficulties=1, impact_distress=2)["impact"] == 1
 
 
 # --- bands, each labelled with its source -----------------------------------------------------
@@ -174,17 +182,17 @@ def test_the_scoring_key_ships_no_questionnaire_wording() -> None:
 
 # --- reading: KL Gateway FHIR -----------------------------------------------------------------
 def _qr(kind: str, answers: list[int], impact: list[int] | None = None, **top: Any) -> dict:
-    items = [{"linkId": f"{n}x", "answer": [{"valueString": KL_ITEM[a]}]}
-             for n, a in enumerate(answers, start=1)]  # fmt: skip
+    items = [{"linkId": link, "answer": [{"valueString": KL_ITEM[a]}]}
+             for link, a in zip(SDQ_ITEMS, answers, strict=True)]  # fmt: skip
     if impact is not None:
         difficulties = ["Nej", "Ja, mindre vanskeligheder", "Ja, tydelige vanskeligheder",
                         "Ja, alvorlige vanskeligheder"]  # fmt: skip
         items.append(
-            {"linkId": "26difficulties", "answer": [{"valueString": difficulties[impact[0]]}]}
+            {"linkId": SDQ_DIFFICULTIES, "answer": [{"valueString": difficulties[impact[0]]}]}
         )
-        items.append({"linkId": "27difficultiesPeriod", "answer": [{"valueString": "1-5 måneder"}]})
-        for n, a in zip(range(28, 33), impact[1:], strict=True):
-            items.append({"linkId": f"{n}impact", "answer": [{"valueString": KL_IMPACT[a]}]})
+        items.append({"linkId": SDQ_CHRONICITY, "answer": [{"valueString": "1-5 måneder"}]})
+        for link, a in zip(SDQ_IMPACT_ITEMS, impact[1:], strict=True):
+            items.append({"linkId": link, "answer": [{"valueString": KL_IMPACT[a]}]})
     return {"resourceType": "QuestionnaireResponse", "id": f"qr-{kind}", "status": "completed",
             "questionnaire": KL + kind, "subject": {"reference": "Patient/pseudo-17"},
             "authored": "2026-02-03", "item": items, **top}  # fmt: skip
@@ -200,7 +208,7 @@ def test_a_kl_gateway_bundle_takes_the_informant_from_each_response(tmp_path: Pa
     parent, child = read_sdq(path)
     assert (parent.respondent, child.respondent) == ("parent", "self")
     assert parent.child == "pseudo-17" and parent.date == "2026-02-03"
-    row = score_sdq([parent, child])
+    row = score_sdq_responses([parent, child])
     # parent as in the hand-scored example; impact 3->2, 0->0, 2->1, 1->0, 0->0 = 3
     assert row["score.total"].tolist() == [13, 30]
     assert row["score.impact"].tolist()[0] == 3
@@ -226,7 +234,7 @@ def test_every_bad_fhir_answer_of_every_response_is_reported(tmp_path: Path) -> 
         read_sdq(path)
     found = {(str(p.row).split()[0], p.field) for p in err.value.problems}
     assert found == {
-        ("entry[0]", "item[7x].answer"), ("entry[0]", "item[10x].answer"),
+        ("entry[0]", "7followInstructions"), ("entry[0]", "10restlessBody"),
         ("entry[1]", "questionnaire"), ("entry[1]", "status"), ("entry[1]", "subject.reference"),
         ("entry[2]", "resourceType"),
     }  # fmt: skip

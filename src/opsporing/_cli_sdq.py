@@ -17,7 +17,8 @@ from ._cli_options import LangOption, Language
 from ._texts import Lang, tr
 from .cli import Format, FormatOption, RejectedOption, _fail, _table_text, _write_rejected, console
 from .errors import OpsporingError
-from .interop import read_sdq, score_sdq, sdq_bands, sdq_key
+from .interop import read_sdq, score_sdq_responses, sdq_bands, sdq_key
+from .interop._sdq import BANDED
 
 __all__ = ["sdq"]
 
@@ -39,7 +40,7 @@ def sdq(
     language: Lang = lang.value
     try:
         responses = read_sdq(file)
-        scores = score_sdq(responses)
+        scores = score_sdq_responses(responses)
         bands = sdq_bands(responses, scores)
     except OpsporingError as exc:
         _write_rejected(exc, rejected, language)
@@ -53,7 +54,7 @@ def sdq(
 
 def _print_tables(scores: pd.DataFrame, bands: pd.DataFrame, lang: Lang) -> None:
     key = sdq_key()
-    scales = ["total", *key.subscales, "impact"]
+    scales = [*BANDED, "impact"]
     who = {k: v.get(lang, v["en"]) for k, v in key.informant_labels.items()}
     by_set = bands.dropna(subset=["band_set"])
     shown: list[str] = []

@@ -6,8 +6,9 @@
   dictionary** (lossless: the scoring rules travel in the Field Annotations);
   :func:`from_redcap_records` reads REDCap's export of records for ``score_batch``.
 - :func:`read_sdq` reads **SDQ** responses (parent, teacher, self-report) from a KL Gateway
-  FHIR export or a table; :func:`score_sdq` scores them by the published rules and
-  :func:`sdq_bands` gives the published bands, each labelled with its source.
+  FHIR export or a table; :func:`score_sdq_responses` scores them by the published rules
+  (:func:`opsporing.fhir.score_sdq`) and :func:`sdq_bands` gives the published bands, each
+  labelled with its source.
 - :func:`instrument_json_schema` is the **JSON Schema** of instrument files, published as
   ``opsporing/instruments/instrument.schema.json`` for editors.
 
@@ -33,7 +34,7 @@ from ._redcap import (
     redcap_field_name,
     to_redcap_dictionary,
 )
-from ._sdq import SDQ_INFORMANTS, SdqResponse, score_sdq, sdq_bands, sdq_key
+from ._sdq import SDQ_INFORMANTS, SdqResponse, score_sdq_responses, sdq_bands, sdq_key
 from ._sdq_read import read_sdq, sdq_responses_from_records
 from ._xlsform import (
     XLSForm,
@@ -56,7 +57,7 @@ __all__ = [
     "read_sdq",
     "redcap_column_map",
     "redcap_field_name",
-    "score_sdq",
+    "score_sdq_responses",
     "sdq_bands",
     "sdq_key",
     "sdq_responses_from_records",

@@ -1,14 +1,14 @@
-"""Scoring SDQ responses by the published rules, with published bands labelled by source.
+"""SDQ responses of any informant scored in batch, with published bands labelled by source.
 
-The scoring key and the cut-offs are data (``interop/data/sdq.yaml``): item numbers,
-subscale keys and numbers only, never the copyrighted SDQ wording. Reading responses from a
-file is :mod:`._sdq_read`; this module turns :class:`SdqResponse` records into scores and
-bands.
+The scoring rules have one home, :func:`opsporing.fhir.score_sdq` (the public SDQ
+scoring key, keyed by KL Gateway linkIds); this module feeds it one response at a time and
+adds what a screening needs around it: the informant, the child, the date, and the
+published bands of ``interop/data/sdq.yaml`` (cut-off numbers and their sources only, never
+the copyrighted SDQ wording). Reading responses from a file is :mod:`._sdq_read`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -20,15 +20,19 @@ import pandas as pd
 
 from .._safeload import load_tree
 from ..errors import DataError, Problem
+from ..fhir import SDQ_IMPACT_ITEMS, SDQ_SUBSCALES
+from ..fhir import score_sdq as _score_one
+from ..fhir._sdq import SDQ_DIFFICULTIES, SDQ_ITEMS
 
 __all__ = [
+    "BANDED",
     "IMPACT_FIELDS",
     "N_ITEMS",
     "SDQ_INFORMANTS",
     "BandSet",
     "SdqKey",
     "SdqResponse",
-    "score_sdq",
+    "score_sdq_responses",
     "sdq_bands",
     "sdq_key",
 ]
@@ -42,8 +46,12 @@ N_ITEMS = 25
 #: much they upset the child and interfere with home, friendships, classroom and leisure
 #: (each 0 not at all, 1 only a little, 2 quite a lot, 3 a great deal).
 IMPACT_FIELDS = ("difficulties", "distress", "home", "friendships", "classroom", "leisure")
+#: The impact fields as the KL Gateway linkIds the scoring key uses (one home for the key).
+_IMPACT_LINKS = dict(zip(IMPACT_FIELDS, (SDQ_DIFFICULTIES, *SDQ_IMPACT_ITEMS), strict=True))
 _FORMAT = "opsporing-sdq/1"
-_SCALE_IDS = ("emotional", "conduct", "hyperactivity", "peer", "prosocial")
+_SCALE_IDS = tuple(SDQ_SUBSCALES)
+#: The scales that bands are given for, in report order.
+BANDED = ("total", *_SCALE_IDS)
 
 
 @dataclass(frozen=True)
@@ -51,7 +59,8 @@ class SdqResponse:
     """One completed SDQ: who answered, about which (pseudonymous) child, and the raw answers.
 
     ``items`` are the 25 answers exactly as marked (0, 1, 2; ``None`` = blank), before any
-    reverse-scoring; ``impact`` maps :data:`IMPACT_FIELDS` to the raw 0-3 answers given.
+    reverse-scoring; ``impact`` maps :data:`IMPACT_FIELDS` to the raw 0-3 answers given
+    (a teacher answers distress, friendships and classroom).
     """
 
     respondent: SdqInformant
@@ -61,6 +70,13 @@ class SdqResponse:
     age_years: float | None = None
     sex: Literal["boy", "girl"] | None = None
     impact: Mapping[str, int | None] | None = None
+
+    def answers(self) -> dict[str, int | None]:
+        """The answers keyed by KL Gateway linkId: input for :func:`opsporing.fhir.score_sdq`."""
+        out: dict[str, int | None] = dict(zip(SDQ_ITEMS, self.items, strict=True))
+        for name, value in (self.impact or {}).items():
+            out[_IMPACT_LINKS[name]] = value
+        return out
 
 
 @dataclass(frozen=True)
@@ -98,17 +114,11 @@ class BandSet:
 
 @dataclass(frozen=True)
 class SdqKey:
-    """The scoring rules and band sets, read from ``sdq.yaml``."""
+    """Labels and band sets, read from ``sdq.yaml`` (the scoring rules are in ``fhir``)."""
 
-    reverse: frozenset[int]
-    min_answered: int
-    subscales: Mapping[str, tuple[int, ...]]
     strength: frozenset[str]
     labels: Mapping[str, Mapping[str, str]]
     informant_labels: Mapping[str, Mapping[str, str]]
-    total_of: tuple[str, ...]
-    impact_recode: tuple[int, ...]
-    impact_items: Mapping[str, tuple[str, ...]]
     band_sets: tuple[BandSet, ...]
 
 
@@ -118,14 +128,11 @@ def _key_path() -> Path:
 
 @cache
 def sdq_key() -> SdqKey:
-    """The shipped SDQ scoring key and band sets (read once).
+    """The shipped SDQ labels and band sets (read once).
 
     Examples
     --------
-    >>> key = sdq_key()
-    >>> key.subscales["conduct"], sorted(key.reverse)
-    ((5, 7, 12, 18, 22), [7, 11, 14, 21, 25])
-    >>> [b.id for b in key.band_sets][:2]
+    >>> [b.id for b in sdq_key().band_sets][:2]
     ['uk-3band-parent', 'uk-4band-teacher']
     """
     path = _key_path()
@@ -133,13 +140,9 @@ def sdq_key() -> SdqKey:
     try:
         if tree.get("format") != _FORMAT:
             raise ValueError(f"format {_FORMAT}")
-        subs = {s["id"]: tuple(int(i) for i in s["items"]) for s in tree["subscales"]}
-        labels = {s["id"]: dict(s["label"]) for s in tree["subscales"]}
-        labels["total"] = dict(tree["total"]["label"])
-        labels["impact"] = dict(tree["impact"]["label"])
-        numbers = sorted(i for items in subs.values() for i in items)
-        if tuple(subs) != _SCALE_IDS or numbers != list(range(1, N_ITEMS + 1)):
-            raise ValueError(f"subscales {_SCALE_IDS} covering items 1-{N_ITEMS} once each")
+        labels = {str(k): dict(v) for k, v in tree["labels"].items()}
+        if set(labels) != {*BANDED, "impact"}:
+            raise ValueError(f"labels for {(*BANDED, 'impact')}")
         sets = tuple(
             BandSet(
                 id=str(b["id"]),
@@ -158,61 +161,26 @@ def sdq_key() -> SdqKey:
         for b in sets:
             if b.informant not in SDQ_INFORMANTS or b.sex not in (None, "boy", "girl"):
                 raise ValueError(f"band set {b.id}: informant {SDQ_INFORMANTS}, sex boy/girl")
-            if set(b.cutoffs) != {*_SCALE_IDS, "total"} or any(
+            if set(b.cutoffs) != set(BANDED) or any(
                 len(c) != len(b.bands) - 1 for c in b.cutoffs.values()
             ):
                 raise ValueError(f"band set {b.id}: one cut-off per band after the first")
         return SdqKey(
-            reverse=frozenset(int(i) for i in tree["reverse"]),
-            min_answered=int(tree["min_answered"]),
-            subscales=subs,
-            strength=frozenset(
-                s["id"] for s in tree["subscales"] if s.get("direction") == "strength"
-            ),
+            strength=frozenset(tree["strength"]),
             labels=labels,
             informant_labels={k: dict(v) for k, v in tree["informants"].items()},
-            total_of=tuple(tree["total"]["of"]),
-            impact_recode=tuple(int(v) for v in tree["impact"]["recode"]),
-            impact_items={k: tuple(v) for k, v in tree["impact"]["items"].items()},
             band_sets=sets,
         )
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise DataError(
-            Problem(str(path), "(file)", f"an SDQ key file ({exc})", kind="schema")
+            Problem(str(path), "(file)", f"an SDQ band file ({exc})", kind="schema")
         ) from None
 
 
-def _round_half_up(x: float) -> int:
-    return math.floor(x + 0.5)
-
-
-def _subscale(key: SdqKey, items: Sequence[int | None], scale: str) -> int | None:
-    values = [
-        (2 - v if n in key.reverse else v)
-        for n in key.subscales[scale]
-        if (v := items[n - 1]) is not None
-    ]
-    if len(values) < key.min_answered:
-        return None
-    # Prorated like the published syntax: the mean of the answered items times five.
-    return _round_half_up(sum(values) / len(values) * len(key.subscales[scale]))
-
-
-def _impact(key: SdqKey, response: SdqResponse) -> int | None:
-    answers = response.impact or {}
-    difficulties = answers.get("difficulties")
-    if difficulties is None:
-        return None
-    if difficulties == 0:
-        return 0
-    raw = [answers.get(name) for name in key.impact_items[response.respondent]]
-    if any(v is None for v in raw):
-        return None
-    return sum(key.impact_recode[v] for v in raw if v is not None)
-
-
-def score_sdq(responses: Sequence[SdqResponse]) -> pd.DataFrame:
+def score_sdq_responses(responses: Sequence[SdqResponse]) -> pd.DataFrame:
     """Subscale, total-difficulties and impact scores, one row per response.
+
+    Each response is scored by :func:`opsporing.fhir.score_sdq` (the published rules).
 
     Parameters
     ----------
@@ -223,22 +191,19 @@ def score_sdq(responses: Sequence[SdqResponse]) -> pd.DataFrame:
     -------
     DataFrame
         ``respondent, child, date, age_years, sex, n_answered`` and ``score.<scale>`` for
-        emotional, conduct, hyperactivity, peer, prosocial, total and impact (nullable
-        integers: ``<NA>`` = not scorable, never zero).
+        emotional, conduct, hyperactivity, peer, prosocial, total, externalising,
+        internalising and impact (nullable integers: ``<NA>`` = not scorable, never zero).
 
     Examples
     --------
     >>> answers = (1,) * 25  # "somewhat true" everywhere
-    >>> row = score_sdq([SdqResponse("parent", "P-1", answers)]).iloc[0]
+    >>> row = score_sdq_responses([SdqResponse("parent", "P-1", answers)]).iloc[0]
     >>> int(row["score.emotional"]), int(row["score.total"]), row["score.impact"]
     (5, 20, <NA>)
     """
-    key = sdq_key()
     rows: list[dict[str, Any]] = []
     for r in responses:
-        scores = {s: _subscale(key, r.items, s) for s in key.subscales}
-        parts = [scores[s] for s in key.total_of]
-        total = None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
+        s = _score_one(r.answers())
         rows.append(
             {
                 "respondent": r.respondent,
@@ -247,9 +212,11 @@ def score_sdq(responses: Sequence[SdqResponse]) -> pd.DataFrame:
                 "age_years": r.age_years,
                 "sex": r.sex,
                 "n_answered": sum(v is not None for v in r.items),
-                **{f"score.{s}": v for s, v in scores.items()},
-                "score.total": total,
-                "score.impact": _impact(key, r),
+                **{f"score.{k}": getattr(s, k) for k in _SCALE_IDS},
+                "score.total": s.total_difficulties,
+                "score.externalising": s.externalising,
+                "score.internalising": s.internalising,
+                "score.impact": s.impact,
             }
         )
     frame = pd.DataFrame(rows, columns=_SCORE_COLUMNS)
@@ -262,11 +229,9 @@ def score_sdq(responses: Sequence[SdqResponse]) -> pd.DataFrame:
 
 _SCORE_COLUMNS = [
     "respondent", "child", "date", "age_years", "sex", "n_answered",
-    *(f"score.{s}" for s in _SCALE_IDS), "score.total", "score.impact",
+    *(f"score.{s}" for s in _SCALE_IDS), "score.total", "score.externalising",
+    "score.internalising", "score.impact",
 ]  # fmt: skip
-
-#: The scales that bands are given for, in report order.
-BANDED = ("total", *_SCALE_IDS)
 
 
 def sdq_bands(responses: Sequence[SdqResponse], scores: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -291,7 +256,7 @@ def sdq_bands(responses: Sequence[SdqResponse], scores: pd.DataFrame | None = No
     [['uk-3band-parent', 20, 'abnormal'], ['dk-parent-5-7-boys', 20, 'abnormal']]
     """
     key = sdq_key()
-    scores = score_sdq(responses) if scores is None else scores
+    scores = score_sdq_responses(responses) if scores is None else scores
     rows: list[dict[str, Any]] = []
     for pos, r in enumerate(responses):
         sets = [b for b in key.band_sets if b.applies(r)]

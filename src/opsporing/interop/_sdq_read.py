@@ -5,8 +5,8 @@ Two layouts are read (see ``docs/informants.md``):
 - **KL Gateway (FHIR)**: ``QuestionnaireResponse`` resources of the KL Children
   implementation guide (``klgateway-children-sdq4-10``: parent report,
   ``klgateway-children-sdq11-17``: self-report), one resource, a ``Bundle`` of them, or
-  NDJSON (one per line). Items are matched by the number their ``linkId`` starts with
-  (``"7followInstructions"`` is item 7), answers by KL's answer strings.
+  NDJSON (one per line). The answers are read by
+  :func:`opsporing.fhir.from_kl_sdq_response` (KL's linkIds and answer strings).
 - **Table (CSV or JSON records)**: an ASSUMED layout, to be confirmed with KL: one row per
   response with ``respondent, child, date, age_years, sex, item1 … item25`` and the impact
   columns ``impact_difficulties, impact_distress, impact_home, impact_friendships,
@@ -22,16 +22,18 @@ import csv
 import io
 import json
 import math
-import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from .._safeload import read_limited
 from ..errors import DataError, Problem, ResponseValidationError
+from ..fhir import KL_SDQ_4_10, KL_SDQ_11_17, from_kl_sdq_response
+from ..fhir._sdq import SDQ_ITEMS
 from ..privacy import looks_like_cpr
-from ._sdq import IMPACT_FIELDS, N_ITEMS, SdqInformant, SdqResponse
+from ._sdq import _IMPACT_LINKS, IMPACT_FIELDS, N_ITEMS, SdqInformant, SdqResponse
 
 __all__ = ["TABLE_COLUMNS", "read_sdq", "sdq_responses_from_records"]
 
@@ -51,25 +53,10 @@ _RESPONDENTS: dict[str, SdqInformant] = {
     "paedagog": "teacher", "self": "self", "selv": "self", "barn": "self", "child": "self",
 }  # fmt: skip
 _SEXES = {"boy": "boy", "dreng": "boy", "girl": "girl", "pige": "girl"}
-#: KL Gateway questionnaires (last part of the canonical URL) -> who answers them.
-KL_QUESTIONNAIRES: dict[str, SdqInformant] = {
-    "klgateway-children-sdq4-10": "parent",
-    "klgateway-children-sdq11-17": "self",
-}
-#: KL's answer strings (the answerOption values of its Questionnaires) -> the raw answer.
-_KL_ITEM = {"Passer ikke": 0, "Passer delvist": 1, "Passer godt": 2}
-_KL_DIFFICULTIES = {
-    "Nej": 0, "Ja, mindre vanskeligheder": 1, "Ja, tydelige vanskeligheder": 2,
-    "Ja, alvorlige vanskeligheder": 3,
-}  # fmt: skip
-_KL_IMPACT = {"Slet ikke": 0, "Kun lidt": 1, "Ret meget": 2, "Virkelig meget": 3}
-#: KL linkId numbers of the impact supplement; 27 (how long) and 33 (burden) are not scored.
-_KL_IMPACT_NUMBERS = {26: "difficulties", 28: "distress", 29: "home", 30: "friendships",
-                      31: "learning", 32: "leisure"}  # fmt: skip
-_KL_UNSCORED = {27, 33}
+#: KL Gateway SDQ questionnaires (canonical URL) -> who answers them.
+KL_QUESTIONNAIRES: dict[str, SdqInformant] = {KL_SDQ_4_10: "parent", KL_SDQ_11_17: "self"}
 #: Marks a cell missing from a short CSV row (a blank cell reads as "").
 _SHORT: Any = object()
-_LINK_NUMBER = re.compile(r"^(\d{1,2})(?!\d)")
 
 
 def _cell_int(value: Any, low: int, high: int) -> int | str | None:
@@ -238,24 +225,6 @@ def _fhir_resources(tree: Any, problems: list[Problem]) -> list[tuple[str, Any]]
     return [("resource[0]", tree)]
 
 
-def _kl_answer(item: Mapping[str, Any], table: Mapping[str, int]) -> int | str | None:
-    answers = item.get("answer")
-    if answers in (None, []):
-        return None
-    if not isinstance(answers, list) or len(answers) != 1 or not isinstance(answers[0], Mapping):
-        return "bad"
-    answer = answers[0]
-    if "valueString" in answer:
-        found = table.get(str(answer["valueString"]))
-        return "bad" if found is None else found
-    if "valueInteger" in answer:
-        return _cell_int(answer["valueInteger"], 0, max(table.values()))
-    coding = answer.get("valueCoding")
-    if isinstance(coding, Mapping) and "code" in coding:
-        return _cell_int(str(coding["code"]), 0, max(table.values()))
-    return "bad"
-
-
 def _questionnaire_response(
     resource: Any, where: str, problems: list[Problem]
 ) -> SdqResponse | None:
@@ -270,58 +239,32 @@ def _questionnaire_response(
         return None
     row = f"{where} {resource.get('id')}" if resource.get("id") else where
     canonical = str(resource.get("questionnaire", "")).split("|")[0].rstrip("/")
-    respondent = KL_QUESTIONNAIRES.get(canonical.rsplit("/", 1)[-1])
+    respondent = KL_QUESTIONNAIRES.get(canonical)
     if respondent is None:
         problems.append(
-            Problem("questionnaire", resource.get("questionnaire"),
-                    f"a KL Gateway SDQ questionnaire ({', '.join(KL_QUESTIONNAIRES)})", row)
-        )  # fmt: skip
+            Problem(
+                "questionnaire",
+                resource.get("questionnaire"),
+                f"a KL Gateway SDQ questionnaire ({', '.join(KL_QUESTIONNAIRES)})",
+                row,
+            )
+        )
     if resource.get("status") not in ("completed", "amended"):
         problems.append(Problem("status", resource.get("status"), "completed or amended", row))
     subject = resource.get("subject")
     ref = subject.get("reference") if isinstance(subject, Mapping) else None
     child = _child(str(ref).rsplit("/", 1)[-1] if ref else None, "subject.reference", row, problems)
     when = _date(resource.get("authored"), "authored", row, problems)
-    items: list[int | None] = [None] * N_ITEMS
-    impact: dict[str, int | None] = dict.fromkeys(IMPACT_FIELDS)
-    seen: set[int] = set()
-    raw_items = resource.get("item") or []
-    if not isinstance(raw_items, list):
-        problems.append(Problem("item", type(raw_items).__name__, "a list of answers", row))
-        raw_items = []
-    for item in raw_items:
-        link = str(item.get("linkId", "")) if isinstance(item, Mapping) else ""
-        match = _LINK_NUMBER.match(link)
-        number = int(match.group(1)) if match else 0
-        if not 1 <= number <= 33:
-            problems.append(Problem("item.linkId", link or item, "an SDQ item 1-33", row))
-            continue
-        if number in seen:
-            problems.append(Problem(f"item[{link}]", link, "each item once", row, "duplicate"))
-            continue
-        seen.add(number)
-        if number in _KL_UNSCORED:
-            continue
-        table = _KL_ITEM if number <= N_ITEMS else (
-            _KL_DIFFICULTIES if number == 26 else _KL_IMPACT
-        )  # fmt: skip
-        assert isinstance(item, Mapping)
-        value = _kl_answer(item, table)
-        if value == "bad":
-            problems.append(
-                Problem(f"item[{link}].answer", item.get("answer"),
-                        f"one of {list(table)} (or 0-{max(table.values())})", row)
-            )  # fmt: skip
-            continue
-        answer = value if isinstance(value, int) else None
-        if number <= N_ITEMS:
-            items[number - 1] = answer
-        else:
-            name = _KL_IMPACT_NUMBERS[number]
-            impact["classroom" if name == "learning" else name] = answer
+    try:  # the answers, by the one reader of KL Gateway SDQ responses
+        answers = from_kl_sdq_response(resource, check_questionnaire=False)
+    except ResponseValidationError as exc:
+        problems += [replace(p, row=row) for p in exc.problems]
+        return None
     if len(problems) > start or respondent is None or child is None:
         return None
-    return SdqResponse(respondent, child, tuple(items), when, None, None, impact)
+    items = tuple(answers[link] for link in SDQ_ITEMS)
+    impact = {name: answers[link] for name, link in _IMPACT_LINKS.items()}
+    return SdqResponse(respondent, child, items, when, None, None, impact)
 
 
 def _from_fhir(trees: list[tuple[str, Any]]) -> list[SdqResponse]:
