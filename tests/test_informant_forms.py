@@ -27,7 +27,7 @@ from opsporing.scoring import score_form
 from opsporing.vocabulary import load_vocabulary
 
 PARENT = ("opsporing.parent.dagtilbud", "opsporing.parent.skole")
-CHILD = ("opsporing.child.11-12", "opsporing.child.13-16")
+CHILD = ("opsporing.child.6-10", "opsporing.child.11-12", "opsporing.child.13-16")
 FORMS = (*PARENT, *CHILD)
 #: The domain ids the model reads; every informant form uses exactly these.
 MODEL_DOMAINS = {"emotional", "social", "behaviour", "development", "care", "safety", "resources"}
@@ -109,6 +109,8 @@ def test_a_form_without_informant_is_an_educator_form_and_keeps_loading() -> Non
         ("dagtilbud", 6.9, "parent", "opsporing.parent.dagtilbud"),
         ("skole", 5, "parent", "opsporing.parent.skole"),
         ("skole", 17.5, "parent", "opsporing.parent.skole"),
+        ("skole", 6, "child", "opsporing.child.6-10"),
+        ("skole", 10.99, "child", "opsporing.child.6-10"),
         ("skole", 11, "child", "opsporing.child.11-12"),
         ("skole", 12.99, "child", "opsporing.child.11-12"),
         ("skole", 13, "child", "opsporing.child.13-16"),
@@ -123,9 +125,9 @@ def test_select_instrument_picks_the_informant_forms(
 
 @pytest.mark.parametrize(
     ("setting", "age", "informant"),
-    [("skole", 10.5, "child"), ("skole", 17.5, "child"), ("dagtilbud", 4, "child")],
+    [("skole", 5.5, "child"), ("skole", 17.5, "child"), ("dagtilbud", 4, "child")],
 )
-def test_no_child_form_below_eleven_or_in_daycare(setting: str, age: float, informant: str) -> None:
+def test_no_child_form_below_six_or_in_daycare(setting: str, age: float, informant: str) -> None:
     with pytest.raises(UnknownInstrumentError, match=r"informant|age_years"):
         select_instrument(setting, age, informant)
 
@@ -178,7 +180,13 @@ def test_safety_items_are_required_three_point_and_say_what_to_do_now(form_id: s
 @pytest.mark.parametrize("form_id", FORMS)
 def test_a_yes_on_any_safety_item_raises_a_red_flag(form_id: str) -> None:
     inst = get_instrument(form_id)
-    calm = {i.id: (3 if i.domain == "resources" else 0) for i in inst.items}
+    def best(item_id: str) -> int:  # the answer that raises no concern and is a resource
+        item = inst.item(item_id)
+        scale = inst.scale(item.scale)
+        high_is_good = (item.domain == "resources") != item.reverse
+        return scale.max if high_is_good else scale.min
+
+    calm = {i.id: best(i.id) for i in inst.items}
     assert score_form(inst, calm).red_flag is False
     for item in inst.items_in("safety"):
         result = score_form(inst, {**calm, item.id: 2})
@@ -262,8 +270,21 @@ def test_a_parent_form_never_asks_parents_about_themselves(form_id: str) -> None
 
 
 @pytest.mark.parametrize("form_id", CHILD)
-def test_child_items_are_short_first_person_sentences(form_id: str) -> None:
+def test_child_items_are_short_sentences_addressed_to_the_child(form_id: str) -> None:
     for item in get_instrument(form_id).items:
         words = len(item.text.da.split())
         assert words <= 22, (item.id, words)
-        assert re.search(r"\b(jeg|mig|min|mit|mine)\b", item.text.da.lower()), item.id
+        assert re.search(r"\b(jeg|mig|min|mit|mine|du|dig|din)\b", item.text.da.lower()), item.id
+
+
+def test_the_picture_form_answers_with_faces_and_asks_no_self_harm_or_substances() -> None:
+    inst = get_instrument("opsporing.child.6-10")
+    faces = inst.scale("faces")
+    assert [o.label.en.split(" (")[1] for o in faces.options] == [
+        "happy face)", "in-between face)", "sad face)",
+    ]  # fmt: skip
+    assert all(i.scale in {"faces", "safety"} for i in inst.items)
+    assert all(i.reverse for i in inst.items_in("resources"))
+    codes = {e.code for i in inst.items for e in i.evidences}
+    assert SELF_HARM_CONCEPT not in codes
+    assert not any("substance" in i.id or "drikker" in i.text.da for i in inst.items)
