@@ -798,6 +798,12 @@ def instruments_show(
             console.print(f"  {item.id:24s} {item.text.get(language)}{extra}")
 
 
+# `opsporing sdq` lives in its own module, which reads this module's helpers (defined above).
+from ._cli_sdq import sdq  # noqa: E402
+
+app.command("sdq")(sdq)
+
+
 def main() -> None:
     """Entry point of the ``opsporing`` console script."""
     try:

@@ -68,8 +68,9 @@ def list_instruments() -> list[Instrument]:
 
     Examples
     --------
-    >>> [i.key for i in list_instruments()]  # doctest: +NORMALIZE_WHITESPACE
-    ['opsporing.dagtilbud.trivsel@1.0.0', 'opsporing.skole.trivsel@1.0.0', 'topi@1.0.0']
+    >>> keys = [i.key for i in list_instruments()]
+    >>> "opsporing.parent.skole@1.0.0" in keys, keys[-1]
+    (True, 'topi@1.0.0')
     """
     return [
         versions[v]

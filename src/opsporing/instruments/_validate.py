@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import InstrumentDefinitionError, Problem, UnknownCodeError
 from ..vocabulary import Vocabulary, load_vocabulary
+from ._informants import informant_problems
 from ._schema import (
     Bound,
     Domain,
@@ -250,13 +251,17 @@ def build_instrument(
 
     if problems or header is None:
         raise InstrumentDefinitionError(source, problems)
-    return Instrument(
+    instrument = Instrument(
         **header.model_dump(),
         scales=tuple(scales),
         domains=tuple(domains),
         items=tuple(items),
         total=total,
     )
+    informant = informant_problems(instrument)  # parent and child forms (issue 13)
+    if informant:
+        raise InstrumentDefinitionError(source, informant)
+    return instrument
 
 
 def _check_cutoffs(

@@ -5,6 +5,10 @@
 - :func:`to_redcap_dictionary` / :func:`from_redcap_dictionary` write and read a **REDCap data
   dictionary** (lossless: the scoring rules travel in the Field Annotations);
   :func:`from_redcap_records` reads REDCap's export of records for ``score_batch``.
+- :func:`read_sdq` reads **SDQ** responses (parent, teacher, self-report) from a KL Gateway
+  FHIR export or a table; :func:`score_sdq_responses` scores them by the published rules
+  (:func:`opsporing.fhir.score_sdq`) and :func:`sdq_bands` gives the published bands, each
+  labelled with its source.
 - :func:`instrument_json_schema` is the **JSON Schema** of instrument files, published as
   ``opsporing/instruments/instrument.schema.json`` for editors.
 
@@ -30,6 +34,8 @@ from ._redcap import (
     redcap_field_name,
     to_redcap_dictionary,
 )
+from ._sdq import SDQ_INFORMANTS, SdqResponse, score_sdq_responses, sdq_bands, sdq_key
+from ._sdq_read import read_sdq, sdq_responses_from_records
 from ._xlsform import (
     XLSForm,
     from_xlsform_submissions,
@@ -41,13 +47,20 @@ from ._xlsform import (
 __all__ = [
     "REDCAP_COLUMNS",
     "SCHEMA_FILE",
+    "SDQ_INFORMANTS",
+    "SdqResponse",
     "XLSForm",
     "from_redcap_dictionary",
     "from_redcap_records",
     "from_xlsform_submissions",
     "instrument_json_schema",
+    "read_sdq",
     "redcap_column_map",
     "redcap_field_name",
+    "score_sdq_responses",
+    "sdq_bands",
+    "sdq_key",
+    "sdq_responses_from_records",
     "to_redcap_dictionary",
     "to_xlsform",
     "xlsform_column_map",

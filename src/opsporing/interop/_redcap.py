@@ -54,6 +54,10 @@ _ITEM_TAG = "opsporing:item="
 _NOT_FIELD = re.compile(r"[^a-z0-9_]+")
 
 
+#: Optional item fields carried in the item's annotation (and read back from it).
+_ITEM_EXTRAS = ("critical", "fits_age", "act_now")
+
+
 def redcap_field_name(item_id: str) -> str:
     """A REDCap variable name for an item id: lower case, ``_`` for other signs, a letter first.
 
@@ -145,9 +149,8 @@ def to_redcap_dictionary(instrument: Instrument) -> pd.DataFrame:
             "reverse": item.reverse,
             "evidences": [e.model_dump(exclude_none=True) for e in item.evidences],
             "text_en": item.text.en,
-            **item.model_dump(
-                mode="json", exclude_none=True, include={"critical", "fits_age", "act_now"}
-            ),
+            # the fields of instrument format 1's later additions (issue 17), when given
+            **item.model_dump(mode="json", include=set(_ITEM_EXTRAS), exclude_none=True),
         }
         header = ""
         if item.domain not in seen_domains:
@@ -245,7 +248,7 @@ def from_redcap_dictionary(
                         "scale": meta.get("scale"),
                         "reverse": meta.get("reverse", False),
                         "evidences": meta.get("evidences", []),
-                        **{k: meta[k] for k in ("critical", "fits_age", "act_now") if k in meta},
+                        **{k: meta[k] for k in _ITEM_EXTRAS if k in meta},
                     }
                 )
                 shown.append((name, dict(row)))
