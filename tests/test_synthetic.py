@@ -60,7 +60,7 @@ def rated_concern(pop: SyntheticPopulation, setting: str) -> pd.DataFrame:
     """Concern values (0-3, NaN missing) of the items shifted by raters, one row per form."""
     model = _model.item_model(setting)
     raw = pop.forms[setting][list(model.items)].to_numpy()
-    concern = np.where(model.flip, model.top - raw, raw)[:, model.rated]
+    concern = model.concern(raw)[:, model.rated]
     return pd.DataFrame(concern, index=pop.forms[setting]["child_id"])
 
 
