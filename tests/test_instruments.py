@@ -106,17 +106,24 @@ def test_load_yaml_and_json_from_disk(tree, tmp_path):
 
 def test_shipped_instruments():
     keys = [i.key for i in list_instruments()]
-    assert keys == [
+    assert set(keys) >= {
         "opsporing.dagtilbud.trivsel@1.0.0",
         "opsporing.skole.trivsel@1.0.0",
+        "opsporing.dagtilbud.0-2@1.0.0",
+        "opsporing.dagtilbud.3-5@1.0.0",
+        "opsporing.skole.0-6@1.0.0",
+        "opsporing.skole.7-10@1.0.0",
         "topi@1.0.0",
-    ]
+    }
     voc = load_vocabulary()
     for inst in list_instruments():
         if inst.id == "topi":
             assert inst.item_ids == ("1vurdering",)
             continue
-        assert 20 <= len(inst.items) <= 35
+        if inst.informant != "educator":
+            continue  # parent and child forms have their own tests
+        # The age-fitted forms (issue 17) are longer: 5-10 minutes, see test_instruments_age_fitted.
+        assert 20 <= len(inst.items) <= (35 if inst.overall == "worst" else 40)
         assert set(inst.domain_ids) == {
             "emotional",
             "social",

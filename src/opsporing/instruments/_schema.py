@@ -315,12 +315,34 @@ class Instrument(InstrumentHeader):
         raise KeyError(item_id)
 
     def items_in(self, domain_id: str) -> tuple[Item, ...]:
+        """Every item of the domain, including number items (which are not summed)."""
         return tuple(i for i in self.items if i.domain == domain_id)
 
+    def is_scored(self, item: Item) -> bool:
+        """Whether the item's answer is summed into its domain's score.
+
+        Items on a ``number`` scale (counts such as days absent) never are: they raise
+        concepts through their evidence rules and may be critical.
+        """
+        return not self.scale(item.scale).is_number
+
+    def scored_items_in(self, domain_id: str) -> tuple[Item, ...]:
+        """The items summed into the domain's score: its size for ``min_answered``,
+        prorating, the score range and answered fractions.
+
+        Examples
+        --------
+        >>> from opsporing.instruments import get_instrument
+        >>> inst = get_instrument("topi")
+        >>> [i.id for i in inst.scored_items_in("vurdering")]
+        ['1vurdering']
+        """
+        return tuple(i for i in self.items_in(domain_id) if self.is_scored(i))
+
     def score_range(self, domain_id: str) -> tuple[float, float]:
-        """Lowest and highest score the domain can take."""
+        """Lowest and highest score the domain can take (number items are not summed)."""
         d = self.domain(domain_id)
-        scales = [self.scale(i.scale) for i in self.items_in(domain_id)]
+        scales = [self.scale(i.scale) for i in self.scored_items_in(domain_id)]
         lo = sum(s.min for s in scales)
         hi = sum(s.max for s in scales)
         if d.method == "mean" and scales:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from ..errors import InstrumentDefinitionError, Problem, UnknownCodeError
 from ..vocabulary import Vocabulary, load_vocabulary
 from ._schema import (
+    Bound,
     Domain,
     Instrument,
     InstrumentHeader,
@@ -134,7 +135,8 @@ def build_instrument(
                     kind="reference",
                 )
             )
-        elif scale is not None:
+        elif scale is not None and not scale.is_number:
+            # Number items (counts) are never summed: they do not size the domain.
             n_in_domain[item.domain] += 1
             lo_in_domain[item.domain] += scale.min
             hi_in_domain[item.domain] += scale.max
@@ -150,16 +152,9 @@ def build_instrument(
                         kind="reference",
                     )
                 )
-            bound = ev.min if ev.min is not None else ev.max
-            if scale is not None and bound not in scale.values:
-                problems.append(
-                    Problem(
-                        f"{where}.evidences[{ev.code}]",
-                        bound,
-                        f"a value of scale {scale.id} {list(scale.values)}",
-                        kind="range",
-                    )
-                )
+            _check_bound(ev, scale, f"{where}.evidences[{ev.code}]", problems)
+        if item.critical is not None:
+            _check_bound(item.critical, scale, f"{where}.critical", problems)
 
     ranges: dict[str, tuple[float, float]] = {}
     for d in domains:
@@ -167,7 +162,13 @@ def build_instrument(
         n = n_in_domain[d.id]
         if n == 0:
             problems.append(
-                Problem(f"{where}", d.id, "at least one item in the domain", kind="reference")
+                Problem(
+                    f"{where}",
+                    d.id,
+                    "at least one item on an ordinal scale in the domain "
+                    "(items on a number scale are never summed)",
+                    kind="reference",
+                )
             )
             continue
         if d.min_answered > n:
@@ -211,6 +212,26 @@ def build_instrument(
                 total.bands.yellow, total.bands.red, "concern", lo, hi, "total.bands", problems
             )
 
+    if header is not None:
+        if header.overall == "total" and total is None:
+            problems.append(
+                Problem(
+                    "overall",
+                    header.overall,
+                    "a 'total' section (overall: total bands the total), or overall: worst",
+                    kind="reference",
+                )
+            )
+        if header.norms is not None and header.norms.total is not None and total is None:
+            problems.append(
+                Problem(
+                    "norms.total",
+                    header.norms.total.model_dump(),
+                    "no total percentile rule without a 'total' section",
+                    kind="reference",
+                )
+            )
+
     if problems or header is None:
         raise InstrumentDefinitionError(source, problems)
     return Instrument(
@@ -249,3 +270,18 @@ def _check_cutoffs(
             else "yellow > red for a strength score (lower = fewer resources)"
         )
         problems.append(Problem(where, {"yellow": yellow, "red": red}, rule, kind="range"))
+
+
+def _check_bound(
+    bound: Bound, scale: ResponseScale | None, where: str, problems: list[Problem]
+) -> None:
+    """An evidence or critical bound must be an answer the item's scale allows."""
+    value = bound.min if bound.min is not None else bound.max
+    if scale is None or value in scale.values:
+        return
+    expected = (
+        f"a whole number from {scale.min} to {scale.max} (scale {scale.id})"
+        if scale.is_number
+        else f"a value of scale {scale.id} {list(scale.values)}"
+    )
+    problems.append(Problem(where, value, expected, kind="range"))

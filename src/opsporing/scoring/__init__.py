@@ -17,7 +17,7 @@ from ._batch import (
     score_column,
 )
 from ._csv import MAX_CELL_CHARS, MAX_CSV_BYTES, read_forms
-from ._form import DomainScore, FormScore, score_form
+from ._form import CriticalAnswer, DomainScore, FormScore, score_form
 from ._key import ScoringKey, scoring_key
 from ._stream import (
     StreamSummary,
@@ -31,6 +31,7 @@ __all__ = [
     "MAX_CELL_CHARS",
     "MAX_CSV_BYTES",
     "META_COLUMNS",
+    "CriticalAnswer",
     "DomainScore",
     "FormScore",
     "ScoringKey",

@@ -148,7 +148,7 @@ def _answers(
                         row=_label(forms.index[r]),
                         field=c,
                         value=_plain(forms[c].iat[r]),
-                        expected=f"a number, one of {_allowed(key, j)} (or empty)",
+                        expected=_number_expected(key, j),
                         kind="not_a_number",
                     )
                 )
@@ -166,14 +166,44 @@ def _range_problems(
                 row=_label(index[r]),
                 field=key.items[j],
                 value=_plain(answers[r, j]),
-                expected=f"one of {_allowed(key, j)} (or empty)",
+                expected=key.expected[j],
                 kind="out_of_range",
             )
         )
 
 
-def _allowed(key: ScoringKey, j: int) -> str:
-    return ", ".join(str(v) for v in key.allowed[j])
+def _number_expected(key: ScoringKey, j: int) -> str:
+    """What a cell that is not a number should have been."""
+    return key.expected[j] if not key.scored[j] else f"a number, {key.expected[j]}"
+
+
+def required_expected(key: ScoringKey, j: int) -> str:
+    """What a blank answer to a required item should have been (batch and single form)."""
+    item = key.instrument.items[j]
+    return (
+        f"an answer: every item of domain {item.domain!r} must be answered "
+        f"(a blank is never read as 'no'); {key.expected[j].removesuffix(' (or empty)')}"
+    )
+
+
+def _required_problems(key: ScoringKey, forms: pd.DataFrame, problems: list[Problem]) -> np.ndarray:
+    """Rows with a blank answer to an item of a ``required`` domain, each blank reported."""
+    row_bad = np.zeros(len(forms), dtype=bool)
+    for j in key.required.tolist():
+        item = key.items[j]
+        blank = _isna(forms[item])
+        for r in np.flatnonzero(blank).tolist():
+            problems.append(
+                Problem(
+                    row=_label(forms.index[r]),
+                    field=item,
+                    value=None,
+                    expected=required_expected(key, j),
+                    kind="required",
+                )
+            )
+        row_bad |= blank
+    return row_bad
 
 
 def _plain(value: Any) -> Any:
@@ -215,6 +245,19 @@ def _check_columns(key: ScoringKey, forms: pd.DataFrame, keep: Sequence[str]) ->
                     kind="unknown_item",
                 )
             )
+    for j in key.required.tolist():
+        if key.items[j] not in forms.columns:
+            problems.append(
+                Problem(
+                    field=key.items[j],
+                    value="(missing)",
+                    expected=(
+                        f"a column: item {key.items[j]} is in a required domain of "
+                        f"{key.instrument.key} (every form must answer it)"
+                    ),
+                    kind="missing_column",
+                )
+            )
     produced = set(_output_columns(key))
     for c in keep:
         if c not in forms.columns:
@@ -241,7 +284,7 @@ def _check_columns(key: ScoringKey, forms: pd.DataFrame, keep: Sequence[str]) ->
 
 def _output_columns(key: ScoringKey) -> list[str]:
     """Names of the columns :func:`_frame` writes (besides the kept ones)."""
-    cols = ["instrument", band_column("overall"), "red_flag", "n_missing"]
+    cols = ["instrument", band_column("overall"), "red_flag", "critical", "n_missing"]
     for dom in key.domains:
         cols += [score_column(dom), band_column(dom), f"answered.{dom}", f"scorable.{dom}"]
     if key.instrument.total is not None:
@@ -319,6 +362,7 @@ def _frame(
         cols[band_column("total")] = pd.Categorical.from_codes(s.total_band, dtype=_BAND_DTYPE)
     cols[band_column("overall")] = pd.Categorical.from_codes(s.overall_band, dtype=_BAND_DTYPE)
     cols["red_flag"] = s.red_flag
+    cols["critical"] = s.critical
     cols["n_missing"] = s.n_missing.astype(np.int16)
     for k, code in enumerate(key.concepts):
         cols[concept_column(code)] = s.concepts[:, k]
@@ -378,10 +422,19 @@ def score_batch(
     -------
     DataFrame or ScoringResult
         Per form: ``score.<domain>`` (NaN when not scorable, never 0),
-        ``band.<domain>`` (grøn/gul/rød, NaN when not scorable), ``answered.<domain>``,
+        ``band.<domain>`` (grøn/gul/rød, NaN when not scorable), ``answered.<domain>``
+        (items summed: items on a number scale never are),
         ``scorable.<domain>``, ``score.total``, ``band.total``, ``band.overall``
         (the worst band; ``rød`` whenever a red flag is raised), ``red_flag``,
+        ``critical`` (True when a critical answer was given, see ``Item.critical``),
         ``n_missing`` and ``concept.<code>`` (True when the form evidences the concept).
+        ``band.overall`` follows the instrument's ``overall`` rule: ``worst`` as above;
+        ``total``: the total's band, at least ``gul`` with a concern domain at ``rød``
+        or a critical answer, ``rød`` with a red flag.
+
+        A blank answer to an item of a ``required`` domain is a problem of its row
+        (kind ``required``), never read as "no"; an absent column of such an item is
+        a problem of the table.
 
     Examples
     --------
@@ -448,6 +501,7 @@ def score_batch(
     if bad_cells is not None:
         _range_problems(key, answers, bad_cells, forms.index, problems)
         row_bad |= bad_cells.any(axis=1)
+    row_bad |= _required_problems(key, forms, problems)
     row_bad |= _cpr_problems(forms, keep, problems)
     passthrough = forms[keep] if keep else None
 
@@ -483,9 +537,7 @@ def red_flags_of(
     codes = [c for c, red in zip(key.concepts, key.red_flag, strict=True) if red]
     columns = np.flatnonzero(key.red_flag)
     return {
-        _label(index[i]): tuple(
-            codes[k] for k, j in enumerate(columns) if scores.concepts[i, j]
-        )
+        _label(index[i]): tuple(codes[k] for k, j in enumerate(columns) if scores.concepts[i, j])
         for i in flagged.tolist()
     }
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._key import F64, B, ScoringKey
+from ._key import F64, B, ScoringKey, critical_hits
 
 #: Rows per block: a block's temporaries stay in the CPU cache.
 BLOCK_ROWS = 16384
@@ -45,6 +45,7 @@ class ScoreArrays:
     concepts: B  # (n, n_concepts)
     red_flag: B  # (n,)
     n_missing: np.ndarray  # (n,) int
+    critical: B  # (n,) a critical answer was given
 
     def take(self, rows: np.ndarray) -> ScoreArrays:
         """The scores of a subset of rows (a boolean mask or indices)."""
@@ -85,6 +86,7 @@ def validate_and_score(key: ScoringKey, answers: F64) -> tuple[ScoreArrays, B | 
         concepts=np.zeros((n, len(key.concepts)), dtype=bool, order="F"),
         red_flag=np.empty(n, dtype=bool),
         n_missing=np.empty(n, dtype=np.int64),
+        critical=np.empty(n, dtype=bool),
     )
     bad_blocks: list[tuple[int, B]] = []
     per_item = np.where(key.is_mean, 1.0, key.n_items)
@@ -109,7 +111,7 @@ def validate_and_score(key: ScoringKey, answers: F64) -> tuple[ScoreArrays, B | 
         filled = np.fmax(a, key.lo, out=buffer[: len(a)], casting="same_kind")
         counts = key.missing_key.T @ missing.astype(np.float32).T
         n_miss = counts[:n_dom]
-        sums = key.signed.T @ filled.T + (key.reverse_offset[:, None] - counts[n_dom:])
+        sums = key.signed.T @ filled.T + (key.reverse_offset[:, None] - counts[n_dom : 2 * n_dom])
         answered = key.n_items[:, None] - n_miss
         with np.errstate(invalid="ignore", divide="ignore"):
             # A sum is prorated to all items (mean x n); exact when nothing is missing.
@@ -117,7 +119,7 @@ def validate_and_score(key: ScoringKey, answers: F64) -> tuple[ScoreArrays, B | 
         score[answered < key.min_answered[:, None]] = np.nan
         out.domain_score[rows] = score.T
         out.domain_answered[rows] = answered.T
-        out.n_missing[rows] = n_miss.sum(axis=0)
+        out.n_missing[rows] = n_miss.sum(axis=0) + counts[2 * n_dom]
         band = _bands(score, key.yellow[:, None], key.red[:, None], key.is_strength[:, None])
         out.domain_band[rows] = band.T
 
@@ -141,7 +143,16 @@ def validate_and_score(key: ScoringKey, answers: F64) -> tuple[ScoreArrays, B | 
             total_band = np.full(len(a), -1, dtype=np.int8)
         out.total_score[rows] = total
         out.total_band[rows] = total_band
-        overall = np.maximum(band.max(axis=0, initial=-1), total_band)
+        critical = critical_hits(key, a)[0].any(axis=1)
+        out.critical[rows] = critical
+        if key.overall_total:
+            # The total's band, raised to at least gul by a concern domain at rød or a
+            # critical answer; strength domains are reported beside, never raise it.
+            concern_red = ((band == 2) & ~key.is_strength[:, None]).any(axis=0)
+            overall = total_band.copy()
+            overall[concern_red | critical] = np.maximum(overall[concern_red | critical], 1)
+        else:
+            overall = np.maximum(band.max(axis=0, initial=-1), total_band)
         overall[red] = 2
         out.overall_band[rows] = overall
 

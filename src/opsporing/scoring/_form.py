@@ -12,9 +12,9 @@ import pandas as pd
 
 from ..errors import Problem, ResponseValidationError
 from ..instruments import Instrument
-from ._batch import _is_number, age_expectation
+from ._batch import _is_number, _number_expected, _plain, age_expectation, required_expected
 from ._core import BANDS, validate_and_score
-from ._key import scoring_key
+from ._key import critical_hits, scoring_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,19 @@ class DomainScore:
 
 
 @dataclass(frozen=True, slots=True)
+class CriticalAnswer:
+    """A critical answer on one form: the item, the raw answer and what to do now.
+
+    ``act_now`` holds the item's act-now text by language (``{"da": ..., "en": ...}``),
+    or is ``None`` when the item has none.
+    """
+
+    item: str
+    answer: float
+    act_now: Mapping[str, str] | None
+
+
+@dataclass(frozen=True, slots=True)
 class FormScore:
     """Everything the scoring of one form found.
 
@@ -45,12 +58,16 @@ class FormScore:
     domains : dict of str to DomainScore
     total, total_band : float or None, str or None
     overall_band : str or None
-        The worst band of the total and the domains; ``"rød"`` whenever a red flag
-        is raised; ``None`` when nothing could be scored.
+        By the instrument's ``overall`` rule: ``worst``, the worst band of the total
+        and the domains; ``total``, the total's band, at least ``"gul"`` with a
+        concern domain at ``"rød"`` or a critical answer. ``"rød"`` whenever a red
+        flag is raised; ``None`` when nothing could be scored.
     concerns, protective_factors, red_flags : tuple of str
         Vocabulary codes evidenced by the answers.
     missing_items : tuple of str
         Items not answered.
+    critical_answers : tuple of CriticalAnswer
+        The items answered at their critical bound, with their act-now texts.
     """
 
     instrument: str
@@ -62,11 +79,17 @@ class FormScore:
     protective_factors: tuple[str, ...]
     red_flags: tuple[str, ...]
     missing_items: tuple[str, ...]
+    critical_answers: tuple[CriticalAnswer, ...] = ()
 
     @property
     def red_flag(self) -> bool:
         """Whether any red-flag concern was raised: the duty to notify applies now."""
         return bool(self.red_flags)
+
+    @property
+    def critical(self) -> bool:
+        """Whether any critical answer was given (the overall band is at least gul)."""
+        return bool(self.critical_answers)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict."""
@@ -162,7 +185,7 @@ def score_form(
                 Problem(
                     field=item,
                     value=value,
-                    expected=f"a number, one of {', '.join(map(str, key.allowed[j]))} (or None)",
+                    expected=_number_expected(key, j),
                     kind="not_a_number",
                 )
             )
@@ -174,10 +197,20 @@ def score_form(
             Problem(
                 field=key.items[k],
                 value=answers[key.items[k]],
-                expected=f"one of {', '.join(map(str, key.allowed[k]))} (or empty)",
+                expected=key.expected[k],
                 kind="out_of_range",
             )
         )
+    for k in key.required.tolist():
+        if np.isnan(row[0, k]) and _is_blank(answers.get(key.items[k])):
+            problems.append(
+                Problem(
+                    field=key.items[k],
+                    value=None,
+                    expected=required_expected(key, k),
+                    kind="required",
+                )
+            )
     if version is not None and version != instrument.version:
         problems.append(
             Problem(
@@ -236,6 +269,18 @@ def score_form(
         )
         for d, dom in enumerate(key.domains)
     }
+    hits, cols = critical_hits(key, row)
+    critical = []
+    for j in sorted(set(cols[hits[0]].tolist())):
+        item = instrument.items[j]
+        text = item.act_now
+        critical.append(
+            CriticalAnswer(
+                item=item.id,
+                answer=_plain(row[0, j]),
+                act_now={"da": text.da, "en": text.en} if text is not None else None,
+            )
+        )
     raised = s.concepts[0]
     codes = np.array(key.concepts, dtype=object)
     return FormScore(
@@ -248,4 +293,9 @@ def score_form(
         protective_factors=tuple(codes[raised & key.protective]),
         red_flags=tuple(codes[raised & key.red_flag]),
         missing_items=tuple(key.items[j] for j in np.flatnonzero(np.isnan(row[0]))),
+        critical_answers=tuple(critical),
     )
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..instruments import Instrument
+from ..instruments import Instrument, ResponseScale
 from ..vocabulary import load_vocabulary
 
 F64 = npt.NDArray[np.float64]
@@ -54,12 +54,26 @@ class ScoringKey:
         ``membership`` with reverse items negated.
     reverse_offset : ndarray (n_domains,)
         ``lo + hi`` summed over the reverse items of each domain.
-    missing_key : ndarray float32 (n_items, 2 * n_domains)
-        ``missing @ missing_key`` gives missing counts per domain (first half) and
+    missing_key : ndarray float32 (n_items, 2 * n_domains + 1)
+        ``missing @ missing_key`` gives missing counts per domain (first block),
         what to take back from ``fmax(raw, lo) @ signed + reverse_offset`` for the
-        missing cells (second half); see :mod:`opsporing.scoring._core`.
+        missing cells (second block; see :mod:`opsporing.scoring._core`) and the
+        missing unsummed (number) items (last column).
     red_flag, protective : ndarray of bool (n_concepts,)
         Which concepts are red flags, and which are protective factors.
+    scored : ndarray of bool (n_items,)
+        Items summed into their domain; ``False`` for items on a number scale, whose
+        rows of ``membership`` are zero (they never size or fill a domain).
+    required : ndarray of int
+        Items of ``required`` domains: a blank there is an error, never "no".
+    critical : tuple of (is_min, cols, thresholds)
+        Critical-answer rules in at most two layers (``min`` and ``max`` bounds): a
+        form has a critical answer when ``raw[:, cols] >= thresholds`` (or ``<=``).
+    expected : tuple of str
+        What each item accepts, in words, for error messages.
+    overall_total : bool
+        ``True`` for ``overall: total`` (the total's band, raised by concern domains at
+        rød, critical answers and red flags); ``False`` for ``worst``.
     """
 
     instrument: Instrument
@@ -87,6 +101,11 @@ class ScoringKey:
     missing_key: npt.NDArray[np.float32]
     red_flag: B
     protective: B
+    scored: B
+    required: I64
+    critical: tuple[tuple[bool, I64, F64], ...]
+    expected: tuple[str, ...]
+    overall_total: bool
 
 
 @cache
@@ -98,9 +117,12 @@ def scoring_key(instrument: Instrument) -> ScoringKey:
     hi = np.array([s.max for s in scales], dtype=np.float64)
     reverse = np.array([i.reverse for i in inst.items])
     domains = inst.domain_ids
+    scored = np.array([not s.is_number for s in scales], dtype=bool)
     membership = np.zeros((len(inst.items), len(domains)))
     for j, item in enumerate(inst.items):
-        membership[j, domains.index(item.domain)] = 1.0
+        # Number items keep a zero row: never summed, never counted in a domain's size.
+        membership[j, domains.index(item.domain)] = float(scored[j])
+    required_domains = {d.id for d in inst.domains if d.required}
 
     ev_layers, ev_reduce, concepts = _evidence_layers(inst)
     voc = load_vocabulary()
@@ -128,7 +150,14 @@ def scoring_key(instrument: Instrument) -> ScoringKey:
         ev_layers=ev_layers,
         ev_reduce=ev_reduce,
         concepts=concepts,
-        **_sum_arrays(lo, hi, reverse, membership),
+        **_sum_arrays(lo, hi, reverse, membership, scored),
+        scored=scored,
+        required=np.array(
+            [j for j, i in enumerate(inst.items) if i.domain in required_domains], dtype=np.int64
+        ),
+        critical=_critical_layers(inst),
+        expected=tuple(_expected(s) for s in scales),
+        overall_total=inst.overall == "total",
         red_flag=np.array([voc.concept(c).red_flag for c in concepts], dtype=bool),
         protective=np.array([voc.concept(c).is_protective for c in concepts], dtype=bool),
         lo=lo,
@@ -193,7 +222,52 @@ def _evidence_layers(
     return tuple(out_layers), tuple(reduce), concepts
 
 
-def _sum_arrays(lo: F64, hi: F64, reverse: B, membership: F64) -> dict[str, Any]:
+def _expected(scale: ResponseScale) -> str:
+    """What an item on ``scale`` accepts, in words."""
+    if scale.number is not None:
+        return (
+            f"a whole number from {scale.min} to {scale.max} "
+            f"({scale.number.unit.get('en')}) (or empty)"
+        )
+    return f"one of {', '.join(str(v) for v in scale.values)} (or empty)"
+
+
+def _critical_layers(inst: Instrument) -> tuple[tuple[bool, I64, F64], ...]:
+    """Critical-answer rules as at most two comparisons (``>=`` bounds, ``<=`` bounds)."""
+    layers = []
+    for is_min in (True, False):
+        rules = [
+            (j, float(b.min if is_min else b.max))  # type: ignore[arg-type]
+            for j, item in enumerate(inst.items)
+            if (b := item.critical) is not None and (b.min is not None) == is_min
+        ]
+        if rules:
+            layers.append(
+                (
+                    is_min,
+                    np.array([j for j, _ in rules], dtype=np.int64),
+                    np.array([t for _, t in rules], dtype=np.float64),
+                )
+            )
+    return tuple(layers)
+
+
+def critical_hits(key: ScoringKey, answers: F64) -> tuple[B, I64]:
+    """Which critical rules each row meets: a ``(n, n_rules)`` mask and the rules' item columns.
+
+    NaN (not answered) never meets a rule.
+    """
+    hits, cols = [], []
+    for is_min, c, thresholds in key.critical:
+        block = answers[:, c]
+        hits.append(block >= thresholds if is_min else block <= thresholds)
+        cols.append(c)
+    if not hits:
+        return np.zeros((len(answers), 0), dtype=bool), np.zeros(0, dtype=np.int64)
+    return np.hstack(hits), np.concatenate(cols)
+
+
+def _sum_arrays(lo: F64, hi: F64, reverse: B, membership: F64, scored: B) -> dict[str, Any]:
     """The arrays that give keyed domain sums without a keyed copy of the answers."""
     sign = np.where(reverse, -1.0, 1.0)
     offset = np.where(reverse, lo + hi, 0.0)
@@ -203,5 +277,6 @@ def _sum_arrays(lo: F64, hi: F64, reverse: B, membership: F64) -> dict[str, Any]
     return {
         "signed": (membership * sign[:, None]).astype(np.float32),
         "reverse_offset": (offset @ membership).astype(np.float32),
-        "missing_key": np.hstack([membership, take_back]).astype(np.float32),
+        # The last column counts missing unsummed (number) items, for n_missing.
+        "missing_key": np.hstack([membership, take_back, (~scored)[:, None]]).astype(np.float32),
     }
