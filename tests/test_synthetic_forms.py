@@ -175,6 +175,11 @@ def test_ordinal_thresholds_spread_over_the_scale(scratch: tuple[Instrument, Ins
     # Four options: the domain's three thresholds (spread by the item's place); three
     # options: two; five options: four; inf where an item has fewer.
     assert np.isfinite(m.b[j["emo_sad"]]).sum() == 3
+    # emo_sad is first of three emotional items (spread -0.2) and critical (the instrument's
+    # most serious answers are rarer: +0.5); emo_glad, second, reverse-keyed (-0.6).
+    base = np.array(_model.DOMAIN_PARAMS["emotional"][1])
+    assert np.allclose(m.b[j["emo_sad"], :3], base - 0.2 + _model.CRITICAL_OFFSET)
+    assert np.allclose(m.b[j["emo_glad"], :3], base + _model.REVERSE_OFFSET)
     assert np.isfinite(m.b[j["emo_worry"]]).sum() == 2
     assert np.isfinite(m.b[j["beh_unrest"]]).sum() == 4
     assert np.all(np.diff(m.b[j["beh_unrest"]]) > 0)

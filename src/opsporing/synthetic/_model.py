@@ -73,6 +73,10 @@ DEFAULT_PARAMS: tuple[float, tuple[float, float, float]] = (1.6, (1.1, 2.1, 3.1)
 #: Positively worded concern items (``reverse: true``) are answered "almost always" less
 #: readily than negatively worded ones are answered "never": their thresholds move down.
 REVERSE_OFFSET = -0.6
+#: Items an instrument names ``critical`` describe its most serious behaviours (hitting,
+#: being bullied or hungry "almost always", lost skills, intoxication): at the same latent
+#: level they are rarer than the domain's other items, so their thresholds move up.
+CRITICAL_OFFSET = 0.5
 #: The domain whose items are red-flag observations driven by acute safety risk.
 SAFETY_DOMAIN = "safety"
 #: P("Ja") of a safety item without and with acute safety risk.
@@ -255,6 +259,8 @@ def _build(inst: Instrument) -> ItemModel:
         b[j, : k - 1] = cuts + 0.2 * spread
         if item.reverse and not strength:
             b[j, : k - 1] += REVERSE_OFFSET
+        if item.critical is not None and not strength:
+            b[j, : k - 1] += CRITICAL_OFFSET
     return ItemModel(inst, inst.item_ids, kind, dim, flip, low, top, a, b, rated, required, safety)
 
 
