@@ -13,7 +13,7 @@ from typing import Any
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from ..instruments import Instrument, list_instruments
+from ..instruments import Instrument, current_forms, list_instruments
 from ..scoring import FormScore
 from ..vocabulary import Language, load_vocabulary
 from ._forms import ITEM_PREFIX, FieldErrors
@@ -74,11 +74,18 @@ class Context:
 
 
 def shown_instruments() -> list[Instrument]:
-    """The newest version of every shipped instrument."""
+    """The newest version of every shipped instrument, the current forms first.
+
+    The current forms (``instruments/forms.yaml``: one per informant, setting and age band)
+    lead, in that file's order, so the form a child of a given age gets is the first one
+    offered; earlier forms (still loading and scoring) and TOPI follow.
+    """
     newest: dict[str, Instrument] = {}
     for inst in list_instruments():
         newest[inst.id] = inst
-    return list(newest.values())
+    current = [i.id for bands in current_forms().values() for i in bands]
+    first = [newest[i] for i in dict.fromkeys(current) if i in newest]
+    return first + [inst for key, inst in newest.items() if key not in current]
 
 
 def domain_fieldsets(
@@ -95,6 +102,16 @@ def domain_fieldsets(
                     "name": f"{ITEM_PREFIX}{item.id}",
                     "text": item.text.get(lang),
                     "options": [(str(o.value), o.label.get(lang)) for o in scale.options],
+                    # A count (days absent) is typed as a whole number, not chosen.
+                    "number": (
+                        {
+                            "min": scale.number.min,
+                            "max": scale.number.max,
+                            "unit": scale.number.unit.get(lang),
+                        }
+                        if scale.number is not None
+                        else None
+                    ),
                     "chosen": chosen.get(item.id, ""),
                     "errors": errors.get(f"{ITEM_PREFIX}{item.id}", []),
                 }
