@@ -102,16 +102,6 @@ def domain_fieldsets(
                     "name": f"{ITEM_PREFIX}{item.id}",
                     "text": item.text.get(lang),
                     "options": [(str(o.value), o.label.get(lang)) for o in scale.options],
-                    # A count (days absent) is typed as a whole number, not chosen.
-                    "number": (
-                        {
-                            "min": scale.number.min,
-                            "max": scale.number.max,
-                            "unit": scale.number.unit.get(lang),
-                        }
-                        if scale.number is not None
-                        else None
-                    ),
                     "chosen": chosen.get(item.id, ""),
                     "errors": errors.get(f"{ITEM_PREFIX}{item.id}", []),
                 }
