@@ -199,9 +199,7 @@ def render_generated() -> str:
             f"### {inst.title.en} (`{inst.key}`)",
             "",
             f"Ages {inst.age_years.min:g} to under {inst.age_years.max:g}, "
-            f"{len(inst.items)} items: "
-            + ", ".join(f"{d} {n}" for d, n in counts.items())
-            + ".",
+            f"{len(inst.items)} items: " + ", ".join(f"{d} {n}" for d, n in counts.items()) + ".",
             "",
             *_rows(inst),
             "",

@@ -74,7 +74,9 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path
     return out
 
 
-def _plant(folder: Path, blob: bytes, *, key: Path | None, keep_release_signature: bool = False) -> Path:
+def _plant(
+    folder: Path, blob: bytes, *, key: Path | None, keep_release_signature: bool = False
+) -> Path:
     """Put ``blob`` where the model was, with a manifest rewritten to match it."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / NAME).write_bytes(blob)

@@ -105,7 +105,9 @@ def test_files_beside_the_log_are_readable_by_their_owner_only(db: Path) -> None
 def test_the_issue_11_rewrite_is_found(db: Path) -> None:
     """Drop the triggers, edit a decision, recompute its id, recreate, reset the sequence."""
     with sqlite3.connect(db) as con:
-        (decision_json,) = con.execute("SELECT decision_json FROM decisions WHERE id = 2").fetchone()
+        (decision_json,) = con.execute(
+            "SELECT decision_json FROM decisions WHERE id = 2"
+        ).fetchone()
     forged = json.loads(decision_json)
     forged.pop("decision_id")
     forged |= {"chosen_step": 6, "professional_role": "myndighed"}

@@ -44,7 +44,9 @@ def test_score_writes_csv(tmp_path):
     forms = tmp_path / "forms.csv"
     pd.DataFrame({"form_id": ["a", "b"], "1vurdering": [0, 2]}).to_csv(forms, index=False)
     out = tmp_path / "scores.csv"
-    result = runner.invoke(app, ["score", str(forms), "-i", "topi", "-k", "form_id", "-o", str(out)])
+    result = runner.invoke(
+        app, ["score", str(forms), "-i", "topi", "-k", "form_id", "-o", str(out)]
+    )
     assert result.exit_code == 0, result.output
     scores = pd.read_csv(out)
     assert scores["band.overall"].tolist() == ["grøn", "rød"]
@@ -89,10 +91,14 @@ def test_instruments_list_and_show():
 
 
 def test_synth_writes_a_population_and_refuses_bad_knobs(tmp_path):
-    result = runner.invoke(app, ["synth", "--out", str(tmp_path / "pop"), "--n-children", "300", "--no-progress"])
+    result = runner.invoke(
+        app, ["synth", "--out", str(tmp_path / "pop"), "--n-children", "300", "--no-progress"]
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "pop" / "children.parquet").exists()
-    bad = runner.invoke(app, ["synth", "--out", str(tmp_path / "x"), "--rater-bias-against", "nobody"])
+    bad = runner.invoke(
+        app, ["synth", "--out", str(tmp_path / "x"), "--rater-bias-against", "nobody"]
+    )
     assert bad.exit_code == 2 and "rater_bias_against" in bad.output
 
 
@@ -102,7 +108,9 @@ EXAMPLE = "src/opsporing/examples/skole_forms.csv"
 @pytest.mark.slow
 def test_suggest_writes_suggestions_never_decisions(tmp_path):
     out = tmp_path / "s.json"
-    result = runner.invoke(app, ["suggest", EXAMPLE, "-i", "opsporing.skole.trivsel", "-o", str(out)])
+    result = runner.invoke(
+        app, ["suggest", EXAMPLE, "-i", "opsporing.skole.trivsel", "-o", str(out)]
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads(out.read_text(encoding="utf-8"))
     assert len(rows) == 8
@@ -116,7 +124,20 @@ def test_suggest_writes_suggestions_never_decisions(tmp_path):
 @pytest.mark.slow
 def test_explain_one_form_writes_a_plot(tmp_path):
     plot = tmp_path / "w.png"
-    result = runner.invoke(app, ["explain", EXAMPLE, "S003", "-i", "opsporing.skole.trivsel", "--plot", str(plot), "--lang", "en"])
+    result = runner.invoke(
+        app,
+        [
+            "explain",
+            EXAMPLE,
+            "S003",
+            "-i",
+            "opsporing.skole.trivsel",
+            "--plot",
+            str(plot),
+            "--lang",
+            "en",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "pushed up by" in result.output
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

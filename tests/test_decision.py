@@ -136,8 +136,9 @@ def test_a_municipality_can_supply_its_own_costs(model, explainer, tmp_path):
     assert cautious.policy_version == "K101-1" and shipped.policy_version != "K101-1"
     assert cautious.step <= shipped.step  # misses cost less: never a higher step
     bad = tmp_path / "bad.yaml"
-    bad.write_text("version: x\ncost: {over: [1, 2], under: [9, 9, 9, 9, 9, 9]}\n",
-                   encoding="utf-8")
+    bad.write_text(
+        "version: x\ncost: {over: [1, 2], under: [9, 9, 9, 9, 9, 9]}\n", encoding="utf-8"
+    )
     with pytest.raises(DataError, match="over"):
         suggest(model, scores, id_column="form_id", explainer=explainer, policy=bad)
 
@@ -162,7 +163,7 @@ def test_what_would_change_moves_the_suggestion_down(model, explainer):
     assert w.label == DOMAIN_LABELS[w.domain]
     # Apply the change to the form: the suggestion really moves down.
     features = build_features(scores, id_column="form_id")
-    lo, hi = domain_ranges(scores["instrument"])[0, 2 * DOMAINS.index(w.domain):][:2]
+    lo, hi = domain_ranges(scores["instrument"])[0, 2 * DOMAINS.index(w.domain) :][:2]
     changed = features.copy()
     changed[f"score.{w.domain}"] = (w.score_to - lo) / (hi - lo)
     assert int(model.predict(changed)[0]) <= s.step - 1
@@ -189,7 +190,9 @@ def test_steps_from_3_need_the_municipality(model, explainer):
     if s.kind == "step":
         assert s.requires_municipal_assessment == (s.step >= 3)
         assert s.step_info.who_acts == voc.step(s.step).who_acts
-    assert voc.step(3).requires_municipal_assessment and not voc.step(2).requires_municipal_assessment
+    assert (
+        voc.step(3).requires_municipal_assessment and not voc.step(2).requires_municipal_assessment
+    )
     assert "§ 18" in voc.step(3).who_acts.da
 
 
@@ -208,8 +211,12 @@ def test_red_flags_bypass_the_model():
 
 
 def test_too_many_missing_answers_abstain(model, explainer):
-    s = suggest(model, _scores(emo_sad=[3], emo_tense=[3], emo_withdrawn=[3]),
-                id_column="form_id", explainer=explainer)
+    s = suggest(
+        model,
+        _scores(emo_sad=[3], emo_tense=[3], emo_withdrawn=[3]),
+        id_column="form_id",
+        explainer=explainer,
+    )
     assert s.kind == "abstain" and s.step is None and s.abstain_codes == ("missing",)
     assert s.abstain_reason.en == "91% of the questions are unanswered (the limit is 25%)."
     assert s.abstain_reason.da == "91 % af spørgsmålene er ubesvarede (grænsen er 25 %)."
@@ -235,37 +242,64 @@ def test_suggest_wants_one_row(model):
 
 # --- decisions ---------------------------------------------------------------------------------
 def test_following_a_suggestion_needs_no_reason(thriving):
-    d = Decision.record(thriving, professional_role="skole", professional_id="T-1",
-                        chosen_step=0, clock=clock)
+    d = Decision.record(
+        thriving, professional_role="skole", professional_id="T-1", chosen_step=0, clock=clock
+    )
     assert d.follows_suggestion and d.reason is None
     assert d.decided_at == "2026-11-23T08:00:00+00:00"
     assert d.suggestion_id == thriving.suggestion_id
     record = json.loads(d.to_json())
     assert record == d.to_dict() and record["chosen_step"] == 0
-    again = Decision.record(thriving, professional_role="skole", professional_id="T-1",
-                            chosen_step=0, clock=clock)
+    again = Decision.record(
+        thriving, professional_role="skole", professional_id="T-1", chosen_step=0, clock=clock
+    )
     assert again.decision_id == d.decision_id  # content hash
 
 
 def test_a_different_step_needs_a_reason(thriving):
     with pytest.raises(DecisionError, match="reason = None: expected a reason: chosen step 1"):
-        Decision.record(thriving, professional_role="skole", professional_id="T-1",
-                        chosen_step=1, clock=clock)
+        Decision.record(
+            thriving, professional_role="skole", professional_id="T-1", chosen_step=1, clock=clock
+        )
     with pytest.raises(DecisionError, match="reason"):
-        Decision.record(thriving, professional_role="skole", professional_id="T-1",
-                        chosen_step=1, reason="   ", clock=clock)
-    d = Decision.record(thriving, professional_role="skole", professional_id="T-1",
-                        chosen_step=1, reason="Forældrene beder om en samtale", clock=clock)
+        Decision.record(
+            thriving,
+            professional_role="skole",
+            professional_id="T-1",
+            chosen_step=1,
+            reason="   ",
+            clock=clock,
+        )
+    d = Decision.record(
+        thriving,
+        professional_role="skole",
+        professional_id="T-1",
+        chosen_step=1,
+        reason="Forældrene beder om en samtale",
+        clock=clock,
+    )
     assert not d.follows_suggestion and d.reason == "Forældrene beder om en samtale"
 
 
 def test_overriding_a_red_flag_needs_a_reason():
     s = suggest(object(), _scores(saf_injury=[1]), id_column="form_id")
     with pytest.raises(DecisionError, match="overriding a red flag"):
-        Decision.record(s, professional_role="dagtilbud", professional_id="P-9",
-                        chosen_step=1, notify=False, clock=clock)
-    ok = Decision.record(s, professional_role="dagtilbud", professional_id="P-9",
-                         chosen_step=1, notify=True, clock=clock)
+        Decision.record(
+            s,
+            professional_role="dagtilbud",
+            professional_id="P-9",
+            chosen_step=1,
+            notify=False,
+            clock=clock,
+        )
+    ok = Decision.record(
+        s,
+        professional_role="dagtilbud",
+        professional_id="P-9",
+        chosen_step=1,
+        notify=True,
+        clock=clock,
+    )
     assert ok.follows_suggestion and ok.red_flags == ("safety.unexplained_injury",)
 
 
@@ -273,18 +307,40 @@ def test_an_abstention_always_needs_the_teams_reason(model, explainer):
     s = suggest(model, _scores(emo_sad=[3]), id_column="form_id", explainer=explainer)
     assert s.kind == "abstain"
     with pytest.raises(DecisionError, match="abstained"):
-        Decision.record(s, professional_role="skole", professional_id="T-1", chosen_step=0,
-                        clock=clock)
-    assert Decision.record(s, professional_role="skole", professional_id="T-1", chosen_step=1,
-                           reason="Drøftet i teamet", clock=clock).reason == "Drøftet i teamet"
+        Decision.record(
+            s, professional_role="skole", professional_id="T-1", chosen_step=0, clock=clock
+        )
+    assert (
+        Decision.record(
+            s,
+            professional_role="skole",
+            professional_id="T-1",
+            chosen_step=1,
+            reason="Drøftet i teamet",
+            clock=clock,
+        ).reason
+        == "Drøftet i teamet"
+    )
 
 
 def test_only_the_municipality_chooses_steps_from_3(thriving):
     with pytest.raises(DecisionError, match="chosen_step = 4: expected 0-2 for role 'skole'"):
-        Decision.record(thriving, professional_role="skole", professional_id="T-1",
-                        chosen_step=4, reason="x", clock=clock)
-    d = Decision.record(thriving, professional_role="myndighed", professional_id="M-3",
-                        chosen_step=4, reason="Børnefaglig undersøgelse (§ 20)", clock=clock)
+        Decision.record(
+            thriving,
+            professional_role="skole",
+            professional_id="T-1",
+            chosen_step=4,
+            reason="x",
+            clock=clock,
+        )
+    d = Decision.record(
+        thriving,
+        professional_role="myndighed",
+        professional_id="M-3",
+        chosen_step=4,
+        reason="Børnefaglig undersøgelse (§ 20)",
+        clock=clock,
+    )
     assert d.chosen_step == 4
 
 
@@ -301,28 +357,39 @@ def test_only_the_municipality_chooses_steps_from_3(thriving):
     ],
 )
 def test_bad_decisions_name_field_value_and_expectation(thriving, kwargs, match):
-    args = {"professional_role": "skole", "professional_id": "T-1", "chosen_step": 0,
-            "clock": clock, **kwargs}
+    args = {
+        "professional_role": "skole",
+        "professional_id": "T-1",
+        "chosen_step": 0,
+        "clock": clock,
+        **kwargs,
+    }
     with pytest.raises(DecisionError, match=match):
         Decision.record(thriving, **args)
 
 
 def test_a_decision_cannot_be_made_any_other_way(thriving):
-    d = Decision.record(thriving, professional_role="skole", professional_id="T-1",
-                        chosen_step=0, clock=clock)
+    d = Decision.record(
+        thriving, professional_role="skole", professional_id="T-1", chosen_step=0, clock=clock
+    )
     with pytest.raises(DecisionError, match="constructed directly"):
         Decision(**{f.name: getattr(d, f.name) for f in dataclasses.fields(d)})
     with pytest.raises(DecisionError, match="constructed directly"):
         dataclasses.replace(d, chosen_step=2)
     with pytest.raises(DecisionError, match="expected a Suggestion"):
-        Decision.record(thriving.to_dict(), professional_role="skole",  # type: ignore[arg-type]
-                        professional_id="T-1", chosen_step=0)
+        Decision.record(
+            thriving.to_dict(),
+            professional_role="skole",  # type: ignore[arg-type]
+            professional_id="T-1",
+            chosen_step=0,
+        )
 
 
 def test_the_decision_log_only_appends(thriving):
     log = DecisionLog()
-    d = Decision.record(thriving, professional_role="skole", professional_id="T-1",
-                        chosen_step=0, clock=clock)
+    d = Decision.record(
+        thriving, professional_role="skole", professional_id="T-1", chosen_step=0, clock=clock
+    )
     log.append(d)
     with pytest.raises(DecisionError, match="not yet in the log"):
         log.append(d)
@@ -335,8 +402,18 @@ def test_the_decision_log_only_appends(thriving):
 
 
 # --- nothing else acts on a suggestion ---------------------------------------------------------
-FINALISING = ("decide", "decision", "record", "approve", "accept", "final", "commit", "execute",
-              "confirm", "submit")
+FINALISING = (
+    "decide",
+    "decision",
+    "record",
+    "approve",
+    "accept",
+    "final",
+    "commit",
+    "execute",
+    "confirm",
+    "submit",
+)
 
 
 def _public_api():
@@ -387,10 +464,17 @@ def test_only_decision_record_returns_a_decision():
 
 
 def test_a_suggestion_finalises_nothing():
-    methods = [n for n, m in inspect.getmembers(Suggestion) if callable(m) and not n.startswith("_")]
+    methods = [
+        n for n, m in inspect.getmembers(Suggestion) if callable(m) and not n.startswith("_")
+    ]
     # reading and writing only: from_dict/from_json verify, never decide or sign anew
     assert sorted(methods) == [
-        "from_dict", "from_json", "message", "signed_payload", "to_dict", "to_json"
+        "from_dict",
+        "from_json",
+        "message",
+        "signed_payload",
+        "to_dict",
+        "to_json",
     ]
     assert not any(word in n for n in methods for word in FINALISING)
 
@@ -404,8 +488,13 @@ def test_no_cli_verb_decides():
 
 # --- issue 11: decisions cannot be forged in-process ---------------------------------------------
 def _recorded(suggestion, **kwargs):
-    args = {"professional_role": "skole", "professional_id": "T-1", "chosen_step": 0,
-            "clock": clock, **kwargs}
+    args = {
+        "professional_role": "skole",
+        "professional_id": "T-1",
+        "chosen_step": 0,
+        "clock": clock,
+        **kwargs,
+    }
     return Decision.record(suggestion, **args)
 
 
@@ -458,9 +547,13 @@ def test_the_private_recording_flag_does_not_help(thriving):
     genuine = _recorded(thriving)
     token = _RECORDING.set(True)
     try:
-        forged = Decision(**{**{f.name: getattr(genuine, f.name)
-                                for f in dataclasses.fields(Decision)},
-                             "chosen_step": 5, "professional_role": "myndighed"})
+        forged = Decision(
+            **{
+                **{f.name: getattr(genuine, f.name) for f in dataclasses.fields(Decision)},
+                "chosen_step": 5,
+                "professional_role": "myndighed",
+            }
+        )
     finally:
         _RECORDING.reset(token)
     with pytest.raises(DecisionError, match="signature does not match"):
@@ -595,7 +688,10 @@ def test_a_suggestion_read_back_must_carry_this_installations_signature():
     edited = {k: v for k, v in data.items() if k not in ("suggestion_id", "signature")}
     fields = {**s.__dict__, "red_flags": ()}
     payload = json.dumps(_content(fields), sort_keys=True, ensure_ascii=False)
-    edited.update(red_flags=[], suggestion_id=_hashlib.sha256(payload.encode()).hexdigest(),
-                  signature=data["signature"])
+    edited.update(
+        red_flags=[],
+        suggestion_id=_hashlib.sha256(payload.encode()).hexdigest(),
+        signature=data["signature"],
+    )
     with pytest.raises(DataError, match="signature"):
         Suggestion.from_dict(edited)

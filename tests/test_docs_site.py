@@ -23,4 +23,7 @@ def test_mkdocs_builds_strict(tmp_path):
     assert result.returncode == 0, result.stderr[-4000:]
     api = (tmp_path / "site" / "api" / "index.html").read_text(encoding="utf-8")
     assert "score_batch" in api and "Decision" in api
-    assert "not real children" in (tmp_path / "site" / "datasheet" / "index.html").read_text(encoding="utf-8").lower()
+    assert (
+        "not real children"
+        in (tmp_path / "site" / "datasheet" / "index.html").read_text(encoding="utf-8").lower()
+    )

@@ -75,8 +75,9 @@ def test_family_clustered_interval_covers_and_row_resampling_does_not() -> None:
         b = bootstrap_frame(data, stat, n_boot=N_BOOT, seed=draw)
         clustered += bool(a.loc["value", "lower"] <= truth <= a.loc["value", "upper"])
         naive += bool(b.loc["value", "lower"] <= truth <= b.loc["value", "upper"])
-    print(f"prevalence interval coverage: clustered {clustered / DRAWS:.3f}, "
-          f"rows {naive / DRAWS:.3f}")
+    print(
+        f"prevalence interval coverage: clustered {clustered / DRAWS:.3f}, rows {naive / DRAWS:.3f}"
+    )
     assert ACCEPTED[0] <= clustered / DRAWS <= ACCEPTED[1], clustered / DRAWS
     # ignoring the families gives intervals that are too narrow
     assert naive / DRAWS < clustered / DRAWS - 0.04, (naive / DRAWS, clustered / DRAWS)
@@ -105,8 +106,9 @@ def test_detection_intervals_treat_nan_as_no_score() -> None:
     p = np.clip(0.3 + 0.4 * y + rng.normal(scale=0.2, size=300), 0, 1)
     p[:10] = np.nan  # e.g. red flags: the model is bypassed
     data = pd.DataFrame({"y_true": y, "p": p, "flag": (p >= 0.5).astype(float)})
-    ci = detection_intervals(data, scores=["p", "flag"], cutoffs={"flag": 1.0},
-                             probabilities=["p"], n_boot=100)
+    ci = detection_intervals(
+        data, scores=["p", "flag"], cutoffs={"flag": 1.0}, probabilities=["p"], n_boot=100
+    )
     assert {"roc_auc", "ece", "observed_over_expected"} <= set(ci.loc["p"].index)
     assert "ece" not in ci.loc["flag"].index  # a flag is not a probability
     assert (ci["lower"] <= ci["estimate"] + 1e-12).all()
@@ -164,14 +166,20 @@ def test_bootstrap_ci_resamples_families_when_given() -> None:
         return float(detection_metrics(y, s >= 0.5)["sensitivity"])
 
     rows = bootstrap_ci(data["y"], score, sensitivity, n_boot=200, stratify=False, seed=3)
-    fams = bootstrap_ci(data["y"], score, sensitivity, n_boot=200, clusters=data["family"],
-                        seed=3)
+    fams = bootstrap_ci(data["y"], score, sensitivity, n_boot=200, clusters=data["family"], seed=3)
     assert rows.loc["sensitivity", "estimate"] == fams.loc["sensitivity", "estimate"]
     # the prevalence moves with the families drawn: the clustered interval is the wider one
-    prevalence = bootstrap_ci(data["y"], score, lambda y, s: float(np.mean(y)), n_boot=200,
-                              stratify=False, seed=3)
-    clustered = bootstrap_ci(data["y"], score, lambda y, s: float(np.mean(y)), n_boot=200,
-                             clusters=data["family"], seed=3)
+    prevalence = bootstrap_ci(
+        data["y"], score, lambda y, s: float(np.mean(y)), n_boot=200, stratify=False, seed=3
+    )
+    clustered = bootstrap_ci(
+        data["y"],
+        score,
+        lambda y, s: float(np.mean(y)),
+        n_boot=200,
+        clusters=data["family"],
+        seed=3,
+    )
     assert clustered["std_error"].iloc[0] > 1.2 * prevalence["std_error"].iloc[0]
     with pytest.raises(DataError, match="clusters"):
         bootstrap_ci(data["y"], score, sensitivity, clusters=data["family"][:-1])

@@ -57,8 +57,12 @@ def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
         }
     )
     o = pd.DataFrame(
-        {"child_id": ["A", "B"], "outcome_date": ["2026-12-01", "2026-12-01"],
-         "decided_step": [0, 2], "notified": [0, 1]}
+        {
+            "child_id": ["A", "B"],
+            "outcome_date": ["2026-12-01", "2026-12-01"],
+            "decided_step": [0, 2],
+            "notified": [0, 1],
+        }
     )
     return s, o
 
@@ -67,8 +71,13 @@ def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
 def own(files: tuple[Path, Path], model: object, tmp_path_factory: pytest.TempPathFactory) -> Any:
     screenings, outcomes = files
     return evaluate_own_data(
-        screenings, outcomes, model=model, groups=GROUPS, n_boot=50,
-        path=tmp_path_factory.mktemp("report") / "r.html", lang="da",
+        screenings,
+        outcomes,
+        model=model,
+        groups=GROUPS,
+        n_boot=50,
+        path=tmp_path_factory.mktemp("report") / "r.html",
+        lang="da",
     )
 
 
@@ -111,8 +120,9 @@ def test_report_states_accounting_provenance_and_no_brier_for_rules(own: Any) ->
     from opsporing.evaluation import metrics_by_group
 
     assert list(ev.table["age_band"].cat.categories) == ["0-2", "3-5", "6-9", "10-13", "14-17"]
-    g = metrics_by_group(ev.table, y_score=MODEL_SUGGESTION_ABSTAIN_FLAGS, groups=["age_band"],
-                         cutoff=1.0)
+    g = metrics_by_group(
+        ev.table, y_score=MODEL_SUGGESTION_ABSTAIN_FLAGS, groups=["age_band"], cutoff=1.0
+    )
     shown = list(dict.fromkeys(g.by_group["group"].astype(str)))
     assert shown == sorted(shown, key=lambda b: int(b.split("-")[0]))
 
@@ -187,15 +197,14 @@ def test_screenings_after_the_outcome_are_not_used_and_counted(pop: object) -> N
     # a child screened only after its outcome is counted, not silently lost
     latest = s.drop_duplicates("child_id", keep="last")  # one screening per child
     first = o["child_id"].iloc[0]
-    moved = latest.assign(screening_date=np.where(latest["child_id"] == first, "2027-02-01",
-                                                  latest["screening_date"]))
+    moved = latest.assign(
+        screening_date=np.where(latest["child_id"] == first, "2027-02-01", latest["screening_date"])
+    )
     current, _, counts = score_own_data(read_own_data(moved, o, groups=GROUPS))
     assert counts["children with every screening after the outcome (not evaluated)"] == 1
     assert len(current) == 399
     with pytest.raises(ResponseValidationError, match="no usable screenings"):
-        score_own_data(
-            read_own_data(latest.assign(screening_date="2027-02-01"), o, groups=GROUPS)
-        )
+        score_own_data(read_own_data(latest.assign(screening_date="2027-02-01"), o, groups=GROUPS))
 
 
 def test_cli_evaluate_and_recalibrate(tmp_path: Path) -> None:
@@ -208,18 +217,42 @@ def test_cli_evaluate_and_recalibrate(tmp_path: Path) -> None:
     groups = [a for g in GROUPS for a in ("-g", g)]
     runner = CliRunner()
     out = tmp_path / "r" / "report.html"
-    result = runner.invoke(app, ["evaluate", "--screenings", str(s), "--outcomes", str(o),
-                                 *groups, "--n-boot", "0", "-o", str(out)])
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--screenings",
+            str(s),
+            "--outcomes",
+            str(o),
+            *groups,
+            "--n-boot",
+            "0",
+            "-o",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "abstain" in result.output and out.is_file()
     # one file without the other, or an unnamed extra column: one line, exit 2
     only = runner.invoke(app, ["evaluate", "--screenings", str(s), "-o", str(out)])
     assert only.exit_code == 2 and "both files" in only.output
-    unnamed = runner.invoke(app, ["evaluate", "--screenings", str(s), "--outcomes", str(o),
-                                  "-o", str(out)])
+    unnamed = runner.invoke(
+        app, ["evaluate", "--screenings", str(s), "--outcomes", str(o), "-o", str(out)]
+    )
     assert unnamed.exit_code == 2 and "outcomes.sex" in unnamed.output
-    prior = runner.invoke(app, ["recalibrate", "--screenings", str(s), "--prevalence", "0.1",
-                                "--out", str(tmp_path / "m")])
+    prior = runner.invoke(
+        app,
+        [
+            "recalibrate",
+            "--screenings",
+            str(s),
+            "--prevalence",
+            "0.1",
+            "--out",
+            str(tmp_path / "m"),
+        ],
+    )
     assert prior.exit_code == 0, prior.output
     assert (tmp_path / "m" / "manifest.json").is_file()
     both = runner.invoke(app, ["recalibrate", "--screenings", str(s), "--out", str(tmp_path)])
@@ -242,8 +275,7 @@ def test_a_label_nobody_has_and_odd_groups_are_typed_errors(model: object) -> No
 
     s, o = _tables()
     with pytest.raises(DataError, match=r"outcomes\.investigation_result"):
-        evaluate_own_data(s, o, model=model, groups=["sex"], label="investigation_result",
-                          n_boot=0)
+        evaluate_own_data(s, o, model=model, groups=["sex"], label="investigation_result", n_boot=0)
     with pytest.raises(DataError, match="label"):
         evaluate_own_data(s, o, model=model, groups=["sex"], label="cpr", n_boot=0)
     with pytest.raises(ResponseValidationError, match="groups"):

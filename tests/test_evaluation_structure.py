@@ -76,8 +76,9 @@ def test_instrument_quality_sections_of_the_shipped_example() -> None:
     from opsporing.evaluation import instrument_quality_sections, read_own_data
     from opsporing.examples import own_data_paths
 
-    data = read_own_data(*own_data_paths(), groups=["sex", "family_background"],
-                         ignore=["municipality", "setting"])
+    data = read_own_data(
+        *own_data_paths(), groups=["sex", "family_background"], ignore=["municipality", "setting"]
+    )
     sections = instrument_quality_sections(data, n_boot=20)
     assert [s.title for s in sections] == [
         "Instrument quality: opsporing.dagtilbud.trivsel@1.0.0",

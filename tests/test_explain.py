@@ -90,7 +90,10 @@ def test_explanations_name_items_and_concepts(explainer, X, current):
     school = "opsporing.skole.trivsel"
     assert group_items("concept:protective.trusted_adult", school) == ("res_trusted_adult",)
     assert group_items("domain:safety", school) == (
-        "saf_disclosure", "saf_injury", "saf_fear", "saf_self_harm",
+        "saf_disclosure",
+        "saf_injury",
+        "saf_fear",
+        "saf_self_harm",
     )
     assert group_label("concept:emotional.withdrawal").da == "tilbagetrækning"
     assert group_label("change", present=False).en == "no earlier screening"
@@ -101,8 +104,13 @@ def test_sentences_in_danish_and_english():
         Reason("concept:social.isolation", group_label("concept:social.isolation"), 0.9),
         Reason("concept:learning.absence", group_label("concept:learning.absence"), 0.4),
     )
-    down = (Reason("concept:protective.trusted_adult",
-                   group_label("concept:protective.trusted_adult"), -0.3),)
+    down = (
+        Reason(
+            "concept:protective.trusted_adult",
+            group_label("concept:protective.trusted_adult"),
+            -0.3,
+        ),
+    )
     assert render_sentence(up, down, "da") == (
         "Social isolation og højt fravær trækker forslaget op; en fortrolig voksen trækker ned."
     )
@@ -150,8 +158,9 @@ def test_explainer_refuses_what_it_cannot_explain(explainer, X):
         Explainer(StepSuggester())
     with pytest.raises(ModelError, match="columns differ"):
         explainer.shap_values(X.iloc[:, ::-1])
-    bare = StepSuggester(max_iter=5).fit(np.random.default_rng(0).random((200, 2)),
-                                         np.arange(200) % 2)
+    bare = StepSuggester(max_iter=5).fit(
+        np.random.default_rng(0).random((200, 2)), np.arange(200) % 2
+    )
     with pytest.raises(ModelError, match="feature names"):
         Explainer(bare)
     assert isinstance(X, pd.DataFrame)

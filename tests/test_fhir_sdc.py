@@ -200,7 +200,10 @@ def test_terminology_by_hand() -> None:
     assert [c["code"] for c in scores["concept"]] == [
         "score.mood", "score.play", "score.safe", "score.res", "score.total", "band.overall", "red_flag"
     ]  # fmt: skip
-    assert [v["url"].rsplit("/", 1)[1] for v in to_value_sets(MINI)] == ["test.mini.f4", "test.mini.yn"]
+    assert [v["url"].rsplit("/", 1)[1] for v in to_value_sets(MINI)] == [
+        "test.mini.f4",
+        "test.mini.yn",
+    ]
 
 
 # --- the expressions, run by an independent engine -------------------------------------------------

@@ -306,9 +306,10 @@ def test_a_municipality_signs_and_trusts_its_own_model(tmp_path, test_key, monke
     save_model(model, tmp_path, extra={"note": "retrained locally"}, signing_key=private)
     with pytest.raises(ModelIntegrityError, match="key_id"):
         load_model(tmp_path)
-    assert load_model(tmp_path, trusted_keys=[public]).artifact_sha256_ == read_manifest(
-        tmp_path
-    )["sha256"]
+    assert (
+        load_model(tmp_path, trusted_keys=[public]).artifact_sha256_
+        == read_manifest(tmp_path)["sha256"]
+    )
     monkeypatch.setenv("OPSPORING_TRUSTED_KEYS", str(public))
     assert isinstance(load_model(tmp_path), StepSuggester)
     # Saving again without a key removes the signature: unsigned is refused unless asked for.
@@ -348,8 +349,11 @@ def test_retraining_reproduces_the_manifest(tmp_path):
     with pytest.raises(ModelIntegrityError, match="sig = <missing>"):
         load_model(tmp_path)
     shutil.copy(MODELS / "manifest.json.sig", tmp_path / "manifest.json.sig")
-    X = build_features(score_batch(SCHOOL, pd.DataFrame({"emo_sad": [0, 1, 2, 3] * 25,
-                                                         "soc_bullied": [3, 2, 1, 0] * 25})))
+    X = build_features(
+        score_batch(
+            SCHOOL, pd.DataFrame({"emo_sad": [0, 1, 2, 3] * 25, "soc_bullied": [3, 2, 1, 0] * 25})
+        )
+    )
     retrained, committed = load_model(tmp_path), load_model(MODELS)
     assert np.array_equal(retrained.predict_proba(X), committed.predict_proba(X))
     assert retrained.interval_tail_ == committed.interval_tail_
@@ -418,9 +422,17 @@ def test_a_new_instrument_needs_only_its_yaml_file(tmp_path, monkeypatch):
     _registry._shipped.cache_clear()
     try:
         inst = get_instrument("kommune.skole.trivsel")
-        forms = pd.DataFrame({"form_id": ["K1", "K2"], "age_years": [9.0, 12.0],
-                              "emo_sad": [0, 3], "emo_tense": [0, 3], "soc_bullied": [0, 3],
-                              "beh_hits": [0, 2], "res_trusted_adult": [3, 0]})
+        forms = pd.DataFrame(
+            {
+                "form_id": ["K1", "K2"],
+                "age_years": [9.0, 12.0],
+                "emo_sad": [0, 3],
+                "emo_tense": [0, 3],
+                "soc_bullied": [0, 3],
+                "beh_hits": [0, 2],
+                "res_trusted_adult": [3, 0],
+            }
+        )
         scores = score_batch(inst, forms, keep=["form_id", "age_years"])
         X = build_features(scores, id_column="form_id")
         assert list(X.columns) == list(feature_names()) == list(load_model().feature_names_in_)

@@ -49,7 +49,9 @@ def test_no_pseudonym_looks_like_cpr(identifier):
     assert not looks_like_cpr(pseudonymise(identifier, KEY))
 
 
-@pytest.mark.parametrize(("identifier", "key"), [("x", b"short"), ("", KEY), (3, KEY), ("x", "str")])
+@pytest.mark.parametrize(
+    ("identifier", "key"), [("x", b"short"), ("", KEY), (3, KEY), ("x", "str")]
+)
 def test_bad_pseudonymise_arguments(identifier, key):
     with pytest.raises(DataError):
         pseudonymise(identifier, key)
@@ -254,9 +256,23 @@ def test_debug_tracebacks_mask_cpr_numbers(tmp_path):
     src = Path(__file__).resolve().parents[1] / "src"
     env = {**os.environ, "PYTHONPATH": str(src)}
     run = subprocess.run(
-        [sys.executable, "-m", "opsporing", "--debug", "score", str(_forms_csv(tmp_path)),
-         "-i", SCHOOL_ID, "-k", "form_id"],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "opsporing",
+            "--debug",
+            "score",
+            str(_forms_csv(tmp_path)),
+            "-i",
+            SCHOOL_ID,
+            "-k",
+            "form_id",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
     assert run.returncode != 0
     assert "Traceback" in run.stderr and "ResponseValidationError" in run.stderr

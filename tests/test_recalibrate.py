@@ -36,8 +36,9 @@ def model() -> Any:
 @pytest.fixture(scope="module")
 def local() -> Any:
     """2,000 labelled local children from the shifted population (the recalibration data)."""
-    return prepare(generate(SyntheticConfig(n_children=2000, seed=101, prevalence_shift=SHIFT),
-                            progress=False))
+    return prepare(
+        generate(SyntheticConfig(n_children=2000, seed=101, prevalence_shift=SHIFT), progress=False)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +62,9 @@ def test_recalibration_fixes_calibration_under_a_prevalence_shift(
     model: Any, recalibrated: Any
 ) -> None:
     """On new children with twice the need: O/E among suggested steps goes to 0.8-1.25."""
-    new = generate(SyntheticConfig(n_children=2000, seed=202, prevalence_shift=SHIFT),
-                   progress=False)
+    new = generate(
+        SyntheticConfig(n_children=2000, seed=202, prevalence_shift=SHIFT), progress=False
+    )
     oe_before, auc_before = _observed_over_expected(model, new)
     oe_after, auc_after = _observed_over_expected(recalibrated.model, new)
     assert oe_before > 1.8  # the shipped model under-states need about threefold
@@ -77,8 +79,10 @@ def test_recalibration_keeps_the_boosters_and_states_before_and_after(
     new = recalibrated.model
     assert new is not model and new.estimators_[0] is not model.estimators_[0]
     assert all(
-        np.array_equal(a.decision_function(np.zeros((1, model.n_features_in_))),
-                       b.decision_function(np.zeros((1, model.n_features_in_))))
+        np.array_equal(
+            a.decision_function(np.zeros((1, model.n_features_in_))),
+            b.decision_function(np.zeros((1, model.n_features_in_))),
+        )
         for a, b in zip(model.estimators_, new.estimators_, strict=True)
     )
     assert recalibrated.refit[0] is True and not all(recalibrated.refit)  # too few on 5-6
@@ -116,9 +120,7 @@ def test_prior_adjustment_without_labels_keeps_the_ranking(model: Any, local: An
 
 
 @pytest.mark.parametrize("prevalence", [0, 1, 1.5, -0.1, True, "0.1"])
-def test_prior_adjustment_refuses_a_bad_prevalence(
-    model: Any, local: Any, prevalence: Any
-) -> None:
+def test_prior_adjustment_refuses_a_bad_prevalence(model: Any, local: Any, prevalence: Any) -> None:
     with pytest.raises(DataError, match="prevalence"):
         adjust_prior(model, local.X, prevalence)
 

@@ -115,9 +115,7 @@ def test_the_plot_probability_is_the_suggestions(
     instruments = (
         fresh["current"].set_index("child_id")["instrument"].reindex(fresh["X"].index).astype(str)
     )
-    explanations = explainer.explain(
-        fresh["X"].iloc[given], instruments.iloc[given].tolist()
-    )
+    explanations = explainer.explain(fresh["X"].iloc[given], instruments.iloc[given].tolist())
     got = np.array([e.probability for e in explanations])
     want = np.array([fresh_suggestions[i].p_needs_support for i in given])
     np.testing.assert_allclose(got, want, atol=1e-9)
@@ -149,8 +147,13 @@ def test_what_would_change_is_true_and_minimal(
             unit = 1.0 if hi - lo >= 4 else 0.1
             towards = 1.0 if w.score_to > w.score_from else -1.0  # resources go up
 
-            def step_at(score: float, row: pd.DataFrame = row, lo: float = lo,
-                        hi: float = hi, d: str = w.domain) -> int:
+            def step_at(
+                score: float,
+                row: pd.DataFrame = row,
+                lo: float = lo,
+                hi: float = hi,
+                d: str = w.domain,
+            ) -> int:
                 moved = row.copy()
                 new = (score - lo) / (hi - lo)
                 delta = new - float(moved[f"score.{d}"].iloc[0])
@@ -170,8 +173,9 @@ def test_what_would_change_is_true_and_minimal(
 
 
 def test_an_empty_form_abstains_for_missing_answers_and_shows_no_numbers(model: Any) -> None:
-    empty = score_batch(SCHOOL, pd.DataFrame({"form_id": ["A"], "age_years": [10.0]}),
-                        keep=["form_id", "age_years"])
+    empty = score_batch(
+        SCHOOL, pd.DataFrame({"form_id": ["A"], "age_years": [10.0]}), keep=["form_id", "age_years"]
+    )
     s = suggest(model, empty, id_column="form_id")
     assert s.kind == "abstain" and s.abstain_codes == ("missing",)
     assert s.probabilities is None and s.p_needs_support is None and s.reasons == ()
@@ -198,8 +202,23 @@ def test_an_empty_form_abstains_for_missing_answers_and_shows_no_numbers(model: 
         "!!python/object/apply:os.system ['true']\n",
         "1: 2\nversion: x\n" + GOOD_COST,
     ],
-    ids=["list", "empty", "scalar", "short", "negative", "nan", "inf", "ragged", "extra",
-         "version-number", "nan-missing", "negative-margin", "deep", "python-tag", "int-key"],
+    ids=[
+        "list",
+        "empty",
+        "scalar",
+        "short",
+        "negative",
+        "nan",
+        "inf",
+        "ragged",
+        "extra",
+        "version-number",
+        "nan-missing",
+        "negative-margin",
+        "deep",
+        "python-tag",
+        "int-key",
+    ],
 )
 def test_a_bad_policy_file_is_a_data_error(tmp_path: Path, text: str) -> None:
     with pytest.raises(DataError):
@@ -214,8 +233,10 @@ def test_a_zero_cost_for_a_wrong_step_is_refused(tmp_path: Path) -> None:
 
 
 def test_weights_whose_costs_overflow_are_refused(tmp_path: Path) -> None:
-    text = "version: x\ncost: {over: [1e308, 1e308, 1e308, 1e308, 1e308, 1e308], " \
-           "under: [9, 9, 9, 9, 9, 9]}\n"
+    text = (
+        "version: x\ncost: {over: [1e308, 1e308, 1e308, 1e308, 1e308, 1e308], "
+        "under: [9, 9, 9, 9, 9, 9]}\n"
+    )
     try:
         policy = load_policy(_policy_file(tmp_path, text))
     except DataError:
@@ -225,16 +246,20 @@ def test_weights_whose_costs_overflow_are_refused(tmp_path: Path) -> None:
 
 def test_an_unknown_required_domain_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DataError):
-        load_policy(_policy_file(
-            tmp_path, "version: x\n" + GOOD_COST + "abstain: {required_domains: [behavior]}\n"
-        ))
+        load_policy(
+            _policy_file(
+                tmp_path, "version: x\n" + GOOD_COST + "abstain: {required_domains: [behavior]}\n"
+            )
+        )
 
 
 def test_an_unknown_refer_band_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DataError):
-        load_policy(_policy_file(
-            tmp_path, "version: x\n" + GOOD_COST + "band_rule: {refer_bands: [yellow, red]}\n"
-        ))
+        load_policy(
+            _policy_file(
+                tmp_path, "version: x\n" + GOOD_COST + "band_rule: {refer_bands: [yellow, red]}\n"
+            )
+        )
 
 
 # --- Suggestion.from_dict / from_json -----------------------------------------------------------
@@ -248,13 +273,21 @@ def red_flag() -> Suggestion:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("p_needs_support", "x"), ("p_needs_support", [1]), ("step", [1]), ("interval", 5),
-     ("reasons", "abc"), ("reasons", [1]), ("what_would_change", [{"domain": "x"}]),
-     ("expected_costs", "abc"), ("rule", ["x"]), ("red_flags", 5), ("step", 99)],
+    [
+        ("p_needs_support", "x"),
+        ("p_needs_support", [1]),
+        ("step", [1]),
+        ("interval", 5),
+        ("reasons", "abc"),
+        ("reasons", [1]),
+        ("what_would_change", [{"domain": "x"}]),
+        ("expected_costs", "abc"),
+        ("rule", ["x"]),
+        ("red_flags", 5),
+        ("step", 99),
+    ],
 )
-def test_a_wrong_typed_field_is_a_typed_error(
-    red_flag: Suggestion, field: str, value: Any
-) -> None:
+def test_a_wrong_typed_field_is_a_typed_error(red_flag: Suggestion, field: str, value: Any) -> None:
     data = {**red_flag.to_dict(), field: value}
     with pytest.raises(OpsporingError):
         Suggestion.from_dict(data)
@@ -277,7 +310,10 @@ def test_a_rehashed_red_flag_turned_into_step_0_is_refused(red_flag: Suggestion)
     step0 = load_vocabulary().step(0)
     forged = copy.deepcopy(red_flag.to_dict())
     forged.update(
-        kind="step", step=0, red_flags=[], duty_to_notify=None,
+        kind="step",
+        step=0,
+        red_flags=[],
+        duty_to_notify=None,
         step_label={"da": step0.label.da, "en": step0.label.en},
         who_acts={"da": step0.who_acts.da, "en": step0.who_acts.en},
         legal_basis={"da": step0.legal_basis.da, "en": step0.legal_basis.en},
@@ -287,8 +323,9 @@ def test_a_rehashed_red_flag_turned_into_step_0_is_refused(red_flag: Suggestion)
 
 
 def test_a_rehashed_abstention_with_probabilities_is_refused(model: Any) -> None:
-    empty = score_batch(SCHOOL, pd.DataFrame({"form_id": ["A"], "age_years": [10.0]}),
-                        keep=["form_id", "age_years"])
+    empty = score_batch(
+        SCHOOL, pd.DataFrame({"form_id": ["A"], "age_years": [10.0]}), keep=["form_id", "age_years"]
+    )
     abstain = suggest(model, empty, id_column="form_id").to_dict()
     abstain.update(probabilities=[0.1, 0.9, 0.0, 0.0, 0.0, 0.0, 0.0], p_needs_support=0.9)
     with pytest.raises(DataError):
@@ -314,8 +351,9 @@ def test_suggest_batch_equals_predict_for_a_model_without_every_step(
     coarse_earlier = fresh["earlier"]
     rows = current[current["child_id"].isin(X.index[:1000])]
     # with the earlier screenings, as X was built
-    out = [s for s in suggest_batch(m, rows, coarse_earlier, id_column="child_id")
-           if s.kind == "step"]
+    out = [
+        s for s in suggest_batch(m, rows, coarse_earlier, id_column="child_id") if s.kind == "step"
+    ]
     steps = [s.step for s in out]
     assert set(steps) <= {int(c) for c in m.classes_}
     assert [int(p) for p in m.predict(X.loc[[s.subject for s in out]])] == steps
@@ -363,8 +401,14 @@ def test_no_child_is_certain_to_need_support(model: Any) -> None:
 def test_the_cli_table_says_why_it_abstains_and_what_the_rule_is(model: Any) -> None:
     from opsporing._jobs import suggestions_table
 
-    forms = pd.DataFrame({"form_id": ["A", "B"], "age_years": [10, 10],
-                          "emo_sad": [3, None], "saf_disclosure": [None, 1]})
+    forms = pd.DataFrame(
+        {
+            "form_id": ["A", "B"],
+            "age_years": [10, 10],
+            "emo_sad": [3, None],
+            "saf_disclosure": [None, 1],
+        }
+    )
     table, _ = suggestions_table(SCHOOL, forms, id_column="form_id", model=model)
     text = " ".join(str(v) for v in table.to_numpy().ravel())
     assert "ubesvarede" in text or "unanswered" in text
@@ -393,8 +437,11 @@ def test_the_named_change_is_the_smallest_of_the_searched_domains(
     rows = X.loc[[s.subject for s in given]]
     searched = [tuple(w.domain for w in s.what_would_change) for s in given]
     again = what_would_change(
-        model, rows, [s.step for s in given],
-        domain_ranges(instruments.loc[rows.index].astype(str)), policy=load_policy(),
+        model,
+        rows,
+        [s.step for s in given],
+        domain_ranges(instruments.loc[rows.index].astype(str)),
+        policy=load_policy(),
         domains=searched,
     )
     for s, best in zip(given, again, strict=True):
@@ -404,12 +451,16 @@ def test_the_named_change_is_the_smallest_of_the_searched_domains(
 
 # --- the duty to notify never waits --------------------------------------------------------------
 def test_a_red_flag_is_reported_even_when_another_row_is_unreadable(model: Any) -> None:
-    flagged = score_batch(SCHOOL, pd.DataFrame({"form_id": ["A"], "age_years": [10],
-                                                "saf_disclosure": [1]}),
-                          keep=["form_id", "age_years"])
-    topi = score_batch(get_instrument("topi"), pd.DataFrame({"form_id": ["B"], "age_years": [10],
-                                                             "1vurdering": [2]}),
-                       keep=["form_id", "age_years"])
+    flagged = score_batch(
+        SCHOOL,
+        pd.DataFrame({"form_id": ["A"], "age_years": [10], "saf_disclosure": [1]}),
+        keep=["form_id", "age_years"],
+    )
+    topi = score_batch(
+        get_instrument("topi"),
+        pd.DataFrame({"form_id": ["B"], "age_years": [10], "1vurdering": [2]}),
+        keep=["form_id", "age_years"],
+    )
     table = pd.concat([flagged, topi], ignore_index=True)
     try:
         out = suggest_batch(model, table, id_column="form_id")

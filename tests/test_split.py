@@ -99,8 +99,13 @@ def test_training_on_own_data_holds_out_whole_families(
     # The same card as the shipped model's: the rule, figures through suggest_batch on the
     # held-out children (every one counted), the model, the versions.
     card = (tmp_path / "MODEL_CARD.md").read_text(encoding="utf-8")
-    for heading in ("## Intended use", "## The rule", "held-out children", "## Model",
-                    "## Versions"):
+    for heading in (
+        "## Intended use",
+        "## The rule",
+        "held-out children",
+        "## Model",
+        "## Versions",
+    ):
         assert heading in card
     held = manifest["metrics"]["overall"]
     assert held["n_children"] == len(r.test_children)

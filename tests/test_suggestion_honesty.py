@@ -37,8 +37,15 @@ def holey_scores():
     forms = {}
     for setting, table in pop.forms.items():
         table = table.copy()
-        meta = ("form_id", "child_id", "wave", "rater_id", "instrument_id",
-                "instrument_version", "age_years")
+        meta = (
+            "form_id",
+            "child_id",
+            "wave",
+            "rater_id",
+            "instrument_id",
+            "instrument_version",
+            "age_years",
+        )
         items = [c for c in table.columns if c not in meta]
         # Each form gets its own missingness rate, 0-60 %, so many domains end unscored.
         rate = rng.uniform(0.0, 0.6, size=len(table))[:, None]
@@ -53,8 +60,9 @@ def holey_scores():
 def test_no_reason_credits_what_was_not_observed(model, explainer, holey_scores):
     scores = holey_scores.set_index("child_id")
     with threadpool_limits(1):
-        suggestions = suggest_batch(model, holey_scores, id_column="child_id",
-                                    explainer=explainer, top_up=5, top_down=5)
+        suggestions = suggest_batch(
+            model, holey_scores, id_column="child_id", explainer=explainer, top_up=5, top_down=5
+        )
     kinds = pd.Series([s.kind for s in suggestions]).value_counts()
     assert kinds.get("step", 0) > 1000 and kinds.get("abstain", 0) > 50  # both paths exercised
     unscored_seen = 0

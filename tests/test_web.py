@@ -286,9 +286,14 @@ def test_every_input_has_a_label_and_every_item_a_fieldset(
     # A fieldset and legend per domain, per item, and one for the child's details.
     assert page.fieldsets == page.legends == len(inst.domains) + len(inst.items) + 1
     names = {c["name"] for c in page.controls}
-    assert names == {"csrf_token", "token", "lang", "instrument_version", "form_id", "age_years"} | {
-        f"item.{i}" for i in inst.item_ids
-    }
+    assert names == {
+        "csrf_token",
+        "token",
+        "lang",
+        "instrument_version",
+        "form_id",
+        "age_years",
+    } | {f"item.{i}" for i in inst.item_ids}
     assert not any("name" in n.lower() and n != "name" for n in names - {"form_id"})
 
 
@@ -297,7 +302,9 @@ def test_result_page_decision_form_labels_every_input(client: TestClient) -> Non
     assert r.status_code == 200
     page = _parse(r.text)
     visible = [
-        c for c in page.controls if c.get("type") not in ("hidden", "submit") and c["tag"] != "button"
+        c
+        for c in page.controls
+        if c.get("type") not in ("hidden", "submit") and c["tag"] != "button"
     ]
     names = {c.get("name") for c in visible}
     # Who decides and in which role is the login, never a field of the form.
@@ -453,8 +460,9 @@ def test_the_duty_to_notify_shows_on_the_error_page_too(
     """Whatever else is wrong with the form, a red-flag answer shows the § 133 notice."""
     answers = dict(ANSWERS, saf_disclosure=1, **bad.get("answers", {}))
     token = bad.get("token") or _token(_blank(client, lang=lang))
-    fields = _fields(token, answers, lang=lang, form_id=bad.get("form_id", "B-2026-041"),
-                     age=bad.get("age", "9"))
+    fields = _fields(
+        token, answers, lang=lang, form_id=bad.get("form_id", "B-2026-041"), age=bad.get("age", "9")
+    )
     r = client.post(f"/form/{SCHOOL}", data=fields)
     assert r.status_code == 422  # the form is rejected ...
     doc = _norm(r.text)
@@ -469,8 +477,9 @@ def test_the_duty_to_notify_shows_on_the_error_page_too(
 
 def test_an_error_page_without_a_red_flag_has_no_notice(client: TestClient) -> None:
     token = _token(_blank(client))
-    r = client.post(f"/form/{SCHOOL}", data=_fields(token, dict(ANSWERS, saf_disclosure=0),
-                                                    age="ti"))
+    r = client.post(
+        f"/form/{SCHOOL}", data=_fields(token, dict(ANSWERS, saf_disclosure=0), age="ti")
+    )
     assert r.status_code == 422 and 'id="red-flag-notice"' not in r.text
 
 

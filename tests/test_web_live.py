@@ -204,7 +204,9 @@ def test_fifty_concurrent_submissions_are_each_stored_exactly_once(
             pages = list(pool.map(lambda _: http.get(f"/form/{SCHOOL}"), range(N_SUBMISSIONS)))
         prepare = time.perf_counter() - start
         tokens = [re.search(r'name="token" value="([0-9a-f]{32})"', p.text) for p in pages]
-        subs = [_submission(i, m.group(1)) | {"csrf_token": csrf} for i, m in enumerate(tokens) if m]
+        subs = [
+            _submission(i, m.group(1)) | {"csrf_token": csrf} for i, m in enumerate(tokens) if m
+        ]
         assert len(subs) == N_SUBMISSIONS
         explainer = None
         if small_model is not None:
@@ -430,9 +432,7 @@ def test_a_cross_site_form_post_is_refused_in_chromium(served: tuple[_Server, Pa
     forged = _submission(6, "ab" * 16) | {
         "chosen_step": "6", "role": "myndighed", "professional_id": "M-1", "csrf_token": "0" * 64,
     }  # fmt: skip
-    inputs = "".join(
-        f'<input type="hidden" name="{k}" value="{v}">' for k, v in forged.items()
-    )
+    inputs = "".join(f'<input type="hidden" name="{k}" value="{v}">' for k, v in forged.items())
     attack = (
         f'<!doctype html><form id="f" method="post" action="{server.url}/form/{SCHOOL}/decision">'
         f"{inputs}</form><script>document.getElementById('f').submit()</script>"

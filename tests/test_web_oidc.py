@@ -110,9 +110,12 @@ class FakeProvider:
         form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
         self.token_requests.append(form)
         # The secret is sent form-urlencoded (RFC 6749 § 2.3.1): spaces as %20.
-        expected_auth = "Basic " + base64.b64encode(
-            f"{CLIENT_ID}:{SECRET.replace(' ', '%20').replace(',', '%2C')}".encode()
-        ).decode()
+        expected_auth = (
+            "Basic "
+            + base64.b64encode(
+                f"{CLIENT_ID}:{SECRET.replace(' ', '%20').replace(',', '%2C')}".encode()
+            ).decode()
+        )
         grant = self.codes.pop(form.get("code", ""), None)
         if (
             request.headers.get("authorization") != expected_auth
@@ -321,9 +324,7 @@ def test_the_good_token_passes_the_same_checks(browser: TestClient, idp: FakePro
     assert _login(browser, idp, groups=["opsporing-skole"]).status_code == 200
 
 
-def test_a_rotated_key_is_fetched_again_at_most_once_a_minute(
-    db: Path, idp: FakeProvider
-) -> None:
+def test_a_rotated_key_is_fetched_again_at_most_once_a_minute(db: Path, idp: FakeProvider) -> None:
     provider = OidcProvider(_config(), transport=httpx.MockTransport(idp.handler))
     browser = TestClient(create_app(db, model=None, oidc=provider), base_url=BASE)
     browser.follow_redirects = False

@@ -65,7 +65,9 @@ def _csrf(page: str) -> str:
     return m.group(1)
 
 
-def _form(client: TestClient, answers: dict[str, int] | None = None, **extra: str) -> dict[str, str]:
+def _form(
+    client: TestClient, answers: dict[str, int] | None = None, **extra: str
+) -> dict[str, str]:
     """A complete, valid decision post from a freshly rendered form (reason given)."""
     page = client.get(f"/form/{SCHOOL}").text
     token = re.search(r'name="token" value="([0-9a-f]{32})"', page)
@@ -184,9 +186,7 @@ def test_municipal_steps_are_refused_to_a_school_even_as_a_forged_role(
     assert _counts(db) == (0, 0)
 
 
-def test_municipal_steps_are_open_to_the_municipality(
-    app: Any, web_login: Any, db: Path
-) -> None:
+def test_municipal_steps_are_open_to_the_municipality(app: Any, web_login: Any, db: Path) -> None:
     municipality = web_login(app, "M-1", "myndighed")
     r = _decide(municipality, chosen_step="6")
     assert r.status_code == 303
@@ -204,7 +204,9 @@ def test_the_municipal_step_is_read_from_the_vocabulary(
 
     voc = auth.load_vocabulary()
     monkeypatch.setattr(
-        auth, "load_vocabulary", lambda: dataclasses.replace(voc, municipal_assessment_from_step=from_step)
+        auth,
+        "load_vocabulary",
+        lambda: dataclasses.replace(voc, municipal_assessment_from_step=from_step),
     )
     assert auth.may_choose_step("skole", from_step - 1)
     assert not auth.may_choose_step("skole", from_step)
@@ -315,7 +317,9 @@ def test_a_foreign_host_is_refused(app: Any, db: Path) -> None:
         assert r.status_code == 400, host
     assert TestClient(app, base_url="http://localhost").get("/login").status_code == 200
     named = create_app(db, model=None, allowed_hosts=["opsporing.kommune.dk"])
-    assert TestClient(named, base_url="http://opsporing.kommune.dk").get("/login").status_code == 200
+    assert (
+        TestClient(named, base_url="http://opsporing.kommune.dk").get("/login").status_code == 200
+    )
     assert TestClient(named, base_url=BASE).get("/login").status_code == 400
 
 

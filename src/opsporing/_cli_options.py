@@ -21,7 +21,6 @@ class Language(str, enum.Enum):  # noqa: UP042 - typer needs a str-valued Enum
     en = "en"
 
 
-
 #: The one definition of ``--lang``, shared by every verb that prints text.
 LangOption = Annotated[
     Language, typer.Option("--lang", "-l", help="Language of the output: da or en.")

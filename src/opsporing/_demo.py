@@ -104,8 +104,9 @@ def suggestions_and_quality(console: Console, n_show: int = 5, lang: Lang = "da"
         band = voc.band(str(scores.at[i, "band.overall"])).label.get(lang)
         console.print(
             f"[bold]{child}[/bold] · "
-            + tr("overall band {band} · true step* {step}", lang, band=band,
-                 step=data.step.at[child])
+            + tr(
+                "overall band {band} · true step* {step}", lang, band=band, step=data.step.at[child]
+            )
         )
         for line in s.message(lang).splitlines():
             console.print(f"  {line}", highlight=False)
@@ -169,8 +170,11 @@ def suggestions_and_quality(console: Console, n_show: int = 5, lang: Lang = "da"
     per.add_column(tr("suggested", lang), justify="right")
     true, sug = fig["per_1000_true"], fig["per_1000_suggested"]
     for k in range(7):
-        per.add_row(tr("step {step}", lang, step=k), number(true[str(k)], lang, 1),
-                    number(sug[str(k)], lang, 1))
+        per.add_row(
+            tr("step {step}", lang, step=k),
+            number(true[str(k)], lang, 1),
+            number(sug[str(k)], lang, 1),
+        )
     per.add_row(tr("abstain (discuss in the team)", lang), "–", number(sug["abstain"], lang, 1))
     per.add_row(tr("notify now (red flag)", lang), "–", number(sug["notify"], lang, 1))
     console.print(per)

@@ -108,7 +108,10 @@ def detection_figures(
             for code, n in pd.Series(
                 [c for codes in table["abstain_codes"] if codes for c in codes.split(";")],
                 dtype=object,
-            ).value_counts().sort_index().items()
+            )
+            .value_counts()
+            .sort_index()
+            .items()
         },
         "per_1000_true": _per_1000(y, len(y)),
         "per_1000_suggested": {
@@ -220,8 +223,13 @@ def measure_population(
         scores["band.overall"], scores["instrument"], y, rules
     )
     by_group: dict[str, dict[str, dict[str, Any]]] = {}
-    keys = ("found_among_need", "suggested_step_ge_1_share", "abstention_rate",
-            "auc_p_need", "ece_p_need")
+    keys = (
+        "found_among_need",
+        "suggested_step_ge_1_share",
+        "abstention_rate",
+        "auc_p_need",
+        "ece_p_need",
+    )
     for col in group_columns:
         values = children[col].astype(str).to_numpy()
         by_group[col] = {}
@@ -283,12 +291,20 @@ def plot_operating_points(points: pd.DataFrame, path: str) -> None:
     fig = Figure(figsize=(6.0, 4.0))
     ax = fig.add_subplot()
     for prefix, label, style in (("", "model (suggest_batch)", "o-"), ("oracle_", "oracle", "s--")):
-        ax.plot(points[f"{prefix}suggested_step_ge_1_share"],
-                points[f"{prefix}found_among_need"], style, label=label)
+        ax.plot(
+            points[f"{prefix}suggested_step_ge_1_share"],
+            points[f"{prefix}found_among_need"],
+            style,
+            label=label,
+        )
     for _, r in points.iterrows():
-        ax.annotate(f"miss = {r['miss_weight']:g}", (r["suggested_step_ge_1_share"],
-                    r["found_among_need"]), textcoords="offset points", xytext=(4, -10),
-                    fontsize=7)
+        ax.annotate(
+            f"miss = {r['miss_weight']:g}",
+            (r["suggested_step_ge_1_share"], r["found_among_need"]),
+            textcoords="offset points",
+            xytext=(4, -10),
+            fontsize=7,
+        )
     ax.set_xlabel("all children suggested step ≥ 1")
     ax.set_ylabel("children in need found (step ≥ 1 or notify)")
     ax.set_title("How the operating point moves with the cost of a missed step", fontsize=9)

@@ -51,8 +51,14 @@ def run_evaluate(
             from .evaluation import evaluate_own_data
 
             ev = evaluate_own_data(
-                screenings, outcomes, model=fitted, groups=groups, label=label, path=output,
-                lang="da" if lang == "da" else "en", n_boot=n_boot,
+                screenings,
+                outcomes,
+                model=fitted,
+                groups=groups,
+                label=label,
+                path=output,
+                lang="da" if lang == "da" else "en",
+                n_boot=n_boot,
                 instrument_quality=instrument_quality,
             )
             console.print(ev.accounting.to_string())
@@ -71,22 +77,28 @@ def _fail(exc: Exception) -> NoReturn:
     message = "\\n".join(str(exc).splitlines()[:1]) or type(exc).__name__
     problems = getattr(exc, "problems", ())
     if problems:
-        message += f": {problems[0]}" + (f" (+{len(problems) - 1} more)" if len(problems) > 1
-                                         else "")
+        message += f": {problems[0]}" + (
+            f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        )
     typer.echo(f"opsporing: error: {message}", err=True)
     raise typer.Exit(code=2)
 
 
 def recalibrate(
     screenings: Annotated[
-        Path, typer.Option(help="Own screenings CSV (docs/researcher-guide.md).", exists=True,
-                           dir_okay=False)
+        Path,
+        typer.Option(
+            help="Own screenings CSV (docs/researcher-guide.md).", exists=True, dir_okay=False
+        ),
     ],
     out: Annotated[Path, typer.Option(help="Directory of the new model.")],
     outcomes: Annotated[
         Path | None,
-        typer.Option(help="Own outcomes CSV with decided steps (isotonic recalibration).",
-                     exists=True, dir_okay=False),
+        typer.Option(
+            help="Own outcomes CSV with decided steps (isotonic recalibration).",
+            exists=True,
+            dir_okay=False,
+        ),
     ] = None,
     prevalence: Annotated[
         float | None,
@@ -113,8 +125,13 @@ def recalibrate(
     try:
         if (outcomes is None) == (prevalence is None):
             raise DataError(
-                str(Problem("--outcomes/--prevalence", "both or neither",
-                            "--outcomes (labelled children) or --prevalence (no labels)"))
+                str(
+                    Problem(
+                        "--outcomes/--prevalence",
+                        "both or neither",
+                        "--outcomes (labelled children) or --prevalence (no labels)",
+                    )
+                )
             )
         parent = load_model(model)
         if outcomes is None:
@@ -148,9 +165,7 @@ def run_train_own(
 
     try:
         if screenings is None or outcomes is None:
-            raise DataError(
-                str(Problem("--screenings/--outcomes", "only one given", "both files"))
-            )
+            raise DataError(str(Problem("--screenings/--outcomes", "only one given", "both files")))
         result = train_own_data(
             screenings, outcomes, out, groups=groups, seed=seed, signing_key=signing_key
         )

@@ -312,6 +312,86 @@ def score(
         console.print(_score_table(inst, scores, inst.key, id_column, language))
 
 
+@app.command()
+def norms(
+    instrument: Annotated[
+        str,
+        typer.Option("--instrument", "-i", help="Instrument id, or a path to an instrument file."),
+    ],
+    forms: Annotated[
+        Path,
+        typer.Option(
+            "--forms", "-f", help="CSV of the norm population's forms.", exists=True, dir_okay=False
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Write the new instrument version (YAML) here.")
+    ],
+    yellow: Annotated[
+        float, typer.Option("--yellow", help="Percentile where gul starts on the total.")
+    ] = 80.0,
+    red: Annotated[
+        float, typer.Option("--red", help="Percentile where rød starts on the total.")
+    ] = 90.0,
+    domain_yellow: Annotated[
+        float, typer.Option("--domain-yellow", help="Percentile where gul starts on a domain.")
+    ] = 90.0,
+    domain_red: Annotated[
+        float, typer.Option("--domain-red", help="Percentile where rød starts on a domain.")
+    ] = 97.0,
+    population: Annotated[
+        str | None,
+        typer.Option("--population", help="Who the norm population is (written to the file)."),
+    ] = None,
+    rejected: RejectedOption = None,
+    lang: LangOption = Language.da,
+) -> None:
+    """Derive band cut-offs from your own screenings and write a new instrument version."""
+    import yaml
+
+    from ._jobs import read_forms
+    from .scoring import band_shares, derive_norms
+
+    language: Lang = lang.value
+    try:
+        inst = _instrument(instrument)
+        table = read_forms(forms, inst)
+        normed = derive_norms(
+            table,
+            inst,
+            total=(yellow, red),
+            domains=(domain_yellow, domain_red),
+            population_label=population,
+            source=f"opsporing norms --forms {forms.name}",
+        )
+        tree = normed.model_dump(mode="json", exclude_none=True)
+        _write(output, yaml.safe_dump(tree, allow_unicode=True, sort_keys=False))
+        shares = band_shares(table, normed)
+    except OpsporingError as exc:
+        _write_rejected(exc, rejected, language)
+        _fail(exc)
+        return
+    table_out = Table(
+        title=f"{normed.key}: " + tr("cut-offs from {n} forms", language, n=len(table))
+    )
+    for heading in ("score", "yellow", "red", "gul or rød", "rød"):
+        table_out.add_column(tr(heading, language))
+    for name, row in shares.iterrows():
+        cut = (
+            [number(row["yellow"], language), number(row["red"], language)]
+            if name != "overall"
+            else ["–", "–"]
+        )
+        table_out.add_row(
+            str(name),
+            *cut,
+            f"{number(100 * row['gul_or_rød'], language, 1)} %",
+            f"{number(100 * row['rød'], language, 1)} %",
+        )
+    console.print(table_out)
+    console.print(tr("wrote {path}", language, path=output))
+
+
 def _suggestion_cell(row: dict[Any, Any], lang: Lang) -> str:
     if row["kind"] == "notify":
         return "[bold red]" + tr("notify now (§ 133)", lang) + "[/bold red]"
@@ -452,8 +532,15 @@ def train(
     if screenings is not None or outcomes is not None:
         from ._research_cli import run_train_own
 
-        run_train_own(out, screenings=screenings, outcomes=outcomes, groups=group or [],
-                      seed=seed, fail=_fail, signing_key=signing_key)
+        run_train_own(
+            out,
+            screenings=screenings,
+            outcomes=outcomes,
+            groups=group or [],
+            seed=seed,
+            fail=_fail,
+            signing_key=signing_key,
+        )
         return
     from .model.train import SEED, run_training
 
@@ -498,8 +585,16 @@ def evaluate(
     from ._research_cli import run_evaluate
 
     run_evaluate(
-        output, data=data, model=model, screenings=screenings, outcomes=outcomes,
-        groups=group or [], label=label, lang=lang.value, n_boot=n_boot, fail=_fail,
+        output,
+        data=data,
+        model=model,
+        screenings=screenings,
+        outcomes=outcomes,
+        groups=group or [],
+        label=label,
+        lang=lang.value,
+        n_boot=n_boot,
+        fail=_fail,
         instrument_quality=instrument_quality,
     )
 
@@ -694,8 +789,23 @@ def instruments_show(
             f"≥{dom.min_answered} answered, gul {dom.bands.yellow:g}, rød {dom.bands.red:g})[/dim]"
         )
         for item in inst.items_in(dom.id):
-            rev = " [dim](reverse)[/dim]" if item.reverse else ""
-            console.print(f"  {item.id:24s} {item.text.get(language)}{rev}")
+            scale = inst.scale(item.scale)
+            notes = [
+                *(["reverse"] if item.reverse else []),
+                *(
+                    [f"{scale.min}-{scale.max} {scale.number.unit.get(language)}, not summed"]
+                    if scale.number is not None
+                    else []
+                ),
+                *(["required"] if dom.required else []),
+                *(
+                    [f"critical {item.critical.model_dump(exclude_none=True)}"]
+                    if item.critical
+                    else []
+                ),
+            ]
+            extra = f" [dim]({'; '.join(notes)})[/dim]" if notes else ""
+            console.print(f"  {item.id:24s} {item.text.get(language)}{extra}")
 
 
 def main() -> None:

@@ -70,9 +70,7 @@ HEADER = st.one_of(st.sampled_from(META), st.text(max_size=8))
 @st.composite
 def csv_bytes(draw: st.DrawFn, items: tuple[str, ...]) -> tuple[bytes, list[str]]:
     """Random CSV bytes: headers from the items, meta columns and junk; random quoting."""
-    header = draw(
-        st.lists(st.one_of(st.sampled_from(items), HEADER), min_size=0, max_size=6)
-    )
+    header = draw(st.lists(st.one_of(st.sampled_from(items), HEADER), min_size=0, max_size=6))
     n_rows = draw(st.integers(0, 5))
     rows = [[draw(CELL) for _ in header] for _ in range(n_rows)]
     if draw(st.booleans()) and rows:  # ragged rows
@@ -152,7 +150,9 @@ MINI_STR = str(MINI_PATH)
         (b"red_flag,m1\nx,1\n", ["red_flag"], MINI_STR),  # kept column overwritten silently
     ],
 )
-def test_known_bad_csv_files(folder: Path, content: bytes, keep: list[str], instrument: str) -> None:
+def test_known_bad_csv_files(
+    folder: Path, content: bytes, keep: list[str], instrument: str
+) -> None:
     _score(folder, content, instrument, keep)
     if keep == ["red_flag"]:
         assert not (folder / "scores.csv").exists()
@@ -214,7 +214,9 @@ def test_instruments_show_with_garbage_arguments(instrument: str, lang: str) -> 
 
 
 NUMBER_TEXT = st.one_of(
-    st.sampled_from(["0", "-1", "1e9", "nan", "inf", "-inf", "1.5", "x", "", "99999999999999999999"]),
+    st.sampled_from(
+        ["0", "-1", "1e9", "nan", "inf", "-inf", "1.5", "x", "", "99999999999999999999"]
+    ),
     st.integers(-(10**6), 10**6).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
 )

@@ -37,7 +37,9 @@ def vector(draw: st.DrawFn, n: int, kind: str) -> Any:
         "score": st.floats(-10, 10),
         "step": st.integers(0, 6),
     }[kind]
-    values = draw(st.lists(st.one_of(plausible, plausible, plausible, CELL), min_size=n, max_size=n))
+    values = draw(
+        st.lists(st.one_of(plausible, plausible, plausible, CELL), min_size=n, max_size=n)
+    )
     shape = draw(st.sampled_from(["list", "array", "series", "object", "2d", "scalar", "str"]))
     if shape == "array":
         try:
@@ -160,7 +162,11 @@ def test_item_tables_of_garbage(name: str, items: Any) -> None:
 
 
 @budget(80)
-@given(bands=st.lists(st.one_of(st.sampled_from(["grøn", "gul", "rød", "red", None]), CELL), max_size=6))
+@given(
+    bands=st.lists(
+        st.one_of(st.sampled_from(["grøn", "gul", "rød", "red", None]), CELL), max_size=6
+    )
+)
 def test_band_score_of_garbage(bands: list[Any]) -> None:
     count("evaluation.band_score")
     try:

@@ -40,9 +40,7 @@ def _table(inst: Any, n: int, seed: int, ages: tuple[int, int]) -> pd.DataFrame:
     return score_batch(inst, forms, keep=["child_id", "age_years"])
 
 
-BASE = pd.concat(
-    [_table(SCHOOL, 4, 1, (6, 16)), _table(DAYCARE, 3, 2, (1, 6))], ignore_index=True
-)
+BASE = pd.concat([_table(SCHOOL, 4, 1, (6, 16)), _table(DAYCARE, 3, 2, (1, 6))], ignore_index=True)
 EARLIER = pd.concat(
     [_table(SCHOOL, 3, 1, (6, 16)), _table(DAYCARE, 2, 2, (1, 6))], ignore_index=True
 )
@@ -79,7 +77,9 @@ def mutated_table(draw: st.DrawFn, base: pd.DataFrame) -> pd.DataFrame:
             t = t.rename(columns={col: new})
         elif action == "index":
             t.index = draw(
-                st.sampled_from([[0] * len(t), list(range(len(t)))[::-1], [str(i) for i in t.index]])
+                st.sampled_from(
+                    [[0] * len(t), list(range(len(t)))[::-1], [str(i) for i in t.index]]
+                )
             )
         elif action == "rows":
             t = t.iloc[draw(st.sampled_from([slice(0, 0), slice(0, 1), slice(None, None, -1)]))]
@@ -104,7 +104,9 @@ def _features(scores: Any, earlier: Any = None, id_column: str | None = None) ->
 @example(scores=BASE.assign(**{"score.social": "x"}), id_column=None)  # to_numpy(float)
 @example(scores=pd.concat([BASE, BASE[["n_missing"]]], axis=1), id_column=None)  # duplicated
 @example(scores=BASE.assign(instrument=1.5), id_column=None)  # a number as instrument key
-def test_build_features_on_mutated_score_tables(scores: pd.DataFrame, id_column: str | None) -> None:
+def test_build_features_on_mutated_score_tables(
+    scores: pd.DataFrame, id_column: str | None
+) -> None:
     _features(scores, id_column=id_column)
 
 

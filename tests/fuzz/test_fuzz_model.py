@@ -117,7 +117,9 @@ def _memory_cap(extra_bytes: int = 2 << 30) -> Iterator[None]:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
-def _refused(path: Path, *, may_build: bool, trusted: Path | None = None) -> ModelIntegrityError | None:
+def _refused(
+    path: Path, *, may_build: bool, trusted: Path | None = None
+) -> ModelIntegrityError | None:
     """The error of loading ``path`` (``None`` if it loaded and may be built)."""
     count("model.load_model")
     with mock.patch("skops.io.loads", wraps=skops.io.loads) as build:
@@ -160,9 +162,10 @@ def test_damaged_model_with_a_signed_matching_manifest_is_a_model_integrity_erro
     if refused is None:
         # Loaded: only correct if every member holds the shipped content (bytes changed in
         # the zip's bookkeeping, never in what is read).
-        with zipfile.ZipFile(io.BytesIO(blob)) as got, zipfile.ZipFile(
-            io.BytesIO(MODEL_BYTES)
-        ) as shipped:
+        with (
+            zipfile.ZipFile(io.BytesIO(blob)) as got,
+            zipfile.ZipFile(io.BytesIO(MODEL_BYTES)) as shipped,
+        ):
             assert sorted(got.namelist()) == sorted(shipped.namelist())
             for name in shipped.namelist():
                 assert got.read(name) == shipped.read(name), "a changed model loaded silently"

@@ -17,7 +17,9 @@ from opsporing.vocabulary import Vocabulary, read_vocabulary
 from ._mutate import mutate, mutated
 from .conftest import budget, count
 
-SHIPPED = resources.files("opsporing.vocabulary").joinpath("data/vocabulary.yaml").read_text("utf-8")
+SHIPPED = (
+    resources.files("opsporing.vocabulary").joinpath("data/vocabulary.yaml").read_text("utf-8")
+)
 TREE = yaml.safe_load(SHIPPED)
 
 

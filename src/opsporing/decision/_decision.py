@@ -419,8 +419,7 @@ def verify_decision(decision: object, *, key: SigningKey | None = None) -> None:
     """
     if not isinstance(decision, Decision):
         raise DecisionError(
-            f"decision = {type(decision).__name__!r}: expected a Decision made with "
-            "Decision.record"
+            f"decision = {type(decision).__name__!r}: expected a Decision made with Decision.record"
         )
     try:
         record = decision.to_dict()

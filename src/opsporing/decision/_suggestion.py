@@ -368,8 +368,12 @@ def _from_dict(data: Any) -> Suggestion:
             "red_flags": tuple(data["red_flags"]),
             "duty_to_notify": _text_from(data["duty_to_notify"], "duty_to_notify"),
             "reasons": tuple(
-                Reason(r["group"], _text_from(r["label"], "reasons.label") or Text("", ""),
-                       float(r["contribution"]), tuple(r["items"]))
+                Reason(
+                    r["group"],
+                    _text_from(r["label"], "reasons.label") or Text("", ""),
+                    float(r["contribution"]),
+                    tuple(r["items"]),
+                )
                 for r in data["reasons"]
             ),
             "protective_factors": tuple(data["protective_factors"]),
@@ -383,9 +387,14 @@ def _from_dict(data: Any) -> Suggestion:
             "rule": _text_from(data.get("rule"), "rule"),
             "note": _text_from(data.get("note"), "note"),
             "what_would_change": tuple(
-                WhatIf(w["domain"], _text_from(w["label"], "what_would_change.label")
-                       or Text("", ""), float(w["score_from"]), float(w["score_to"]),
-                       float(w["fraction"]), int(w["to_step"]))
+                WhatIf(
+                    w["domain"],
+                    _text_from(w["label"], "what_would_change.label") or Text("", ""),
+                    float(w["score_from"]),
+                    float(w["score_to"]),
+                    float(w["fraction"]),
+                    int(w["to_step"]),
+                )
                 for w in data.get("what_would_change", [])
             ),
             "abstain_codes": tuple(data.get("abstain_codes", [])),
@@ -493,14 +502,11 @@ def _modelless(subject: str | None, kind: SuggestionKind, **fields: Any) -> Sugg
 #: What a screening without a model suggestion says.
 UNAVAILABLE_TEXT = Text(
     "Intet forslag: ingen model er tilgængelig. Beslut ud fra skemaet og drøft barnet i teamet.",
-    "No suggestion: no model is available. Decide from the form and discuss the child in the "
-    "team.",
+    "No suggestion: no model is available. Decide from the form and discuss the child in the team.",
 )
 
 
-def unavailable_suggestion(
-    subject: str | None = None, *, failed: bool = False
-) -> Suggestion:
+def unavailable_suggestion(subject: str | None = None, *, failed: bool = False) -> Suggestion:
     """The suggestion of a screening for which no model suggestion can be made.
 
     For an application running without a model (none installed, or one that could not
@@ -587,8 +593,14 @@ def suggest_batch(
             str(
                 Problem(
                     "scores.red_flag",
-                    next((v for v in np.ravel(flags.to_numpy(dtype=object))
-                          if not isinstance(v, bool | np.bool_)), "(duplicated column)"),
+                    next(
+                        (
+                            v
+                            for v in np.ravel(flags.to_numpy(dtype=object))
+                            if not isinstance(v, bool | np.bool_)
+                        ),
+                        "(duplicated column)",
+                    ),
                     "True or False in every row (the output of score_batch)",
                 )
             )
@@ -642,18 +654,29 @@ def suggest_batch(
         from_step = voc.municipal_assessment_from_step
         for i, r in enumerate(model_rows):
             protective = tuple(
-                code for (_, code), v in zip(protective_cols, protective_values[r], strict=True)
+                code
+                for (_, code), v in zip(protective_cols, protective_values[r], strict=True)
                 if v
             )
             subject = _subject(X.index[int(r)])
             if abstain[i]:
                 out[r] = _make(
-                    subject=subject, kind="abstain", step=None, step_info=None,
-                    probabilities=None, p_needs_support=None, interval=None,
+                    subject=subject,
+                    kind="abstain",
+                    step=None,
+                    step_info=None,
+                    probabilities=None,
+                    p_needs_support=None,
+                    interval=None,
                     abstain_reason=_abstain_text(codes[i], matrix[i], Xm.columns, rules),
-                    red_flags=(), duty_to_notify=None, reasons=(),
-                    protective_factors=protective, explanation=None, model_id=model_id,
-                    abstain_codes=tuple(codes[i]), policy_version=rules.version,
+                    red_flags=(),
+                    duty_to_notify=None,
+                    reasons=(),
+                    protective_factors=protective,
+                    explanation=None,
+                    model_id=model_id,
+                    abstain_codes=tuple(codes[i]),
+                    policy_version=rules.version,
                 )
                 continue
             e = explanations[i]
@@ -682,9 +705,7 @@ def suggest_batch(
                 duty_to_notify=None,
                 reasons=up + down,
                 protective_factors=protective,
-                explanation=Text(
-                    render_sentence(up, down, "da"), render_sentence(up, down, "en")
-                ),
+                explanation=Text(render_sentence(up, down, "da"), render_sentence(up, down, "en")),
                 model_id=model_id,
                 expected_costs=tuple(float(c) for c in costs[i]),
                 rule=Text(
@@ -708,9 +729,7 @@ def _pushing_domains(shap_values: np.ndarray, names: list[str]) -> list[tuple[st
     doms = [d for d in DOMAINS if f"score.{d}" in names]
     values = shap_values[:, cols]
     order = np.argsort(-values, axis=1, kind="stable")[:, :_WHAT_IF_DOMAINS]
-    return [
-        tuple(doms[j] for j in row if values[i, j] > 0) for i, row in enumerate(order)
-    ]
+    return [tuple(doms[j] for j in row if values[i, j] > 0) for i, row in enumerate(order)]
 
 
 def _red_flags_in(scores: Any, id_column: str | None) -> dict[Any, tuple[str, ...]]:
@@ -744,10 +763,12 @@ def _abstain_text(
                 "da": (f"{100 * share:.0f} %", f"{100 * rules.abstain.max_missing:.0f} %"),
                 "en": (f"{100 * share:.0f}%", f"{100 * rules.abstain.max_missing:.0f}%"),
             }
-            da.append(_REASON_TEXTS["missing"].da.format(share=values["da"][0],
-                                                         limit=values["da"][1]))
-            en.append(_REASON_TEXTS["missing"].en.format(share=values["en"][0],
-                                                         limit=values["en"][1]))
+            da.append(
+                _REASON_TEXTS["missing"].da.format(share=values["da"][0], limit=values["da"][1])
+            )
+            en.append(
+                _REASON_TEXTS["missing"].en.format(share=values["en"][0], limit=values["en"][1])
+            )
         elif kind == "domain" and what in DOMAINS:
             label = group_label(f"domain:{what}")
             da.append(_REASON_TEXTS["domain"].da.format(label=_cap(label.da)))

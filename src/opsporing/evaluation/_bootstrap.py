@@ -189,9 +189,9 @@ def _detection_statistic(
                 for k, v in _rates(y, s >= cut).items():
                     out[(name, k)] = v
             if name in probabilities and len(y):
-                out[(name, "ece")] = expected_calibration_error(y, s) if len(
-                    np.unique(y)
-                ) else np.nan
+                out[(name, "ece")] = (
+                    expected_calibration_error(y, s) if len(np.unique(y)) else np.nan
+                )
                 mean_p = float(s.mean())
                 out[(name, "observed_over_expected")] = (
                     float(y.mean()) / mean_p if mean_p > 0 else np.nan
@@ -288,15 +288,13 @@ def group_difference_intervals(
             for metric, values in per.items():
                 v = np.array(values, dtype=np.float64)
                 v = v[~np.isnan(v)]
-                out[(g, f"{metric}_difference")] = float(v.max() - v.min()) if len(v) > 1 else (
-                    np.nan
+                out[(g, f"{metric}_difference")] = (
+                    float(v.max() - v.min()) if len(v) > 1 else (np.nan)
                 )
         return out
 
     frame = data[[y_true, score, *groups]]
-    out = bootstrap_frame(
-        frame, stat, clusters=clusters, n_boot=n_boot, level=level, seed=seed
-    )
+    out = bootstrap_frame(frame, stat, clusters=clusters, n_boot=n_boot, level=level, seed=seed)
     out.index = out.index.set_names(["group_column", "metric"])
     return out
 
@@ -325,9 +323,7 @@ def reliability_intervals(
         t = reliability_by_domain(instrument, frame).set_index("domain")
         return t[["alpha", "omega"]].astype(np.float64)
 
-    out = bootstrap_frame(
-        answers, stat, clusters=clusters, n_boot=n_boot, level=level, seed=seed
-    )
+    out = bootstrap_frame(answers, stat, clusters=clusters, n_boot=n_boot, level=level, seed=seed)
     out.index = out.index.set_names(["domain", "statistic"])
     return out
 
@@ -359,14 +355,11 @@ def agreement_intervals(
     def stat(frame: pd.DataFrame) -> dict[str, float]:
         out = {
             "kappa": cohen_kappa(frame[a], frame[b], labels=labels),
-            "kappa_quadratic": cohen_kappa(frame[a], frame[b], weights="quadratic",
-                                           labels=labels),
+            "kappa_quadratic": cohen_kappa(frame[a], frame[b], weights="quadratic", labels=labels),
         }
         if numeric:
             for name, value in icc(frame.to_numpy(dtype=np.float64))["icc"].items():
                 out[str(name)] = float(value)
         return out
 
-    return bootstrap_frame(
-        ratings, stat, clusters=clusters, n_boot=n_boot, level=level, seed=seed
-    )
+    return bootstrap_frame(ratings, stat, clusters=clusters, n_boot=n_boot, level=level, seed=seed)

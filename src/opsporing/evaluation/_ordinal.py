@@ -98,12 +98,7 @@ def step_costs(under: float | None = None, over: float | None = None) -> pd.Data
         cost = load_policy().cost_matrix()
     else:
         for name, v in (("under", under), ("over", over)):
-            if (
-                isinstance(v, bool)
-                or not isinstance(v, int | float)
-                or not np.isfinite(v)
-                or v < 0
-            ):
+            if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v) or v < 0:
                 raise chk.fail(name, v, "a finite cost >= 0 (give both under and over)")
         assert under is not None and over is not None
         i, j = np.indices((len(STEPS), len(STEPS)))

@@ -123,8 +123,11 @@ def _shown(value: Any) -> Any:
 
 def _missing(value: Any) -> bool:
     """None, NaN, pd.NA or NaT: an empty cell."""
-    return value is None or value is pd.NA or value is pd.NaT or (
-        isinstance(value, float | np.floating) and bool(np.isnan(value))
+    return (
+        value is None
+        or value is pd.NA
+        or value is pd.NaT
+        or (isinstance(value, float | np.floating) and bool(np.isnan(value)))
     )
 
 
@@ -200,20 +203,28 @@ def _ids(
             )
         elif not isinstance(value, str | int | np.integer):
             problems.append(
-                Problem(f"{name}.{column}", _shown(value), "a pseudonymous id (text)",
-                        _label(label), "type")
+                Problem(
+                    f"{name}.{column}",
+                    _shown(value),
+                    "a pseudonymous id (text)",
+                    _label(label),
+                    "type",
+                )
             )
         elif looks_like_cpr(str(value)):
             problems.append(
-                Problem(f"{name}.{column}", "<masked>", "a pseudonymous id, never a CPR number",
-                        _label(label), "personal_identifier")
+                Problem(
+                    f"{name}.{column}",
+                    "<masked>",
+                    "a pseudonymous id, never a CPR number",
+                    _label(label),
+                    "personal_identifier",
+                )
             )
     return col.map(lambda v: str(v) if isinstance(v, str | int | np.integer) else None)
 
 
-def _dates(
-    table: pd.DataFrame, column: str, name: str, problems: list[Problem]
-) -> pd.Series:
+def _dates(table: pd.DataFrame, column: str, name: str, problems: list[Problem]) -> pd.Series:
     col = table[column]
     values: list[Any] = []
     for label, value in col.items():
@@ -221,8 +232,9 @@ def _dates(
         parsed = pd.to_datetime(value.strip(), format="%Y-%m-%d", errors="coerce") if ok else pd.NaT
         if pd.isna(parsed):
             problems.append(
-                Problem(f"{name}.{column}", _shown(value), "a date YYYY-MM-DD", _label(label),
-                        "date")
+                Problem(
+                    f"{name}.{column}", _shown(value), "a date YYYY-MM-DD", _label(label), "date"
+                )
             )
         values.append(parsed)
     return pd.Series(pd.to_datetime(values), index=table.index)
@@ -387,8 +399,13 @@ def read_own_data(
     for label, value in inst_col.items():
         if value not in instruments:
             problems.append(
-                Problem("screenings.instrument_id", _shown(value),
-                        f"one of {sorted(instruments)}", _label(label), "unknown_instrument")
+                Problem(
+                    "screenings.instrument_id",
+                    _shown(value),
+                    f"one of {sorted(instruments)}",
+                    _label(label),
+                    "unknown_instrument",
+                )
             )
     # An answer to an item the row's instrument does not have is a misfiled form.
     item_cols = [c for c in s_table.columns if c in all_items]
@@ -400,24 +417,39 @@ def read_own_data(
             filled = rows & s_table[c].notna().to_numpy()
             for r in np.flatnonzero(filled)[:_SHOW].tolist():
                 problems.append(
-                    Problem(f"screenings.{c}", _shown(s_table[c].iat[r]),
-                            f"empty: {c!r} is not an item of {inst_id}", r, "wrong_instrument")
+                    Problem(
+                        f"screenings.{c}",
+                        _shown(s_table[c].iat[r]),
+                        f"empty: {c!r} is not an item of {inst_id}",
+                        r,
+                        "wrong_instrument",
+                    )
                 )
     # Two screenings of one child on one day: which one is current would be a guess.
     key = pd.DataFrame({"c": child, "d": s_dates})
     dup = key.duplicated(keep=False) & key["c"].notna() & key["d"].notna()
     for r in np.flatnonzero(dup.to_numpy()).tolist():
         problems.append(
-            Problem("screenings.screening_date", _shown(s_table["screening_date"].iat[r]),
-                    "one screening per child and day", r, "duplicate")
+            Problem(
+                "screenings.screening_date",
+                _shown(s_table["screening_date"].iat[r]),
+                "one screening per child and day",
+                r,
+                "duplicate",
+            )
         )
     if family is not None:
         per_child = pd.DataFrame({"c": child, "f": family}).dropna().drop_duplicates()
         changing = per_child["c"][per_child["c"].duplicated()].unique()
         for c in changing[:_SHOW]:
             problems.append(
-                Problem("screenings.family_id", f"child {_shown(c)}",
-                        "the same family id on every screening of a child", None, "inconsistent")
+                Problem(
+                    "screenings.family_id",
+                    f"child {_shown(c)}",
+                    "the same family id on every screening of a child",
+                    None,
+                    "inconsistent",
+                )
             )
 
     o_child = _ids(o_table, "child_id", "outcomes", problems)
@@ -435,15 +467,25 @@ def read_own_data(
     dup_child = o_child.duplicated(keep=False) & o_child.notna()
     for r in np.flatnonzero(dup_child.to_numpy()).tolist():
         problems.append(
-            Problem("outcomes.child_id", _shown(o_child.iat[r]), "one outcome row per child", r,
-                    "duplicate")
+            Problem(
+                "outcomes.child_id",
+                _shown(o_child.iat[r]),
+                "one outcome row per child",
+                r,
+                "duplicate",
+            )
         )
     screened = set(child.dropna())
     for r, c in enumerate(o_child.tolist()):
         if c is not None and c not in screened:
             problems.append(
-                Problem("outcomes.child_id", _shown(c), "a child of the screenings table", r,
-                        "unknown_child")
+                Problem(
+                    "outcomes.child_id",
+                    _shown(c),
+                    "a child of the screenings table",
+                    r,
+                    "unknown_child",
+                )
             )
     if problems:
         raise ResponseValidationError(problems, headline="invalid own data")
@@ -474,10 +516,7 @@ def read_own_data(
                 .last()
             )
             values = latest.reindex(children)
-        group_frame[g] = [
-            MISSING_GROUP if _missing(v) else str(v)
-            for v in values.tolist()
-        ]
+        group_frame[g] = [MISSING_GROUP if _missing(v) else str(v) for v in values.tolist()]
     families = None
     if family is not None:
         families = (
@@ -532,8 +571,17 @@ def own_data_from_population(pop: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     forms_all = pd.concat(parts, ignore_index=True)
     items = [c for c in forms_all.columns if c not in SCREENING_COLUMNS]
     screenings = (
-        forms_all.loc[:, ["child_id", "screening_date", "instrument_id", "instrument_version",
-                          "age_years", *items]]
+        forms_all.loc[
+            :,
+            [
+                "child_id",
+                "screening_date",
+                "instrument_id",
+                "instrument_version",
+                "age_years",
+                *items,
+            ],
+        ]
         .sort_values(["child_id", "screening_date"], kind="stable")
         .reset_index(drop=True)
     )

@@ -144,9 +144,14 @@ def score_own_data(data: OwnData) -> tuple[pd.DataFrame, pd.DataFrame | None, di
         raise ResponseValidationError(problems, headline="invalid answers in the screenings")
     if not scored:
         raise ResponseValidationError(
-            [Problem("screenings.screening_date", "(every screening after its outcome)",
-                     "at least one screening dated on or before its child's outcome",
-                     kind="empty")],
+            [
+                Problem(
+                    "screenings.screening_date",
+                    "(every screening after its outcome)",
+                    "at least one screening dated on or before its child's outcome",
+                    kind="empty",
+                )
+            ],
             headline="no usable screenings",
         )
     every = pd.concat(scored.values()).sort_index()
@@ -218,8 +223,11 @@ def evaluation_from_scores(
     y_all = _labels(outcomes, label).reindex(ids)
     labelled = y_all.notna().to_numpy()
     if not labelled.any():
-        raise chk.fail(f"outcomes.{label}", chk.text("empty for every screened child"),
-                       f"a {label} outcome for at least some children (or another label=)")
+        raise chk.fail(
+            f"outcomes.{label}",
+            chk.text("empty for every screened child"),
+            f"a {label} outcome for at least some children (or another label=)",
+        )
     cur = current[labelled].reset_index(drop=True)
     child = cur["child_id"].astype(str)
     ear = None
@@ -228,9 +236,7 @@ def evaluation_from_scores(
     suggestions = suggest_batch(model, cur, ear, id_column="child_id")
     kind = np.array([s.kind for s in suggestions], dtype=object)
     step = pd.array([s.step for s in suggestions], dtype="Int64")
-    p = np.array(
-        [np.nan if s.p_needs_support is None else s.p_needs_support for s in suggestions]
-    )
+    p = np.array([np.nan if s.p_needs_support is None else s.p_needs_support for s in suggestions])
     flag = np.where(kind == "notify", 1.0, np.where(kind == "abstain", np.nan, 0.0))
     stepped = (kind == "step") & ~pd.isna(step)
     flag[stepped] = (step[stepped].astype(np.int64) >= 1).astype(np.float64)
@@ -282,12 +288,22 @@ def evaluation_from_scores(
     intervals = group_intervals = None
     if n_boot:
         intervals = detection_intervals(
-            table, scores=scores, cutoffs=cutoffs, probabilities=probabilities,
-            clusters=clusters, n_boot=n_boot, seed=seed,
+            table,
+            scores=scores,
+            cutoffs=cutoffs,
+            probabilities=probabilities,
+            clusters=clusters,
+            n_boot=n_boot,
+            seed=seed,
         )
         group_intervals = group_difference_intervals(
-            table, score=MODEL_SUGGESTION_ABSTAIN_FLAGS, cutoff=1.0, groups=group_cols,
-            clusters=clusters, n_boot=n_boot, seed=seed,
+            table,
+            score=MODEL_SUGGESTION_ABSTAIN_FLAGS,
+            cutoff=1.0,
+            groups=group_cols,
+            clusters=clusters,
+            n_boot=n_boot,
+            seed=seed,
         )
     sections = evaluation_sections(
         table,
@@ -309,8 +325,9 @@ def evaluation_from_scores(
         **dict(counts or {}),
     }
     account: list[Content] = [
-        _ACCOUNTING_TEXT.format(label=_LABEL_TEXT[label], clusters=(
-            "families" if families is not None else "children")),
+        _ACCOUNTING_TEXT.format(
+            label=_LABEL_TEXT[label], clusters=("families" if families is not None else "children")
+        ),
         pd.Series(left_out, name="children", dtype=object),
         accounting,
     ]
@@ -326,14 +343,18 @@ _LABEL_TEXT = {
 }
 
 _ACCOUNTING_TEXT = (
-    "In need means {label}. Every evaluated child is counted below by what it was "
-    "suggested. A red flag (notify) bypasses the model: it has no probability and counts "
-    "as flagged by the model's suggestion. An abstention (insufficient information, "
-    "discuss in the team) has a probability but no step: '{s1}' leaves it out (NaN, "
-    "n_no_score), '{s2}' counts it as flagged. The band rule flags gul or rød of the "
-    "current form's overall band; a form without an overall band has no band-rule score. "
-    "Intervals are percentile bootstrap intervals resampling {clusters}."
-).replace("{s1}", MODEL_SUGGESTION).replace("{s2}", MODEL_SUGGESTION_ABSTAIN_FLAGS)
+    (
+        "In need means {label}. Every evaluated child is counted below by what it was "
+        "suggested. A red flag (notify) bypasses the model: it has no probability and counts "
+        "as flagged by the model's suggestion. An abstention (insufficient information, "
+        "discuss in the team) has a probability but no step: '{s1}' leaves it out (NaN, "
+        "n_no_score), '{s2}' counts it as flagged. The band rule flags gul or rød of the "
+        "current form's overall band; a form without an overall band has no band-rule score. "
+        "Intervals are percentile bootstrap intervals resampling {clusters}."
+    )
+    .replace("{s1}", MODEL_SUGGESTION)
+    .replace("{s2}", MODEL_SUGGESTION_ABSTAIN_FLAGS)
+)
 
 
 def _accounting(table: pd.DataFrame) -> pd.DataFrame:
@@ -348,8 +369,7 @@ def _accounting(table: pd.DataFrame) -> pd.DataFrame:
         ),
     )
     need = np.where(table["y_true"] == 1, "in need", "not in need")
-    out = pd.crosstab(pd.Categorical(category, categories=list(_KIND_ORDER)), need,
-                      dropna=False)
+    out = pd.crosstab(pd.Categorical(category, categories=list(_KIND_ORDER)), need, dropna=False)
     for col in ("in need", "not in need"):
         if col not in out.columns:
             out[col] = 0
@@ -433,14 +453,17 @@ def evaluate_own_data(
         evaluation = Evaluation(
             table=evaluation.table,
             accounting=evaluation.accounting,
-            sections=[*evaluation.sections,
-                      *instrument_quality_sections(data, n_boot=min(n_boot, 200), seed=seed)],
+            sections=[
+                *evaluation.sections,
+                *instrument_quality_sections(data, n_boot=min(n_boot, 200), seed=seed),
+            ],
             provenance=evaluation.provenance,
         )
     if path is None:
         return evaluation
-    return write_evaluation(evaluation, path, lang=lang,
-                            title="opsporing: detection quality on own data")
+    return write_evaluation(
+        evaluation, path, lang=lang, title="opsporing: detection quality on own data"
+    )
 
 
 def write_evaluation(
@@ -499,9 +522,7 @@ def evaluate_population(
 
     model = load_model() if model is None else model
     current, earlier = score_waves(pop.forms)
-    kids = pop.children.assign(child_id=pop.children["child_id"].astype(str)).set_index(
-        "child_id"
-    )
+    kids = pop.children.assign(child_id=pop.children["child_id"].astype(str)).set_index("child_id")
     if children is not None:
         keep = set(map(str, children))
         current = current[current["child_id"].astype(str).isin(keep)].reset_index(drop=True)
@@ -534,7 +555,9 @@ def evaluate_population(
     if path is None:
         return evaluation
     return write_evaluation(
-        evaluation, path, lang=lang,
+        evaluation,
+        path,
+        lang=lang,
         title="opsporing: detection quality on synthetic children",
     )
 

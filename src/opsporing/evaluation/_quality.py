@@ -25,9 +25,7 @@ def instrument_quality_sections(
     out = []
     for inst_id, forms in current.groupby("instrument_id", sort=True):
         inst = get_instrument(str(inst_id))
-        answers = forms[[i.id for i in inst.items if i.id in forms.columns]].reset_index(
-            drop=True
-        )
+        answers = forms[[i.id for i in inst.items if i.id in forms.columns]].reset_index(drop=True)
         kids = forms["child_id"].astype(str).to_numpy()
         clusters = kids
         if data.families is not None:
@@ -38,8 +36,7 @@ def instrument_quality_sections(
             "intervals (resampling families when given, else children):",
         ]
         if n_boot:
-            rel = reliability_intervals(inst, answers, clusters=clusters, n_boot=n_boot,
-                                        seed=seed)
+            rel = reliability_intervals(inst, answers, clusters=clusters, n_boot=n_boot, seed=seed)
             content.append(rel[["estimate", "lower", "upper"]])
         try:
             fs = factor_structure(inst, answers)
@@ -54,7 +51,9 @@ def instrument_quality_sections(
             content.append(f"No factor analysis: {exc}")
         if len(data.groups.columns):
             dif = dif_by_groups(
-                inst, answers, data.groups.reindex(kids).reset_index(drop=True),
+                inst,
+                answers,
+                data.groups.reindex(kids).reset_index(drop=True),
                 list(data.groups.columns),
             )
             flagged = dif[dif["ets_class"] != "A"]

@@ -281,7 +281,7 @@ def reliability_by_domain(instrument: Instrument, answers: pd.DataFrame) -> pd.D
     keyed = keyed_answers(instrument, answers)
     rows = []
     for domain in instrument.domains:
-        cols = [i.id for i in instrument.items_in(domain.id) if i.id in keyed.columns]
+        cols = [i.id for i in instrument.scored_items_in(domain.id) if i.id in keyed.columns]
         x = keyed[cols].to_numpy()
         n_complete = int((~np.isnan(x).any(axis=1)).sum()) if cols else 0
         enough = len(cols) >= 2
@@ -310,7 +310,7 @@ def item_total_by_domain(instrument: Instrument, answers: pd.DataFrame) -> pd.Da
     keyed = keyed_answers(instrument, answers)
     parts = []
     for domain in instrument.domains:
-        items = [i for i in instrument.items_in(domain.id) if i.id in keyed.columns]
+        items = [i for i in instrument.scored_items_in(domain.id) if i.id in keyed.columns]
         if not items:
             continue
         cols = [i.id for i in items]

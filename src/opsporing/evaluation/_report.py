@@ -136,9 +136,7 @@ def _refuse_cpr(item: pd.DataFrame | pd.Series | str, where: str) -> None:
     names = [str(c) for c in frame.columns] + [str(n) for n in frame.index.names if n is not None]
     cpr_named = [n for n in names if "cpr" in n.casefold()]
     if cpr_named:
-        raise chk.fail(
-            where, chk.text(f"column {cpr_named[0]!r}"), "a table without a CPR column"
-        )
+        raise chk.fail(where, chk.text(f"column {cpr_named[0]!r}"), "a table without a CPR column")
     cells = [frame.index, frame.columns, *(frame.iloc[:, j] for j in range(frame.shape[1]))]
     for values in cells:
         if any(looks_like_cpr(v) for v in values):

@@ -180,8 +180,7 @@ def evaluation_sections(
             g.gaps,
         ]
         if group_intervals is not None:
-            content += ["Bootstrap confidence intervals of the group differences:",
-                        group_intervals]
+            content += ["Bootstrap confidence intervals of the group differences:", group_intervals]
         content += [plot_group_metric(g.by_group, m) for m in ("flag_rate", "sensitivity")]
         out.append(Section("Fairness", tuple(content)))
     return out

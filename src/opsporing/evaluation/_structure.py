@@ -35,7 +35,7 @@ ETS_B, ETS_C = 1.0, 1.5
 def _domains(instrument: Instrument, keyed: pd.DataFrame) -> dict[str, list[str]]:
     out = {}
     for domain in instrument.domains:
-        items = [i.id for i in instrument.items_in(domain.id) if i.id in keyed.columns]
+        items = [i.id for i in instrument.scored_items_in(domain.id) if i.id in keyed.columns]
         values = keyed[items].to_numpy(dtype=np.float64) if items else np.empty((0, 0))
         graded = bool(items) and np.nanmax(values, initial=0.0) > 1.0
         if len(items) >= 3 and graded:
@@ -62,8 +62,9 @@ def _fit_indices(s: np.ndarray, sigma: np.ndarray, n: int, n_free: int) -> dict[
         "df": float(df),
         "p_value": float(chi2.sf(stat, df)) if df > 0 else float("nan"),
         "cfi": float(1 - max(stat - df, 0) / max(stat_0 - df_0, stat - df, 1e-12)),
-        "tli": float(((stat_0 / df_0) - (stat / df)) / ((stat_0 / df_0) - 1)) if df > 0 else
-        float("nan"),
+        "tli": float(((stat_0 / df_0) - (stat / df)) / ((stat_0 / df_0) - 1))
+        if df > 0
+        else float("nan"),
         "rmsea": float(np.sqrt(max(stat - df, 0) / (df * (n - 1)))) if df > 0 else float("nan"),
         "srmr": float(np.sqrt(np.mean(resid[lower] ** 2))),
     }
@@ -134,14 +135,16 @@ def factor_structure(instrument: Instrument, answers: pd.DataFrame) -> dict[str,
     domains = _domains(instrument, keyed)
     if len(domains) < 2:
         raise chk.fail(
-            "answers", chk.text(f"{len(domains)} domains of 3+ graded items answered"),
+            "answers",
+            chk.text(f"{len(domains)} domains of 3+ graded items answered"),
             "at least two domains to analyse",
         )
     items = [i for cols in domains.values() for i in cols]
     x = keyed[items].dropna()
     if len(x) < 10 * len(items):
         raise chk.fail(
-            "answers", chk.text(f"{len(x)} complete forms"),
+            "answers",
+            chk.text(f"{len(x)} complete forms"),
             f"at least {10 * len(items)} complete forms (10 per item)",
         )
     s = np.cov(x.to_numpy(dtype=np.float64), rowvar=False)
@@ -161,9 +164,7 @@ def factor_structure(instrument: Instrument, answers: pd.DataFrame) -> dict[str,
         "loadings": pd.DataFrame(
             {"domain": domain_of, "item": items, "loading": loading, "r2": loading**2}
         ),
-        "factor_correlations": pd.DataFrame(
-            phi / np.outer(sd_f, sd_f), index=names, columns=names
-        ),
+        "factor_correlations": pd.DataFrame(phi / np.outer(sd_f, sd_f), index=names, columns=names),
         "fit": pd.DataFrame([_fit_indices(s, sigma, len(x), n_free)]),
     }
 
@@ -242,8 +243,12 @@ def item_dif(
     g = pd.Series(chk.as_1d(group, "group"), dtype=object).reset_index(drop=True)
     chk.same_length(answers=np.empty(len(keyed)), group=g.to_numpy())
     if g.isna().any():
-        raise chk.fail("group", None, "a group label for every form",
-                       row=int(np.flatnonzero(g.isna().to_numpy())[0]))
+        raise chk.fail(
+            "group",
+            None,
+            "a group label for every form",
+            row=int(np.flatnonzero(g.isna().to_numpy())[0]),
+        )
     labels = g.astype(str).to_numpy()
     ref = str(reference) if reference is not None else str(g.astype(str).value_counts().index[0])
     if ref not in set(labels):
@@ -276,28 +281,39 @@ def _dif_pass(
         concern = (block[item].to_numpy() >= concern_from).astype(np.float64)
         for focal_label in sorted(set(labels) - {ref}):
             use = complete & np.isin(labels, [ref, focal_label])
-            odds, p, counted = _mantel_haenszel(
-                concern[use], labels[use] == focal_label, rest[use]
-            )
+            odds, p, counted = _mantel_haenszel(concern[use], labels[use] == focal_label, rest[use])
             delta = -2.35 * np.log(odds) if odds > 0 and np.isfinite(odds) else np.nan
             significant = bool(p < 0.05) if np.isfinite(p) else False
             cls = (
-                "C" if significant and abs(delta) >= ETS_C
-                else "B" if significant and abs(delta) >= ETS_B
+                "C"
+                if significant and abs(delta) >= ETS_C
+                else "B"
+                if significant and abs(delta) >= ETS_B
                 else "A"
             )
-            rows.append({"item": item, "group": focal_label, "reference": ref, "n": counted,
-                         "odds_ratio": odds, "delta": delta, "p_value": p, "ets_class": cls})
+            rows.append(
+                {
+                    "item": item,
+                    "group": focal_label,
+                    "reference": ref,
+                    "n": counted,
+                    "odds_ratio": odds,
+                    "delta": delta,
+                    "p_value": p,
+                    "ets_class": cls,
+                }
+            )
     return rows
 
 
 def dif_by_groups(
-    instrument: Instrument, answers: pd.DataFrame, groups: pd.DataFrame,
+    instrument: Instrument,
+    answers: pd.DataFrame,
+    groups: pd.DataFrame,
     columns: Sequence[str],
 ) -> pd.DataFrame:
     """:func:`item_dif` for several group columns, stacked with a ``group_column``."""
     parts = [
-        item_dif(instrument, answers, groups[c].to_numpy()).assign(group_column=c)
-        for c in columns
+        item_dif(instrument, answers, groups[c].to_numpy()).assign(group_column=c) for c in columns
     ]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()

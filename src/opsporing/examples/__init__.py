@@ -61,15 +61,15 @@ def write_own_data_example(directory: str | Path) -> tuple[Path, Path]:
     from ..evaluation import write_own_data
     from ..synthetic import SyntheticConfig, generate
 
-    pop = generate(SyntheticConfig(n_children=OWN_DATA_CHILDREN, seed=OWN_DATA_SEED),
-                   progress=False)
+    pop = generate(
+        SyntheticConfig(n_children=OWN_DATA_CHILDREN, seed=OWN_DATA_SEED), progress=False
+    )
     screenings, outcomes = write_own_data(pop, directory)
     out = Path(directory)
     return (
         screenings.replace(out / _SCREENINGS),
         outcomes.replace(out / _OUTCOMES),
     )
-
 
 
 def names() -> list[str]:

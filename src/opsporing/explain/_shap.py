@@ -205,9 +205,7 @@ class Explainer:
         # instrument does not ask, to "setting".
         self._missing_group = position.get("missing", -1)
         self._setting_group = position.get("setting", -1)
-        self._movable = np.array(
-            [n.startswith(("score.", "concept.")) for n in self.feature_names]
-        )
+        self._movable = np.array([n.startswith(("score.", "concept.")) for n in self.feature_names])
         self._asked_cache: dict[str, npt.NDArray[np.bool_]] = {}
         # "missing" reads "all questions answered" when nothing is missing.
         self._missing_feature = (
@@ -297,9 +295,7 @@ class Explainer:
             index=shap_values.index,
         )
 
-    def explain(
-        self, X: Any, instruments: Sequence[str | None] | None = None
-    ) -> list[Explanation]:
+    def explain(self, X: Any, instruments: Sequence[str | None] | None = None) -> list[Explanation]:
         """One :class:`Explanation` per row of ``X`` (features of build_features).
 
         ``instruments`` (the ``instrument`` column of the score table, one per row) names

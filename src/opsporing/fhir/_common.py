@@ -26,6 +26,11 @@ TRANSLATION_URL = "http://hl7.org/fhir/StructureDefinition/translation"
 
 #: The R4 core extension for the numeric value of a coded answer (R5 calls it itemWeight).
 ORDINAL_VALUE_URL = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
+#: Bounds of an integer answer (items on a number scale).
+MIN_VALUE_URL = "http://hl7.org/fhir/StructureDefinition/minValue"
+MAX_VALUE_URL = "http://hl7.org/fhir/StructureDefinition/maxValue"
+#: The unit of an integer answer, shown beside the field (e.g. "dage").
+UNIT_URL = "http://hl7.org/fhir/StructureDefinition/questionnaire-unit"
 
 #: Prefix of the linkId of a domain group; ``:`` never occurs in an item id.
 GROUP_PREFIX = "domain:"

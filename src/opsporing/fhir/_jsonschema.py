@@ -78,11 +78,25 @@ def to_json_schema(
             for o in scale.options
         ]
         one_of.append({"const": None, "title": _NOT_ANSWERED[lang], "x-label": dict(_NOT_ANSWERED)})
+        required = instrument.domain(item.domain).required
+        answer: dict[str, Any] = (
+            {"enum": [*scale.values, None], "oneOf": one_of}
+            if scale.number is None
+            else {
+                "minimum": scale.min,
+                "maximum": scale.max,
+                "x-unit": {"da": scale.number.unit.da, "en": scale.number.unit.en},
+            }
+        )
+        if required:
+            # Safety items: a blank is never read as "no".
+            answer.pop("enum", None)
+            if "oneOf" in answer:
+                answer["oneOf"] = [o for o in one_of if o["const"] is not None]
         properties[item.id] = {
             "title": item.text.get(lang),
-            "type": ["integer", "null"],
-            "enum": [*scale.values, None],
-            "oneOf": one_of,
+            "type": "integer" if required else ["integer", "null"],
+            **answer,
             "default": None,
             "x-text": {"da": item.text.da, "en": item.text.en},
             "x-domain": item.domain,
@@ -90,6 +104,8 @@ def to_json_schema(
             "x-reverse": item.reverse,
             "x-order": order,
         }
+        if required:
+            del properties[item.id]["default"]
     schema: dict[str, Any] = {
         "$schema": JSON_SCHEMA_DIALECT,
         "$id": f"{base_url.rstrip('/')}/JSONSchema/{instrument.id}/{instrument.version}",
@@ -112,6 +128,9 @@ def to_json_schema(
             ],
         },
     }
+    required_items = [i.id for i in instrument.items if instrument.domain(i.domain).required]
+    if required_items:
+        schema["required"] = required_items
     if instrument.description is not None:
         schema["description"] = instrument.description.get(lang)
     return schema

@@ -10,7 +10,10 @@ from ..instruments import Instrument, Item, LocalText
 from ._common import (
     CANONICAL_BASE,
     GROUP_PREFIX,
+    MAX_VALUE_URL,
+    MIN_VALUE_URL,
     ORDINAL_VALUE_URL,
+    UNIT_URL,
     check_lang,
     code_system_url,
     other_lang,
@@ -41,6 +44,29 @@ def _item(
     instrument: Instrument, item: Item, lang: Literal["da", "en"], base_url: str
 ) -> dict[str, Any]:
     scale = instrument.scale(item.scale)
+    required = instrument.domain(item.domain).required
+    if scale.number is not None:
+        # A count (e.g. days absent): an integer bounded by the scale, never an option list.
+        return {
+            "extension": [
+                {"url": MIN_VALUE_URL, "valueInteger": scale.min},
+                {"url": MAX_VALUE_URL, "valueInteger": scale.max},
+                {
+                    "url": UNIT_URL,
+                    "valueCoding": {
+                        "display": scale.number.unit.get(lang),
+                        "_display": translation(
+                            other_lang(lang), scale.number.unit.get(other_lang(lang))
+                        ),
+                    },
+                },
+            ],
+            "linkId": item.id,
+            **_text("text", item.text, lang),
+            "type": "integer",
+            "required": required,
+            "repeats": False,
+        }
     system = code_system_url(instrument, scale.id, base_url)
     options = []
     for option in scale.options:
@@ -55,7 +81,8 @@ def _item(
         "linkId": item.id,
         **_text("text", item.text, lang),
         "type": "choice",
-        "required": False,
+        # Safety items: a blank must never be read as "no".
+        "required": required,
         "repeats": False,
         "answerOption": options,
     }

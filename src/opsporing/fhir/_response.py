@@ -36,6 +36,8 @@ def _check_instrument(instrument: Any) -> Instrument:
 
 
 def _expectation(scale: ResponseScale) -> str:
+    if scale.number is not None:
+        return f"a whole number from {scale.min} to {scale.max} (valueInteger)"
     values = ", ".join(str(v) for v in scale.values)
     labels = ", ".join(repr(o.label.da) for o in scale.options)
     return (
@@ -49,6 +51,10 @@ def _read_value(
 ) -> int | None:
     """The stored value of one answer, or ``None`` after recording a problem."""
     allowed = scale.values
+    if scale.is_number and key != "valueInteger":
+        # A count has no codes or labels: only an integer answer means anything.
+        reader.problem(link_id, value, _expectation(scale), kind="wrong_type")
+        return None
     if key == "valueCoding":
         if not isinstance(value, dict):
             reader.problem(link_id, type_name(value), "a Coding object", kind="structure")
@@ -314,6 +320,13 @@ def to_questionnaire_response(
         if value is None or (isinstance(value, float) and math.isnan(value)):
             continue
         scale = instrument.scale(instrument.item(item_id).scale)
+        if scale.is_number:
+            whole = isinstance(value, Real) and not isinstance(value, bool)
+            if not whole or value not in scale.values:
+                problems.append(Problem(item_id, value, _expectation(scale), kind="out_of_range"))
+                continue
+            answers[item_id] = {"linkId": item_id, "answer": [{"valueInteger": int(value)}]}
+            continue
         option = next(
             (
                 o

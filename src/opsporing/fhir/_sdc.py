@@ -125,16 +125,24 @@ def _names(instrument: Instrument) -> dict[str, str]:
     return names
 
 
-def answer_expression(item_id: str) -> str:
-    """FHIRPath for the raw answer of an item: the integer code of its ``valueCoding``.
+def answer_expression(item_id: str, number: bool = False) -> str:
+    """FHIRPath for the raw answer of an item: the integer code of its ``valueCoding``, or
+    its ``valueInteger`` for an item on a number scale (``number=True``).
 
     Examples
     --------
     >>> answer_expression("emo_sad")
     "%resource.repeat(item).where(linkId='emo_sad').answer.value.code.toInteger()"
+    >>> answer_expression("absence", number=True)
+    "%resource.repeat(item).where(linkId='absence').answer.value"
     """
     # Item ids match ID_PATTERN (letters, digits, _ . -): nothing to escape in the literal.
-    return f"%resource.repeat(item).where(linkId='{item_id}').answer.value.code.toInteger()"
+    where = f"%resource.repeat(item).where(linkId='{item_id}').answer.value"
+    return where if number else f"{where}.code.toInteger()"
+
+
+def _raw(instrument: Instrument, item_id: str) -> str:
+    return answer_expression(item_id, instrument.scale(instrument.item(item_id).scale).is_number)
 
 
 def _number(x: float) -> str:
@@ -177,7 +185,7 @@ def scoring_variables(instrument: Instrument) -> list[tuple[str, str]]:
     for d in instrument.domains:
         name = names[d.id]
         parts = []
-        for item in instrument.items_in(d.id):
+        for item in instrument.scored_items_in(d.id):  # number items are never summed
             raw = answer_expression(item.id)
             if item.reverse:
                 scale = instrument.scale(item.scale)
@@ -208,6 +216,21 @@ def scoring_variables(instrument: Instrument) -> list[tuple[str, str]]:
         out.append(("totalBand", _band("%totalScore", t.yellow, t.red, False)))
         bands.append("%totalBand")
     out.append(("redFlag", _red_flag(instrument)))
+    if any(i.critical is not None for i in instrument.items):
+        out.append(("critical", _critical(instrument)))
+    if instrument.overall == "total":
+        # The total's band, at least gul with a concern domain at rød or a critical answer.
+        concern = [f"%band{names[d.id]}" for d in instrument.domains if d.direction == "concern"]
+        critical = "%critical or " if any(i.critical is not None for i in instrument.items) else ""
+        raise_ = f"{critical}'rød' in ({' | '.join(concern)})"
+        out.append(
+            (
+                "overallBand",
+                f"iif(%redFlag or %totalBand = 'rød', 'rød', iif({raise_} or %totalBand = 'gul', "
+                f"'gul', iif(%totalBand = 'grøn', 'grøn', {{}})))",
+            )
+        )
+        return out
     every = " | ".join(bands)
     out.append(
         (
@@ -217,6 +240,16 @@ def scoring_variables(instrument: Instrument) -> list[tuple[str, str]]:
         )
     )
     return out
+
+
+def _critical(instrument: Instrument) -> str:
+    tests = [
+        f"{_raw(instrument, item.id)}.where($this {'>=' if b.min is not None else '<='} "
+        f"{b.min if b.min is not None else b.max}).exists()"
+        for item in instrument.items
+        if (b := item.critical) is not None
+    ]
+    return " or ".join(tests) if tests else "false"
 
 
 def _red_flag_rules(instrument: Instrument) -> list[tuple[str, int | None, int | None]]:
@@ -232,7 +265,7 @@ def _red_flag_rules(instrument: Instrument) -> list[tuple[str, int | None, int |
 
 def _red_flag(instrument: Instrument) -> str:
     tests = [
-        f"{answer_expression(item)}.where($this {'>=' if lo is not None else '<='} "
+        f"{_raw(instrument, item)}.where($this {'>=' if lo is not None else '<='} "
         f"{lo if lo is not None else hi}).exists()"
         for item, lo, hi in _red_flag_rules(instrument)
     ]
@@ -338,10 +371,17 @@ def summary_items(instrument: Instrument, lang: Language, base_url: str) -> list
     if rules:
         # Core enableWhen (any renderer, no FHIRPath): the notice shows once any red-flag answer
         # is given. enableWhen compares codings by equality, so each qualifying value is listed.
-        conditions = []
+        conditions: list[dict[str, Any]] = []
         for item_id, lo, hi in rules:
             item = instrument.item(item_id)
             scale = instrument.scale(item.scale)
+            if scale.is_number:
+                # An integer answer: one comparison covers the bound.
+                operator, bound = (">=", lo) if lo is not None else ("<=", hi)
+                conditions.append(
+                    {"question": item_id, "operator": operator, "answerInteger": bound}
+                )
+                continue
             system_of_scale = code_system_url(instrument, scale.id, base_url)
             for v in scale.values:
                 if (lo is not None and v >= lo) or (hi is not None and v <= hi):

@@ -85,6 +85,23 @@ def _choices(instrument: Instrument, scale_id: str) -> str:
     return " | ".join(f"{o.value}, {o.label.da}" for o in scale.options)
 
 
+def _field_kind(instrument: Instrument, scale_id: str) -> dict[str, str]:
+    """REDCap's field type cells for an item's scale: ``radio`` with choices, or for a
+    number scale an integer ``text`` field bounded by the scale's range."""
+    scale = instrument.scale(scale_id)
+    if scale.number is not None:
+        return {
+            "Field Type": "text",
+            "Text Validation Type OR Show Slider Number": "integer",
+            "Text Validation Min": str(scale.min),
+            "Text Validation Max": str(scale.max),
+        }
+    return {
+        "Field Type": "radio",
+        "Choices, Calculations, OR Slider Labels": _choices(instrument, scale_id),
+    }
+
+
 def to_redcap_dictionary(instrument: Instrument) -> pd.DataFrame:
     """An instrument as a REDCap data dictionary (one row per field, REDCap's 18 columns).
 
@@ -128,6 +145,9 @@ def to_redcap_dictionary(instrument: Instrument) -> pd.DataFrame:
             "reverse": item.reverse,
             "evidences": [e.model_dump(exclude_none=True) for e in item.evidences],
             "text_en": item.text.en,
+            **item.model_dump(
+                mode="json", exclude_none=True, include={"critical", "fits_age", "act_now"}
+            ),
         }
         header = ""
         if item.domain not in seen_domains:
@@ -138,10 +158,10 @@ def to_redcap_dictionary(instrument: Instrument) -> pd.DataFrame:
                 "Variable / Field Name": names[item.id],
                 "Form Name": form,
                 "Section Header": header,
-                "Field Type": "radio",
+                **_field_kind(instrument, item.scale),
                 "Field Label": item.text.da,
-                "Choices, Calculations, OR Slider Labels": _choices(instrument, item.scale),
                 "Field Note": item.text.en,
+                "Required Field?": "y" if instrument.domain(item.domain).required else "",
                 "Field Annotation": _ITEM_TAG + json.dumps(meta, ensure_ascii=False),
             }
         )
@@ -225,6 +245,7 @@ def from_redcap_dictionary(
                         "scale": meta.get("scale"),
                         "reverse": meta.get("reverse", False),
                         "evidences": meta.get("evidences", []),
+                        **{k: meta[k] for k in ("critical", "fits_age", "act_now") if k in meta},
                     }
                 )
                 shown.append((name, dict(row)))
@@ -254,20 +275,12 @@ def from_redcap_dictionary(
         raise InstrumentDefinitionError(source_name, [*problems, *exc.problems]) from None
     for (name, cells), item_tree in zip(shown, items, strict=True):
         scale_id = instrument.item(item_tree["id"]).scale
-        if cells["Field Type"] != "radio":
-            problems.append(
-                Problem(f"{name}.Field Type", cells["Field Type"], "radio", kind="edited")
-            )
-        expected = _choices(instrument, scale_id)
-        if str(cells["Choices, Calculations, OR Slider Labels"]).strip() != expected:
-            problems.append(
-                Problem(
-                    f"{name}.Choices",
-                    cells["Choices, Calculations, OR Slider Labels"],
-                    expected,
-                    kind="edited",
+        for column, expected in _field_kind(instrument, scale_id).items():
+            if str(cells.get(column, "")).strip() != expected:
+                where = "Choices" if column.startswith("Choices") else column
+                problems.append(
+                    Problem(f"{name}.{where}", cells.get(column), expected, kind="edited")
                 )
-            )
     if problems:
         raise InstrumentDefinitionError(source_name, problems)
     return instrument

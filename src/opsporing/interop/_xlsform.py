@@ -156,8 +156,10 @@ def to_xlsform(instrument: Instrument) -> XLSForm:
     -------
     XLSForm
         ``survey``: ``begin_group``/``end_group`` per domain (name ``domain_<id>``) around
-        one ``select_one <scale>`` per item, named by :func:`xlsform_name`, labelled in
-        Danish and English; an opening ``note`` says the form is decision support.
+        one ``select_one <scale>`` per item (an ``integer`` with a range ``constraint`` for
+        an item on a number scale; ``required: yes`` for the items of a required domain),
+        named by :func:`xlsform_name`, labelled in Danish and English; an opening ``note``
+        says the form is decision support.
         ``choices``: each scale's values (name = the value) with both labels.
         ``settings``: ``form_id`` (the instrument id), ``version``, ``form_title``,
         ``default_language``.
@@ -197,13 +199,24 @@ def to_xlsform(instrument: Instrument) -> XLSForm:
         group = f"domain_{xlsform_name(domain.id).lstrip('_')}"
         survey.append({"type": "begin_group", "name": group, **_labels(domain.label)})
         for item in members:
-            survey.append(
-                {
-                    "type": f"select_one {xlsform_name(item.scale)}",
-                    "name": xlsform_name(item.id),
-                    **_labels(item.text),
-                }
-            )
+            scale = instrument.scale(item.scale)
+            row: dict[str, Any] = {
+                "type": f"select_one {xlsform_name(item.scale)}",
+                "name": xlsform_name(item.id),
+                **_labels(item.text),
+            }
+            if scale.number is not None:
+                # A count (e.g. days absent): a whole number within the scale's range.
+                row["type"] = "integer"
+                row["constraint"] = f". >= {scale.min} and . <= {scale.max}"
+                row["constraint_message"] = (
+                    f"{scale.min}-{scale.max} {scale.number.unit.da} / "
+                    f"{scale.min}-{scale.max} {scale.number.unit.en}"
+                )
+            if domain.required:
+                # Safety items: a blank must never be read as "no".
+                row["required"] = "yes"
+            survey.append(row)
         survey.append({"type": "end_group", "name": group})
     choices = [
         {"list_name": xlsform_name(scale.id), "name": str(o.value), **_labels(o.label)}

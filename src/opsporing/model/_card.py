@@ -34,13 +34,22 @@ def _group_table(groups: dict[str, dict[str, Any]]) -> list[str]:
 def _figures(m: dict[str, Any]) -> list[str]:
     o = m.get("oracle", {})
     rows = [
-        ("children in need (true step ≥ 1) found: suggested step ≥ 1 or duty to notify "
-         "(target ≥ 0.70, within 0.03 of the oracle)", "found_among_need"),
+        (
+            "children in need (true step ≥ 1) found: suggested step ≥ 1 or duty to notify "
+            "(target ≥ 0.70, within 0.03 of the oracle)",
+            "found_among_need",
+        ),
         ("all children suggested step ≥ 1 (target ≤ 0.15)", "suggested_step_ge_1_share"),
-        ("expected cost under the policy's matrix (children given a step; target ≤ 1.10 × "
-         "oracle)", "expected_cost"),
-        ("under-suggestion by 2+ steps, children on steps 2-6 given a step (target within "
-         "0.05 of the oracle)", "under_2plus_among_step_2_6"),
+        (
+            "expected cost under the policy's matrix (children given a step; target ≤ 1.10 × "
+            "oracle)",
+            "expected_cost",
+        ),
+        (
+            "under-suggestion by 2+ steps, children on steps 2-6 given a step (target within "
+            "0.05 of the oracle)",
+            "under_2plus_among_step_2_6",
+        ),
         ("AUC of P(step ≥ 1), children given a step", "auc_p_need"),
     ]
     lines = ["| figure | model | oracle, same rule |", "|---|---|---|"]
@@ -72,11 +81,11 @@ def _per_1000(m: dict[str, Any]) -> list[str]:
     true, sug = m["per_1000_true"], m["per_1000_suggested"]
     cols = [str(k) for k in range(7)]
     return [
-        "| per 1,000 children | " + " | ".join(f"step {c}" for c in cols)
-        + " | abstain | notify |",
+        "| per 1,000 children | " + " | ".join(f"step {c}" for c in cols) + " | abstain | notify |",
         "|---" * 10 + "|",
         "| true step | " + " | ".join(_fmt(true[c]) for c in cols) + " | – | – |",
-        "| suggested | " + " | ".join(_fmt(sug[c]) for c in cols)
+        "| suggested | "
+        + " | ".join(_fmt(sug[c]) for c in cols)
         + f" | {_fmt(sug['abstain'])} | {_fmt(sug['notify'])} |",
     ]
 
@@ -273,7 +282,7 @@ def render_local_model_card(manifest: dict[str, Any]) -> str:
         f"## Figures on the {data['n_test']} held-out children (split {data['split']}: no "
         "family on both sides)",
         "",
-        "Every figure counts what `suggest_batch` gives each held-out child; the \"true\" step",
+        'Every figure counts what `suggest_batch` gives each held-out child; the "true" step',
         "is the step decided in the outcomes file. No oracle exists for real children, so the",
         "oracle column is empty. Prevalence of a decided step ≥ 1: "
         f"{_fmt(held['prevalence_step_ge_1'])}.",

@@ -210,11 +210,13 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def _check_params(self) -> None:
         problems = []
         if self.calibration not in ("isotonic", "sigmoid", None):
-            problems.append(f"calibration = {self.calibration!r}: expected 'isotonic', "
-                            "'sigmoid' or None")
+            problems.append(
+                f"calibration = {self.calibration!r}: expected 'isotonic', 'sigmoid' or None"
+            )
         if not 0.0 <= float(self.calibration_fraction) < 1.0:
-            problems.append(f"calibration_fraction = {self.calibration_fraction!r}: "
-                            "expected a number in [0, 1)")
+            problems.append(
+                f"calibration_fraction = {self.calibration_fraction!r}: expected a number in [0, 1)"
+            )
         if not 0.0 < float(self.conformal_alpha) < 1.0:
             problems.append(f"conformal_alpha = {self.conformal_alpha!r}: expected (0, 1)")
         if not 0.5 < float(self.max_probability) <= 1.0:
@@ -332,9 +334,7 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                     Xk[:, empty] = 0.0
                 self.estimators_.append(self._booster(cst).fit(Xk, target))
 
-        self.n_iter_ = max(
-            [int(getattr(est, "n_iter_", 1)) for est in self.estimators_], default=1
-        )
+        self.n_iter_ = max([int(getattr(est, "n_iter_", 1)) for est in self.estimators_], default=1)
         self.calibrators_: list[Any] = []
         for k, est in enumerate(self.estimators_, start=1):
             rows = cal_rows[rank[cal_rows] >= k - 1]
@@ -468,8 +468,11 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         """The staircase step of each class: the labels themselves when they are steps
         0-6, otherwise their ranks (the ordered labels of a generic ordinal problem)."""
         c = np.asarray(self.classes_)
-        if np.issubdtype(c.dtype, np.number) and np.all(c == np.round(c)) and c.min() >= 0 and (
-            c.max() < 7
+        if (
+            np.issubdtype(c.dtype, np.number)
+            and np.all(c == np.round(c))
+            and c.min() >= 0
+            and (c.max() < 7)
         ):
             return c.astype(np.int64)
         if len(c) > 7:

@@ -243,9 +243,7 @@ def _floats(frame: pd.DataFrame, rows: np.ndarray, column: str, field: str) -> n
     except (TypeError, ValueError):
         out = None
     if out is None or np.isinf(out).any():
-        bad = next(
-            (v for v in values.tolist() if not _is_plain_number(v)), values.tolist()[0]
-        )
+        bad = next((v for v in values.tolist() if not _is_plain_number(v)), values.tolist()[0])
         raise DataError(
             str(Problem(f"{field}.{column}", bad, "finite numbers (the output of score_batch)"))
         )
@@ -309,7 +307,7 @@ def _scaled(
                 lo, hi = ranges[d]
                 scaled[rows, j] = (_floats(scores, rows, col, field) - lo) / (hi - lo)
             if d != "total" and f"answered.{d}" in scores.columns and d in ranges:
-                n_dom = len(inst.items_in(d))
+                n_dom = len(inst.scored_items_in(d))
                 answered[rows, j] = _floats(scores, rows, f"answered.{d}", field) / n_dom
     return scaled, answered, missing, skole, concepts
 

@@ -122,14 +122,17 @@ def train_own_data(
     X, step = X_all[known], step_all[known].astype(np.int64)
     if len(step) < 50 or step.nunique() < 2:
         raise DataError(
-            str(Problem("outcomes.decided_step", f"{len(step)} children, {step.nunique()} steps",
-                        "at least 50 children with a decided step, and two different steps"))
+            str(
+                Problem(
+                    "outcomes.decided_step",
+                    f"{len(step)} children, {step.nunique()} steps",
+                    "at least 50 children with a decided step, and two different steps",
+                )
+            )
         )
     children = pd.Series(X.index.astype(str))
     families = (
-        data.families.reindex(X.index).reset_index(drop=True)
-        if data.families is not None
-        else None
+        data.families.reindex(X.index).reset_index(drop=True) if data.families is not None else None
     )
     if split is None:
         train_rows, test_rows = family_split(
@@ -196,7 +199,8 @@ def train_own_data(
         from ..evaluation import write_evaluation
 
         evaluation = write_evaluation(
-            evaluation, Path(out_dir) / "EVALUATION.html",
+            evaluation,
+            Path(out_dir) / "EVALUATION.html",
             title="opsporing: a locally trained model on held-out families",
         )
     return LocalTraining(model, train_ids, test_ids, evaluation, manifest)

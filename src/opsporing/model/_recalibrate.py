@@ -132,8 +132,13 @@ def _matrix(model: Any, X: Any) -> F64:
     missing = [n for n in names if n not in X.columns]
     if missing:
         raise DataError(
-            str(Problem("X", f"{len(missing)} missing columns, e.g. {missing[0]!r}",
-                        "the model's features (build_features)"))
+            str(
+                Problem(
+                    "X",
+                    f"{len(missing)} missing columns, e.g. {missing[0]!r}",
+                    "the model's features (build_features)",
+                )
+            )
         )
     return np.asarray(X[names].to_numpy(dtype=np.float64), dtype=np.float64)
 
@@ -160,8 +165,9 @@ def _steps(model: Any, y: Any, n: int) -> npt.NDArray[np.int64]:
 
 
 def _margins(model: Any, matrix: F64) -> list[F64]:
-    return [np.asarray(est.decision_function(matrix), dtype=np.float64)
-            for est in model.estimators_]
+    return [
+        np.asarray(est.decision_function(matrix), dtype=np.float64) for est in model.estimators_
+    ]
 
 
 def _cumulative(maps: list[Any], margins: list[F64]) -> F64:
@@ -291,8 +297,13 @@ def recalibrate(
     maps, refit = fit_maps(everyone)
     if not refit[0]:
         raise DataError(
-            str(Problem("y", f"{int(needs.sum())} children with step >= 1 of {len(needs)}",
-                        f"at least {min_per_outcome} with and without a need to recalibrate"))
+            str(
+                Problem(
+                    "y",
+                    f"{int(needs.sum())} children with step >= 1 of {len(needs)}",
+                    f"at least {min_per_outcome} with and without a need to recalibrate",
+                )
+            )
         )
     # Cross-fitted "after": each child's probabilities from maps fitted on the other folds.
     folds = np.random.default_rng(0).permutation(len(rank)) % _FOLDS
@@ -306,8 +317,9 @@ def recalibrate(
     before = calibration_summary(cum_before[:, 0], needs, _suggested(model, cum_before))
     after = calibration_summary(cum_after[:, 0], needs, _suggested(model, cum_after))
     new = _new_model(
-        model, maps, {"method": "isotonic", "data_sha256": digest, "n_children": len(rank),
-                      "refit": refit},
+        model,
+        maps,
+        {"method": "isotonic", "data_sha256": digest, "n_children": len(rank), "refit": refit},
     )
     _refit_interval(new, matrix, rank, min_per_outcome)
     return Recalibration(new, before, after, tuple(refit), digest, "isotonic")
@@ -377,16 +389,24 @@ def adjust_prior(model: Any, X: pd.DataFrame, prevalence: float) -> Recalibratio
     shift = (lo + hi) / 2
     maps = [PriorShift(base, shift), *model.calibrators_[1:]]
     digest = data_sha256(X, np.zeros(len(X)))
-    before = pd.Series({"n": len(X), "mean_p": float(shown(0.0).mean()), "shift": 0.0},
-                       dtype=object)
-    after = pd.Series({"n": len(X), "mean_p": float(shown(shift).mean()),
-                       "shift": shift}, dtype=object)
-    new = _new_model(
-        model, maps, {"method": "prior", "data_sha256": digest, "n_children": len(X),
-                      "prevalence": float(prevalence), "shift": shift},
+    before = pd.Series(
+        {"n": len(X), "mean_p": float(shown(0.0).mean()), "shift": 0.0}, dtype=object
     )
-    return Recalibration(new, before, after, (True,) + (False,) * (len(maps) - 1), digest,
-                         "prior")
+    after = pd.Series(
+        {"n": len(X), "mean_p": float(shown(shift).mean()), "shift": shift}, dtype=object
+    )
+    new = _new_model(
+        model,
+        maps,
+        {
+            "method": "prior",
+            "data_sha256": digest,
+            "n_children": len(X),
+            "prevalence": float(prevalence),
+            "shift": shift,
+        },
+    )
+    return Recalibration(new, before, after, (True,) + (False,) * (len(maps) - 1), digest, "prior")
 
 
 def save_recalibrated(

@@ -157,8 +157,11 @@ def check_split(
     both = np.intersect1d(tr, te)
     if len(both):
         raise DataError(
-            str(Problem("split", f"row {int(both[0])} in train and test",
-                        "each row on one side only"))
+            str(
+                Problem(
+                    "split", f"row {int(both[0])} in train and test", "each row on one side only"
+                )
+            )
         )
     if allow_leak:
         return
@@ -171,8 +174,9 @@ def check_split(
     for c in leaked[:_SHOW]:
         in_tr = sorted(set(kids.iloc[tr][cluster.iloc[tr] == c]))
         in_te = sorted(set(kids.iloc[te][cluster.iloc[te] == c]))
-        where.append(f"{c.split(':', 1)[1]} (train: {', '.join(in_tr[:3])}; "
-                     f"test: {', '.join(in_te[:3])})")
+        where.append(
+            f"{c.split(':', 1)[1]} (train: {', '.join(in_tr[:3])}; test: {', '.join(in_te[:3])})"
+        )
     more = f" and {len(leaked) - _SHOW} more" if len(leaked) > _SHOW else ""
     raise DataError(
         f"split: {len(leaked)} {kind} on both sides: {'; '.join(where)}{more}: expected "

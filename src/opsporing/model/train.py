@@ -191,9 +191,7 @@ def evaluate(
     rules = resolve_policy(policy if policy is not None else model.policy)
     ids = data.X.index[rows]
     current = data.current[data.current["child_id"].isin(ids)]
-    earlier = (
-        data.earlier[data.earlier["child_id"].isin(ids)] if data.earlier is not None else None
-    )
+    earlier = data.earlier[data.earlier["child_id"].isin(ids)] if data.earlier is not None else None
     table = _measure.suggestion_table(model, current, earlier, policy=rules).reindex(ids)
     y = data.step.to_numpy()[rows]
     oracle = data.oracle.iloc[rows].to_numpy(dtype=np.float64) if data.oracle is not None else None
@@ -303,8 +301,10 @@ def train(
     manifest = save_model(model, out_dir, extra=extra, signing_key=signing_key)
     Path(out_dir, "MODEL_CARD.md").write_text(render_model_card(manifest), encoding="utf-8")
     signed = "signed" if signing_key else "UNSIGNED"
-    say(f"wrote {out_dir}/{manifest['model_file']}, manifest.json ({signed}), MODEL_CARD.md "
-        f"({seconds:.1f} s)")
+    say(
+        f"wrote {out_dir}/{manifest['model_file']}, manifest.json ({signed}), MODEL_CARD.md "
+        f"({seconds:.1f} s)"
+    )
     return manifest
 
 
@@ -318,8 +318,14 @@ def run_training(
     """Train, measure and save (the ``opsporing train`` verb); print the headline figures."""
     manifest = train(out_dir=out, seed=seed, progress=progress, signing_key=signing_key)
     fresh = manifest["metrics"]["fresh"]["overall"]
-    for key in ("found_among_need", "suggested_step_ge_1_share", "abstention_rate",
-                "found_gap_to_oracle", "cost_ratio_to_oracle", "auc_p_need"):
+    for key in (
+        "found_among_need",
+        "suggested_step_ge_1_share",
+        "abstention_rate",
+        "found_gap_to_oracle",
+        "cost_ratio_to_oracle",
+        "auc_p_need",
+    ):
         print(f"{key}: {fresh[key]}")
     return manifest
 

@@ -19,6 +19,7 @@ from ._batch import (
 from ._csv import MAX_CELL_CHARS, MAX_CSV_BYTES, read_forms
 from ._form import CriticalAnswer, DomainScore, FormScore, score_form
 from ._key import ScoringKey, scoring_key
+from ._norms import DOMAIN_RULE, MIN_NORM_FORMS, TOTAL_RULE, band_shares, derive_norms
 from ._stream import (
     StreamSummary,
     score_dask,
@@ -28,9 +29,12 @@ from ._stream import (
 )
 
 __all__ = [
+    "DOMAIN_RULE",
     "MAX_CELL_CHARS",
     "MAX_CSV_BYTES",
     "META_COLUMNS",
+    "MIN_NORM_FORMS",
+    "TOTAL_RULE",
     "CriticalAnswer",
     "DomainScore",
     "FormScore",
@@ -38,7 +42,9 @@ __all__ = [
     "ScoringResult",
     "StreamSummary",
     "band_column",
+    "band_shares",
     "concept_column",
+    "derive_norms",
     "read_forms",
     "score_batch",
     "score_column",

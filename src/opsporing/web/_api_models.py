@@ -283,6 +283,17 @@ class DomainScoreOut(BaseModel):
     direction: str = Field(description="concern or resource: which way is worse.")
 
 
+class CriticalAnswerOut(BaseModel):
+    """A critical answer: the item, the raw answer and what to do now."""
+
+    model_config = _CLOSED
+    item: str = Field(description="The item id.")
+    answer: float = Field(description="The raw answer that met the item's critical bound.")
+    act_now: dict[str, str] | None = Field(
+        description="What to do now, by language (da, en); null when the item has no text."
+    )
+
+
 class FormScoreOut(BaseModel):
     """The scores of one form, as :meth:`opsporing.scoring.FormScore.to_dict` writes them."""
 
@@ -291,11 +302,17 @@ class FormScoreOut(BaseModel):
     domains: dict[str, DomainScoreOut] = Field(description="Domain id to its score.")
     total: float | None = Field(description="The total score, when the instrument has one.")
     total_band: str | None = Field(description="The total's band.")
-    overall_band: str | None = Field(description="The worst band; rød with a red flag.")
+    overall_band: str | None = Field(
+        description="By the instrument's overall rule (worst band, or the total's band raised "
+        "to at least gul by a concern domain at rød or a critical answer); rød with a red flag."
+    )
     concerns: list[str] = Field(description="Concern concepts the answers evidence.")
     protective_factors: list[str] = Field(description="Protective factors evidenced.")
     red_flags: list[str] = Field(description="Red-flag concepts raised.")
     missing_items: list[str] = Field(description="Items not answered.")
+    critical_answers: list[CriticalAnswerOut] = Field(
+        default=[], description="Items answered at their critical bound (at least gul)."
+    )
 
 
 class DecisionOut(BaseModel):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Problem, ResponseValidationError
-from ..instruments import Instrument
+from ..instruments import Instrument, ResponseScale
 from ..privacy import looks_like_cpr  # the one CPR detector (all separators, real dates)
 from ..scoring import FormScore, score_form
 from ._i18n import UI
@@ -110,6 +110,13 @@ class ScreeningInput:
         }
 
 
+def _scale_of(instrument: Instrument, item_id: str) -> ResponseScale | None:
+    try:
+        return instrument.scale(instrument.item(item_id).scale)
+    except KeyError:
+        return None
+
+
 def _problem_text(problem: Problem, instrument: Instrument, t: UI) -> str:
     """A scoring problem in the page's language alone (the record's ``kind``, not its text)."""
     if problem.field == "age_years":
@@ -120,7 +127,12 @@ def _problem_text(problem: Problem, instrument: Instrument, t: UI) -> str:
     if problem.field == "instrument_version":
         got = repr(str(problem.value)[:40])  # sent by the browser: shown short
         return t["err_version"].format(got=got, expected=repr(instrument.version))
+    if problem.kind == "required":
+        return t["err_answer_required"]
     if problem.kind in ("out_of_range", "not_a_number"):
+        scale = _scale_of(instrument, problem.field)
+        if scale is not None and scale.is_number:
+            return t["err_number"].format(low=scale.min, high=scale.max)
         return t["err_choice"]  # the options are on the page; the value is not echoed
     return t["err_invalid"]
 
@@ -169,7 +181,9 @@ def read_screening(instrument: Instrument, form: Mapping[str, Any], t: UI) -> Sc
     except ResponseValidationError as exc:
         red_flags = exc.red_flags.get(0, ())
         for p in exc.problems:
-            name = f"{ITEM_PREFIX}{p.field}" if p.field in answers else p.field
+            # An unanswered required item is not in the submission at all (no radio chosen).
+            is_item = p.field in answers or p.field in instrument.item_ids
+            name = f"{ITEM_PREFIX}{p.field}" if is_item else p.field
             if p.field == "instrument_version":
                 name = ""
             errors.setdefault(name, []).append(_problem_text(p, instrument, t))

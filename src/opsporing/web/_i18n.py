@@ -58,6 +58,19 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "The form has expired or is invalid. Open a new form.",
     ),
     "err_choice": ("Vælg en af mulighederne.", "Choose one of the options."),
+    "err_number": (
+        "Skriv et helt tal fra {low} til {high}.",
+        "Enter a whole number from {low} to {high}.",
+    ),
+    "err_answer_required": (
+        "Skal besvares: et tomt svar læses aldrig som “nej”. Vælg “Usikker”, hvis du er i tvivl.",
+        "Must be answered: a blank is never read as “no”. Choose “Unsure” if in doubt.",
+    ),
+    "critical_title": ("Kritiske svar", "Critical answers"),
+    "critical_intro": (
+        "Disse svar giver mindst gul, uanset summerne. Gør dette nu:",
+        "These answers give at least yellow, whatever the sums say. Do this now:",
+    ),
     "err_reason": (
         "Skriv en begrundelse: den er påkrævet, når du vælger et andet trin end forslaget "
         "eller går imod et rødt flag.",

@@ -102,6 +102,14 @@ def domain_fieldsets(
                     "name": f"{ITEM_PREFIX}{item.id}",
                     "text": item.text.get(lang),
                     "options": [(str(o.value), o.label.get(lang)) for o in scale.options],
+                    # A count (e.g. days absent) is typed as a whole number in the range.
+                    "number": (
+                        {"min": scale.min, "max": scale.max, "unit": scale.number.unit.get(lang)}
+                        if scale.number is not None
+                        else None
+                    ),
+                    # Safety items: no "not answered" choice; a blank is never "no".
+                    "required": dom.required,
                     "chosen": chosen.get(item.id, ""),
                     "errors": errors.get(f"{ITEM_PREFIX}{item.id}", []),
                 }
@@ -151,6 +159,14 @@ def score_view(inst: Instrument, score: FormScore, lang: Language) -> dict[str, 
         "concerns": [concept(c) for c in score.concerns],
         "protective": [concept(c) for c in score.protective_factors],
         "red_flags": [concept(c) for c in score.red_flags],
+        "critical": [
+            {
+                "text": inst.item(c.item).text.get(lang),
+                "answer": c.answer,
+                "act_now": c.act_now[lang] if c.act_now is not None else None,
+            }
+            for c in score.critical_answers
+        ],
     }
 
 

@@ -54,6 +54,7 @@ log = logging.getLogger("opsporing.web")
 #: Where ``model="auto"`` looks for the trained model (relative to the working folder),
 #: the default of :func:`opsporing.model.load_model`.
 
+
 @dataclass(frozen=True)
 class SuggestionPanel:
     """What the suggestion panel of the result page shows, and what is stored of it.
