@@ -163,7 +163,7 @@ def test_tables_have_the_promised_columns_and_types(default: SyntheticPopulation
         # Each form is the one forms.yaml gives a child of that age in that setting.
         assert (forms["instrument_id"].to_numpy() == chosen(setting, forms["age_years"])).all()
         assert len(set(forms["instrument_id"])) == len(_model.current_instruments(setting)) == 2
-        assert forms[items].dtypes.eq(np.float64).all()
+        assert (forms[items].dtypes == np.dtype("float64")).all()
         assert set(forms["wave"]) == {0, 1}
         for model, rows in by_form(forms):
             # A form leaves the other age band's items empty.
