@@ -129,6 +129,25 @@ def test_redcap_dictionary_round_trip_through_csv(instrument: Instrument) -> Non
     assert set(redcap_column_map(text).values()) == set(instrument.item_ids)
 
 
+def test_redcap_asks_a_count_as_a_whole_number_and_requires_safety_items() -> None:
+    from opsporing.instruments import get_instrument
+
+    inst = get_instrument("opsporing.skole.7-10")
+    dd = to_redcap_dictionary(inst).set_index("Variable / Field Name")
+    names = {v: k for k, v in redcap_column_map(to_redcap_dictionary(inst)).items()}
+    days = dd.loc[names["dev_absence_days"]]
+    assert days["Field Type"] == "text" and days["Choices, Calculations, OR Slider Labels"] == ""
+    assert days[
+        ["Text Validation Type OR Show Slider Number", "Text Validation Min", "Text Validation Max"]
+    ].tolist() == ["integer", "0", "65"]
+    assert dd.loc[names["saf_self_harm"], "Required Field?"] == "y"
+    assert dd.loc[names["emo_sad"], "Required Field?"] == ""
+    edited = to_redcap_dictionary(inst)
+    edited.loc[edited["Variable / Field Name"] == names["dev_absence_days"], "Field Type"] = "radio"
+    with pytest.raises(InstrumentDefinitionError, match="Field Type"):
+        from_redcap_dictionary(edited.to_csv(index=False))
+
+
 def test_redcap_records_score_like_the_original_forms() -> None:
     forms = pd.DataFrame(
         [{"m1": 3, "m2": 2, "m3": 0, "p1": 1, "p2": None, "s1": 1, "r1": 3, "r2": 2},

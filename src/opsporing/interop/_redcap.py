@@ -5,7 +5,9 @@ hidden ``descriptive`` field first whose Field Annotation carries the scoring ru
 no column for (scales in both languages, domains, cut-offs, total) as JSON after
 ``opsporing:instrument=``, then one ``radio`` field per item (choices ``0, Aldrig | 1, …``,
 Danish label, the domain as Section Header) whose annotation carries the item's id, domain,
-scale, reverse keying, evidence rules and English text after ``opsporing:item=``.
+scale, reverse keying, evidence rules, critical answers, ages it fits, act-now text and English
+text after ``opsporing:item=``. An item on a number scale (days absent) is an ``integer`` text
+field with the scale's min and max; an item of a required domain (safety) is a required field.
 
 The import rebuilds the instrument from that and validates it completely
 (:func:`opsporing.instruments.build_instrument`); it also checks that what REDCap users see
@@ -85,6 +87,11 @@ def _choices(instrument: Instrument, scale_id: str) -> str:
     return " | ".join(f"{o.value}, {o.label.da}" for o in scale.options)
 
 
+def _field_type(instrument: Instrument, scale_id: str) -> str:
+    # A count (days absent) is typed in, validated as a whole number between min and max.
+    return "text" if instrument.scale(scale_id).is_number else "radio"
+
+
 def to_redcap_dictionary(instrument: Instrument) -> pd.DataFrame:
     """An instrument as a REDCap data dictionary (one row per field, REDCap's 18 columns).
 
@@ -128,7 +135,12 @@ def to_redcap_dictionary(instrument: Instrument) -> pd.DataFrame:
             "reverse": item.reverse,
             "evidences": [e.model_dump(exclude_none=True) for e in item.evidences],
             "text_en": item.text.en,
+            **item.model_dump(
+                mode="json", include={"critical", "fits_age", "act_now"}, exclude_none=True
+            ),
         }
+        scale = instrument.scale(item.scale)
+        number = scale.number
         header = ""
         if item.domain not in seen_domains:
             seen_domains.add(item.domain)
@@ -138,10 +150,14 @@ def to_redcap_dictionary(instrument: Instrument) -> pd.DataFrame:
                 "Variable / Field Name": names[item.id],
                 "Form Name": form,
                 "Section Header": header,
-                "Field Type": "radio",
+                "Field Type": _field_type(instrument, item.scale),
                 "Field Label": item.text.da,
                 "Choices, Calculations, OR Slider Labels": _choices(instrument, item.scale),
                 "Field Note": item.text.en,
+                "Text Validation Type OR Show Slider Number": "integer" if number else "",
+                "Text Validation Min": str(number.min) if number else "",
+                "Text Validation Max": str(number.max) if number else "",
+                "Required Field?": "y" if instrument.domain(item.domain).required else "",
                 "Field Annotation": _ITEM_TAG + json.dumps(meta, ensure_ascii=False),
             }
         )
@@ -225,6 +241,7 @@ def from_redcap_dictionary(
                         "scale": meta.get("scale"),
                         "reverse": meta.get("reverse", False),
                         "evidences": meta.get("evidences", []),
+                        **{k: meta[k] for k in ("critical", "fits_age", "act_now") if k in meta},
                     }
                 )
                 shown.append((name, dict(row)))
@@ -254,9 +271,10 @@ def from_redcap_dictionary(
         raise InstrumentDefinitionError(source_name, [*problems, *exc.problems]) from None
     for (name, cells), item_tree in zip(shown, items, strict=True):
         scale_id = instrument.item(item_tree["id"]).scale
-        if cells["Field Type"] != "radio":
+        field_type = _field_type(instrument, scale_id)
+        if cells["Field Type"] != field_type:
             problems.append(
-                Problem(f"{name}.Field Type", cells["Field Type"], "radio", kind="edited")
+                Problem(f"{name}.Field Type", cells["Field Type"], field_type, kind="edited")
             )
         expected = _choices(instrument, scale_id)
         if str(cells["Choices, Calculations, OR Slider Labels"]).strip() != expected:
