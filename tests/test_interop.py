@@ -97,7 +97,15 @@ def test_xlsform_converts_with_pyxform_and_mirrors_the_instrument(
     root = ET.fromstring(result.xform)
     selects = {el.get("ref", "").rsplit("/", 1)[1]: el for el in root.iter(f"{XF}select1")}
     names = xlsform_column_map(instrument)
-    assert {names[n] for n in selects} == set(instrument.item_ids)
+    counts = {i.id for i in instrument.items if instrument.scale(i.scale).is_number}
+    assert {names[n] for n in selects} == set(instrument.item_ids) - counts
+    binds = {b.get("nodeset", "").rsplit("/", 1)[1]: b for b in root.iter(f"{XF}bind")}
+    for item_id in counts:
+        number = instrument.scale(instrument.item(item_id).scale).number
+        assert number is not None
+        bind = binds[xlsform_name(item_id)]
+        assert bind.get("type") == "int"
+        assert bind.get("constraint") == f". >= {number.min} and . <= {number.max}"
     texts = {
         (tr.get("lang"), t.get("id")): "".join(t.itertext())
         for tr in root.iter(f"{XF}translation")

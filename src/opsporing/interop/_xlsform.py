@@ -156,8 +156,9 @@ def to_xlsform(instrument: Instrument) -> XLSForm:
     -------
     XLSForm
         ``survey``: ``begin_group``/``end_group`` per domain (name ``domain_<id>``) around
-        one ``select_one <scale>`` per item, named by :func:`xlsform_name`, labelled in
-        Danish and English; an opening ``note`` says the form is decision support.
+        one ``select_one <scale>`` per item (an ``integer`` with a range ``constraint`` for
+        an item on a number scale), named by :func:`xlsform_name`, labelled in Danish and
+        English; an opening ``note`` says the form is decision support.
         ``choices``: each scale's values (name = the value) with both labels.
         ``settings``: ``form_id`` (the instrument id), ``version``, ``form_title``,
         ``default_language``.
@@ -197,6 +198,18 @@ def to_xlsform(instrument: Instrument) -> XLSForm:
         group = f"domain_{xlsform_name(domain.id).lstrip('_')}"
         survey.append({"type": "begin_group", "name": group, **_labels(domain.label)})
         for item in members:
+            number = instrument.scale(item.scale).number
+            if number is not None:
+                # A count (days absent): a whole number within the scale's range.
+                survey.append(
+                    {
+                        "type": "integer",
+                        "name": xlsform_name(item.id),
+                        **_labels(item.text),
+                        "constraint": f". >= {number.min} and . <= {number.max}",
+                    }
+                )
+                continue
             survey.append(
                 {
                     "type": f"select_one {xlsform_name(item.scale)}",
