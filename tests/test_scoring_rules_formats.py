@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from opsporing.errors import ResponseValidationError
@@ -85,6 +86,7 @@ def test_questionnaire_response_round_trips_a_number_answer() -> None:
     [
         {"valueInteger": 66},
         {"valueInteger": -1},
+        {"valueInteger": 10**400},
         {"valueCoding": {"code": "3"}},
         {"valueString": "3"},
     ],
@@ -181,3 +183,37 @@ def test_csv_with_a_number_item_and_blank_safety_answers(tmp_path: Path) -> None
         [1, "s1", "required"],
         [2, "absence", "not_a_number"],
     ]
+
+
+# --- a long number range -------------------------------------------------------------------------
+def _with_range(maximum: int, critical: int) -> dict[str, Any]:
+    import yaml
+
+    tree: dict[str, Any] = yaml.safe_load((DATA / "total_instrument.yaml").read_text("utf-8"))
+    tree["scales"][2]["number"]["max"] = maximum
+    next(i for i in tree["items"] if i["id"] == "absence")["critical"] = {"min": critical}
+    return tree
+
+
+def test_a_long_number_range_is_never_listed() -> None:
+    """A range of a million is checked by its bounds in every format (nothing enumerates it)."""
+    from opsporing.instruments import build_instrument
+
+    inst = build_instrument(_with_range(1_000_000, 999_999))
+    form = {**CALM, "absence": 999_999}
+    assert score_form(inst, form).critical
+    assert score_batch(inst, pd.DataFrame([form]))["critical"].tolist() == [True]
+    qr = to_questionnaire_response(inst, form)
+    assert from_questionnaire_response(qr, inst)["absence"] == 999_999
+    assert from_redcap_dictionary(to_redcap_dictionary(inst)) == inst
+    to_sdc_bundle(inst)
+    to_json_schema(inst)
+
+
+def test_a_number_range_beyond_a_million_is_refused() -> None:
+    from opsporing.errors import InstrumentDefinitionError
+    from opsporing.instruments import build_instrument
+
+    with pytest.raises(InstrumentDefinitionError) as info:
+        build_instrument(_with_range(10**40, 13))
+    assert [p.field for p in info.value.problems] == ["scales[days].number.max"]

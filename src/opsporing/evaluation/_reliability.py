@@ -205,7 +205,8 @@ def keyed_answers(instrument: Instrument, answers: pd.DataFrame) -> pd.DataFrame
     """
     if not isinstance(answers, pd.DataFrame):
         raise chk.fail("answers", chk.text(type(answers).__name__), "a pandas DataFrame")
-    present = [i for i in instrument.items if i.id in answers.columns]
+    # Number items (counts) are never summed into a domain: they have no place here.
+    present = [i for i in instrument.items if i.id in answers.columns and instrument.is_scored(i)]
     if not present:
         raise chk.fail(
             "answers",

@@ -46,15 +46,31 @@ def _expectation(scale: ResponseScale) -> str:
     )
 
 
+def _whole_in(value: Any, scale: ResponseScale) -> bool:
+    """A whole number within a number scale's range (checked without listing the range)."""
+    if not isinstance(value, Real) or isinstance(value, bool):
+        return False
+    if isinstance(value, int):  # exact, however long (JSON integers have no limit)
+        return scale.min <= value <= scale.max
+    try:
+        number = float(value)
+    except (OverflowError, ValueError):
+        return False
+    return math.isfinite(number) and number.is_integer() and scale.min <= number <= scale.max
+
+
 def _read_value(
     reader: ResponseReader, link_id: str, key: str, value: Any, scale: ResponseScale, system: str
 ) -> int | None:
     """The stored value of one answer, or ``None`` after recording a problem."""
-    allowed = scale.values
-    if scale.is_number and key != "valueInteger":
-        # A count has no codes or labels: only an integer answer means anything.
-        reader.problem(link_id, value, _expectation(scale), kind="wrong_type")
+    if scale.is_number:
+        # A count has no codes or labels: only an integer answer within the range.
+        if key == "valueInteger" and _whole_in(value, scale):
+            return int(value)
+        kind = "out_of_range" if key == "valueInteger" else "wrong_type"
+        reader.problem(link_id, value, _expectation(scale), kind=kind)
         return None
+    allowed = scale.values
     if key == "valueCoding":
         if not isinstance(value, dict):
             reader.problem(link_id, type_name(value), "a Coding object", kind="structure")
@@ -321,8 +337,7 @@ def to_questionnaire_response(
             continue
         scale = instrument.scale(instrument.item(item_id).scale)
         if scale.is_number:
-            whole = isinstance(value, Real) and not isinstance(value, bool)
-            if not whole or value not in scale.values:
+            if not _whole_in(value, scale):
                 problems.append(Problem(item_id, value, _expectation(scale), kind="out_of_range"))
                 continue
             answers[item_id] = {"linkId": item_id, "answer": [{"valueInteger": int(value)}]}

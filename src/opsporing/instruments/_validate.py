@@ -26,6 +26,9 @@ from ._schema import (
 )
 
 _SECTIONS = ("scales", "domains", "items", "total")
+#: Largest magnitude of a number scale's bounds: counts stay exact in the scoring's float32
+#: arithmetic (exact up to 2**24), and a count beyond a million is not a screening answer.
+MAX_NUMBER = 1_000_000
 _R = TypeVar("_R", bound=BaseModel)
 
 
@@ -111,6 +114,19 @@ def build_instrument(
     _duplicates([d.id for d in domains], "domains[].id", problems)
     _duplicates([i.id for i in items], "items[].id", problems)
 
+    for s in scales:
+        if s.number is not None:
+            for name, value in (("min", s.number.min), ("max", s.number.max)):
+                if abs(value) > MAX_NUMBER:
+                    problems.append(
+                        Problem(
+                            f"scales[{s.id}].number.{name}",
+                            value,
+                            f"a count from {-MAX_NUMBER:,} to {MAX_NUMBER:,} (answers are "
+                            "scored exactly as 32-bit floats)",
+                            kind="range",
+                        )
+                    )
     scale_by_id = {s.id: s for s in scales}
     domain_by_id = {d.id: d for d in domains}
     n_in_domain: Counter[str] = Counter()
@@ -277,7 +293,12 @@ def _check_bound(
 ) -> None:
     """An evidence or critical bound must be an answer the item's scale allows."""
     value = bound.min if bound.min is not None else bound.max
-    if scale is None or value in scale.values:
+    if scale is None:
+        return
+    if scale.is_number:  # any whole number in the range (never listed: it may be long)
+        if value is not None and scale.min <= value <= scale.max:
+            return
+    elif value in scale.values:
         return
     expected = (
         f"a whole number from {scale.min} to {scale.max} (scale {scale.id})"

@@ -135,7 +135,8 @@ def scoring_key(instrument: Instrument) -> ScoringKey:
     return ScoringKey(
         instrument=inst,
         items=inst.item_ids,
-        allowed=tuple(s.values for s in scales),
+        # A number scale is contiguous and checked by lo/hi alone: never list its range.
+        allowed=tuple(s.values if not s.is_number else () for s in scales),
         domains=domains,
         n_items=membership.sum(axis=0),
         min_answered=np.array([d.min_answered for d in inst.domains], dtype=np.float64),

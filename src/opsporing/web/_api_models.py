@@ -172,9 +172,15 @@ class ScoredForm(BaseModel):
     age_years: float | None = Field(description="The child's age in years.")
     instrument: str = Field(description="id@version of the instrument.")
     band_overall: Literal["grøn", "gul", "rød"] | None = Field(
-        alias="band.overall", description="The worst band; rød whenever a red flag is raised."
+        alias="band.overall",
+        description="By the instrument's overall rule (the worst band, or the total's band "
+        "raised by a concern domain at rød or a critical answer); rød whenever a red flag is "
+        "raised.",
     )
     red_flag: bool = Field(description="A red flag: the duty to notify applies now.")
+    critical: bool = Field(
+        default=False, description="A critical answer was given (the overall band is at least gul)."
+    )
     n_missing: int = Field(description="Items not answered.")
 
 
