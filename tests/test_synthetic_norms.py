@@ -60,3 +60,23 @@ def test_normed_text_writes_bands_and_block_and_keeps_the_rest(tmp_path: Path) -
 def test_the_shipped_cut_offs_are_what_the_documented_rule_gives() -> None:
     """``python -m opsporing.synthetic.norms --check``: no shipped file would change."""
     assert norms.write_norms(check=True) == []
+
+
+def test_every_age_band_flags_at_most_a_fifth_and_reds_at_most_six_percent() -> None:
+    """Issue 17's targets, on children of a seed used for nothing else (20,000 children)."""
+    from opsporing._measure import band_rule_by_form
+    from opsporing.model.train import score_waves
+    from opsporing.policy import load_policy
+
+    pop = generate(SyntheticConfig(n_children=20_000, seed=20261207), progress=False)
+    current, _ = score_waves(pop.forms)
+    steps = pop.children.set_index("child_id").loc[current["child_id"], "true_step"]
+    by_form = band_rule_by_form(
+        current["band.overall"], current["instrument"], steps.to_numpy(), load_policy()
+    )
+    assert sorted(by_form) == sorted(i.key for i in CURRENT)
+    for key, figures in by_form.items():
+        assert figures["n_children"] > 2_000, key
+        assert figures["referral_rate"] <= 0.20 and figures["red_rate"] <= 0.06, (key, figures)
+        # ... and the band rule still finds most children in need.
+        assert figures["found_among_need"] >= 0.6, (key, figures)
