@@ -374,7 +374,6 @@ def norms(
     table_out = Table(
         title=f"{normed.key}: " + tr("cut-offs from {n} forms", language, n=len(table))
     )
-    # Literal messages, so the catalog check (and babel) sees every heading.
     headings = (
         tr("score", language),
         tr("yellow", language),

@@ -87,7 +87,8 @@ def group_items(group: str, instrument: str) -> tuple[str, ...]:
         code = group.removeprefix("concept:")
         return tuple(i.id for i in inst.items if any(e.code == code for e in i.evidences))
     if group.startswith("domain:"):
-        return tuple(i.id for i in inst.items_in(group.removeprefix("domain:")))
+        # The items summed into the domain score (number items never are).
+        return tuple(i.id for i in inst.scored_items_in(group.removeprefix("domain:")))
     return ()
 
 
