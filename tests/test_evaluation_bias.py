@@ -24,13 +24,13 @@ def _gaps(bias_against: str | None) -> pd.DataFrame:
         n_children=6000, seed=3, rater_bias_against=bias_against, rater_bias_size=0.8
     )
     pop = synthetic.generate(config, progress=False)
+    school = get_instrument("opsporing.skole.0-6")  # the form of most school children
     forms = pop.forms["skole"]
-    forms = forms[forms["wave"] == forms["wave"].max()]
-    scores = score_batch(
-        get_instrument("opsporing.skole.trivsel"),
-        forms,
-        keep=["child_id", "form_id", "wave", "rater_id"],
-    )
+    forms = forms[(forms["wave"] == forms["wave"].max()) & (forms["instrument_id"] == school.id)]
+    meta = ["child_id", "form_id", "wave", "rater_id"]
+    scores = score_batch(school, forms[[*meta, *school.item_ids]], keep=meta)
+    # A form whose total is not scorable has no overall band: not a flag, not a non-flag.
+    scores = scores[scores[band_column("overall")].notna()]
     data = scores.merge(pop.children, on="child_id", validate="one_to_one")
     data = data.assign(
         y_true=(data["true_step"] >= 1).astype(int),

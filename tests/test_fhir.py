@@ -616,6 +616,18 @@ def test_json_schema_annotations_by_hand() -> None:
     assert schema["x-instrument"]["key"] == "opsporing.skole.trivsel@1.0.0"
 
 
+def test_json_schema_asks_a_count_as_a_whole_number_in_its_range() -> None:
+    schema = to_json_schema(get_instrument("opsporing.skole.0-6"), "en")
+    prop = schema["properties"]["dev_absence_days"]
+    assert (prop["minimum"], prop["maximum"], prop["x-unit"]["en"]) == (0, 65, "days")
+    assert "enum" not in prop and "oneOf" not in prop
+    validator = jsonschema.Draft202012Validator(schema)
+    for good in (0, 13, 65, None):
+        assert validator.is_valid({"dev_absence_days": good})
+    for bad in (-1, 66, 6.5, "6", True):
+        assert not validator.is_valid({"dev_absence_days": bad})
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.fixed_dictionaries(

@@ -115,6 +115,10 @@ def test_shipped_instruments():
         "opsporing.parent.dagtilbud@1.0.0",
         "opsporing.parent.skole@1.0.0",
         "opsporing.skole.trivsel@1.0.0",
+        "opsporing.dagtilbud.0-2@1.0.0",
+        "opsporing.dagtilbud.3-5@1.0.0",
+        "opsporing.skole.0-6@1.0.0",
+        "opsporing.skole.7-10@1.0.0",
         "topi@1.0.0",
     }
     assert keys == sorted(keys, key=lambda k: k.split("@")[0])
@@ -123,7 +127,10 @@ def test_shipped_instruments():
         if inst.id == "topi":
             assert inst.item_ids == ("1vurdering",)
             continue
-        assert 20 <= len(inst.items) <= 35
+        if inst.informant != "educator":
+            continue  # parent and child forms have their own tests
+        # The age-fitted forms (issue 17) are longer: 5-10 minutes, see test_instruments_age_fitted.
+        assert 20 <= len(inst.items) <= (35 if inst.overall == "worst" else 40)
         assert set(inst.domain_ids) == {
             "emotional",
             "social",

@@ -98,7 +98,15 @@ def test_xlsform_converts_with_pyxform_and_mirrors_the_instrument(
     root = ET.fromstring(result.xform)
     selects = {el.get("ref", "").rsplit("/", 1)[1]: el for el in root.iter(f"{XF}select1")}
     names = xlsform_column_map(instrument)
-    assert {names[n] for n in selects} == set(instrument.item_ids)
+    counts = {i.id for i in instrument.items if instrument.scale(i.scale).is_number}
+    assert {names[n] for n in selects} == set(instrument.item_ids) - counts
+    binds = {b.get("nodeset", "").rsplit("/", 1)[1]: b for b in root.iter(f"{XF}bind")}
+    for item_id in counts:
+        number = instrument.scale(instrument.item(item_id).scale).number
+        assert number is not None
+        bind = binds[xlsform_name(item_id)]
+        assert bind.get("type") == "int"
+        assert bind.get("constraint") == f". >= {number.min} and . <= {number.max}"
     texts = {
         (tr.get("lang"), t.get("id")): "".join(t.itertext())
         for tr in root.iter(f"{XF}translation")
@@ -128,6 +136,25 @@ def test_redcap_dictionary_round_trip_through_csv(instrument: Instrument) -> Non
     assert back == instrument
     assert back.model_dump() == instrument.model_dump()
     assert set(redcap_column_map(text).values()) == set(instrument.item_ids)
+
+
+def test_redcap_asks_a_count_as_a_whole_number_and_requires_safety_items() -> None:
+    from opsporing.instruments import get_instrument
+
+    inst = get_instrument("opsporing.skole.7-10")
+    dd = to_redcap_dictionary(inst).set_index("Variable / Field Name")
+    names = {v: k for k, v in redcap_column_map(to_redcap_dictionary(inst)).items()}
+    days = dd.loc[names["dev_absence_days"]]
+    assert days["Field Type"] == "text" and days["Choices, Calculations, OR Slider Labels"] == ""
+    assert days[
+        ["Text Validation Type OR Show Slider Number", "Text Validation Min", "Text Validation Max"]
+    ].tolist() == ["integer", "0", "65"]
+    assert dd.loc[names["saf_self_harm"], "Required Field?"] == "y"
+    assert dd.loc[names["emo_sad"], "Required Field?"] == ""
+    edited = to_redcap_dictionary(inst)
+    edited.loc[edited["Variable / Field Name"] == names["dev_absence_days"], "Field Type"] = "radio"
+    with pytest.raises(InstrumentDefinitionError, match="Field Type"):
+        from_redcap_dictionary(edited.to_csv(index=False))
 
 
 def test_redcap_records_score_like_the_original_forms() -> None:

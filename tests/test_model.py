@@ -170,6 +170,32 @@ def test_unfitted_and_bad_params():
         StepSuggester().fit(X, np.zeros(100))
 
 
+@pytest.mark.parametrize("folds", [1, -2, 2.5, True])
+def test_bad_calibration_folds_are_refused(folds):
+    X, y = np.random.default_rng(0).random((100, 2)), np.arange(100) % 2
+    with pytest.raises(ModelError, match="calibration_folds"):
+        StepSuggester(calibration_folds=folds).fit(X, y)
+
+
+def test_cross_fitted_calibration_uses_every_fitting_row():
+    """K folds: the calibration map sees all non-conformal rows' out-of-fold margins."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3000, 3))
+    y = (X[:, 0] + 0.8 * rng.normal(size=3000) > 1.6).astype(int)  # about 8 % positives
+    held = StepSuggester(max_iter=30, random_state=0).fit(X, y)
+    cross = StepSuggester(max_iter=30, calibration_folds=4, random_state=0).fit(X, y)
+    assert held.n_calibration_ == 300 and cross.n_calibration_ == 2700
+    assert held.n_conformal_ == cross.n_conformal_ == 300
+    again = StepSuggester(max_iter=30, calibration_folds=4, random_state=0).fit(X, y)
+    assert np.array_equal(cross.predict_proba(X), again.predict_proba(X))
+    # Calibrated on out-of-fold margins: the mean probability matches the positives.
+    test = rng.normal(size=(20000, 3))
+    truth = test[:, 0] + 0.8 * rng.normal(size=20000) > 1.6
+    p = cross.predict_needs_support(test)
+    assert abs(p.mean() - truth.mean()) < 0.01
+    assert expected_calibration_error(truth, p) < 0.02
+
+
 def test_probabilities_are_consistent(fitted):
     model, X, _ = fitted
     assert model.classes_.tolist() == list(range(7))

@@ -112,9 +112,21 @@ def test_prior_adjustment_without_labels_keeps_the_ranking(model: Any, local: An
     p_new = r.model.predict_needs_support(local.X)
     assert p_new.mean() == pytest.approx(0.10, abs=1e-6)
     assert r.after["shift"] > 0
-    # a constant shift of the log-odds is monotone: the order of children is unchanged
+    # a constant shift of the log-odds is monotone: the order of children is unchanged,
+    # except where the shown bounds (0.1 % and 99 %) tie children before or after the shift
+    lo, hi = model.min_probability, model.max_probability
+    free = ~(
+        np.isclose(p_old, lo)
+        | np.isclose(p_old, hi)
+        | np.isclose(p_new, lo)
+        | np.isclose(p_new, hi)
+    )
+    assert free.mean() > 0.5
+    order = np.argsort(p_old[free], kind="stable")
+    rising = np.diff(p_old[free][order]) > 0
+    assert np.all(np.diff(p_new[free][order])[rising] > 0)
     y = (local.step >= 1).to_numpy()
-    assert roc_auc_score(y, p_new) == pytest.approx(roc_auc_score(y, p_old), abs=1e-12)
+    assert roc_auc_score(y, p_new) == pytest.approx(roc_auc_score(y, p_old), abs=2e-3)
     # higher steps' conditional maps are the parent's
     assert r.model.calibrators_[1:] == model.calibrators_[1:]
 

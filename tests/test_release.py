@@ -125,9 +125,14 @@ def test_the_wheel_installs_and_works_outside_the_repository(tmp_path: Path) -> 
         "opsporing/instruments/data/skole_trivsel.yaml",
         "opsporing/instruments/data/dagtilbud_trivsel.yaml",
         "opsporing/instruments/data/topi.yaml",
+        "opsporing/instruments/data/skole_0_6.yaml",
+        "opsporing/instruments/data/dagtilbud_0_2.yaml",
+        "opsporing/instruments/forms.yaml",
         "opsporing/vocabulary/data/vocabulary.yaml",
         "opsporing/examples/skole_forms.csv",
         "opsporing/examples/dagtilbud_forms.csv",
+        "opsporing/examples/skole_7_10_forms.csv",
+        "opsporing/examples/dagtilbud_3_5_forms.csv",
         "opsporing/web/templates/form.html",
         "opsporing/web/static/style.css",
         f"{data}/models/step_suggester.skops",
@@ -157,7 +162,7 @@ def test_the_wheel_installs_and_works_outside_the_repository(tmp_path: Path) -> 
     elsewhere.mkdir()
     assert "Usage" in _run([python, "-m", "opsporing", "--help"], elsewhere)
     demo = _run([python, "-m", "opsporing", "demo", "--quick"], elsewhere)
-    assert "opsporing.skole.trivsel" in demo and "opsporing.dagtilbud.trivsel" in demo
+    assert "opsporing.skole.0-6" in demo and "opsporing.dagtilbud.0-2" in demo
     snippet = textwrap.dedent(
         f"""
         import importlib.resources, pathlib, sys

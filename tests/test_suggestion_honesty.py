@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_limits
 
 from opsporing.decision import suggest_batch
 from opsporing.explain import Explainer, plot_waterfall
+from opsporing.instruments import get_instrument
 from opsporing.model import build_features, load_model
 from opsporing.model.train import score_population
 from opsporing.synthetic import SyntheticConfig, generate
@@ -46,7 +47,15 @@ def holey_scores():
             "instrument_version",
             "age_years",
         )
-        items = [c for c in table.columns if c not in meta]
+        # The items of a required domain (safety) are never blank: a blank there is a
+        # refused form, not a missing answer.
+        required = {
+            item.id
+            for inst in map(get_instrument, set(table["instrument_id"]))
+            for item in inst.items
+            if inst.domain(item.domain).required
+        }
+        items = [c for c in table.columns if c not in meta and c not in required]
         # Each form gets its own missingness rate, 0-60 %, so many domains end unscored.
         rate = rng.uniform(0.0, 0.6, size=len(table))[:, None]
         blank = rng.random((len(table), len(items))) < rate

@@ -16,13 +16,14 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from opsporing.errors import DataError
-from opsporing.instruments import get_instrument
+from opsporing.instruments import get_instrument, select_instrument
 from opsporing.scoring import score_batch
 from opsporing.synthetic import (
     GROUPS,
     STEP_COLUMNS,
     SyntheticConfig,
     SyntheticPopulation,
+    _generate,
     _model,
     _oracle,
     _population,
@@ -37,7 +38,22 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DIR = ROOT / "data" / "synthetic"
 CPR = re.compile(r"\d{6}-?\d{4}")
 KEEP = ["form_id", "child_id", "wave", "rater_id"]
-INSTRUMENT = {"dagtilbud": "opsporing.dagtilbud.trivsel", "skole": "opsporing.skole.trivsel"}
+FORM_HEAD = ["form_id", "child_id", "wave", "rater_id", "instrument_id", "instrument_version"]
+
+
+def chosen(setting: str, ages: pd.Series | np.ndarray) -> np.ndarray:
+    """The instrument id ``select_instrument`` gives each age in ``setting``."""
+    unique, inverse = np.unique(np.asarray(ages, dtype=np.float64), return_inverse=True)
+    return np.array([select_instrument(setting, float(a)).id for a in unique])[inverse]
+
+
+def by_form(forms: pd.DataFrame) -> list[tuple[_model.ItemModel, pd.DataFrame]]:
+    """The rows of a setting's table per instrument, with only that instrument's items."""
+    out = []
+    for (inst_id, version), rows in forms.groupby(["instrument_id", "instrument_version"]):
+        model = _model.item_model(get_instrument(str(inst_id), str(version)))
+        out.append((model, rows[[*FORM_HEAD, "age_years", *model.items]]))
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +73,27 @@ def small(**knobs: object) -> SyntheticPopulation:
 
 
 def rated_concern(pop: SyntheticPopulation, setting: str) -> pd.DataFrame:
-    """Concern values (0-3, NaN missing) of the items shifted by raters, one row per form."""
-    model = _model.item_model(setting)
-    raw = pop.forms[setting][list(model.items)].to_numpy()
-    concern = np.where(model.flip, model.top - raw, raw)[:, model.rated]
-    return pd.DataFrame(concern, index=pop.forms[setting]["child_id"])
+    """Concern values (0-3, NaN missing) of the items shifted by raters, one row per form.
+
+    One column per item of the setting's forms; NaN where the form has no such rated item.
+    """
+    forms = pop.forms[setting]
+    out = pd.DataFrame(np.nan, index=forms.index, columns=list(_generate.form_columns(setting)))
+    for model, rows in by_form(forms):
+        rated = [i for i, r in zip(model.items, model.rated, strict=True) if r]
+        concern = model.concern(rows[list(model.items)].to_numpy())[:, model.rated]
+        out.loc[rows.index, rated] = concern
+    return out.set_axis(forms["child_id"].to_numpy(), axis=0)
+
+
+def optional_missing(pop: SyntheticPopulation, setting: str) -> pd.Series:
+    """Per form, the share of its optional items (not of a required domain) left blank."""
+    forms = pop.forms[setting]
+    rate = pd.Series(np.nan, index=forms.index)
+    for model, rows in by_form(forms):
+        optional = [i for i, r in zip(model.items, model.required, strict=True) if not r]
+        rate.loc[rows.index] = rows[optional].isna().mean(axis=1)
+    return rate
 
 
 # --- config ------------------------------------------------------------------------------------
@@ -126,13 +158,17 @@ def test_tables_have_the_promised_columns_and_types(default: SyntheticPopulation
     sizes = kids["municipality"].value_counts()
     assert len(sizes) == 14 and sizes.index[0] == "K01" and sizes.max() > 3 * sizes.min()
     for setting, forms in default.forms.items():
-        model = _model.item_model(setting)
-        head = ["form_id", "child_id", "wave", "rater_id", "instrument_id"]
-        head += ["instrument_version", "age_years"]
-        assert list(forms.columns) == [*head, *model.items]
-        assert (forms["instrument_id"] == INSTRUMENT[setting]).all()
-        assert forms[list(model.items)].dtypes.eq(np.float64).all()
+        items = list(_generate.form_columns(setting))
+        assert list(forms.columns) == [*FORM_HEAD, "age_years", *items]
+        # Each form is the one forms.yaml gives a child of that age in that setting.
+        assert (forms["instrument_id"].to_numpy() == chosen(setting, forms["age_years"])).all()
+        assert len(set(forms["instrument_id"])) == len(_model.current_instruments(setting)) == 2
+        assert (forms[items].dtypes == np.dtype("float64")).all()
         assert set(forms["wave"]) == {0, 1}
+        for model, rows in by_form(forms):
+            # A form leaves the other age band's items empty.
+            other = [c for c in items if c not in model.items]
+            assert rows.index.size and forms.loc[rows.index, other].isna().all().all()
 
 
 def test_every_child_has_one_current_form_and_maybe_one_earlier(
@@ -146,29 +182,40 @@ def test_every_child_has_one_current_form_and_maybe_one_earlier(
     kids = default.children.set_index("child_id")
     assert len(current) == len(kids)
     assert (current.loc[kids.index, "age_years"] == kids["age_years"]).all()
-    assert (current.loc[kids.index, "instrument_id"] == kids["setting"].map(INSTRUMENT)).all()
+    for setting in ("dagtilbud", "skole"):
+        here = kids[kids["setting"] == setting]
+        ids = current.loc[here.index, "instrument_id"].to_numpy()
+        assert (ids == chosen(setting, here["age_years"])).all()
     earlier = forms[forms["wave"] == 0].set_index("child_id")
     age = kids.loc[earlier.index, "age_years"]
     assert np.allclose(earlier["age_years"], age - 1.0)
     then = np.where(earlier["age_years"] < 6.0, "dagtilbud", "skole")
-    assert (earlier["instrument_id"].to_numpy() == pd.Series(then).map(INSTRUMENT)).all()
+    for setting in ("dagtilbud", "skole"):
+        rows = then == setting
+        expected = chosen(setting, earlier["age_years"].to_numpy()[rows])
+        assert (earlier["instrument_id"].to_numpy()[rows] == expected).all()
     eligible = (kids["age_years"] - 1.0 >= 0.5).sum()
     assert abs(len(earlier) / eligible - 0.5) < 0.015
 
 
 def test_forms_score_with_score_batch(default: SyntheticPopulation) -> None:
-    for setting, forms in default.forms.items():
-        inst = get_instrument(INSTRUMENT[setting])
-        scores = score_batch(inst, forms, keep=KEEP)
-        assert len(scores) == len(forms) and scores["band.overall"].notna().all()
-        bare = score_batch(inst, forms.drop(columns=KEEP))
-        assert (bare["score.total"].fillna(-1) == scores["score.total"].fillna(-1)).all()
-        # Red flags are rare (well under 1 % of forms) and come from acute safety risk.
-        flag = scores["red_flag"].to_numpy()
-        assert 0.002 < flag.mean() < 0.008
-        acute = default.children.set_index("child_id").loc[forms["child_id"], "latent_safety_risk"]
-        acute = (acute > _model.SAFETY_THRESHOLD).to_numpy()
-        assert flag[acute].mean() > 0.6 > 0.01 > flag[~acute].mean()
+    kids = default.children.set_index("child_id")
+    for _setting, forms in default.forms.items():
+        for model, rows in by_form(forms):
+            inst = model.instrument
+            scores = score_batch(inst, rows, keep=KEEP)
+            assert len(scores) == len(rows) and scores["band.overall"].notna().mean() > 0.98
+            bare = score_batch(inst, rows.drop(columns=KEEP))
+            assert (bare["score.total"].fillna(-1) == scores["score.total"].fillna(-1)).all()
+            # Red flags are rare (about 1 % of forms) and come from acute safety risk.
+            flag = scores["red_flag"].to_numpy()
+            assert 0.002 < flag.mean() < 0.015, (inst.key, flag.mean())
+            acute = kids.loc[rows["child_id"], "latent_safety_risk"].to_numpy()
+            acute = acute > _model.SAFETY_THRESHOLD
+            assert flag[acute].mean() > 0.6 > 0.01 > flag[~acute].mean()
+            # The safety items of the new forms are required: never blank.
+            required = [i for i, r in zip(model.items, model.required, strict=True) if r]
+            assert required and rows[required].notna().all().all()
 
 
 def test_no_cpr_shaped_identifiers_anywhere(default: SyntheticPopulation) -> None:
@@ -429,9 +476,8 @@ def test_rater_bias_visible_when_on_and_absent_when_off() -> None:
 def test_group_dependent_missingness_visible_when_on_and_absent_when_off() -> None:
     def missing_by_group(pop: SyntheticPopulation) -> pd.Series:
         forms = pop.forms["skole"]
-        items = list(_model.item_model("skole").items)
         group = pop.children.set_index("child_id").loc[forms["child_id"], "family_background"]
-        rate = forms[items].isna().mean(axis=1).to_numpy()
+        rate = optional_missing(pop, "skole").to_numpy()
         return pd.Series(rate).groupby(group.to_numpy()).mean()
 
     on = missing_by_group(small(n_children=20_000))
@@ -446,9 +492,8 @@ def test_group_dependent_missingness_visible_when_on_and_absent_when_off() -> No
 def test_missingness_depends_on_family_strain_when_asked() -> None:
     pop = small(n_children=10_000, missing_strain_effect=1.0)
     forms = pop.forms["skole"]
-    items = list(_model.item_model("skole").items)
     strain = pop.children.set_index("child_id").loc[forms["child_id"], "latent_family_strain"]
-    rate = forms[items].isna().mean(axis=1).to_numpy()
+    rate = optional_missing(pop, "skole").to_numpy()
     assert np.corrcoef(strain.to_numpy(), rate)[0, 1] > 0.2
 
 

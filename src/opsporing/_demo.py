@@ -25,10 +25,13 @@ from .instruments import get_instrument
 from .scoring import read_forms, score_batch
 from .vocabulary import load_vocabulary
 
-#: The example forms shipped for the demo, and the instrument each was filled in with.
+#: The example forms shipped for the demo, and the instrument each was filled in with: the
+#: current form of each setting and age band (``instruments/forms.yaml``).
 EXAMPLES = {
-    "dagtilbud_forms.csv": "opsporing.dagtilbud.trivsel",
-    "skole_forms.csv": "opsporing.skole.trivsel",
+    "dagtilbud_0_2_forms.csv": "opsporing.dagtilbud.0-2",
+    "dagtilbud_3_5_forms.csv": "opsporing.dagtilbud.3-5",
+    "skole_0_6_forms.csv": "opsporing.skole.0-6",
+    "skole_7_10_forms.csv": "opsporing.skole.7-10",
 }
 
 

@@ -142,17 +142,43 @@ def detection_figures(
 
 
 def band_rule_figures(bands: Any, true_step: Any, policy: SuggestionPolicy) -> dict[str, float]:
-    """The instruments' band rule on the same children: referred, found, precision."""
-    refer = policy.refers(np.asarray(bands, dtype=object).astype(str))
+    """The instruments' band rule on the same children: referred, rød, found, precision.
+
+    ``red_rate`` is the share of children whose overall band is ``rød`` (the strongest
+    band, a red flag always among them).
+    """
+    labels = np.asarray(bands, dtype=object).astype(str)
+    refer = policy.refers(labels)
     need = np.asarray(true_step, dtype=np.int64) >= 1
     figures: dict[str, float] = _rounded(
         {
             "referral_rate": float(refer.mean()),
+            "red_rate": float((labels == "rød").mean()),
             "found_among_need": float(refer[need].mean()) if need.any() else float("nan"),
             "precision": float(need[refer].mean()) if refer.any() else float("nan"),
         }
     )
     return figures
+
+
+def band_rule_by_form(
+    bands: Any, forms: Any, true_step: Any, policy: SuggestionPolicy
+) -> dict[str, dict[str, float]]:
+    """:func:`band_rule_figures` per form (``id@version``, i.e. per setting and age band).
+
+    Issue 17's targets are per age band: gul + rød at most 20 % and rød at most 6 % of the
+    children who get that form.
+    """
+    labels = np.asarray(bands, dtype=object).astype(str)
+    keys = np.asarray(forms, dtype=object).astype(str)
+    y = np.asarray(true_step, dtype=np.int64)
+    out: dict[str, dict[str, float]] = {}
+    for key in sorted(set(keys)):
+        rows = keys == key
+        out[key] = {"n_children": int(rows.sum())} | band_rule_figures(
+            labels[rows], y[rows], policy
+        )
+    return out
 
 
 def _per_1000(steps: np.ndarray, n: int) -> dict[str, float]:
@@ -191,8 +217,11 @@ def measure_population(
     oracle = oracle_proba(pop).reindex(table.index).to_numpy(dtype=np.float64)
     overall = detection_figures(table, y, rules, oracle)
     # The instruments' band rule on the same children, for comparison.
-    bands = current.set_index("child_id")["band.overall"].reindex(table.index)
-    overall["band_rule"] = band_rule_figures(bands, y, rules)
+    scores = current.set_index("child_id").reindex(table.index)
+    overall["band_rule"] = band_rule_figures(scores["band.overall"], y, rules)
+    overall["band_rule"]["by_form"] = band_rule_by_form(
+        scores["band.overall"], scores["instrument"], y, rules
+    )
     by_group: dict[str, dict[str, dict[str, Any]]] = {}
     keys = (
         "found_among_need",

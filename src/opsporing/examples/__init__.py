@@ -1,6 +1,12 @@
 """Example files shipped for the demo, the docs, your first script and the researcher notebook.
 
-- ``dagtilbud_forms.csv``, ``skole_forms.csv``: forms for the demo and the README.
+- ``dagtilbud_0_2_forms.csv``, ``dagtilbud_3_5_forms.csv``, ``skole_0_6_forms.csv``,
+  ``skole_7_10_forms.csv``: forms on the four current (age-fitted) educator forms, for the
+  demo: eight synthetic children each (thriving to high concern, a critical answer, missing
+  answers, a red flag).
+- ``dagtilbud_forms.csv``, ``skole_forms.csv``: forms on the earlier one-form-for-all-ages
+  versions (``opsporing.dagtilbud.trivsel``, ``opsporing.skole.trivsel``), which still load
+  and score; used by the README's first script and the docs.
 - ``own_screenings.csv``, ``own_outcomes.csv``: a pair of files in the format for one's
   own data (``docs/researcher-guide.md``), written by :func:`write_own_data_example` from
   synthetic children (**not real children**).
@@ -8,8 +14,10 @@
 Examples
 --------
 >>> from opsporing import examples
->>> examples.names()
-['dagtilbud_forms.csv', 'own_outcomes.csv', 'own_screenings.csv', 'skole_forms.csv']
+>>> examples.names()  # doctest: +NORMALIZE_WHITESPACE
+['dagtilbud_0_2_forms.csv', 'dagtilbud_3_5_forms.csv', 'dagtilbud_forms.csv',
+ 'own_outcomes.csv', 'own_screenings.csv', 'skole_0_6_forms.csv', 'skole_7_10_forms.csv',
+ 'skole_forms.csv']
 >>> examples.path("skole_forms.csv").name
 'skole_forms.csv'
 >>> screenings, outcomes = own_data_paths()

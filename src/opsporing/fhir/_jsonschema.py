@@ -42,8 +42,9 @@ def to_json_schema(
         of the allowed values, and ``oneOf`` with one ``{"const": value, "title":
         label}`` per answer (plus ``null``, "Ikke besvaret"), each carrying
         ``x-label: {"da", "en"}``; the item also has ``x-text: {"da", "en"}``,
-        ``x-domain``, ``x-reverse`` and ``x-order``. At the top, ``x-instrument``
-        gives id, version and domains.
+        ``x-domain``, ``x-reverse`` and ``x-order``. An item on a number scale (a count
+        such as days absent) has ``minimum`` and ``maximum`` and ``x-unit`` instead of
+        ``enum`` and ``oneOf``. At the top, ``x-instrument`` gives id, version and domains.
 
     Examples
     --------
@@ -69,6 +70,22 @@ def to_json_schema(
     properties: dict[str, Any] = {}
     for order, item in enumerate(instrument.items):
         scale = instrument.scale(item.scale)
+        if scale.number is not None:
+            # A count (days absent): any whole number in the range, or not answered.
+            properties[item.id] = {
+                "title": item.text.get(lang),
+                "type": ["integer", "null"],
+                "minimum": scale.number.min,
+                "maximum": scale.number.max,
+                "default": None,
+                "x-text": {"da": item.text.da, "en": item.text.en},
+                "x-unit": {"da": scale.number.unit.da, "en": scale.number.unit.en},
+                "x-domain": item.domain,
+                "x-scale": scale.id,
+                "x-reverse": item.reverse,
+                "x-order": order,
+            }
+            continue
         one_of: list[dict[str, Any]] = [
             {
                 "const": o.value,

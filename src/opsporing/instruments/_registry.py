@@ -36,8 +36,8 @@ def load_instrument(path: str | Path, vocabulary: Vocabulary | None = None) -> I
     Examples
     --------
     >>> from opsporing.instruments import shipped_instrument_paths
-    >>> inst = load_instrument(shipped_instrument_paths()[0])
-    >>> inst.key
+    >>> path = next(p for p in shipped_instrument_paths() if p.name == "dagtilbud_trivsel.yaml")
+    >>> load_instrument(path).key
     'opsporing.dagtilbud.trivsel@1.0.0'
     """
     path = Path(path)
@@ -69,6 +69,10 @@ def list_instruments() -> list[Instrument]:
     Examples
     --------
     >>> keys = [i.key for i in list_instruments()]
+    >>> [k for k in keys if k.startswith("opsporing.skole.")]
+    ['opsporing.skole.0-6@1.0.0', 'opsporing.skole.7-10@1.0.0', 'opsporing.skole.trivsel@1.0.0']
+    >>> "topi@1.0.0" in keys and "opsporing.skole.7-10@1.0.0" in keys
+    True
     >>> "opsporing.parent.skole@1.0.0" in keys, keys[-1]
     (True, 'topi@1.0.0')
     """

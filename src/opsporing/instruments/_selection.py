@@ -30,8 +30,8 @@ def current_forms() -> dict[tuple[str, str], tuple[Instrument, ...]]:
 
     Examples
     --------
-    >>> [i.id for i in current_forms()[("educator", "skole")]][:1]
-    ['opsporing.skole.trivsel']
+    >>> [i.id for i in current_forms()[("educator", "skole")]]
+    ['opsporing.skole.0-6', 'opsporing.skole.7-10']
     """
     path = _forms_path()
     tree: Any = load_tree(path)
@@ -114,7 +114,9 @@ def select_instrument(setting: str, age_years: float, informant: str = "educator
     Examples
     --------
     >>> select_instrument("skole", 9.5).id
-    'opsporing.skole.trivsel'
+    'opsporing.skole.0-6'
+    >>> select_instrument("dagtilbud", 1.5).id, select_instrument("dagtilbud", 3.0).id
+    ('opsporing.dagtilbud.0-2', 'opsporing.dagtilbud.3-5')
     """
     forms = current_forms()
     bands = forms.get((str(informant), str(setting)))

@@ -228,10 +228,11 @@ def to_xlsform(instrument: Instrument) -> XLSForm:
                 # A count (e.g. days absent): a whole number within the scale's range.
                 row["type"] = "integer"
                 row["constraint"] = f". >= {scale.min} and . <= {scale.max}"
-                row["constraint_message"] = (
-                    f"{scale.min}-{scale.max} {scale.number.unit.da} / "
-                    f"{scale.min}-{scale.max} {scale.number.unit.en}"
-                )
+                # One message per language column, as the labels (pyxform warns otherwise).
+                for lang, col in LANGUAGE_COLUMNS.items():
+                    row[f"constraint_message::{col}"] = (
+                        f"{scale.min}-{scale.max} {scale.number.unit.get(lang)}"
+                    )
             if domain.required:
                 # Safety items: a blank must never be read as "no".
                 row["required"] = "yes"

@@ -156,6 +156,25 @@ def _model_section(manifest: dict[str, Any]) -> list[str]:
     ]
 
 
+def _by_form(by_form: dict[str, Any]) -> list[str]:
+    """The band rule per form (age band) of the current screening, when measured."""
+    if not by_form:
+        return []
+    lines = [
+        "Per form (each setting's age bands), the same fresh children; the cut-offs come from",
+        "a synthetic norm population (the `norms` block of each instrument file):",
+        "",
+        "| form | children | gul or rød | rød | finds among those in need |",
+        "|---|---|---|---|---|",
+    ]
+    for key, f in by_form.items():
+        lines.append(
+            f"| `{key}` | {f['n_children']} | {_fmt(f['referral_rate'])} | "
+            f"{_fmt(f.get('red_rate', float('nan')))} | {_fmt(f['found_among_need'])} |"
+        )
+    return [*lines, ""]
+
+
 def render_model_card(manifest: dict[str, Any]) -> str:
     """Markdown model card for a manifest written by :func:`~opsporing.model.train.train`."""
     metrics = manifest["metrics"]
@@ -187,6 +206,7 @@ def render_model_card(manifest: dict[str, Any]) -> str:
         f"{_fmt(band['referral_rate'])} and finds {_fmt(band['found_among_need'])} (AUC "
         f"{_fmt(band['auc'])}).",
         "",
+        *_by_form(m["band_rule"].get("by_form", {})),
         "### By group (fresh children)",
         "",
         "Family background is used **only** here, to check that the model does not work worse",
@@ -219,7 +239,9 @@ def render_model_card(manifest: dict[str, Any]) -> str:
         "- Trained and measured on **synthetic** children generated from a model of how",
         "  screenings and needs relate. Real screenings differ; the figures are a check of the",
         "  method, not evidence that it works for real children.",
-        "- The instruments are not validated clinical instruments; their cut-offs are provisional.",
+        "- The instruments are not validated clinical instruments; their cut-offs come from a",
+        "  synthetic norm population, not from real children: derive local ones (`opsporing",
+        "  norms`) before use.",
         "- The true step in the data is what the generator says a child needs, not what any",
         "  municipality decided; real decisions carry their own biases, which a model trained on",
         "  them would learn.",

@@ -107,6 +107,14 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Share of the training rows held out for calibration and conformal intervals
         (half each). With fewer than 40 held-out rows, nothing is held out, the
         probabilities are the boosting's own and the interval is not calibrated.
+    calibration_folds : int, default 0
+        0: each binary model is calibrated on its half of the held-out rows. ``K >= 2``:
+        cross-fitted calibration (scikit-learn's ``CalibratedClassifierCV`` with
+        ``ensemble=False``): only the conformal half is held out, the binary models are
+        fitted on every other row, and the calibration map is fitted on those rows'
+        out-of-fold margins from ``K`` extra models per step. Many times more rows for the
+        calibration map, so much less noise where a decision threshold meets it, for
+        ``K`` times the fitting time.
     conformal_alpha : float
         Miscoverage of the conformal step interval (0.1: covers 90 % of children).
         The interval is shown beside a suggestion; it never makes the model abstain.
@@ -160,6 +168,9 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     ((2, 3), True)
     """
 
+    #: Models saved before ``calibration_folds`` existed were calibrated on held-out rows.
+    calibration_folds: int = 0
+
     def __init__(
         self,
         *,
@@ -171,6 +182,7 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         monotonic: Any = "auto",
         calibration: str | None = "isotonic",
         calibration_fraction: float = 0.2,
+        calibration_folds: int = 0,
         conformal_alpha: float = 0.1,
         min_probability: float = 0.001,
         max_probability: float = 0.99,
@@ -185,6 +197,7 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.monotonic = monotonic
         self.calibration = calibration
         self.calibration_fraction = calibration_fraction
+        self.calibration_folds = calibration_folds
         self.conformal_alpha = conformal_alpha
         self.min_probability = min_probability
         self.max_probability = max_probability
@@ -212,6 +225,12 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if self.calibration not in ("isotonic", "sigmoid", None):
             problems.append(
                 f"calibration = {self.calibration!r}: expected 'isotonic', 'sigmoid' or None"
+            )
+        folds = self.calibration_folds
+        if isinstance(folds, bool) or not isinstance(folds, int) or folds < 0 or folds == 1:
+            problems.append(
+                f"calibration_folds = {folds!r}: expected 0 (held-out calibration) or a whole "
+                "number of folds >= 2"
             )
         if not 0.0 <= float(self.calibration_fraction) < 1.0:
             problems.append(
@@ -318,6 +337,14 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             cal_rows, conf_rows = held[:0], np.sort(held)
         else:
             cal_rows, conf_rows = np.sort(held[: n_held // 2]), np.sort(held[n_held // 2 :])
+        folds = int(self.calibration_folds) if self.calibration is not None and n_held else 0
+        if folds:
+            # Cross-fitted calibration: the calibration half joins the fitting rows, and
+            # the calibration map learns from every fitting row's out-of-fold margin.
+            fit_rows = np.sort(np.concatenate([fit_rows, cal_rows]))
+            cal_rows = fit_rows
+            fold_of = np.empty(n, dtype=np.int64)
+            fold_of[rng.permutation(fit_rows)] = np.arange(len(fit_rows)) % folds
 
         self.estimators_: list[Any] = []
         for k in range(1, len(classes)):
@@ -347,7 +374,10 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             ):
                 self.calibrators_.append(None)
                 continue
-            margin = est.decision_function(X[rows])
+            if folds:
+                margin = self._out_of_fold_margin(X, rows, target, fold_of[rows], folds, cst)
+            else:
+                margin = est.decision_function(X[rows])
             if self.calibration == "isotonic":
                 cal: Any = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
                 cal.fit(margin, target)
@@ -369,6 +399,30 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             rows = needing if len(needing) >= _MIN_CALIBRATION else conf_rows
             self.interval_tail_ = self._conformal_tail(X[rows], rank[rows])
         return self
+
+    def _out_of_fold_margin(
+        self,
+        X: F64,
+        rows: npt.NDArray[np.int64],
+        target: npt.NDArray[np.int64],
+        fold: npt.NDArray[np.int64],
+        folds: int,
+        cst: npt.NDArray[np.int64],
+    ) -> F64:
+        """Each row's margin from a binary model fitted without the row's fold."""
+        margin = np.empty(len(rows))
+        for f in range(folds):
+            inside, out = fold != f, fold == f
+            if target[inside].min() == target[inside].max():
+                margin[out] = 0.0 if target[inside][0] == 0 else 1.0
+                continue
+            Xk = X[rows[inside]]
+            empty = np.isnan(Xk).all(axis=0)
+            if empty.any():
+                Xk[:, empty] = 0.0
+            est = self._booster(cst).fit(Xk, target[inside])
+            margin[out] = est.decision_function(X[rows[out]])
+        return margin
 
     def _conformal_tail(self, X: F64, rank: npt.NDArray[np.int64]) -> float:
         """The largest tail mass whose interval covers the true step often enough.

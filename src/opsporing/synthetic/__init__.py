@@ -22,18 +22,23 @@ fields of :class:`SyntheticConfig`, the constants live in ``_model.py``):
    thresholds (2.61, 3.00, 3.37, 3.78, 4.03, 4.95) it reaches. Default population per
    1,000 children: 950, 20, 12, 8, 3, 5, 2 on steps 0-6.
 4. **Screenings.** Every child has a current form (wave 1); a share (50 %) of those old
-   enough also has one from a year earlier (wave 0, age - 1, the instrument of the
-   setting it was then in). Each form is filled in by a rater drawn from a pool per
+   enough also has one from a year earlier (wave 0, age - 1, in the setting it was then
+   in). Which form is ``select_instrument(setting, age)`` (``instruments/forms.yaml``:
+   one form per age band). Each form is filled in by a rater drawn from a pool per
    municipality, setting and wave (about 20 forms each), whose harshness h is mild,
    typical or harsh (-√3σ, 0, +√3σ with probabilities 1/6, 2/3, 1/6; σ = 0.3).
-5. **Answers.** Graded-response (ordered-logit) items, derived from the instrument:
-   emotional, social, behaviour and development items are driven by D, care items by
-   F, resource items by -R, each in its concern direction (reverse-keyed and strength
-   items answered the other way round); rated concern items see D or F shifted by
-   ``h + bias·[group = rater_bias_against] - drift_per_year·[wave 0]``. Yes/no red-flag
-   items say "Ja" with probability 0.30 with acute risk, 0.0005 without. Every answer is
-   missing with probability logistic(logit(3 %) + log odds_g + 0.3 F), odds 1, 1.5,
-   2.5 per group. All answers are independent given (latent state, group, rater).
+5. **Answers**, derived from each form's instrument file. Ordinal items: graded
+   response (ordered logit, k - 1 thresholds for k options): emotional, social,
+   behaviour and development items are driven by D, care items by F, resource items
+   by -R, each in its concern direction (reverse-keyed and strength items answered the
+   other way round); rated concern items see D or F shifted by ``h + bias·[group =
+   rater_bias_against] - drift_per_year·[wave 0]``. Safety items (Nej / Ja or Nej /
+   Usikker / Ja) depend on acute risk only: "Ja" with probability 0.30 with acute risk,
+   0.0005 without; "Usikker" 0.35 and 0.002. Number items (days absent): a censored
+   negative-binomial count given D. Every answer is missing with probability
+   logistic(logit(3 %) + log odds_g + 0.3 F), odds 1, 1.5, 2.5 per group, except the
+   items of a required domain (never blank). All answers are independent given (latent
+   state, group, rater).
 
 The oracle conditions on every answer and missing answer of each form of the child
 (both waves), and on its age and setting; it integrates out the latent state (grid

@@ -23,7 +23,8 @@ from ._model import (
     HARSHNESS_NODES,
     HARSHNESS_WEIGHTS,
     I64,
-    P_FLAG,
+    KIND_NUMBER,
+    KIND_SAFETY,
     RHO_DF,
     RHO_RF,
     RHO_SF,
@@ -34,6 +35,10 @@ from ._model import (
     W_ACUTE,
     W_D,
     W_F,
+    ItemModel,
+    current_instruments,
+    draw_numbers,
+    instrument_index,
     item_model,
     missing_logit,
 )
@@ -57,7 +62,8 @@ class _Block:
     child: I64
     age: F64
     rater: I64
-    answers: F64
+    answers: F64  # (forms, form_columns(setting)); NaN also for other forms' items
+    instrument: I64  # index into current_instruments(setting)
 
 
 def generate(
@@ -121,8 +127,12 @@ _BLOCKS: tuple[tuple[str, int], ...] = (
 
 
 def _block_sizes_upper(cfg: SyntheticConfig) -> list[int]:
-    # Only for the length of the progress bar: an upper bound is enough.
-    return [cfg.n_children] * 2 + [int(cfg.n_children * cfg.share_earlier_screening) + 1] * 2
+    # Only for the length of the progress bar: an upper bound is enough (each form of an
+    # age band starts a chunk of its own).
+    bands = max(len(current_instruments(s)) for s in SETTINGS)
+    return [cfg.n_children * bands] * 2 + [
+        (int(cfg.n_children * cfg.share_earlier_screening) + 1) * bands
+    ] * 2
 
 
 @contextmanager
@@ -239,6 +249,18 @@ def _plan_forms(cfg: SyntheticConfig, kids: dict[str, Any], rng: np.random.Gener
 
 
 # --- answers -----------------------------------------------------------------------------------
+def form_columns(setting: str) -> tuple[str, ...]:
+    """The item columns of a setting's form table: every current form's items, in order.
+
+    The forms of the age bands are listed in age order, each item once (an item id two
+    forms share is one column); a form leaves the columns of the other forms' items empty.
+    """
+    seen: dict[str, None] = {}
+    for inst in current_instruments(setting):
+        seen.update(dict.fromkeys(inst.item_ids))
+    return tuple(seen)
+
+
 def _answers(
     cfg: SyntheticConfig,
     setting: str,
@@ -249,38 +271,70 @@ def _answers(
     rng: np.random.Generator,
     tick: Any,
 ) -> _Block:
-    model = item_model(setting)
     rows = np.flatnonzero((plan.setting == SETTINGS.index(setting)) & (plan.wave == wave))
-    out = np.empty((len(rows), len(model.items)))
-    bias_group = None if cfg.rater_bias_against is None else GROUPS.index(cfg.rater_bias_against)
-    for start in range(0, len(rows), _CHUNK):
-        r = rows[start : start + _CHUNK]
-        c = plan.child[r]
-        group = kids["group"][c]
-        shift = plan.harshness[plan.rater[r]] - (cfg.drift_per_year if wave == 0 else 0.0)
-        if bias_group is not None:
-            shift = shift + cfg.rater_bias_size * (group == bias_group)
-        by_dim = np.empty((len(r), 4))
-        by_dim[:, DIM_D] = latent["difficulties"][c] + shift
-        by_dim[:, DIM_F] = latent["strain"][c] + shift
-        by_dim[:, DIM_R] = -latent["resources"][c]  # few resources = concern
-        by_dim[:, DIM_A] = latent["acute"][c]
-        theta = by_dim[:, model.dim]
-        u = rng.random(theta.shape)
-        # Graded response: concern >= k  <=>  u < logistic(a (θ - b_k))  <=>  y > b_k with
-        # y = θ - logit(u) / a, so one logistic quantile per answer instead of three.
-        with np.errstate(divide="ignore"):
-            y = theta - logit(u) / np.where(model.a > 0, model.a, 1.0)
-        concern = (y[:, :, None] > model.b[None, :, :]).sum(axis=2).astype(np.float64)
-        flag = model.dim == DIM_A
-        p_flag = np.where(theta[:, flag] > 0.5, P_FLAG[1], P_FLAG[0])
-        concern[:, flag] = u[:, flag] < p_flag
-        raw = np.where(model.flip, model.top - concern, concern)
-        p_missing = expit(missing_logit(cfg, latent["strain"][c], group))
-        raw[rng.random(theta.shape) < p_missing[:, None]] = np.nan
-        out[start : start + len(r)] = raw
-        tick()
-    return _Block(setting, wave, plan.child[rows], plan.age[rows], plan.rater[rows], out)
+    columns = form_columns(setting)
+    which = instrument_index(setting, plan.age[rows])
+    out = np.full((len(rows), len(columns)), np.nan)
+    # One random stream per setting and wave; the forms of the age bands draw from it in
+    # turn (age order), so a setting with one form draws exactly as before.
+    for t, inst in enumerate(current_instruments(setting)):
+        model = item_model(inst)
+        cols = np.array([columns.index(i) for i in model.items], dtype=np.int64)
+        sub = np.flatnonzero(which == t)
+        for start in range(0, len(sub), _CHUNK):
+            part = sub[start : start + _CHUNK]
+            raw = _draw_forms(cfg, model, wave, plan, kids, latent, rows[part], rng)
+            out[np.ix_(part, cols)] = raw
+            tick()
+    return _Block(setting, wave, plan.child[rows], plan.age[rows], plan.rater[rows], out, which)
+
+
+def _draw_forms(
+    cfg: SyntheticConfig,
+    model: ItemModel,
+    wave: int,
+    plan: _Plan,
+    kids: dict[str, Any],
+    latent: dict[str, F64],
+    r: I64,
+    rng: np.random.Generator,
+) -> F64:
+    """Raw answers (NaN = missing) of the forms ``r`` of plan, all on ``model``'s instrument."""
+    c = plan.child[r]
+    group = kids["group"][c]
+    drift = cfg.drift_per_year if wave == 0 else 0.0
+    shift = plan.harshness[plan.rater[r]] - drift
+    if cfg.rater_bias_against is not None:
+        shift = shift + cfg.rater_bias_size * (group == GROUPS.index(cfg.rater_bias_against))
+    by_dim = np.empty((len(r), 4))
+    by_dim[:, DIM_D] = latent["difficulties"][c] + shift
+    by_dim[:, DIM_F] = latent["strain"][c] + shift
+    by_dim[:, DIM_R] = -latent["resources"][c]  # few resources = concern
+    by_dim[:, DIM_A] = latent["acute"][c]
+    theta = by_dim[:, model.dim]
+    u = rng.random(theta.shape)
+    # Graded response: concern >= k  <=>  u < logistic(a (θ - b_k))  <=>  y > b_k with
+    # y = θ - logit(u) / a, so one logistic quantile per answer instead of one per threshold.
+    with np.errstate(divide="ignore"):
+        y = theta - logit(u) / np.where(model.a > 0, model.a, 1.0)
+    concern = (y[:, :, None] > model.b[None, :, :]).sum(axis=2).astype(np.float64)
+    # Safety items: concern >= c  <=>  u < P(concern >= c | acute), counted over c >= 1.
+    safe = np.flatnonzero(model.kind == KIND_SAFETY)
+    if len(safe):
+        acute = (theta[:, safe] > 0.5).astype(np.int64)
+        law = model.safety[safe][None, :, :, :]  # (1, S, levels, 2)
+        probs = np.where(acute[:, :, None] == 1, law[..., 1], law[..., 0])  # (n, S, levels)
+        at_least = np.cumsum(probs[:, :, ::-1], axis=2)[:, :, ::-1][:, :, 1:]
+        concern[:, safe] = (u[:, safe, None] < at_least).sum(axis=2)
+    # Number items: a count read from the register, driven by D (no rater shift).
+    for j in np.flatnonzero(model.kind == KIND_NUMBER):
+        base = latent["difficulties"][c] - drift
+        concern[:, j] = draw_numbers(base, u[:, j], 0, int(model.top[j] - model.low[j]))
+    raw = model.raw(concern)
+    p_missing = expit(missing_logit(cfg, latent["strain"][c], group))
+    missing = rng.random(theta.shape) < p_missing[:, None]
+    raw[missing & ~model.required] = np.nan  # a required (safety) item is never left blank
+    return raw
 
 
 # --- tables ------------------------------------------------------------------------------------
@@ -334,19 +388,22 @@ def _assemble(
         child = np.concatenate([b.child for b in parts])
         wave = np.concatenate([np.full(len(b.child), b.wave, np.int64) for b in parts])
         order = np.lexsort((wave, child))
-        model = item_model(setting)
+        insts = current_instruments(setting)
+        which = np.concatenate([b.instrument for b in parts])[order]
         n = len(order)
         table: dict[str, Any] = {
             "form_id": form_id[used : used + n],
             "child_id": child_id[child[order]],
             "wave": wave[order],
             "rater_id": rater_ids[np.concatenate([b.rater for b in parts])[order]],
-            "instrument_id": np.full(n, model.instrument.id),
-            "instrument_version": np.full(n, model.instrument.version),
+            "instrument_id": np.asarray([i.id for i in insts], dtype=object)[which].astype(str),
+            "instrument_version": np.asarray([i.version for i in insts], dtype=object)[
+                which
+            ].astype(str),
             "age_years": np.concatenate([b.age for b in parts])[order],
         }
         answers = np.concatenate([b.answers for b in parts])[order]
-        for j, item in enumerate(model.items):
+        for j, item in enumerate(form_columns(setting)):
             table[item] = answers[:, j]
         forms[setting] = pd.DataFrame(table)
         used += n

@@ -8,23 +8,20 @@ model. The story is told in full in the package docstring and ``docs/synthetic.m
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 import numpy.typing as npt
 from scipy.special import expit, ndtr
 
-from ..instruments import Instrument, get_instrument
+from ..errors import DataError, Problem
+from ..instruments import Instrument, current_forms, get_instrument, select_instrument
 from ._config import GROUPS, SyntheticConfig
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
-#: The shipped instrument answered in each setting.
-INSTRUMENT_IDS: dict[str, str] = {
-    "dagtilbud": "opsporing.dagtilbud.trivsel",
-    "skole": "opsporing.skole.trivsel",
-}
+#: The settings; which instrument a child gets in each, by age, is ``instruments/forms.yaml``
+#: (:func:`opsporing.instruments.select_instrument`).
 SETTINGS: tuple[str, ...] = ("dagtilbud", "skole")
 
 #: Columns of the step probabilities returned by the oracle.
@@ -54,10 +51,16 @@ STEP_TARGETS: tuple[float, ...] = (0.050, 0.030, 0.018, 0.010, 0.007, 0.002)
 
 # --- observations ------------------------------------------------------------------------------
 #: Which latent dimension drives an item. D: own difficulties; F: family strain (care items);
-#: R: resources (strength domains); A: acute safety risk (yes/no items).
+#: R: resources (strength domains); A: acute safety risk (safety items).
 DIM_D, DIM_F, DIM_R, DIM_A = 0, 1, 2, 3
+#: How an item is answered. GRADED: graded response on an ordinal scale (any number of
+#: options); SAFETY: a red-flag item of the ``safety`` domain (Nej / [Usikker /] Ja), whose
+#: law depends only on acute risk; NUMBER: a count on a ``number`` scale (days absent).
+KIND_GRADED, KIND_SAFETY, KIND_NUMBER = 0, 1, 2
 #: Graded-response parameters per domain, in the *concern* direction: discrimination a and
-#: thresholds b_1 < b_2 < b_3, P(concern >= k | θ) = logistic(a (θ - b_k)).
+#: thresholds b_1 < b_2 < b_3, P(concern >= k | θ) = logistic(a (θ - b_k)). A scale of
+#: ``k`` options gets ``k - 1`` thresholds spread evenly from b_1 to b_3 (linear
+#: interpolation; exactly these three for the four-option frequency scale).
 DOMAIN_PARAMS: dict[str, tuple[float, tuple[float, float, float]]] = {
     "emotional": (1.7, (1.0, 2.0, 3.0)),
     "social": (1.6, (1.1, 2.1, 3.1)),
@@ -70,8 +73,25 @@ DEFAULT_PARAMS: tuple[float, tuple[float, float, float]] = (1.6, (1.1, 2.1, 3.1)
 #: Positively worded concern items (``reverse: true``) are answered "almost always" less
 #: readily than negatively worded ones are answered "never": their thresholds move down.
 REVERSE_OFFSET = -0.6
-#: P("Ja") of a yes/no (red-flag) item without and with acute safety risk.
+#: Items an instrument names ``critical`` describe its most serious behaviours (hitting,
+#: being bullied or hungry "almost always", lost skills, intoxication): at the same latent
+#: level they are rarer than the domain's other items, so their thresholds move up.
+CRITICAL_OFFSET = 0.5
+#: The domain whose items are red-flag observations driven by acute safety risk.
+SAFETY_DOMAIN = "safety"
+#: P("Ja") of a safety item without and with acute safety risk.
 P_FLAG = (0.0005, 0.30)
+#: P("Usikker") of a three-option safety item (Nej / Usikker / Ja) without and with acute
+#: safety risk: unsure is more common than yes, and far more common with acute risk.
+P_UNSURE = (0.002, 0.35)
+#: Number items (days absent in the last three months) count X ~ negative binomial with
+#: mean exp(NUMBER_LOG_MEAN + NUMBER_SLOPE · θ) and dispersion NUMBER_DISPERSION, θ = D
+#: (not shifted by rater harshness or bias: a count from the register, not a rating); a
+#: count above the scale's max is recorded as the max (censored). At θ = 0 the mean is 2
+#: days; over the population about 13 % have 6 days or more, 2.4 % 13 or more.
+NUMBER_LOG_MEAN = float(np.log(2.0))
+NUMBER_SLOPE = 0.7
+NUMBER_DISPERSION = 1.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,75 +102,214 @@ class ItemModel:
     ----------
     instrument : Instrument
     items : tuple of str
+    kind : ndarray of int
+        ``KIND_GRADED``, ``KIND_SAFETY`` or ``KIND_NUMBER`` per item.
     dim : ndarray of int
         Latent dimension driving each item (``DIM_D``, ``DIM_F``, ``DIM_R``, ``DIM_A``).
     flip : ndarray of bool
         The raw answer is ``top - concern`` (reverse-keyed concern items and
-        strength items); otherwise the raw answer is the concern value itself.
-    top : ndarray of int
-        Highest raw answer (3 for frequency, 1 for yes/no).
+        strength items); otherwise the raw answer is ``low + concern``.
+    low, top : ndarray of int
+        Lowest and highest raw answer (0 and 3 for frequency, 0 and 1 for yes/no, 0 and
+        2 for Nej/Usikker/Ja, the scale's min and max for a number).
     a : ndarray (n_items,)
-        Discrimination (frequency items; 0 for yes/no).
-    b : ndarray (n_items, 3)
-        Thresholds in the concern direction (frequency items).
+        Discrimination (graded items; 0 otherwise).
+    b : ndarray (n_items, K)
+        Thresholds in the concern direction (graded items), K the most thresholds of any
+        item; an item with fewer options has +inf in the unused places.
     rated : ndarray of bool
-        Items shifted by rater harshness, bias and drift: the frequency items of the
-        concern domains (not the resources, not the yes/no red flags).
+        Items shifted by rater harshness, bias and drift: the graded items of the
+        concern domains (not the resources, not the safety or number items).
+    required : ndarray of bool
+        Items of a ``required`` domain: never missing.
+    safety : ndarray (n_items, K + 1, 2)
+        P(concern = c | acute = 0, 1) of the safety items (0 for other items).
     """
 
     instrument: Instrument
     items: tuple[str, ...]
+    kind: I64
     dim: I64
     flip: npt.NDArray[np.bool_]
+    low: I64
     top: I64
     a: F64
     b: F64
     rated: npt.NDArray[np.bool_]
+    required: npt.NDArray[np.bool_]
+    safety: F64
+
+    @property
+    def levels(self) -> int:
+        """Most concern levels of any ordinal item (thresholds + 1)."""
+        return int(self.b.shape[1]) + 1
+
+    def concern(self, raw: F64) -> F64:
+        """Concern values of raw answers (rows of forms, columns in item order)."""
+        out: F64 = np.where(self.flip, self.top - raw, raw - self.low)
+        return out
+
+    def raw(self, concern: F64) -> F64:
+        """Raw answers of concern values (the inverse of :meth:`concern`)."""
+        out: F64 = np.where(self.flip, self.top - concern, concern + self.low)
+        return out
 
 
-@cache
-def item_model(setting: str) -> ItemModel:
-    """The observation model of the shipped instrument of ``setting``.
+_MODELS: dict[str, tuple[Instrument, ItemModel]] = {}
+
+
+def item_model(instrument: Instrument | str) -> ItemModel:
+    """The observation model of an instrument (or of the current form of a setting).
 
     Parameters are derived from the instrument: the domain chooses the latent dimension
     and the base parameters (:data:`DOMAIN_PARAMS`), the item's position in its domain
     spreads them (thresholds ±0.2, discrimination ±15 %), ``reverse`` and the domain's
-    direction choose the keying.
+    direction choose the keying, the scale the number of thresholds; items of the
+    ``safety`` domain follow :data:`P_FLAG` / :data:`P_UNSURE`, items on a ``number``
+    scale the count law (``NUMBER_*``).
 
-    >>> m = item_model("skole")
+    ``instrument`` may be an :class:`~opsporing.instruments.Instrument` or, for the
+    forms of one age, a setting name: the setting's only current form (an error when
+    the setting has forms for several age bands).
+
+    >>> from opsporing.instruments import get_instrument
+    >>> m = item_model(get_instrument("opsporing.skole.trivsel"))
     >>> m.items[0], int(m.dim[0]), bool(m.flip[0])
     ('emo_sad', 0, False)
     >>> m.items[4], bool(m.flip[4])                     # soc_part_of_class, reverse-keyed
     ('soc_part_of_class', True)
     """
-    inst = get_instrument(INSTRUMENT_IDS[setting])
+    if isinstance(instrument, str):
+        bands = current_instruments(instrument)
+        if len(bands) != 1:
+            raise DataError(
+                Problem("setting", instrument, "a setting with one current form (or an Instrument)")
+            )
+        instrument = bands[0]
+    hit = _MODELS.get(instrument.key)
+    if hit is not None and (hit[0] is instrument or hit[0] == instrument):
+        return hit[1]
+    model = _build(instrument)
+    _MODELS[instrument.key] = (instrument, model)
+    return model
+
+
+def _build(inst: Instrument) -> ItemModel:
     n = len(inst.items)
+    levels = max(
+        (len(inst.scale(i.scale).values) for i in inst.items if not inst.scale(i.scale).is_number),
+        default=2,
+    )
+    kind = np.full(n, KIND_GRADED, dtype=np.int64)
     dim = np.zeros(n, dtype=np.int64)
     flip = np.zeros(n, dtype=bool)
+    low = np.zeros(n, dtype=np.int64)
     top = np.zeros(n, dtype=np.int64)
     a = np.zeros(n)
-    b = np.zeros((n, 3))
+    b = np.full((n, max(levels - 1, 1)), np.inf)
     rated = np.zeros(n, dtype=bool)
+    required = np.zeros(n, dtype=bool)
+    safety = np.zeros((n, b.shape[1] + 1, 2))
     for j, item in enumerate(inst.items):
         domain = inst.domain(item.domain)
         scale = inst.scale(item.scale)
-        top[j] = scale.max
+        low[j], top[j] = scale.min, scale.max
+        required[j] = domain.required
+        if not scale.is_contiguous:
+            raise DataError(
+                Problem(
+                    f"{inst.key}: scale {scale.id}",
+                    list(scale.values),
+                    "contiguous answer values (the synthetic generator answers k = 0, 1, …)",
+                )
+            )
+        if domain.id == SAFETY_DOMAIN:
+            kind[j], dim[j] = KIND_SAFETY, DIM_A
+            k = len(scale.values)
+            if not 2 <= k <= 3 or scale.is_number:
+                raise DataError(
+                    Problem(
+                        f"{inst.key}: item {item.id}",
+                        scale.id,
+                        "a safety item on a scale of 2 (Nej/Ja) or 3 (Nej/Usikker/Ja) options",
+                    )
+                )
+            for acute in (0, 1):
+                yes = P_FLAG[acute]
+                unsure = P_UNSURE[acute] if k == 3 else 0.0
+                safety[j, k - 1, acute] = yes
+                if k == 3:
+                    safety[j, 1, acute] = unsure
+                safety[j, 0, acute] = 1.0 - yes - unsure
+            continue
+        if scale.is_number:
+            kind[j], dim[j] = KIND_NUMBER, DIM_D
+            continue
         siblings = inst.items_in(item.domain)
         pos = [s.id for s in siblings].index(item.id)
         spread = 0.0 if len(siblings) == 1 else 2.0 * pos / (len(siblings) - 1) - 1.0
-        if len(scale.values) == 2:
-            dim[j] = DIM_A
-            continue
         base_a, base_b = DOMAIN_PARAMS.get(domain.id, DEFAULT_PARAMS)
         strength = domain.direction == "strength"
         dim[j] = DIM_R if strength else (DIM_F if domain.id == "care" else DIM_D)
         flip[j] = strength != item.reverse
         rated[j] = not strength
         a[j] = base_a * (1.0 + 0.15 * spread)
-        b[j] = np.asarray(base_b) + 0.2 * spread
+        k = len(scale.values)
+        cuts = np.interp(np.linspace(0.0, 2.0, k - 1), [0.0, 1.0, 2.0], base_b)
+        b[j, : k - 1] = cuts + 0.2 * spread
         if item.reverse and not strength:
-            b[j] += REVERSE_OFFSET
-    return ItemModel(inst, inst.item_ids, dim, flip, top, a, b, rated)
+            b[j, : k - 1] += REVERSE_OFFSET
+        if item.critical is not None and not strength:
+            b[j, : k - 1] += CRITICAL_OFFSET
+    return ItemModel(inst, inst.item_ids, kind, dim, flip, low, top, a, b, rated, required, safety)
+
+
+def current_instruments(setting: str) -> tuple[Instrument, ...]:
+    """The current educator forms of ``setting``, in age order (``instruments/forms.yaml``)."""
+    return current_forms().get(("educator", setting), ())
+
+
+def instrument_index(setting: str, ages: F64) -> I64:
+    """Which of :func:`current_instruments` each age gets: ``select_instrument`` per age.
+
+    Called once per distinct age (ages are in 1/100 years), so it is the selection rule
+    of ``forms.yaml`` itself, not a copy of it.
+    """
+    bands = [i.key for i in current_instruments(setting)]
+    unique, inverse = np.unique(np.asarray(ages, dtype=np.float64), return_inverse=True)
+    chosen = np.array(
+        [bands.index(select_instrument(setting, float(age)).key) for age in unique],
+        dtype=np.int64,
+    )
+    return chosen[inverse].reshape(-1) if len(unique) else np.zeros(0, dtype=np.int64)
+
+
+def resolve_instrument(inst_id: str, version: str) -> Instrument:
+    """The instrument a form names: a current one first, then any shipped version."""
+    for setting in SETTINGS:
+        for inst in current_instruments(setting):
+            if inst.id == inst_id and inst.version == version:
+                return inst
+    return get_instrument(inst_id, version)
+
+
+def number_log_pmf(theta: F64, low: int, top: int) -> F64:
+    """log P(raw = low .. top | θ) of a number item (last axis), the top censored."""
+    from scipy.stats import nbinom
+
+    mean = np.exp(NUMBER_LOG_MEAN + NUMBER_SLOPE * np.asarray(theta, dtype=np.float64))
+    p = NUMBER_DISPERSION / (NUMBER_DISPERSION + mean)
+    counts = np.arange(top - low)
+    logp = nbinom.logpmf(counts, NUMBER_DISPERSION, p[..., None])
+    tail = nbinom.logsf(top - low - 1, NUMBER_DISPERSION, p)[..., None]
+    out: F64 = np.concatenate([logp, tail], axis=-1)
+    return out
+
+
+def draw_numbers(theta: F64, u: F64, low: int, top: int) -> F64:
+    """Counts of number items by inverting the CDF at uniforms ``u`` (same shape as θ)."""
+    cdf = np.cumsum(np.exp(number_log_pmf(theta, low, top)), axis=-1)
+    return low + (u[..., None] >= cdf[..., :-1]).sum(axis=-1).astype(np.float64)  # type: ignore[no-any-return]
 
 
 # --- rater harshness ---------------------------------------------------------------------------
@@ -193,8 +352,12 @@ def step_probabilities(cfg: SyntheticConfig, difficulties: F64, strain: F64, acu
 
 
 def concern_probabilities(a: F64, b: F64, theta: F64) -> F64:
-    """P(concern = x | θ), x = 0..3 on the last axis, for one graded-response item."""
-    at_least = expit(a * (theta[..., None] - b))  # P(c >= 1), P(c >= 2), P(c >= 3)
+    """P(concern = x | θ), x = 0..len(b) on the last axis, for one graded-response item.
+
+    Thresholds of +inf (unused places of an item with fewer options) give probability
+    (clipped to) 0 to the levels above its top.
+    """
+    at_least = expit(a * (theta[..., None] - b))  # P(c >= 1), P(c >= 2), …
     upper = np.concatenate([np.ones_like(at_least[..., :1]), at_least], axis=-1)
     lower = np.concatenate([at_least, np.zeros_like(at_least[..., :1])], axis=-1)
     return np.clip(upper - lower, 1e-300, 1.0)  # type: ignore[no-any-return]

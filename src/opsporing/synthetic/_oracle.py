@@ -33,10 +33,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import log_expit, ndtr
 
-from ..errors import DataError, Problem
+from ..errors import DataError, OpsporingError, Problem
 from ._config import GROUPS, SyntheticConfig
 from ._model import (
-    DIM_A,
     DIM_D,
     DIM_F,
     DIM_R,
@@ -44,15 +43,20 @@ from ._model import (
     HARSHNESS_NODES,
     HARSHNESS_WEIGHTS,
     I64,
-    P_FLAG,
+    KIND_GRADED,
+    KIND_NUMBER,
+    KIND_SAFETY,
     RHO_DF,
     RHO_RF,
     SETTINGS,
     STEP_COLUMNS,
+    ItemModel,
     acute_probability,
     concern_probabilities,
     item_model,
     missing_logit,
+    number_log_pmf,
+    resolve_instrument,
     step_probabilities,
 )
 from ._population import SyntheticPopulation
@@ -171,7 +175,8 @@ class _FormTables:
     ld: F64  # (n, 2, 3, Q_D): log L of the D items, per (bias, harshness) shift
     lf: F64  # (n, 2, 3, Q_F): log L of the F (care) items
     lr: F64  # (n, Q_R)
-    ls: F64  # (n, 2): log L of the yes/no items given acute = 0, 1
+    ls: F64  # (n, 2): log L of the safety items given acute = 0, 1
+    ln: F64  # (n, Q_D): log L of the number items (driven by D, no rater shift)
     n_missing: F64  # (n,)
     n_answered: F64  # (n,)
 
@@ -183,6 +188,7 @@ class _FormTables:
             np.zeros((n, 2, 3, q)),
             np.zeros((n, q)),
             np.zeros((n, 2)),
+            np.zeros((n, q)),
             np.zeros(n),
             np.zeros(n),
         )
@@ -192,6 +198,7 @@ class _FormTables:
         self.lf[rows] = other.lf
         self.lr[rows] = other.lr
         self.ls[rows] = other.ls
+        self.ln[rows] = other.ln
         self.n_missing[rows] = other.n_missing
         self.n_answered[rows] = other.n_answered
 
@@ -207,37 +214,54 @@ def _item_block(a: F64, b: F64, nodes: F64, concern: F64) -> F64:
     """Σ_j log P(concern_j | θ) over nodes of any shape; concern NaN = missing (adds 0)."""
     if concern.shape[1] == 0:
         return np.zeros((concern.shape[0], nodes.size))
+    levels = b.shape[1] + 1
     logp = np.stack(
         [np.log(concern_probabilities(a[j], b[j], nodes.ravel())) for j in range(len(a))]
-    )  # (J, nodes, 4)
-    table = logp.transpose(0, 2, 1).reshape(len(a) * 4, nodes.size)
-    onehot = (concern[:, :, None] == np.arange(4)).reshape(concern.shape[0], -1)
+    )  # (J, nodes, levels)
+    table = logp.transpose(0, 2, 1).reshape(len(a) * levels, nodes.size)
+    onehot = (concern[:, :, None] == np.arange(levels)).reshape(concern.shape[0], -1)
     return onehot.astype(np.float64) @ table  # type: ignore[no-any-return]
 
 
 def _form_tables(
-    cfg: SyntheticConfig, setting: str, wave: int, raw: F64, pr: _Prior
+    cfg: SyntheticConfig, model: ItemModel, wave: int, raw: F64, pr: _Prior
 ) -> _FormTables:
-    model = item_model(setting)
     n = raw.shape[0]
-    concern = np.where(model.flip, model.top - raw, raw)
+    concern = model.concern(raw)
     q = GRID_POINTS
     shifts = _shifts(cfg, wave)
+    graded = model.kind == KIND_GRADED
     out = _FormTables.empty(0)
     for dim, nodes, name in ((DIM_D, pr.d, "ld"), (DIM_F, pr.f, "lf")):
-        cols = model.dim == dim
+        cols = graded & (model.dim == dim)
         theta = shifts[:, :, None] + nodes[None, None, :]  # (2, 3, Q)
         block = _item_block(model.a[cols], model.b[cols], theta, concern[:, cols])
         setattr(out, name, block.reshape(n, 2, 3, q))
-    cols = model.dim == DIM_R
+    cols = graded & (model.dim == DIM_R)
     out.lr = _item_block(model.a[cols], model.b[cols], -pr.r, concern[:, cols])
-    flags = concern[:, model.dim == DIM_A]
-    yes = np.nansum(flags, axis=1)
-    no = np.sum(flags == 0, axis=1)
-    p = np.asarray(P_FLAG)
-    out.ls = yes[:, None] * np.log(p)[None, :] + no[:, None] * np.log1p(-p)[None, :]
-    out.n_missing = np.isnan(raw).sum(axis=1).astype(np.float64)
-    out.n_answered = len(model.items) - out.n_missing
+    # Safety items: Σ_j log P(c_j | acute), from each item's table (a missing answer adds 0).
+    safe = np.flatnonzero(model.kind == KIND_SAFETY)
+    out.ls = np.zeros((n, 2))
+    for j in safe:
+        with np.errstate(divide="ignore"):
+            log_law = np.log(model.safety[j])  # (levels, 2)
+        onehot = (concern[:, j, None] == np.arange(log_law.shape[0])).astype(np.float64)
+        # Unused levels have probability 0: only 0 × log 0 = nan would arise, never observed.
+        out.ls += onehot @ np.where(np.isfinite(log_law), log_law, 0.0)
+    # Number items: the count's law given D on the grid (drift only: no rater shift).
+    out.ln = np.zeros((n, q))
+    drift = cfg.drift_per_year if wave == 0 else 0.0
+    for j in np.flatnonzero(model.kind == KIND_NUMBER):
+        span = int(model.top[j] - model.low[j])
+        table = number_log_pmf(pr.d - drift, 0, span)  # (Q_D, span + 1)
+        x = concern[:, j]
+        seen = ~np.isnan(x)
+        out.ln[seen] += table[:, x[seen].astype(np.int64)].T
+    # Which answers are missing: a blank required item is not a draw of the missingness
+    # law (the generator never leaves one blank), so it is neither counted nor conditioned on.
+    optional = ~model.required
+    out.n_missing = np.isnan(raw[:, optional]).sum(axis=1).astype(np.float64)
+    out.n_answered = float(optional.sum()) - out.n_missing
     return out
 
 
@@ -256,6 +280,9 @@ def _combine(cfg: SyntheticConfig, pr: _Prior, waves: list[_FormTables]) -> F64:
     ls = _total([w.ls for w in waves])
     c_s = ls.max(axis=1, keepdims=True)
     like_a = _exp(ls - c_s)  # (n, 2)
+    ln = _total([w.ln for w in waves])
+    c_n = ln.max(axis=1, keepdims=True)
+    like_n = _exp(ln - c_n)  # (n, Q_D): the number items, a factor of D alone
     n_missing = _total([w.n_missing for w in waves])
     n_answered = _total([w.n_answered for w in waves])
     bias_group = None if cfg.rater_bias_against is None else GROUPS.index(cfg.rater_bias_against)
@@ -285,7 +312,7 @@ def _combine(cfg: SyntheticConfig, pr: _Prior, waves: list[_FormTables]) -> F64:
         )
         c_f = lf.max(axis=1)
         wf = _exp(lf - c_f[:, None])  # (n, Q_F)
-        h *= pr.pd_f[None]
+        h *= pr.pd_f[None] * like_n[:, None, :]
         # Σ_D: (Q_F, n, Q_D) @ (Q_F, Q_D, 14) -> (Q_F, n, 14)
         by_f = np.matmul(h.transpose(1, 0, 2), pr.step).transpose(1, 0, 2)  # (n, Q_F, 14)
         wa = wf[:, :, None] * pr.pa_f[None, :, :] * like_a[:, None, :]  # (n, Q_F, 2)
@@ -296,7 +323,7 @@ def _combine(cfg: SyntheticConfig, pr: _Prior, waves: list[_FormTables]) -> F64:
             ],
             axis=1,
         )
-        scale = np.log(cfg.group_shares[g]) + log_h + c_f
+        scale = np.log(cfg.group_shares[g]) + log_h + c_f + c_n[:, 0]
         parts.append((contrib, scale))
         log_scale = np.maximum(log_scale, scale)
     for contrib, scale in parts:
@@ -345,33 +372,39 @@ def oracle_proba(pop: SyntheticPopulation, setting: str | None = None) -> pd.Dat
         kids = kids[kids["setting"] == setting]
     ids = pd.Index(kids["child_id"])
     n = len(ids)
-    # Where each child's form of each wave is: table (setting index) and row; -1 for none.
+    # Where each child's form of each wave is: which instrument (index into `models`) and
+    # which row of that instrument's answers; -1 for none.
     table = {w: np.full(n, -1, np.int64) for w in (0, 1)}
     row = {w: np.full(n, -1, np.int64) for w in (0, 1)}
-    answers: dict[str, F64] = {}
-    for t, s in enumerate(SETTINGS):
+    models: list[ItemModel] = []
+    answers: list[F64] = []
+    for s in SETTINGS:
         forms = pop.forms[s]
-        answers[s] = _checked_answers(forms, s)
-        pos = ids.get_indexer(forms["child_id"])
-        wave = forms["wave"].to_numpy()
-        for w in (0, 1):
-            sel = np.flatnonzero((pos >= 0) & (wave == w))
-            if np.any(table[w][pos[sel]] >= 0) or len(np.unique(pos[sel])) != len(sel):
-                raise DataError(f"forms: a child has more than one form in wave {w}")
-            table[w][pos[sel]] = t
-            row[w][pos[sel]] = sel
+        for model, rows, raw in _checked_answers(forms, s):
+            t = len(models)
+            models.append(model)
+            answers.append(raw)
+            pos = ids.get_indexer(forms["child_id"].to_numpy()[rows])
+            wave = forms["wave"].to_numpy()[rows]
+            for w in (0, 1):
+                sel = np.flatnonzero((pos >= 0) & (wave == w))
+                if np.any(table[w][pos[sel]] >= 0) or len(np.unique(pos[sel])) != len(sel):
+                    raise DataError(f"forms: a child has more than one form in wave {w}")
+                table[w][pos[sel]] = t
+                row[w][pos[sel]] = sel
     pr = prior(cfg)
     out = np.empty((n, 7))
     # Many small matrix products: threads only add overhead (and stall on a busy machine).
     with import_module("threadpoolctl").threadpool_limits(limits=1, user_api="blas"):
-        _fill(cfg, pr, answers, table, row, out)
+        _fill(cfg, pr, models, answers, table, row, out)
     return pd.DataFrame(out, index=pd.Index(ids, name="child_id"), columns=list(STEP_COLUMNS))
 
 
 def _fill(
     cfg: SyntheticConfig,
     pr: _Prior,
-    answers: dict[str, F64],
+    models: list[ItemModel],
+    answers: list[F64],
     table: dict[int, I64],
     row: dict[int, I64],
     out: F64,
@@ -382,30 +415,51 @@ def _fill(
         waves = []
         for w in (1, 0):
             tabs = _FormTables.empty(stop - start)
-            for t, s in enumerate(SETTINGS):
+            for t, model in enumerate(models):
                 sel = np.flatnonzero(table[w][start:stop] == t)
                 if len(sel):
-                    raw = answers[s][row[w][start:stop][sel]]
-                    tabs.put(sel, _form_tables(cfg, s, w, raw, pr))
+                    raw = answers[t][row[w][start:stop][sel]]
+                    tabs.put(sel, _form_tables(cfg, model, w, raw, pr))
             waves.append(tabs)
         out[start:stop] = _combine(cfg, pr, waves)
 
 
-def _checked_answers(forms: pd.DataFrame, setting: str) -> F64:
-    model = item_model(setting)
-    missing = [c for c in (*model.items, "child_id", "wave") if c not in forms.columns]
-    if missing:
-        raise DataError(f"forms[{setting!r}]: column {missing[0]!r} missing")
-    raw = forms[list(model.items)].to_numpy(dtype=np.float64, na_value=np.nan)
-    ok = np.isnan(raw) | ((raw >= 0) & (raw <= model.top) & (raw == np.round(raw)))
-    if not ok.all():
-        r, j = np.argwhere(~ok)[0]
-        raise DataError(
-            Problem(
-                model.items[j],
-                float(raw[r, j]),
-                f"a whole number from 0 to {model.top[j]} or NaN (forms[{setting!r}])",
-                row=r,
+def _checked_answers(forms: pd.DataFrame, setting: str) -> list[tuple[ItemModel, I64, F64]]:
+    """Per instrument the forms name: its model, its rows of ``forms`` and their answers."""
+    for column in ("child_id", "wave", "instrument_id", "instrument_version"):
+        if column not in forms.columns:
+            raise DataError(f"forms[{setting!r}]: column {column!r} missing")
+    keys = forms["instrument_id"].astype(str) + "@" + forms["instrument_version"].astype(str)
+    out = []
+    for key in _in_order(keys):
+        inst_id, version = key.rsplit("@", 1)
+        try:
+            model = item_model(resolve_instrument(inst_id, version))
+        except OpsporingError as exc:
+            raise DataError(
+                Problem("instrument_id", key, f"a shipped instrument ({exc})")
+            ) from None
+        rows = np.flatnonzero((keys == key).to_numpy())
+        missing = [c for c in model.items if c not in forms.columns]
+        if missing:
+            raise DataError(f"forms[{setting!r}]: column {missing[0]!r} missing")
+        raw = forms[list(model.items)].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
+        ok = np.isnan(raw) | ((raw >= model.low) & (raw <= model.top) & (raw == np.round(raw)))
+        if not ok.all():
+            r, j = np.argwhere(~ok)[0]
+            raise DataError(
+                Problem(
+                    model.items[j],
+                    float(raw[r, j]),
+                    f"a whole number from {model.low[j]} to {model.top[j]} or NaN "
+                    f"(forms[{setting!r}], {key})",
+                    row=int(rows[r]),
+                )
             )
-        )
-    return raw
+        out.append((model, rows, raw))
+    return out
+
+
+def _in_order(keys: pd.Series) -> list[str]:
+    """Distinct values in order of first appearance."""
+    return list(dict.fromkeys(keys.tolist()))

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .._texts import Lang
-from ..instruments import Instrument, list_instruments
+from ..instruments import Instrument, current_forms, list_instruments
 from ..scoring import FormScore
 from ..vocabulary import load_vocabulary
 from ._forms import ITEM_PREFIX, FieldErrors
@@ -75,11 +75,18 @@ class Context:
 
 
 def shown_instruments() -> list[Instrument]:
-    """The newest version of every shipped instrument."""
+    """The newest version of every shipped instrument, the current forms first.
+
+    The current forms (``instruments/forms.yaml``: one per informant, setting and age band)
+    lead, in that file's order, so the form a child of a given age gets is the first one
+    offered; earlier forms (still loading and scoring) and TOPI follow.
+    """
     newest: dict[str, Instrument] = {}
     for inst in list_instruments():
         newest[inst.id] = inst
-    return list(newest.values())
+    current = [i.id for bands in current_forms().values() for i in bands]
+    first = [newest[i] for i in dict.fromkeys(current) if i in newest]
+    return first + [inst for key, inst in newest.items() if key not in current]
 
 
 def domain_fieldsets(
