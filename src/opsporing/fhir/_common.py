@@ -26,6 +26,10 @@ TRANSLATION_URL = "http://hl7.org/fhir/StructureDefinition/translation"
 
 #: The R4 core extension for the numeric value of a coded answer (R5 calls it itemWeight).
 ORDINAL_VALUE_URL = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
+#: R4 core extensions for an integer item's range and unit (a count such as days absent).
+MIN_VALUE_URL = "http://hl7.org/fhir/StructureDefinition/minValue"
+MAX_VALUE_URL = "http://hl7.org/fhir/StructureDefinition/maxValue"
+UNIT_URL = "http://hl7.org/fhir/StructureDefinition/questionnaire-unit"
 
 #: Prefix of the linkId of a domain group; ``:`` never occurs in an item id.
 GROUP_PREFIX = "domain:"

@@ -10,7 +10,10 @@ from ..instruments import Instrument, Item, LocalText
 from ._common import (
     CANONICAL_BASE,
     GROUP_PREFIX,
+    MAX_VALUE_URL,
+    MIN_VALUE_URL,
     ORDINAL_VALUE_URL,
+    UNIT_URL,
     check_lang,
     code_system_url,
     other_lang,
@@ -41,6 +44,22 @@ def _item(
     instrument: Instrument, item: Item, lang: Literal["da", "en"], base_url: str
 ) -> dict[str, Any]:
     scale = instrument.scale(item.scale)
+    if scale.number is not None:
+        # A count (days absent): an integer item with its range and unit (R4 core extensions).
+        unit = scale.number.unit
+        return {
+            "extension": [
+                {"url": MIN_VALUE_URL, "valueInteger": scale.number.min},
+                {"url": MAX_VALUE_URL, "valueInteger": scale.number.max},
+                # The unit is the scale's own words (dage/days), not a UCUM code.
+                {"url": UNIT_URL, "valueCoding": _text("display", unit, lang)},
+            ],
+            "linkId": item.id,
+            **_text("text", item.text, lang),
+            "type": "integer",
+            "required": False,
+            "repeats": False,
+        }
     system = code_system_url(instrument, scale.id, base_url)
     options = []
     for option in scale.options:
@@ -103,7 +122,9 @@ def to_questionnaire(
         ``status`` and ``item``: one ``choice`` item per instrument item with
         ``linkId`` = the item id and one ``answerOption.valueCoding`` per answer
         (``code`` = the stored value, ``display`` = its label, and the value again in
-        the ``ordinalValue`` extension). The raw value is given, not the reverse-keyed
+        the ``ordinalValue`` extension); an item on a number scale (a count such as days
+        absent) is an ``integer`` item with the ``minValue``, ``maxValue`` and
+        ``questionnaire-unit`` extensions. The raw value is given, not the reverse-keyed
         score: scoring stays with :func:`opsporing.scoring.score_form`.
 
     Raises

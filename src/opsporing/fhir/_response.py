@@ -36,6 +36,8 @@ def _check_instrument(instrument: Any) -> Instrument:
 
 
 def _expectation(scale: ResponseScale) -> str:
+    if scale.number is not None:
+        return f"a whole number from {scale.number.min} to {scale.number.max} (valueInteger)"
     values = ", ".join(str(v) for v in scale.values)
     labels = ", ".join(repr(o.label.da) for o in scale.options)
     return (
@@ -49,6 +51,10 @@ def _read_value(
 ) -> int | None:
     """The stored value of one answer, or ``None`` after recording a problem."""
     allowed = scale.values
+    if scale.is_number and key != "valueInteger":
+        # A count is typed in as a number; a coded or worded answer is not one.
+        reader.problem(link_id, key, "an answer as valueInteger (a count)", kind="wrong_type")
+        return None
     if key == "valueCoding":
         if not isinstance(value, dict):
             reader.problem(link_id, type_name(value), "a Coding object", kind="structure")
@@ -251,6 +257,16 @@ def from_questionnaire_responses(
     return frame
 
 
+def _count(value: Any, low: int, high: int) -> int | None:
+    """``value`` as a whole number in ``[low, high]``, or ``None`` when it is not one."""
+    if not isinstance(value, Real) or isinstance(value, bool):
+        return None
+    number = float(value)
+    if not number.is_integer() or not low <= number <= high:
+        return None
+    return int(number)
+
+
 def to_questionnaire_response(
     instrument: Instrument,
     form: Mapping[str, Any],
@@ -281,7 +297,8 @@ def to_questionnaire_response(
     -------
     dict
         ``questionnaire`` = ``url|version``; each answer a ``valueCoding`` with the
-        value as ``code`` and its Danish label as ``display``.
+        value as ``code`` and its Danish label as ``display``, or a ``valueInteger`` for
+        an item on a number scale (a count such as days absent).
 
     Raises
     ------
@@ -314,6 +331,20 @@ def to_questionnaire_response(
         if value is None or (isinstance(value, float) and math.isnan(value)):
             continue
         scale = instrument.scale(instrument.item(item_id).scale)
+        if scale.number is not None:
+            count = _count(value, scale.number.min, scale.number.max)
+            if count is None:
+                problems.append(
+                    Problem(
+                        item_id,
+                        value,
+                        f"a whole number from {scale.number.min} to {scale.number.max} (or None)",
+                        kind="out_of_range",
+                    )
+                )
+            else:
+                answers[item_id] = {"linkId": item_id, "answer": [{"valueInteger": count}]}
+            continue
         option = next(
             (
                 o

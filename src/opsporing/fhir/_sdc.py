@@ -125,16 +125,24 @@ def _names(instrument: Instrument) -> dict[str, str]:
     return names
 
 
-def answer_expression(item_id: str) -> str:
-    """FHIRPath for the raw answer of an item: the integer code of its ``valueCoding``.
+def answer_expression(item_id: str, number: bool = False) -> str:
+    """FHIRPath for the raw answer of an item: the integer code of its ``valueCoding``, or
+    its ``valueInteger`` when the item is on a number scale (``number``).
 
     Examples
     --------
     >>> answer_expression("emo_sad")
     "%resource.repeat(item).where(linkId='emo_sad').answer.value.code.toInteger()"
+    >>> answer_expression("dev_absence_days", number=True)
+    "%resource.repeat(item).where(linkId='dev_absence_days').answer.value"
     """
     # Item ids match ID_PATTERN (letters, digits, _ . -): nothing to escape in the literal.
-    return f"%resource.repeat(item).where(linkId='{item_id}').answer.value.code.toInteger()"
+    answer = f"%resource.repeat(item).where(linkId='{item_id}').answer.value"
+    return answer if number else f"{answer}.code.toInteger()"
+
+
+def _answer(instrument: Instrument, item_id: str) -> str:
+    return answer_expression(item_id, instrument.scale(instrument.item(item_id).scale).is_number)
 
 
 def _number(x: float) -> str:
@@ -178,7 +186,7 @@ def scoring_variables(instrument: Instrument) -> list[tuple[str, str]]:
         name = names[d.id]
         parts = []
         for item in instrument.items_in(d.id):
-            raw = answer_expression(item.id)
+            raw = _answer(instrument, item.id)
             if item.reverse:
                 scale = instrument.scale(item.scale)
                 raw += f".select({scale.min + scale.max} - $this)"
@@ -232,7 +240,7 @@ def _red_flag_rules(instrument: Instrument) -> list[tuple[str, int | None, int |
 
 def _red_flag(instrument: Instrument) -> str:
     tests = [
-        f"{answer_expression(item)}.where($this {'>=' if lo is not None else '<='} "
+        f"{_answer(instrument, item)}.where($this {'>=' if lo is not None else '<='} "
         f"{lo if lo is not None else hi}).exists()"
         for item, lo, hi in _red_flag_rules(instrument)
     ]

@@ -100,6 +100,8 @@ def to_code_systems(
     other = other_lang(lang)
     out = []
     for scale in instrument.scales:
+        if scale.is_number:
+            continue  # a count has no codes
         concepts = [
             {
                 "extension": [{"url": ORDINAL_VALUE_URL, "valueDecimal": o.value}],
@@ -185,6 +187,7 @@ def to_value_sets(
             },
         }
         for scale in instrument.scales
+        if not scale.is_number  # a count has no codes
     ]
 
 
