@@ -50,6 +50,7 @@ from opsporing.fhir import (
     to_questionnaire,
     to_questionnaire_response,
 )
+from opsporing.fhir._common import MAX_VALUE_URL, MIN_VALUE_URL, UNIT_URL
 from opsporing.instruments import Instrument, build_instrument, get_instrument, list_instruments
 from opsporing.scoring import score_batch, score_form
 
@@ -118,7 +119,7 @@ def test_questionnaire_validates_and_mirrors_the_instrument(
     links = [i["linkId"] for i in every]
     assert len(links) == len(set(links))
     assert all(i["type"] in R4_ITEM_TYPES for i in every)
-    questions = [i for i in every if i["type"] == "choice"]
+    questions = [i for i in every if i["linkId"] in set(instrument.item_ids)]
     in_groups = [i.id for d in instrument.domains for i in instrument.items_in(d.id)]
     assert [i["linkId"] for i in questions] == (in_groups if grouped else list(instrument.item_ids))
     assert {i["linkId"] for i in questions} == set(instrument.item_ids)
@@ -127,6 +128,14 @@ def test_questionnaire_validates_and_mirrors_the_instrument(
         scale = instrument.scale(item.scale)
         assert qi["text"] == item.text.get(lang)  # type: ignore[arg-type]
         assert translations(qi["_text"]) == {other: item.text.get(other)}  # type: ignore[arg-type]
+        if scale.number is not None:  # a count: an integer item with its range and unit
+            assert qi["type"] == "integer" and "answerOption" not in qi
+            ext = {e["url"]: e for e in qi["extension"]}
+            assert ext[MIN_VALUE_URL]["valueInteger"] == scale.number.min
+            assert ext[MAX_VALUE_URL]["valueInteger"] == scale.number.max
+            assert ext[UNIT_URL]["valueCoding"]["display"] == scale.number.unit.get(lang)  # type: ignore[arg-type]
+            continue
+        assert qi["type"] == "choice"
         codings = [o["valueCoding"] for o in qi["answerOption"]]
         assert [c["code"] for c in codings] == [str(v) for v in scale.values]
         assert [c["extension"] for c in codings] == [
@@ -200,6 +209,31 @@ def test_round_trip_gives_the_same_form_and_scores(
     back = from_questionnaire_response(qr, instrument)
     assert back == {i: form.get(i) for i in instrument.item_ids}
     assert score_form(instrument, back).to_dict() == score_form(instrument, form).to_dict()
+
+
+def test_a_count_travels_as_a_valueinteger_and_nothing_else() -> None:
+    inst = get_instrument("opsporing.skole.7-10")
+    qr = to_questionnaire_response(inst, {"dev_absence_days": 14, "emo_sad": 2})
+    QuestionnaireResponse.model_validate(qr)
+    answers = {i["linkId"]: i["answer"][0] for g in qr["item"] for i in g["item"]}
+    assert answers["dev_absence_days"] == {"valueInteger": 14}
+    back = from_questionnaire_response(qr, inst)
+    assert (back["dev_absence_days"], back["emo_sad"]) == (14, 2)
+    with pytest.raises(ResponseValidationError) as exc:
+        to_questionnaire_response(inst, {"dev_absence_days": 66})
+    assert problems(exc) == {("dev_absence_days", "out_of_range")}
+    with pytest.raises(ResponseValidationError) as exc:
+        to_questionnaire_response(inst, {"dev_absence_days": 6.5})
+    assert problems(exc) == {("dev_absence_days", "out_of_range")}
+    coded = {
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": questionnaire_url(inst),
+        "status": "completed",
+        "item": [{"linkId": "dev_absence_days", "answer": [{"valueCoding": {"code": "6"}}]}],
+    }
+    with pytest.raises(ResponseValidationError) as exc:
+        from_questionnaire_response(coded, inst)
+    assert ("dev_absence_days", "wrong_type") in problems(exc)
 
 
 def test_response_answers_in_every_accepted_form() -> None:
