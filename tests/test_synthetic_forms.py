@@ -299,3 +299,15 @@ def test_oracle_quadrature_has_converged_with_numbers_and_unsure(
     monkeypatch.setattr(_oracle, "GRID", fine)
     monkeypatch.setattr(_oracle, "GRID_POINTS", len(fine))
     assert np.abs(oracle_proba(pop).to_numpy() - coarse).max() < 2e-3
+
+
+def test_the_shipped_form_examples_are_what_their_documented_function_writes(
+    tmp_path: Path,
+) -> None:
+    """The demo's example forms are reproducible from one documented call (issue 17)."""
+    from opsporing.examples import FORM_EXAMPLES, path, write_form_examples
+
+    written = write_form_examples(tmp_path)
+    assert sorted(p.name for p in written) == sorted(n for n, _ in FORM_EXAMPLES.values())
+    for again in written:
+        assert path(again.name).read_bytes() == again.read_bytes(), again.name

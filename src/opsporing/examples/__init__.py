@@ -31,6 +31,8 @@ from importlib import resources
 from pathlib import Path
 
 __all__ = [
+    "FORM_EXAMPLES",
+    "FORM_EXAMPLES_SEED",
     "OWN_DATA_CHILDREN",
     "OWN_DATA_SEED",
     "names",
@@ -70,6 +72,74 @@ def write_own_data_example(directory: str | Path) -> tuple[Path, Path]:
         screenings.replace(out / _SCREENINGS),
         outcomes.replace(out / _OUTCOMES),
     )
+
+
+#: The current forms' example files: instrument id -> (file name, form-id prefix).
+FORM_EXAMPLES: dict[str, tuple[str, str]] = {
+    "opsporing.dagtilbud.0-2": ("dagtilbud_0_2_forms.csv", "A"),
+    "opsporing.dagtilbud.3-5": ("dagtilbud_3_5_forms.csv", "B"),
+    "opsporing.skole.0-6": ("skole_0_6_forms.csv", "C"),
+    "opsporing.skole.7-10": ("skole_7_10_forms.csv", "E"),
+}
+#: The synthetic population the form examples are drawn from (4,000 children, wave 1).
+FORM_EXAMPLES_SEED = 20261203
+
+
+def write_form_examples(directory: str | Path) -> list[Path]:
+    """Write the current forms' example files again (the shipped files are exactly these).
+
+    Eight synthetic children per form, from wave 1 of 4,000 children (seed
+    :data:`FORM_EXAMPLES_SEED`): five complete forms without red flags or critical answers
+    at the 20th, 50th, 80th, 93rd and 99.5th percentile of the total, then one with a
+    critical answer but a green total, one with a domain that cannot be scored, and one
+    with a red flag. Run ``python -c "from opsporing.examples import write_form_examples;
+    write_form_examples('src/opsporing/examples')"`` after the forms or the synthetic model
+    change; a test checks the shipped files equal what this writes.
+    """
+    import numpy as np
+
+    from ..instruments import get_instrument
+    from ..scoring import score_batch
+    from ..synthetic import SyntheticConfig, generate
+
+    pop = generate(SyntheticConfig(n_children=4000, seed=FORM_EXAMPLES_SEED), progress=False)
+    written = []
+    for forms in pop.forms.values():
+        wave = forms[forms["wave"] == 1]
+        for inst_id, group in wave.groupby("instrument_id"):
+            if inst_id not in FORM_EXAMPLES:
+                continue
+            inst = get_instrument(str(inst_id))
+            g = group[["age_years", *inst.item_ids]].reset_index(drop=True)
+            sc = score_batch(inst, g)
+            order = np.argsort(np.nan_to_num(sc["score.total"].to_numpy(), nan=99), kind="stable")
+            clean = [
+                i
+                for i in order
+                if sc.at[i, "n_missing"] == 0
+                and not sc.at[i, "red_flag"]
+                and not sc.at[i, "critical"]
+            ]
+            typical = [clean[int(q * (len(clean) - 1))] for q in (0.2, 0.5, 0.8, 0.93, 0.995)]
+            critical = [
+                i
+                for i in order
+                if sc.at[i, "critical"]
+                and not sc.at[i, "red_flag"]
+                and sc.at[i, "band.total"] == "grøn"
+            ][:1]
+            unscored = ~sc[[c for c in sc.columns if c.startswith("scorable.")]].all(axis=1)
+            missing = [i for i in order if unscored[i] and not sc.at[i, "red_flag"]][:1]
+            flag = [i for i in range(len(g)) if sc.at[i, "red_flag"]][:1]
+            out = g.loc[typical + critical + missing + flag].reset_index(drop=True)
+            name, prefix = FORM_EXAMPLES[str(inst_id)]
+            out.insert(0, "form_id", [f"{prefix}{k + 1:03d}" for k in range(len(out))])
+            out["age_years"] = out["age_years"].round(1)
+            out["instrument_version"] = inst.version
+            target = Path(directory) / name
+            out.to_csv(target, index=False, float_format="%g")
+            written.append(target)
+    return sorted(written)
 
 
 def names() -> list[str]:
