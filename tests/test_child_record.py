@@ -170,12 +170,20 @@ def test_an_instrument_without_reliability_figures_is_named() -> None:
 def test_the_shipped_reliabilities_are_what_the_evaluation_tools_measure() -> None:
     """data/reliability.yaml says how it was measured; measuring again gives its figures."""
     from opsporing.evaluation import reliability_by_domain
+    from opsporing.instruments import current_forms
     from opsporing.scoring import score_batch
 
     table = shipped_reliability()
-    for inst, name in ((DAYCARE, "dagtilbud"), (SCHOOL, "skole")):
-        forms = pd.read_parquet(SYNTHETIC / f"forms_{name}.parquet").query("wave == 0")
-        items = forms[list(inst.item_ids)]
+    current = [
+        (inst, setting)
+        for (informant, setting), forms in current_forms().items()
+        if informant == "educator"
+        for inst in forms
+    ]
+    assert len(current) == 4
+    for inst, setting in current:
+        forms = pd.read_parquet(SYNTHETIC / f"forms_{setting}.parquet").query("wave == 0")
+        items = forms[forms["instrument_id"] == inst.id][list(inst.item_ids)]
         alpha = reliability_by_domain(inst, items).set_index("domain")["alpha"]
         scores = score_batch(inst, items)
         for domain, fig in table[inst.key].items():
