@@ -90,8 +90,9 @@ class ChildRecords:
     ``screenings`` are dicts of the stored screening and its decision (``screening_id``,
     ``form_id`` (the pseudonym), ``instrument``, ``age_years``, ``scores_json``,
     ``created_at``, ``chosen_step``, ``notify``, ``role``, ``professional_id``, ``reason``,
-    ``decision_json``), oldest first; erased ones are left out, as are erased plans and
-    reviews.
+    ``decision_json``), oldest first; those whose decision was erased are left out (as are
+    erased plans and reviews), and ``form_id``, ``age_years``, ``scores_json`` are ``None``
+    when the screening itself was not read or was erased.
     """
 
     child_ref: str
@@ -130,14 +131,18 @@ def _group(store: AuditLog, child_ref: str, records: Sequence[PersonalRecord]) -
         for row in clear:
             parts = sealed[int(row["screening_id"])]
             screening, decision = parts.get("screening"), parts.get("decision")
-            if screening is None or decision is None:
-                continue
+            if decision is None:
+                continue  # erased (or not asked for): the decision is what the row is about
             out.screenings.append(
                 row
                 | {
-                    "form_id": screening["form_id"],
-                    "age_years": screening["age_years"],
-                    "scores_json": json.dumps(screening["scores"], ensure_ascii=False),
+                    # None when the screening was not asked for, or was erased before its
+                    # decision (a shorter retention period).
+                    "form_id": screening["form_id"] if screening else None,
+                    "age_years": screening["age_years"] if screening else None,
+                    "scores_json": (
+                        json.dumps(screening["scores"], ensure_ascii=False) if screening else None
+                    ),
                     "reason": decision.get("reason"),
                     "decision_json": json.dumps(decision["decision"], ensure_ascii=False),
                 }

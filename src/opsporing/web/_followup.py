@@ -245,7 +245,7 @@ def _timeline_view(records: ChildRecords, lang: Language, today: date) -> dict[s
     for e in timeline_of(records):
         if e.kind == "screening":
             row = e.record
-            scores = json.loads(row["scores_json"])
+            scores = json.loads(row["scores_json"] or "{}")  # erased before its decision: {}
             record = json.loads(row["decision_json"])
             step = int(row["chosen_step"])
             move, move_kind = "", ""
@@ -322,7 +322,7 @@ def _plan_form_view(
     voc, cat = load_vocabulary(), load_catalogue()
     seen: list[str] = []
     for row in records.screenings:
-        for c in json.loads(row["scores_json"]).get("concerns") or []:
+        for c in json.loads(row["scores_json"] or "{}").get("concerns") or []:
             if c not in seen:
                 seen.append(c)
     latest_step = decisions[-1]["step"] if decisions else 1
