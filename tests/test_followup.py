@@ -298,8 +298,7 @@ def test_a_slipped_in_plan_row_is_found(store: AuditLog, clock: Clock) -> None:
             "INSERT INTO followups (kind, record_id, child_ref, unit, plan_id, decision_id,"
             " review_on, record, created_at) VALUES ('plan', ?, ?, 'skole-nord', ?, ?,"
             " ?, 999, 'x')",
-            (plan.plan_id, store.child_ref("B-1"), plan.plan_id, plan.decision_id,
-             plan.review_on),  # fmt: skip
+            (plan.plan_id, store.child_ref("B-1"), plan.plan_id, plan.decision_id, plan.review_on),
         )
     report = store.verify()
     assert not report.ok and "without the chain" in report.problem

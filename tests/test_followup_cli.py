@@ -13,7 +13,7 @@ from opsporing.cli import app
 from opsporing.followup import FollowUpPlan, record_plan
 from opsporing.web import AuditLog
 
-from .test_followup import R, Clock, decide
+from .test_followup import Clock, R, decide
 
 runner = CliRunner()
 

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from opsporing.followup import plans, reviews, set_unit
 from opsporing.web import AuditLog, create_app
 
-from .test_followup import R, Clock, decide
+from .test_followup import Clock, R, decide
 
 PASSWORD = "correct horse battery staple"
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -268,8 +268,7 @@ def test_a_review_with_a_cpr_number_is_refused_and_shown_masked(
     count = _written(store)
     r = nord.post(
         f"/plans/{plan.plan_id}/review",
-        data={"happened": "Far 010203-1234 ringede.", "outcome": "continues",
-              "purpose": "opsporing"},  # fmt: skip
+        data={"happened": "Far 010203-1234 ringede.", "outcome": "continues", "purpose": "opsporing"},
     )
     assert r.status_code == 422 and "010203-1234" not in r.text and "Far " in r.text
     assert reviews(store, R) == [] and _written(store) == count

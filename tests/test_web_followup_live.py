@@ -26,7 +26,7 @@ from opsporing.instruments import get_instrument
 from opsporing.web import AuditLog, add_user, create_app
 
 from . import test_web as _test_web  # noqa: F401 - imported first: test_web_live reuses it
-from .test_followup import R, Clock
+from .test_followup import Clock, R
 from .test_web_live import (
     CHROMIUM,
     CHROMIUM_FLAGS,
@@ -143,6 +143,7 @@ def test_one_child_from_a_yellow_screening_to_down_the_staircase(
             expect(due).to_contain_text("8 dage for sent")
             expect(due).not_to_contain_text(CHILD)
             page.screenshot(path=str(SHOTS / "3_start_page_no_purpose.png"), full_page=True)
+            _fits_a_phone(page, "3_start_page_no_purpose")
             page.locator("#due-purpose-select").select_option("opsporing")
             page.locator("#due-purpose button").click()
             expect(due).to_contain_text(CHILD)

@@ -6,6 +6,7 @@
                                               screening, its decision and the child's plans;
                                               printed or written, never sent
 ``figures --population N [--as-of DATE]``     the key figures of the follow-up process
+(each of the three also ``--user NAME --purpose CODE``)
 ``users unit NAME UNIT``                      put a user of the web form in a unit (a daycare
                                               or a school)
 

@@ -10,8 +10,8 @@ Routes (HTML, server-rendered, no JavaScript; the CSRF, Origin and login checks 
 ``POST /plans/{plan_id}/review``         record a review of an open plan (303 back, 422)
 ``GET  /screenings/{id}/draft``          a dialogue-based notification draft in an editable
                                          text area (never sent: the professional copies it)
-``GET  /api/v1/due``                     (JSON API, HTTP Basic) the user's unit's plans whose
-                                         review is overdue or due this week
+``GET  /api/v1/due?purpose=``            (JSON API, HTTP Basic) the user's unit's plans whose
+                                         review is overdue or due this week (a read, logged)
 
 Every page that shows a child's records asks first why the user looks (``?purpose=``, a
 code of ``protection.yaml``, as the receipt does) and opens them through the log's logged
