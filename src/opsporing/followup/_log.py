@@ -59,11 +59,14 @@ __all__ = [
 #: The kinds of personal record the follow-up process reads about a child.
 CHILD_KINDS = ("screening", "decision", "plan", "review")
 
-# Index rows whose sealed record was not erased by retention (``erasures``: clear).
-_LIVE = (
-    " f.record > COALESCE((SELECT MAX(e.up_to) FROM erasures AS e"
-    " WHERE e.child_ref = f.child_ref AND e.kind = f.kind), 0)"
-)
+
+
+def _live(alias: str) -> str:
+    """SQL: the index row ``alias`` points at a record retention has not erased (clear)."""
+    return (
+        f" {alias}.record > COALESCE((SELECT MAX(e.up_to) FROM erasures AS e"
+        f" WHERE e.child_ref = {alias}.child_ref AND e.kind = {alias}.kind), 0)"
+    )
 
 
 # --- units ---------------------------------------------------------------------------------------
@@ -333,7 +336,7 @@ def _plan_index(store: AuditLog, plan_id: str) -> dict[str, Any] | None:
         return None
     rows = store.query(
         "SELECT f.child_ref, f.unit, f.review_on FROM followups AS f"
-        f" WHERE f.kind = 'plan' AND f.record_id = ? AND {_LIVE}",
+        f" WHERE f.kind = 'plan' AND f.record_id = ? AND {_live('f')}",
         (plan_id,),
     )
     return rows[0] if rows else None
@@ -493,7 +496,7 @@ def due_index(store: AuditLog, unit: str, today: date) -> list[DueEntry]:
         " WHERE f.id IN (SELECT MAX(g.id) FROM followups AS g WHERE g.unit = ?"
         " GROUP BY g.plan_id)"
         " AND f.plan_id IN (SELECT p.plan_id FROM followups AS p WHERE p.kind = 'plan'"
-        f" AND p.unit = ? AND {_LIVE.replace('f.', 'p.')})",
+        f" AND p.unit = ? AND {_live('p')})",
         (unit, unit),
     )
     out = []
