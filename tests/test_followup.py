@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 
 from opsporing.decision import Decision, unavailable_suggestion
-from opsporing.errors import DataError, FollowUpError, UnitAccessError
+from opsporing.errors import DataError, FollowUpError, StorageError, UnitAccessError
 from opsporing.followup import (
     FollowUpPlan,
     Review,
     due,
+    due_index,
     key_figures,
     load_catalogue,
     notification_draft,
@@ -33,9 +34,11 @@ from opsporing.followup import (
 )
 from opsporing.followup._catalogue import _parse
 from opsporing.vocabulary import load_vocabulary
-from opsporing.web import AuditLog, Submission
+from opsporing.web import AuditLog, Reader, Submission
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
+#: Who reads in these tests, and why: every read of a child's records is logged with it.
+R = Reader("P-NORD", "skole", "opsporing", "cli")
 
 
 class Clock:
@@ -239,7 +242,7 @@ def test_an_edited_or_replaced_record_is_refused(store: AuditLog, clock: Clock) 
     with pytest.raises(FollowUpError, match="signature"):
         FollowUpPlan.from_dict(data)
     with pytest.raises(FollowUpError):
-        record_plan(store, forged, user_unit="skole-nord")
+        record_plan(store, forged, user_unit="skole-nord", reader=R)
 
 
 def test_an_escalation_names_its_new_decision(store: AuditLog, clock: Clock) -> None:
@@ -261,18 +264,23 @@ def test_an_escalation_names_its_new_decision(store: AuditLog, clock: Clock) -> 
 # --- the audit log -----------------------------------------------------------------------------------
 def test_plans_and_reviews_are_chained_and_append_only(store: AuditLog, clock: Clock) -> None:
     plan = make_plan(decide(store, clock, "B-1", 1), clock)
-    record_plan(store, plan, user_unit="skole-nord")
+    record_plan(store, plan, user_unit="skole-nord", reader=R)
     clock.advance(30)
     review = Review.make(plan, happened="Hun leger igen.", outcome="resolved", reviewed_by="P-NORD",
                          clock=clock)  # fmt: skip
-    record_review(store, review, user_unit="skole-nord")
-    assert plans(store) == [plan] and reviews(store) == [review]
+    record_review(store, review, user_unit="skole-nord", reader=R)
+    assert plans(store, R) == [plan] and reviews(store, R) == [review]
     assert store.verify().ok
     with sqlite3.connect(store.path) as con:
-        chained = con.execute("SELECT tbl FROM chain ORDER BY seq").fetchall()
-        assert [t for (t,) in chained][-2:] == ["followups", "followups"]
-        assert ("units",) in chained
-        for sql in ("UPDATE followups SET unit = 'x'", "DELETE FROM followups"):
+        chained = [t for (t,) in con.execute("SELECT tbl FROM chain ORDER BY seq")]
+        # Each plan and review: its sealed record and its index row, chained together.
+        assert chained.count("followups") == 2 and "units" in chained
+        at = [i for i, t in enumerate(chained) if t == "followups"]
+        assert all(chained[i - 1] == "records" for i in at)
+        kinds = [k for (k,) in con.execute("SELECT kind FROM records ORDER BY id")]
+        assert kinds[-2:] == ["plan", "review"]
+        for sql in ("UPDATE followups SET unit = 'x'", "DELETE FROM followups",
+                    "UPDATE records SET link = 'x' WHERE kind = 'plan'"):  # fmt: skip
             with pytest.raises(sqlite3.IntegrityError, match="append-only"):
                 con.execute(sql)
     # With file access: drop the trigger and edit the plan's review date. The chain finds it.
@@ -287,10 +295,10 @@ def test_a_slipped_in_plan_row_is_found(store: AuditLog, clock: Clock) -> None:
     plan = make_plan(decide(store, clock, "B-1", 1), clock)
     with sqlite3.connect(store.path) as con:
         con.execute(
-            "INSERT INTO followups (kind, record_id, child_id, unit, plan_id, decision_id,"
-            " review_on, record_json, created_at) VALUES ('plan', ?, 'B-1', 'skole-nord', ?, ?,"
-            " ?, ?, 'x')",
-            (plan.plan_id, plan.plan_id, plan.decision_id, plan.review_on, plan.to_json()),
+            "INSERT INTO followups (kind, record_id, child_ref, unit, plan_id, decision_id,"
+            " review_on, record, created_at) VALUES ('plan', ?, ?, 'skole-nord', ?, ?,"
+            " ?, 999, 'x')",
+            (plan.plan_id, store.child_ref("B-1"), plan.plan_id, plan.decision_id, plan.review_on),
         )
     report = store.verify()
     assert not report.ok and "without the chain" in report.problem
@@ -299,20 +307,23 @@ def test_a_slipped_in_plan_row_is_found(store: AuditLog, clock: Clock) -> None:
 def test_a_review_of_another_units_child_is_refused(store: AuditLog, clock: Clock) -> None:
     assert unit_of(store, "P-SYD") == "skole-syd"
     plan = make_plan(decide(store, clock, "B-1", 1), clock)
-    record_plan(store, plan, user_unit="skole-nord")
+    record_plan(store, plan, user_unit="skole-nord", reader=R)
     review = Review.make(plan, happened="Set fra syd.", outcome="resolved", reviewed_by="P-SYD")
-    count = store.head().count
+    count, reads = store.head().count, len(store.access_log(child="B-1"))
     with pytest.raises(UnitAccessError):
-        record_review(store, review, user_unit="skole-syd")
+        record_review(store, review, user_unit="skole-syd", reader=R)
     with pytest.raises(UnitAccessError):
-        record_review(store, review, user_unit=None)  # a user without a unit
+        record_review(store, review, user_unit=None, reader=R)  # a user without a unit
     # Nor a new plan for that child from the other unit.
     d = decide(store, clock, "B-1", 1, key="second")
     other = make_plan(d, clock, unit="skole-syd", created_by="P-SYD")
     with pytest.raises(UnitAccessError):
-        record_plan(store, other, user_unit="skole-syd")
-    assert store.head().count == count + 2  # the second screening and its decision only
-    assert reviews(store) == [] and plans(store) == [plan]
+        record_plan(store, other, user_unit="skole-syd", reader=R)
+    # The second screening and its decision with their three sealed records only: the
+    # refusals stored nothing, and read nothing (no access entry).
+    assert store.head().count == count + 5
+    assert len(store.access_log(child="B-1")) == reads
+    assert reviews(store, R) == [] and plans(store, R) == [plan]
 
 
 def test_a_plan_must_follow_a_stored_decision_about_the_same_child(
@@ -320,26 +331,26 @@ def test_a_plan_must_follow_a_stored_decision_about_the_same_child(
 ) -> None:
     d = decide(store, clock, "B-1", 1)
     with pytest.raises(FollowUpError, match="child_id"):
-        record_plan(store, make_plan(d, clock, child="B-2"), user_unit="skole-nord")
+        record_plan(store, make_plan(d, clock, child="B-2"), user_unit="skole-nord", reader=R)
     with pytest.raises(UnitAccessError):
-        record_plan(store, make_plan(d, clock), user_unit="skole-syd")
+        record_plan(store, make_plan(d, clock), user_unit="skole-syd", reader=R)
     unstored = Decision.record(
         unavailable_suggestion(), professional_role="skole", professional_id="P-1",
         chosen_step=1, reason="r", clock=clock,
     ).to_dict()  # fmt: skip
     with pytest.raises(FollowUpError, match="decision_id"):
-        record_plan(store, make_plan(unstored, clock), user_unit="skole-nord")
+        record_plan(store, make_plan(unstored, clock), user_unit="skole-nord", reader=R)
 
 
 def test_a_closed_plan_takes_no_more_reviews(store: AuditLog, clock: Clock) -> None:
     plan = make_plan(decide(store, clock, "B-1", 1), clock)
-    record_plan(store, plan, user_unit="skole-nord")
+    record_plan(store, plan, user_unit="skole-nord", reader=R)
     first = Review.make(plan, happened="Løst.", outcome="resolved", reviewed_by="P-NORD")
-    record_review(store, first, user_unit="skole-nord")
+    record_review(store, first, user_unit="skole-nord", reader=R)
     again = Review.make(plan, happened="Igen.", outcome="continues", reviewed_by="P-NORD",
                         clock=lambda: T0 + timedelta(days=1))  # fmt: skip
     with pytest.raises(FollowUpError, match="closed"):
-        record_review(store, again, user_unit="skole-nord")
+        record_review(store, again, user_unit="skole-nord", reader=R)
 
 
 # --- what is due -------------------------------------------------------------------------------------
@@ -349,45 +360,45 @@ def test_due_lists_overdue_and_this_weeks_plans_of_the_unit(store: AuditLog, clo
     for child, step in (("B-0", 0), ("B-1", 1), ("B-2", 2)):
         made[child] = make_plan(decide(store, clock, child, step), clock, child=child,
                                 actions=["s1.parent_talk"])  # fmt: skip
-        record_plan(store, made[child], user_unit="skole-nord")
-    assert due(store, "skole-nord", date(2026, 1, 12)) == []
-    week = due(store, "skole-nord", date(2026, 1, 19))  # Monday: B-0 due today
+        record_plan(store, made[child], user_unit="skole-nord", reader=R)
+    assert due(store, "skole-nord", date(2026, 1, 12), R) == []
+    week = due(store, "skole-nord", date(2026, 1, 19), R)  # Monday: B-0 due today
     assert [(d.plan.child_id, d.status, d.days) for d in week] == [("B-0", "due", 0)]
-    later = due(store, "skole-nord", date(2026, 2, 12))  # Thursday; B-1 due Monday 16 Feb? no
+    later = due(store, "skole-nord", date(2026, 2, 12), R)  # Thursday; B-1 due Monday 16 Feb? no
     assert [(d.plan.child_id, d.status, d.days) for d in later] == [("B-0", "overdue", 24)]
-    sunday = due(store, "skole-nord", date(2026, 2, 15))
+    sunday = due(store, "skole-nord", date(2026, 2, 15), R)
     assert [d.plan.child_id for d in sunday] == ["B-0"]
-    monday = due(store, "skole-nord", date(2026, 2, 16))
+    monday = due(store, "skole-nord", date(2026, 2, 16), R)
     assert [(d.plan.child_id, d.status) for d in monday] == [("B-0", "overdue"), ("B-1", "due")]
-    assert due(store, "skole-syd", date(2026, 2, 16)) == []  # another unit sees none
+    assert due(store, "skole-syd", date(2026, 2, 16), R) == []  # another unit sees none
     # A "continues" review puts the plan on the list again a step's interval later.
     clock.now = datetime(2026, 2, 16, 10, tzinfo=UTC)
     r = Review.make(made["B-0"], happened="Bedre, men ikke godt.", outcome="continues",
                     reviewed_by="P-NORD", clock=clock)  # fmt: skip
-    record_review(store, r, user_unit="skole-nord")
-    assert [d.plan.child_id for d in due(store, "skole-nord", date(2026, 2, 16))] == ["B-1"]
-    again = due(store, "skole-nord", date(2026, 3, 2))  # 16 Feb + 14 days
+    record_review(store, r, user_unit="skole-nord", reader=R)
+    assert [d.plan.child_id for d in due(store, "skole-nord", date(2026, 2, 16), R)] == ["B-1"]
+    again = due(store, "skole-nord", date(2026, 3, 2), R)  # 16 Feb + 14 days
     assert [(d.plan.child_id, d.status) for d in again][:2] == [("B-1", "overdue"), ("B-0", "due")]
     with pytest.raises(FollowUpError, match="unit"):
-        due(store, "../etc", date(2026, 3, 2))
+        due(store, "../etc", date(2026, 3, 2), R)
 
 
 def test_timeline_orders_screenings_plans_and_reviews(store: AuditLog, clock: Clock) -> None:
     plan = make_plan(decide(store, clock, "B-1", 1), clock)
-    record_plan(store, plan, user_unit="skole-nord")
+    record_plan(store, plan, user_unit="skole-nord", reader=R)
     clock.advance(50)
     new = decide(store, clock, "B-1", 2, notify=True)
     clock.advance(0.01)
     r = Review.make(plan, happened="Værre.", outcome="escalates", reviewed_by="P-NORD",
                     new_decision=new, clock=clock)  # fmt: skip
-    record_review(store, r, user_unit="skole-nord")
-    assert [e.kind for e in timeline(store, "B-1")] == ["screening", "plan", "screening", "review"]
-    assert timeline(store, "B-9") == []
+    record_review(store, r, user_unit="skole-nord", reader=R)
+    assert [e.kind for e in timeline(store, "B-1", R)] == ["screening", "plan", "screening", "review"]
+    assert timeline(store, "B-9", R) == []
 
 
 # --- the notification draft -----------------------------------------------------------------------
 def _row(store: AuditLog, child: str) -> dict[str, Any]:
-    return [e.record for e in timeline(store, child) if e.kind == "screening"][-1]  # type: ignore[no-any-return]
+    return [e.record for e in timeline(store, child, R) if e.kind == "screening"][-1]  # type: ignore[no-any-return]
 
 
 def test_a_draft_is_dialogue_based_with_the_parents_view(store: AuditLog, clock: Clock) -> None:
@@ -449,14 +460,14 @@ def _generate_year(store: AuditLog, clock: Clock, seed: int) -> dict[str, list[A
             if concern and rng.integers(0, 3) > 0:
                 clock.advance(float(rng.integers(1, 20)))
                 plan = make_plan(d, clock, child=child, actions=["s1.parent_talk"])
-                record_plan(store, plan, user_unit="skole-nord")
+                record_plan(store, plan, user_unit="skole-nord", reader=R)
                 made, reviewed = clock.now, None
                 if rng.integers(0, 4) > 0:
                     clock.advance(float(rng.integers(10, 80)))
                     outcome = "continues" if k < len(steps) - 1 else "resolved"
                     r = Review.make(plan, happened="Set igen.", outcome=outcome,
                                     reviewed_by="P-NORD", clock=clock)  # fmt: skip
-                    record_review(store, r, user_unit="skole-nord")
+                    record_review(store, r, user_unit="skole-nord", reader=R)
                     reviewed = clock.now
                 facts["plans"].append((child, made, date.fromisoformat(plan.review_on), reviewed))
             clock.advance(float(rng.integers(20, 60)))
@@ -477,7 +488,7 @@ def test_key_figures_of_a_generated_year_equal_a_hand_count(
     year: tuple[AuditLog, dict[str, list[Any]]], as_of: date
 ) -> None:
     store, facts = year
-    figures = key_figures(store, 9048, as_of=as_of)
+    figures = key_figures(store, 9048, R, as_of=as_of)
     # The hand count, from the events as generated (not from the store).
     seen = [(c, t, s) for c, t, s in facts["decisions"] if t.date() <= as_of]
     steps: dict[str, list[int]] = {}
@@ -514,15 +525,115 @@ def test_key_figures_of_a_generated_year_equal_a_hand_count(
 def test_key_figures_refuse_a_bad_population(store: AuditLog) -> None:
     for bad in (0, -5, 2.5, True, "9048"):
         with pytest.raises(FollowUpError, match="population"):
-            key_figures(store, bad)  # type: ignore[arg-type]
+            key_figures(store, bad, R)  # type: ignore[arg-type]
 
 
-def test_record_json_is_the_signed_record(store: AuditLog, clock: Clock) -> None:
-    plan = make_plan(decide(store, clock, "B-1", 1), clock)
-    record_plan(store, plan, user_unit="skole-nord")
+def test_a_plan_is_sealed_and_only_its_index_is_in_clear(store: AuditLog, clock: Clock) -> None:
+    # (The test's own idempotency keys hold the pseudonym: this one does not.)
+    plan = make_plan(decide(store, clock, "B-1", 1, key="token-1"), clock,
+                     parents_view="Mor siger, at Ida græder om aftenen.",
+                     child_view="Jeg er ked af det i frikvarteret.")  # fmt: skip
+    record_plan(store, plan, user_unit="skole-nord", reader=R)
+    clock.advance(50)
+    review = Review.make(plan, happened="Far fortæller om søvnløse nætter.", outcome="continues",
+                         reviewed_by="P-NORD", clock=clock)  # fmt: skip
+    record_review(store, review, user_unit="skole-nord", reader=R)
+    # The bytes of the database (and its write-ahead log, and every file beside it).
+    raw = b"".join(p.read_bytes() for p in store.path.parent.iterdir() if p.is_file())
+    for secret in ("Ida græder", "ked af det i frikvarteret", "søvnløse nætter", "B-1",
+                   "s1.parent_talk", "social.isolation"):  # fmt: skip
+        assert secret.encode() not in raw, secret
     with sqlite3.connect(store.path) as con:
-        (text,) = con.execute("SELECT record_json FROM followups").fetchone()
-    assert FollowUpPlan.from_dict(json.loads(text)) == plan
+        con.row_factory = sqlite3.Row
+        rows = [dict(r) for r in con.execute("SELECT * FROM followups ORDER BY id")]
+    assert set(rows[0]) == {"id", "kind", "record_id", "child_ref", "unit", "plan_id",
+                            "decision_id", "review_on", "record", "created_at"}  # fmt: skip
+    assert rows[0]["child_ref"] == store.child_ref("B-1") != "B-1"
+    assert (rows[0]["review_on"], rows[1]["review_on"]) == (
+        plan.review_on, (T0.date() + timedelta(days=50 + review_days(1))).isoformat()
+    )  # a "continues" review: the plan's next date
+    # The sealed record opens (logged) to exactly the signed plan.
+    [opened] = store.read_child("B-1", R, kinds=("plan",))
+    assert opened.record_id == rows[0]["record"]
+    assert opened.content is not None and FollowUpPlan.from_dict(opened.content) == plan
+    with pytest.raises(StorageError, match="append_record"):
+        store.append_row("followups", {k: rows[0][k] for k in
+                                       ("kind", "record_id", "unit", "plan_id", "decision_id",
+                                        "review_on")})  # fmt: skip
+
+
+def test_every_read_of_plans_is_in_the_access_log(store: AuditLog, clock: Clock) -> None:
+    plan = make_plan(decide(store, clock, "B-1", 1), clock)
+    record_plan(store, plan, user_unit="skole-nord", reader=R)
+    before = len(store.access_log(child="B-1"))
+    assert before == 1  # recording the plan opened the child's decisions, with R's purpose
+    why = Reader("P-NORD", "skole", "faglig_vurdering", "web")
+    assert [e.kind for e in timeline(store, "B-1", why)] == ["screening", "plan"]
+    clock.advance(45)
+    assert [d.plan for d in due(store, "skole-nord", clock().date(), why)] == [plan]
+    entries = store.access_log(child="B-1")[before:]
+    assert [(e.user, e.purpose, e.channel) for e in entries] == [
+        ("P-NORD", "faglig_vurdering", "web")
+    ] * 2
+    assert entries[0].what == ("decision:*", "plan:*", "review:*", "screening:*")
+    assert entries[1].what == ("plan:*",)
+    # The clear index alone tells what is due, and reads (and logs) nothing.
+    [entry] = due_index(store, "skole-nord", clock().date())
+    assert (entry.plan_id, entry.status) == (plan.plan_id, "overdue")
+    assert len(store.access_log(child="B-1")) == before + 2
+
+
+def test_retention_erases_plans_and_reviews_and_the_chain_still_verifies(
+    store: AuditLog, clock: Clock
+) -> None:
+    from opsporing.web import protection_policy
+    from opsporing.web._retention import run_retention
+
+    plan = make_plan(decide(store, clock, "B-1", 1), clock)
+    record_plan(store, plan, user_unit="skole-nord", reader=R)
+    clock.advance(10)
+    review = Review.make(plan, happened="Bedre.", outcome="continues", reviewed_by="P-NORD",
+                         clock=clock)  # fmt: skip
+    record_review(store, review, user_unit="skole-nord", reader=R)
+    days = protection_policy().retention_days
+    assert days["plan"] == days["review"]  # below: the plan expires 10 days before its review
+    clock.now = T0 + timedelta(days=days["plan"] - 1)
+    assert not {"plan", "review"} & set(run_retention(store, clock=clock).by_kind())
+    clock.now = T0 + timedelta(days=days["plan"], seconds=1)
+    assert run_retention(store, clock=clock).by_kind().get("plan") == 1
+    assert [r.kind for r in store.read_child("B-1", R) if not r.erased] == ["review"]
+    clock.now = T0 + timedelta(days=days["review"] + 10, seconds=1)
+    assert run_retention(store, clock=clock).by_kind() == {"review": 1}
+    assert store.verify().ok
+    erased = store.read_child("B-1", R, kinds=("plan", "review"))
+    assert [(r.kind, r.erased) for r in erased] == [("plan", True), ("review", True)]
+    # Erased plans are neither shown nor due any more; the index rows stay (chained).
+    assert plans(store, R) == [] and reviews(store, R) == []
+    assert due_index(store, "skole-nord", clock().date()) == []
+    assert timeline(store, "B-1", R) == []
+    with sqlite3.connect(store.path) as con:
+        assert con.execute("SELECT COUNT(*) FROM followups").fetchone()[0] == 2
+
+
+def test_the_insight_export_includes_plans_and_reviews(store: AuditLog, clock: Clock) -> None:
+    from opsporing.web._export import insight, insight_html
+
+    plan = make_plan(decide(store, clock, "B-1", 1), clock)
+    record_plan(store, plan, user_unit="skole-nord", reader=R)
+    review = Review.make(plan, happened="Hun leger igen.", outcome="resolved",
+                         reviewed_by="P-NORD", clock=clock)  # fmt: skip
+    record_review(store, review, user_unit="skole-nord", reader=R)
+    decide(store, clock, "B-2", 1)
+    data = insight(store, "B-1", Reader("A-1", "admin", "foraeldres_indsigt", "cli"))
+    assert list(data["by_kind"]) == ["screening", "suggestion", "decision", "plan", "review"]
+    [p] = [r for r in data["records"] if r["kind"] == "plan"]
+    assert FollowUpPlan.from_dict(p["content"]) == plan
+    html = insight_html(data)
+    for shown in ("Opfølgningsplaner", "Vi kan også mærke det derhjemme.",
+                  "Jeg har ikke nogen at lege med.", "Samtale med forældrene om bekymringen",
+                  "Hun leger igen.", "Opfølgninger"):  # fmt: skip
+        assert shown in html, shown
+    assert "B-2" not in html
 
 
 def test_before_any_plan_a_child_belongs_to_the_unit_that_screened_it(
@@ -534,9 +645,9 @@ def test_before_any_plan_a_child_belongs_to_the_unit_that_screened_it(
     assert child_units(store, "B-1") == {"skole-nord"}
     other = make_plan(d, clock, unit="skole-syd", created_by="P-SYD")
     with pytest.raises(UnitAccessError):
-        record_plan(store, other, user_unit="skole-syd")
-    assert plans(store) == []
-    record_plan(store, make_plan(d, clock), user_unit="skole-nord")
+        record_plan(store, other, user_unit="skole-syd", reader=R)
+    assert plans(store, R) == []
+    record_plan(store, make_plan(d, clock), user_unit="skole-nord", reader=R)
     assert child_units(store, "B-9") == set()
 
 

@@ -829,9 +829,10 @@ def test_the_receipt_says_when_in_the_page_language_and_danish_time(client: Test
     _, r = _decide(client)
     assert r.status_code == 303
     stamp = NOW.isoformat(timespec="microseconds")  # 08:00 UTC = 09:00 in Copenhagen (CET)
-    da = client.get("/screenings/1?lang=da").text
+    # The receipt asks why first (issue 18): the purpose of the receipt after recording.
+    da = client.get("/screenings/1?lang=da&purpose=opsporing").text
     assert f'<time datetime="{stamp}">23. november 2026 09.00</time>' in da
-    en = client.get("/screenings/1?lang=en").text
+    en = client.get("/screenings/1?lang=en&purpose=opsporing").text
     assert f'<time datetime="{stamp}">23 November 2026, 09:00</time>' in en
 
 

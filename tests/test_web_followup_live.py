@@ -26,7 +26,7 @@ from opsporing.instruments import get_instrument
 from opsporing.web import AuditLog, add_user, create_app
 
 from . import test_web as _test_web  # noqa: F401 - imported first: test_web_live reuses it
-from .test_followup import Clock
+from .test_followup import Clock, R
 from .test_web_live import (
     CHROMIUM,
     CHROMIUM_FLAGS,
@@ -134,12 +134,19 @@ def test_one_child_from_a_yellow_screening_to_down_the_staircase(
             expect(plan_item).to_contain_text("16.02.2026")  # 42 days by step 1
             page.screenshot(path=str(SHOTS / "2_child_with_plan.png"), full_page=True)
 
-            # 3. Fifty days later the review is overdue: on the start page of the unit.
+            # 3. Fifty days later the review is overdue: on the start page of the unit, first
+            # as the clear index has it (no child), then, with a purpose, who it is (logged).
             clock.advance(50)
             page.goto(f"{server.url}/")
             due = page.locator("#due")
-            expect(due).to_contain_text(CHILD)
             expect(due).to_contain_text("Overskredet")
+            expect(due).to_contain_text("8 dage for sent")
+            expect(due).not_to_contain_text(CHILD)
+            page.screenshot(path=str(SHOTS / "3_start_page_no_purpose.png"), full_page=True)
+            _fits_a_phone(page, "3_start_page_no_purpose")
+            page.locator("#due-purpose-select").select_option("opsporing")
+            page.locator("#due-purpose button").click()
+            expect(due).to_contain_text(CHILD)
             expect(due).to_contain_text("8 dage for sent")
             page.screenshot(path=str(SHOTS / "3_start_page_overdue.png"), full_page=True)
             _fits_a_phone(page, "3_start_page_overdue")
@@ -182,18 +189,24 @@ def test_one_child_from_a_yellow_screening_to_down_the_staircase(
             expect(page.locator(".move-down")).to_have_text("Ned ad trappen: trin 2 → 1")
             page.screenshot(path=str(SHOTS / "6_child_down_the_staircase.png"), full_page=True)
             _fits_a_phone(page, "6_child_down_the_staircase")
-            page.goto(f"{server.url}/children/{CHILD}?lang=en")
+            page.goto(f"{server.url}/children/{CHILD}?lang=en")  # asks why first
+            page.locator("#purpose").select_option("faglig_vurdering")
+            page.get_by_role("button", name="Show").click()
             expect(page.locator(".move-down")).to_have_text("Down the staircase: step 2 → 1")
         finally:
             browser.close()
 
     store = AuditLog(db)
     assert store.verify().ok
-    [plan] = plans(store)
-    [review] = reviews(store)
+    [plan] = plans(store, R)
+    [review] = reviews(store, R)
     assert (plan.child_id, plan.decision_step, review.outcome) == (CHILD, 1, "escalates")
     assert review.new_decision_id is not None and not review.on_time
-    figures = key_figures(store, 9048)
+    reads = store.access_log(child=CHILD)
+    assert {(e.user, e.purpose) for e in reads} >= {
+        (USER, "opsporing"), (USER, "faglig_vurdering"),
+    }  # fmt: skip
+    figures = key_figures(store, 9048, R)
     assert (figures.escalations, figures.de_escalations) == (1, 1)
     assert figures.children_by_step[1] == 1 and figures.plans_reviewed_on_time == 0
     assert (SHOTS / "6_child_down_the_staircase_390px.png").stat().st_size > 5_000

@@ -6,9 +6,12 @@ with the parents and the child and a date to look again (:class:`FollowUpPlan`),
 (:class:`Review`: resolved, continues, or escalates to a new decision), and when the concern
 is serious drafts the notification in dialogue with the parents (:func:`notification_draft`)
 unless that would put the child at risk. Plans and reviews are signed like decisions and
-stored append-only in the web form's hash-chained audit log (:func:`record_plan`,
-:func:`record_review`); :func:`due` lists what a unit must look at this week and
-:func:`key_figures` sums the process up for a municipality.
+stored append-only in the web form's hash-chained audit log as sealed personal records of
+kinds ``plan`` and ``review`` (:func:`record_plan`, :func:`record_review`), with a clear,
+non-personal index for the due list; every read of a child's records goes through the log's
+access-logged read with a purpose (a :class:`~opsporing.web.Reader`). :func:`due` lists
+what a unit must look at this week and :func:`key_figures` sums the process up for a
+municipality.
 
 Policy is data: the catalogue of step-1 and step-2 measures, the review interval by step and
 the red flags for which the parents are not told first live in
@@ -33,17 +36,21 @@ from ._catalogue import (
 from ._draft import NotificationDraft, notification_draft
 from ._figures import KeyFigures, key_figures
 from ._log import (
+    ChildRecords,
+    DueEntry,
     DueItem,
     TimelineEntry,
+    child_records,
     child_units,
-    decision_row,
     due,
+    due_index,
     find_plan,
     next_review,
     plans,
     record_plan,
     record_review,
     reviews,
+    screening_records,
     set_unit,
     timeline,
     unit_of,
@@ -54,6 +61,8 @@ __all__ = [
     "MAX_TEXT",
     "OUTCOMES",
     "Catalogue",
+    "ChildRecords",
+    "DueEntry",
     "DueItem",
     "FollowUpPlan",
     "KeyFigures",
@@ -61,10 +70,11 @@ __all__ = [
     "NotificationDraft",
     "Review",
     "TimelineEntry",
+    "child_records",
     "child_units",
-    "decision_row",
     "default_review_date",
     "due",
+    "due_index",
     "find_plan",
     "key_figures",
     "load_catalogue",
@@ -75,6 +85,7 @@ __all__ = [
     "record_review",
     "review_days",
     "reviews",
+    "screening_records",
     "set_unit",
     "timeline",
     "unit_of",

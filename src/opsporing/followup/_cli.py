@@ -6,10 +6,15 @@
                                               screening, its decision and the child's plans;
                                               printed or written, never sent
 ``figures --population N [--as-of DATE]``     the key figures of the follow-up process
+(each of the three also ``--user NAME --purpose CODE``)
 ``users unit NAME UNIT``                      put a user of the web form in a unit (a daycare
                                               or a school)
 
-Every verb takes ``--db`` (default ``opsporing-audit.sqlite``). Errors: one line, status 2.
+``due``, ``draft`` and ``figures`` read children's records: like ``opsporing export`` they
+take ``--user`` (an active user of the web form) and ``--purpose`` (a code of
+``protection.yaml``), and every child's read is in the access log
+(``opsporing audit access``). Every verb takes ``--db`` (default ``opsporing-audit.sqlite``).
+Errors: one line, status 2.
 """
 
 from __future__ import annotations
@@ -24,12 +29,17 @@ import typer
 from ..errors import OpsporingError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..web._records import Reader
     from ..web._store import AuditLog
 
 __all__ = ["register"]
 
 _DB = Annotated[Path, typer.Option(help="The SQLite audit log of the web form.")]
 _DEFAULT_DB = Path("opsporing-audit.sqlite")
+_USER = Annotated[str, typer.Option(help="Who reads: an active user of the web form.")]
+_PURPOSE = Annotated[
+    str, typer.Option(help="Why: a purpose code of protection.yaml, e.g. opsporing.")
+]
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -47,6 +57,17 @@ def _store(db: Path) -> AuditLog:
     return store
 
 
+def _reader(store: AuditLog, user: str, purpose: str) -> Reader:
+    """The reader the access log records (the one rule of ``opsporing export`` too)."""
+    from ..web._records import Reader
+
+    who = store.user(user)
+    if who is None or not who.active:
+        _fail(f"user = {user[:64]!r}: expected an active user (opsporing users list)")
+        raise AssertionError  # unreachable: _fail exits
+    return Reader(who.name, who.role, purpose, "cli")
+
+
 def _day(value: str | None, field: str) -> date:
     if value is None:
         return datetime.now(UTC).date()
@@ -59,6 +80,8 @@ def _day(value: str | None, field: str) -> date:
 
 def due_command(
     unit: Annotated[str, typer.Option(help="The daycare or school.")],
+    user: _USER,
+    purpose: _PURPOSE,
     db: _DB = _DEFAULT_DB,
     today: Annotated[str | None, typer.Option(help="Today (YYYY-MM-DD); default today.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
@@ -68,7 +91,8 @@ def due_command(
 
     day = _day(today, "today")
     try:
-        items = due(_store(db), unit, day)
+        store = _store(db)
+        items = due(store, unit, day, _reader(store, user, purpose))
     except OpsporingError as exc:
         _fail(str(exc))
         return
@@ -89,23 +113,24 @@ def due_command(
 
 def draft_command(
     screening: Annotated[int, typer.Argument(help="The stored screening's number.")],
+    user: _USER,
+    purpose: _PURPOSE,
     db: _DB = _DEFAULT_DB,
     out: Annotated[Path | None, typer.Option(help="Write the draft here (else stdout).")] = None,
 ) -> None:
     """A Danish notification draft to edit; the library never sends it."""
     from ._draft import notification_draft
-    from ._log import plans, reviews
+    from ._log import screening_records
 
     try:
         store = _store(db)
-        row = store.get(screening)
-        if row is None:
-            _fail(f"screening = {screening}: expected a stored screening's number")
+        reader = _reader(store, user, purpose)
+        found = screening_records(store, screening, reader) if 0 < screening < 2**63 else None
+        if found is None:
+            _fail(f"screening = {screening}: expected a stored (not erased) screening's number")
             return
-        child = str(row["form_id"])
-        draft = notification_draft(
-            row, plans(store, child_id=child), reviews(store, child_id=child)
-        )
+        row, records = found
+        draft = notification_draft(row, records.plans, records.reviews)
     except OpsporingError as exc:
         _fail(str(exc))
         return
@@ -122,6 +147,8 @@ def draft_command(
 
 def figures_command(
     population: Annotated[int, typer.Option(help="Children aged 0-17 in the municipality.")],
+    user: _USER,
+    purpose: _PURPOSE,
     db: _DB = _DEFAULT_DB,
     as_of: Annotated[str | None, typer.Option(help="Up to this day (YYYY-MM-DD).")] = None,
 ) -> None:
@@ -130,7 +157,8 @@ def figures_command(
 
     day = _day(as_of, "as_of") if as_of is not None else None
     try:
-        figures = key_figures(_store(db), population, as_of=day)
+        store = _store(db)
+        figures = key_figures(store, population, _reader(store, user, purpose), as_of=day)
     except OpsporingError as exc:
         _fail(str(exc))
         return

@@ -13,11 +13,17 @@ step; seed 002/004 set movement *down* the staircase as the goal):
 * **escalations and de-escalations**: between a child's consecutive decisions, a higher
   step is an escalation, a lower one a de-escalation.
 
+The steps are clear columns of the log; whether a screening showed a concern, and the plans
+and reviews, are sealed personal records: they are opened through the logged read with the
+``reader``'s purpose (one access entry per child). A record erased by retention no longer
+counts.
+
 Examples
 --------
 >>> import tempfile, pathlib
->>> from opsporing.web import AuditLog
->>> figures = key_figures(AuditLog(pathlib.Path(tempfile.mkdtemp()) / "a.sqlite"), 9048)
+>>> from opsporing.web import AuditLog, Reader
+>>> reader = Reader("A-1", "admin", "tilsyn", "cli")
+>>> figures = key_figures(AuditLog(pathlib.Path(tempfile.mkdtemp()) / "a.sqlite"), 9048, reader)
 >>> figures.children_with_decision, figures.share_reviewed_on_time
 (0, None)
 """
@@ -34,9 +40,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import FollowUpError, Problem
 from ..vocabulary import load_vocabulary
-from ._log import plans, reviews
+from ._log import _read
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..web._records import Reader
     from ..web._store import AuditLog
 
 __all__ = ["KeyFigures", "key_figures"]
@@ -65,7 +72,8 @@ class KeyFigures:
 
 
 def _has_concern(row: dict[str, Any]) -> bool:
-    scores = json.loads(str(row["scores_json"]))
+    # An erased screening (no scores left) counts by its step, a clear column.
+    scores = json.loads(str(row["scores_json"])) if row["scores_json"] is not None else {}
     return bool(
         scores.get("concerns")
         or scores.get("red_flags")
@@ -100,7 +108,9 @@ def _moment(iso: str) -> datetime:
     return datetime.fromisoformat(iso)
 
 
-def key_figures(store: AuditLog, population: int, *, as_of: date | None = None) -> KeyFigures:
+def key_figures(
+    store: AuditLog, population: int, reader: Reader, *, as_of: date | None = None
+) -> KeyFigures:
     """The key figures of every record in ``store`` up to the end of ``as_of``.
 
     Parameters
@@ -108,6 +118,8 @@ def key_figures(store: AuditLog, population: int, *, as_of: date | None = None) 
     store : AuditLog
     population : int
         Children aged 0-17 in the municipality (the denominator per 1,000).
+    reader : Reader
+        Who computes the figures, and why (every child's read is logged).
     as_of : date, optional
         Count records made on or before this day (default: every record; plans due by
         today are then those with a review date up to the latest record's day).
@@ -120,10 +132,20 @@ def key_figures(store: AuditLog, population: int, *, as_of: date | None = None) 
     if isinstance(population, bool) or not isinstance(population, int) or population <= 0:
         raise FollowUpError(Problem("population", population, "a positive number of children"))
     rows = store.query(
-        "SELECT s.form_id, s.scores_json, s.created_at, d.chosen_step"
+        "SELECT s.id AS screening_id, s.form_id, s.created_at, d.chosen_step"
         " FROM screenings AS s JOIN decisions AS d ON d.screening_id = s.id ORDER BY s.id"
     )
-    all_plans, all_reviews = plans(store), reviews(store)
+    refs = sorted({str(r["form_id"]) for r in rows} | {
+        str(r["child_ref"]) for r in store.query("SELECT DISTINCT child_ref FROM followups")
+    })  # fmt: skip
+    scores: dict[int, str] = {}
+    all_plans, all_reviews = [], []
+    for ref in refs:
+        opened = _read(store, ref, reader, ("screening", "decision", "plan", "review"))
+        scores.update({int(r["screening_id"]): str(r["scores_json"]) for r in opened.screenings})
+        all_plans += opened.plans
+        all_reviews += opened.reviews
+    rows = [r | {"scores_json": scores.get(int(r["screening_id"]))} for r in rows]
     if as_of is None:
         days = [r["created_at"][:10] for r in rows] + [p.created_at[:10] for p in all_plans]
         days += [r.reviewed_at[:10] for r in all_reviews]
@@ -162,7 +184,7 @@ def key_figures(store: AuditLog, population: int, *, as_of: date | None = None) 
 
     first_plan: dict[str, str] = {}
     for p in sorted(all_plans, key=lambda p: p.created_at):
-        first_plan.setdefault(p.child_id, p.created_at)
+        first_plan.setdefault(store.child_ref(p.child_id), p.created_at)  # as form_id
     waits = [
         (_moment(first_plan[c]) - _moment(first_concern[c])).total_seconds() / 86400
         for c in first_concern

@@ -17,7 +17,8 @@ Routes (JSON in, JSON out; the OpenAPI document at ``/api/v1/openapi.json``):
                                   (a code of ``protection.yaml``) is required and the read
                                   is logged with it
 ``GET  /api/v1/due``              the user's unit's follow-up plans whose review is overdue
-                                  or due this week (:mod:`._followup`)
+                                  or due this week; ``?purpose=`` required, each due child's
+                                  read logged with it (:mod:`._followup`)
 
 **Who**: the web form's users (``opsporing users add``) over HTTP Basic, checked by
 :func:`._auth.authenticate` and the same login throttle (429 after too many failures for

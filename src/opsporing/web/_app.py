@@ -413,7 +413,9 @@ def _add_oidc_routes(
 # --- the form -----------------------------------------------------------------------------------
 def _add_form_routes(app: FastAPI, deps: _Deps) -> None:
     @app.get("/", response_class=HTMLResponse)
-    def index(request: Request, lang: str | None = None) -> HTMLResponse:
+    def index(
+        request: Request, lang: str | None = None, purpose: str | None = None
+    ) -> HTMLResponse:
         ctx = deps.context(request, lang, "/")
         shown = [
             {
@@ -427,7 +429,7 @@ def _add_form_routes(app: FastAPI, deps: _Deps) -> None:
         ]
         from ._followup import due_view  # the unit's due list (issue 14)
 
-        due = due_view(deps.store, ctx.user, ctx.lang, deps.now().date())
+        due = due_view(deps.store, ctx.user, ctx.lang, deps.now().date(), purpose)
         return deps.page("index.html", ctx, instruments=shown, due=due)
 
     @app.get("/form/{instrument_id}", response_class=HTMLResponse)
@@ -733,6 +735,7 @@ def _add_receipt_route(app: FastAPI, deps: _Deps) -> None:
             "saved.html",
             ctx,
             row=row,
+            purpose=purpose,  # carried on to the child's page and the draft
             duplicate=duplicate == "1",
             red_flags=[voc.concept(c).label.get(ctx.lang) for c in scores["red_flags"]],
             duty_text=voc.duty_to_notify.get(ctx.lang),

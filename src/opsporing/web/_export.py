@@ -3,7 +3,8 @@
 :func:`insight` reads every record about the child through the logged path
 (:meth:`AuditLog.read_child`, so the export itself is in the access log), and returns it as
 one JSON-serialisable dict: screenings with the instrument's questions and answer texts,
-suggestions with their reasons, decisions, any other kind of record, erased records (that
+suggestions with their reasons, decisions, follow-up plans (the agreed actions, the parents'
+and the child's views) and their reviews, any other kind of record, erased records (that
 they existed, when, and that the content is gone), and the child's access log.
 :func:`insight_html` renders it as a readable Danish HTML page (no scripts, printable to
 PDF from any browser). ``opsporing export --child ID`` writes both.
@@ -28,7 +29,7 @@ from ._store import AuditLog
 __all__ = ["insight", "insight_html", "insight_json"]
 
 #: The order in which the page shows the kinds it knows; other kinds follow, by name.
-_KNOWN = ("screening", "suggestion", "decision")
+_KNOWN = ("screening", "suggestion", "decision", "plan", "review")
 
 
 def _instrument(key: str) -> Instrument | None:
@@ -111,7 +112,56 @@ def _decision_view(content: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-_VIEWS = {"screening": _screening_view, "suggestion": _suggestion_view, "decision": _decision_view}
+def _labels(codes: Any, label: Any) -> list[str]:
+    out = []
+    for code in codes or []:
+        try:
+            out.append(label(str(code)))
+        except (KeyError, LookupError, ValueError):
+            out.append(str(code))  # a code the catalogue no longer has: shown as recorded
+    return out
+
+
+def _plan_view(content: Mapping[str, Any]) -> dict[str, Any]:
+    from ..followup import load_catalogue
+
+    voc, cat = load_vocabulary(), load_catalogue()
+    role = str(content.get("responsible_role", ""))
+    return {
+        "decision_step": content.get("decision_step"),
+        "step_label": _step_label(content.get("decision_step")),
+        "concerns": _labels(content.get("concerns"), lambda c: voc.concept(c).label.get("da")),
+        "actions": _labels(content.get("actions"), lambda a: cat.measure(a).label.get("da")),
+        "responsible": voc.roles[role].get("da") if role in voc.roles else role,
+        "parents_view": content.get("parents_view"),
+        "child_view": content.get("child_view"),
+        "review_on": content.get("review_on"),
+        "unit": content.get("unit"),
+        "created_by": content.get("created_by"),
+    }
+
+
+def _review_view(content: Mapping[str, Any]) -> dict[str, Any]:
+    from ..followup import load_catalogue
+
+    outcome = str(content.get("outcome", ""))
+    outcomes = load_catalogue().outcomes
+    return {
+        "happened": content.get("happened"),
+        "outcome": outcomes[outcome].get("da") if outcome in outcomes else outcome,
+        "on_time": content.get("on_time"),
+        "reviewed_by": content.get("reviewed_by"),
+        "reviewed_at": content.get("reviewed_at"),
+    }
+
+
+_VIEWS = {
+    "screening": _screening_view,
+    "suggestion": _suggestion_view,
+    "decision": _decision_view,
+    "plan": _plan_view,
+    "review": _review_view,
+}
 
 
 def _entry(record: PersonalRecord) -> dict[str, Any]:

@@ -10,11 +10,15 @@ Routes (HTML, server-rendered, no JavaScript; the CSRF, Origin and login checks 
 ``POST /plans/{plan_id}/review``         record a review of an open plan (303 back, 422)
 ``GET  /screenings/{id}/draft``          a dialogue-based notification draft in an editable
                                          text area (never sent: the professional copies it)
-``GET  /api/v1/due``                     (JSON API, HTTP Basic) the user's unit's plans whose
-                                         review is overdue or due this week
+``GET  /api/v1/due?purpose=``            (JSON API, HTTP Basic) the user's unit's plans whose
+                                         review is overdue or due this week (a read, logged)
 
-The start page (``GET /``) shows the same due list for the logged-in user's unit
-(:func:`due_view`). Who may see a child: a user of the unit that follows it (the unit of its
+Every page that shows a child's records asks first why the user looks (``?purpose=``, a
+code of ``protection.yaml``, as the receipt does) and opens them through the log's logged
+read with that purpose; the links and forms of such a page carry the purpose on. The start
+page (``GET /``) shows from the clear index what is due this week for the logged-in user's
+unit (dates only, no child), and with a chosen purpose the children and plans of the due
+list (:func:`due_view`). Who may see a child: a user of the unit that follows it (the unit of its
 plans), or before any plan, a user of the unit of who recorded a screening, who recorded it,
 and the roles of ``access.yaml`` that read every receipt. Only the professional roles may
 record plans and reviews, and only for their own unit's children
@@ -38,27 +42,35 @@ from starlette.exceptions import HTTPException
 
 from ..errors import FollowUpError, UnitAccessError
 from ..followup import (
+    ChildRecords,
     FollowUpPlan,
     Review,
+    child_records,
     child_units,
     default_review_date,
     due,
-    find_plan,
+    due_index,
     load_catalogue,
     next_review,
     notification_draft,
-    plans,
     record_plan,
     record_review,
-    reviews,
-    timeline,
+    screening_records,
     unit_of,
+)
+from ..followup._log import (
+    child_units_of_ref,
+    plan_unit,
+    screeners,
+    screening_owner,
+    timeline_of,
 )
 from ..privacy import mask_cpr
 from ..vocabulary import Language, load_vocabulary
 from ._auth import access_policy, may_decide, may_read_receipt
 from ._forms import valid_pseudonymous_id
 from ._pages import Context
+from ._records import Reader, protection_policy
 from ._store import MAX_ROW_ID, AuditLog, StoredUser
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -125,6 +137,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Ingen opfølgninger er forfaldne eller skal ske denne uge.",
         "No reviews are overdue or due this week.",
     ),
+    "due_show": (
+        "Vælg formålet for at se børnene og planerne (visningen logges).",
+        "Choose the purpose to see the children and plans (the view is logged).",
+    ),
+    "due_hidden": ("barn ikke vist", "child not shown"),
     "no_unit": (
         "Du er ikke knyttet til et dagtilbud eller en skole. Bed en administrator om at køre "
         "`opsporing users unit`.",
@@ -194,13 +211,24 @@ def _day(iso: str, lang: str) -> str:
 
 
 # --- who may see and follow a child -------------------------------------------------------
-def _may_see(store: AuditLog, user: StoredUser, child_id: str, rows: list[Any]) -> bool:
+def _may_see(store: AuditLog, user: StoredUser, child_ref: str, recorded_by: list[str]) -> bool:
+    """Whether ``user`` may open the child's records (clear columns only: nothing opened)."""
     if user.role in access_policy().read_every_receipt:
         return True
     unit = unit_of(store, user.name)
-    if unit is not None and unit in child_units(store, child_id):
+    if unit is not None and unit in child_units_of_ref(store, child_ref):
         return True
-    return any(may_read_receipt(user, str(r["professional_id"])) for r in rows)
+    return any(may_read_receipt(user, name) for name in recorded_by)
+
+
+def _purpose(value: object) -> str | None:
+    """``value`` when it is a purpose code of ``protection.yaml``, else ``None``."""
+    return value if isinstance(value, str) and value in protection_policy().purposes else None
+
+
+def _purposes(lang: Language) -> list[tuple[str, str]]:
+    policy = protection_policy()
+    return [(c, policy.purpose_label(c, lang)) for c in policy.purposes]
 
 
 # --- view models --------------------------------------------------------------------------
@@ -209,15 +237,15 @@ def _labels(codes: Any, lang: Language) -> list[str]:
     return [voc.concept(c).label.get(lang) for c in codes]
 
 
-def _timeline_view(store: AuditLog, child_id: str, lang: Language, today: date) -> dict[str, Any]:
+def _timeline_view(records: ChildRecords, lang: Language, today: date) -> dict[str, Any]:
     voc, cat = load_vocabulary(), load_catalogue()
     entries, decisions, open_plans = [], [], []
-    all_reviews = reviews(store, child_id=child_id)
+    all_reviews = records.reviews
     last_step: int | None = None
-    for e in timeline(store, child_id):
+    for e in timeline_of(records):
         if e.kind == "screening":
             row = e.record
-            scores = json.loads(row["scores_json"])
+            scores = json.loads(row["scores_json"] or "{}")  # erased before its decision: {}
             record = json.loads(row["decision_json"])
             step = int(row["chosen_step"])
             move, move_kind = "", ""
@@ -289,15 +317,14 @@ def _timeline_view(store: AuditLog, child_id: str, lang: Language, today: date) 
 
 
 def _plan_form_view(
-    store: AuditLog, child_id: str, lang: Language, today: date, decisions: list[Any]
+    records: ChildRecords, lang: Language, today: date, decisions: list[Any]
 ) -> dict[str, Any]:
     voc, cat = load_vocabulary(), load_catalogue()
     seen: list[str] = []
-    for e in timeline(store, child_id):
-        if e.kind == "screening":
-            for c in json.loads(e.record["scores_json"]).get("concerns") or []:
-                if c not in seen:
-                    seen.append(c)
+    for row in records.screenings:
+        for c in json.loads(row["scores_json"] or "{}").get("concerns") or []:
+            if c not in seen:
+                seen.append(c)
     latest_step = decisions[-1]["step"] if decisions else 1
     days = load_catalogue().review_after_days[latest_step]
     return {
@@ -318,17 +345,29 @@ def _plan_form_view(
 
 
 def due_view(
-    store: AuditLog, user: StoredUser | None, lang: Language, today: date
+    store: AuditLog,
+    user: StoredUser | None,
+    lang: Language,
+    today: date,
+    purpose: str | None = None,
 ) -> dict[str, Any]:
-    """What the start page shows of the user's unit's due list."""
+    """What the start page shows of the user's unit's due list.
+
+    Without a purpose: what the clear index says (status and date, no child), and a choice
+    of purpose. With one: the children and plans, opened through the logged read.
+    """
     if user is None:
         return {"unit": None, "items": []}
     unit = unit_of(store, user.name)
     if unit is None:
         return {"unit": None, "items": [], "no_unit": may_decide(user.role)}
+    code = _purpose(purpose)
     items = []
     try:
-        listed = due(store, unit, today)
+        if code is None:
+            listed: list[Any] = due_index(store, unit, today)
+        else:
+            listed = due(store, unit, today, Reader(user.name, user.role, code, "web"))
     except FollowUpError:  # a record that does not verify: say so, keep the start page
         log.warning("the due list of a unit holds a record that does not verify")
         return {"unit": unit, "items": [], "error": followup_text(lang, "err_unverified")}
@@ -339,17 +378,24 @@ def due_view(
             when = followup_text(lang, "due_today")
         else:
             when = followup_text(lang, "due_in", n=-item.days)
-        items.append(
-            {
+        view = {
+            "status": item.status,
+            "status_label": followup_text(lang, item.status),
+            "due_on": _day(item.due_on.isoformat(), lang),
+            "when": when,
+        }
+        if code is not None:
+            view |= {
                 "child_id": item.plan.child_id,
-                "status": item.status,
-                "status_label": followup_text(lang, item.status),
-                "due_on": _day(item.due_on.isoformat(), lang),
-                "when": when,
                 "responsible": load_vocabulary().roles[item.plan.responsible_role].get(lang),
             }
-        )
-    return {"unit": unit, "items": items}
+        items.append(view)
+    return {
+        "unit": unit,
+        "items": items,
+        "purpose": code,
+        "purposes": _purposes(lang) if code is None and items else [],
+    }
 
 
 # --- the routes ---------------------------------------------------------------------------------
@@ -370,9 +416,14 @@ def add_followup_routes(app: FastAPI, deps: _Deps) -> None:
     def today() -> date:
         return deps.now().date()
 
+    def ask_purpose(ctx: Context, action: str) -> HTMLResponse:
+        # Nothing about the child is shown before the user says why they look.
+        return deps.page("purpose.html", ctx, action=action, purposes=_purposes(ctx.lang))
+
     def child_page(
         ctx: Context,
         child_id: str,
+        purpose: str,
         *,
         status: int = 200,
         errors: Mapping[str, list[str]] | None = None,
@@ -381,40 +432,25 @@ def add_followup_routes(app: FastAPI, deps: _Deps) -> None:
         review_form: Mapping[str, Any] | None = None,
     ) -> HTMLResponse:
         assert ctx.user is not None
+        reader = Reader(ctx.user.name, ctx.user.role, purpose, "web")
         try:
-            return _child_page(ctx, child_id, status, errors, plan_form, review_plan, review_form)
+            records = child_records(store, child_id, reader)
         except FollowUpError:  # a stored record that does not verify: never shown as true
             log.warning("a child's page holds a follow-up record that does not verify")
             message = followup_text(ctx.lang, "err_unverified")
             return deps.page("forbidden.html", ctx, 503, message=message)
-
-    def _child_page(
-        ctx: Context,
-        child_id: str,
-        status: int,
-        errors: Mapping[str, list[str]] | None,
-        plan_form: Mapping[str, Any] | None,
-        review_plan: str,
-        review_form: Mapping[str, Any] | None,
-    ) -> HTMLResponse:
-        assert ctx.user is not None
-        rows = [e.record for e in timeline(store, child_id) if e.kind == "screening"]
-        if not rows:
-            return deps.page("not_found.html", ctx, status=404)
-        if not _may_see(store, ctx.user, child_id, rows):
-            log.info("child page refused (role %s)", ctx.user.role)
-            return deps.page(
-                "forbidden.html", ctx, 403, message=followup_text(ctx.lang, "err_not_your_child")
-            )
-        view = _timeline_view(store, child_id, ctx.lang, today())
+        if not records.screenings:
+            return deps.page("erased.html", ctx, status=410)
+        view = _timeline_view(records, ctx.lang, today())
         return deps.page(
             "child.html",
             ctx,
             status=status,
             child_id=child_id,
+            purpose=purpose,
             unit=unit_of(store, ctx.user.name),
             can_follow=may_decide(ctx.user.role),
-            form=_plan_form_view(store, child_id, ctx.lang, today(), view["decisions"]),
+            form=_plan_form_view(records, ctx.lang, today(), view["decisions"]),
             errors=errors or {},
             plan_form=plan_form or {},
             review_plan=review_plan,
@@ -422,12 +458,28 @@ def add_followup_routes(app: FastAPI, deps: _Deps) -> None:
             **view,
         )
 
+    def refused(ctx: Context, key: str) -> HTMLResponse:
+        return deps.page("forbidden.html", ctx, 403, message=followup_text(ctx.lang, key))
+
     @app.get("/children/{child_id}", response_class=HTMLResponse)
-    def child(request: Request, child_id: str, lang: str | None = None) -> HTMLResponse:
+    def child(
+        request: Request, child_id: str, lang: str | None = None, purpose: str | None = None
+    ) -> HTMLResponse:
         ctx = deps.context(request, lang, f"/children/{quote(child_id)}")
         if not valid_pseudonymous_id(child_id):
             return deps.page("not_found.html", ctx, status=404)
-        return child_page(ctx, child_id)
+        assert ctx.user is not None
+        ref = store.child_ref(child_id)
+        recorded_by = screeners(store, ref)
+        if not recorded_by:
+            return deps.page("not_found.html", ctx, status=404)
+        if not _may_see(store, ctx.user, ref, recorded_by):
+            log.info("child page refused (role %s)", ctx.user.role)
+            return refused(ctx, "err_not_your_child")
+        code = _purpose(purpose)
+        if code is None:
+            return ask_purpose(ctx, f"/children/{quote(child_id)}")
+        return child_page(ctx, child_id, code)
 
     @app.post("/children/{child_id}/plans", response_model=None)
     async def new_plan(request: Request, child_id: str) -> Response:
@@ -440,9 +492,16 @@ def add_followup_routes(app: FastAPI, deps: _Deps) -> None:
         user = ctx.user
         assert user is not None
         if not may_decide(user.role):
-            return deps.page(
-                "forbidden.html", ctx, 403, message=followup_text(ctx.lang, "err_cannot_follow")
-            )
+            return refused(ctx, "err_cannot_follow")
+        user_unit = unit_of(store, user.name)
+        owners = child_units(store, child_id)
+        if user_unit is None or (owners and user_unit not in owners):
+            log.info("plan refused: another unit's child (role %s)", user.role)
+            return refused(ctx, "err_other_unit")  # before anything about the child is read
+        code = _purpose(form.get("purpose"))
+        if code is None:
+            return ask_purpose(ctx, f"/children/{quote(child_id)}")
+        reader = Reader(user.name, user.role, code, "web")
         text = {
             k: str(form.get(k) or "")
             for k in ("decision_id", "responsible_role", "parents_view", "child_view", "review_on")
@@ -455,11 +514,10 @@ def add_followup_routes(app: FastAPI, deps: _Deps) -> None:
             "concerns": concerns,
             "actions": actions,
         }
-        from ..followup import decision_row
-
-        row = decision_row(store, text["decision_id"]) if text["decision_id"] else None
         try:
-            if row is None or row["form_id"] != child_id:
+            known = child_records(store, child_id, reader, kinds=("screening", "decision"))
+            row = known.decision(text["decision_id"]) if text["decision_id"] else None
+            if row is None:
                 raise FollowUpError(
                     _problem(
                         "decision_id", values["decision_id"][:16], "a decision about this child"
@@ -468,7 +526,7 @@ def add_followup_routes(app: FastAPI, deps: _Deps) -> None:
             plan = FollowUpPlan.make(
                 json.loads(row["decision_json"]),
                 child_id=child_id,
-                unit=unit_of(store, user.name) or "",
+                unit=user_unit,
                 concerns=concerns,
                 actions=actions,
                 responsible_role=text["responsible_role"],
@@ -478,52 +536,65 @@ def add_followup_routes(app: FastAPI, deps: _Deps) -> None:
                 review_on=text["review_on"] or None,
                 clock=deps.now,
             )
-            record_plan(store, plan, user_unit=unit_of(store, user.name))
+            record_plan(store, plan, user_unit=user_unit, reader=reader)
         except UnitAccessError:
             log.info("plan refused: another unit's child (role %s)", user.role)
-            return deps.page(
-                "forbidden.html", ctx, 403, message=followup_text(ctx.lang, "err_other_unit")
-            )
+            return refused(ctx, "err_other_unit")
         except FollowUpError as exc:
             log.info("plan rejected (%d problem(s)); nothing stored", len(exc.problems))
-            return child_page(ctx, child_id, status=422, errors=_errors_of(exc), plan_form=values)
+            return child_page(
+                ctx, child_id, code, status=422, errors=_errors_of(exc), plan_form=values
+            )
         log.info("plan stored")
         return RedirectResponse(
-            f"/children/{quote(child_id)}?lang={ctx.lang}#plan-{plan.plan_id[:12]}", status_code=303
+            f"/children/{quote(child_id)}?lang={ctx.lang}&purpose={code}"
+            f"#plan-{plan.plan_id[:12]}",
+            status_code=303,
         )
 
     @app.post("/plans/{plan_id}/review", response_model=None)
     async def new_review(request: Request, plan_id: str) -> Response:
         form = await request.form()
         ctx = deps.context(request, form.get("lang"), "/", switchable=False)
-        plan = find_plan(store, plan_id) if _PLAN_ID.match(plan_id) else None
-        if plan is None:
+        unit = plan_unit(store, plan_id) if _PLAN_ID.match(plan_id) else None
+        if unit is None:
             return deps.page("not_found.html", ctx, status=404)
-        ctx = deps.context(
-            request, form.get("lang"), f"/children/{quote(plan.child_id)}", switchable=False
-        )
         user = ctx.user
         assert user is not None
         if not may_decide(user.role):
-            return deps.page(
-                "forbidden.html", ctx, 403, message=followup_text(ctx.lang, "err_cannot_follow")
-            )
+            return refused(ctx, "err_cannot_follow")
+        user_unit = unit_of(store, user.name)
+        if user_unit != unit:
+            log.info("review refused: another unit's child (role %s)", user.role)
+            return refused(ctx, "err_other_unit")  # before anything about the child is read
+        code = _purpose(form.get("purpose"))
+        if code is None:
+            return ask_purpose(ctx, "/")
+        reader = Reader(user.name, user.role, code, "web")
         values = {
             "happened": mask_cpr(str(form.get("happened") or "")),
             "outcome": str(form.get("outcome") or ""),
             "new_decision_id": str(form.get("new_decision_id") or ""),
         }
-        from ..followup import decision_row
+        from ..followup import find_plan
 
         try:
-            if unit_of(store, user.name) != plan.unit:
-                raise UnitAccessError(
-                    _problem("unit", unit_of(store, user.name), "the plan's unit")
-                )
+            plan = find_plan(store, plan_id, reader)
+        except FollowUpError:
+            return deps.page(
+                "forbidden.html", ctx, 503, message=followup_text(ctx.lang, "err_unverified")
+            )
+        if plan is None:
+            return deps.page("not_found.html", ctx, status=404)
+        ctx = deps.context(
+            request, form.get("lang"), f"/children/{quote(plan.child_id)}", switchable=False
+        )
+        try:
             new = None
             if values["new_decision_id"]:
-                row = decision_row(store, values["new_decision_id"])
-                if row is None or row["form_id"] != plan.child_id:
+                known = child_records(store, plan.child_id, reader, kinds=("decision",))
+                row = known.decision(values["new_decision_id"])
+                if row is None:
                     raise FollowUpError(
                         _problem(
                             "new_decision",
@@ -540,17 +611,16 @@ def add_followup_routes(app: FastAPI, deps: _Deps) -> None:
                 new_decision=new,
                 clock=deps.now,
             )
-            record_review(store, review, user_unit=unit_of(store, user.name))
+            record_review(store, review, user_unit=user_unit, reader=reader)
         except UnitAccessError:
             log.info("review refused: another unit's child (role %s)", user.role)
-            return deps.page(
-                "forbidden.html", ctx, 403, message=followup_text(ctx.lang, "err_other_unit")
-            )
+            return refused(ctx, "err_other_unit")
         except FollowUpError as exc:
             log.info("review rejected (%d problem(s)); nothing stored", len(exc.problems))
             return child_page(
                 ctx,
                 plan.child_id,
+                code,
                 status=422,
                 errors=_errors_of(exc),
                 review_plan=plan.plan_id,
@@ -558,31 +628,39 @@ def add_followup_routes(app: FastAPI, deps: _Deps) -> None:
             )
         log.info("review stored")
         return RedirectResponse(
-            f"/children/{quote(plan.child_id)}?lang={ctx.lang}", status_code=303
+            f"/children/{quote(plan.child_id)}?lang={ctx.lang}&purpose={code}", status_code=303
         )
 
     @app.get("/screenings/{screening_id}/draft", response_class=HTMLResponse)
-    def draft(request: Request, screening_id: str, lang: str | None = None) -> HTMLResponse:
+    def draft(
+        request: Request, screening_id: str, lang: str | None = None, purpose: str | None = None
+    ) -> HTMLResponse:
         ctx = deps.context(request, lang, f"/screenings/{quote(screening_id)}/draft")
         number = int(screening_id) if _SCREENING_ID.match(screening_id) else 0
-        row = store.get(number) if 0 < number <= MAX_ROW_ID else None
-        if row is None:
+        owner = screening_owner(store, number) if 0 < number <= MAX_ROW_ID else None
+        if owner is None:
             return deps.page("not_found.html", ctx, status=404)
         assert ctx.user is not None
-        child_id = str(row["form_id"])
-        if not _may_see(store, ctx.user, child_id, [row]):
-            return deps.page(
-                "forbidden.html", ctx, 403, message=followup_text(ctx.lang, "err_not_your_child")
-            )
+        child_ref, recorded_by = owner
+        if not _may_see(store, ctx.user, child_ref, recorded_by):
+            return refused(ctx, "err_not_your_child")
+        code = _purpose(purpose)
+        if code is None:
+            return ask_purpose(ctx, f"/screenings/{number}/draft")
+        reader = Reader(ctx.user.name, ctx.user.role, code, "web")
         try:
-            text = notification_draft(
-                row, plans(store, child_id=child_id), reviews(store, child_id=child_id)
-            )
+            found = screening_records(store, number, reader)
+            if found is None:
+                return deps.page("erased.html", ctx, status=410)
+            row, records = found
+            text = notification_draft(row, records.plans, records.reviews)
         except FollowUpError:  # a stored record that does not verify: never shown as true
             message = followup_text(ctx.lang, "err_unverified")
             return deps.page("forbidden.html", ctx, 503, message=message)
         log.info("notification draft shown for screening %d (not sent)", number)
-        return deps.page("draft.html", ctx, draft=text, child_id=child_id)
+        return deps.page(
+            "draft.html", ctx, draft=text, child_id=str(row["form_id"]), purpose=code
+        )
 
 
 def _problem(field: str, value: Any, expected: str) -> Any:
@@ -628,6 +706,15 @@ def add_due_api(
         summary="Plans of your unit whose review is overdue or due this week",
     )
     def due_list(
+        purpose: Annotated[
+            str,
+            Query(
+                max_length=64,
+                description="Why the children's plans are read: a purpose code of the "
+                "installation's protection.yaml (e.g. opsporing). Every due child's read is "
+                "recorded in the access log.",
+            ),
+        ],
         unit: Annotated[
             str | None, Query(max_length=64, description="Your unit (default).")
         ] = None,
@@ -640,7 +727,13 @@ def add_due_api(
             raise HTTPException(403, "You are in no unit: `opsporing users unit NAME UNIT`.")
         if unit is not None and unit != own:
             raise HTTPException(403, "You see only your own unit's due list.")
+        code = _purpose(purpose)
+        if code is None:
+            policy = protection_policy()
+            raise HTTPException(
+                422, f"purpose = {purpose[:40]!r}: expected one of {', '.join(policy.purposes)}."
+            )
         day = now().date()
-        items = due(store, own, day)
+        items = due(store, own, day, Reader(user.name, user.role, code, "api"))
         log.info("API: due list of %d plan(s) (role %s)", len(items), user.role)
         return {"unit": own, "today": day, "due": [i.to_dict() for i in items]}

@@ -49,8 +49,10 @@ keys (``opsporing retention run``); the chain still verifies.
 
 The generic path for any kind of personal record (for example the follow-up plans)::
 
-    log.append_record(kind, pseudonym, content, link=None)  -> StoredRecord  (sealed, chained)
+    log.append_record(kind, pseudonym, content, link=None, index=None)
+                                                            -> StoredRecord  (sealed, chained)
     log.read_child(pseudonym, reader, kinds=None)           -> [PersonalRecord]  (logged)
+    log.read_ref(child_ref, reader, kinds=None)             -> the same, by reference (logged)
     log.log_access(child_ref, reader, what)                 (a read made some other way)
     log.access_log(child=..., user=...)                     -> [AccessEntry]
 
@@ -82,7 +84,7 @@ from ..privacy import reject_cpr
 from . import _chain, _records
 from ._chain import ChainReport, Head
 from ._files import beside, create_private, secret_file, tighten, write_private_atomically
-from ._followup_schema import FOLLOWUP_COLUMNS, FOLLOWUP_SCHEMA
+from ._followup_schema import FOLLOWUP_COLUMNS, FOLLOWUP_SCHEMA, INDEX_TABLES
 from ._keystore import KeyStore, empty_wal, master_key
 from ._records import AccessEntry, PersonalRecord, Reader, protection_policy
 
@@ -310,8 +312,18 @@ class AuditLog:
                 in_clear = con.execute(
                     "SELECT COUNT(*) FROM screenings WHERE answers_json <> ?", (SEALED,)
                 ).fetchone()[0]
+                # The follow-up table of before plans were sealed held them in clear.
+                followup_columns = {r[1] for r in con.execute("PRAGMA table_info(followups)")}
+                plans_in_clear = "record_json" in followup_columns
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(f"cannot open the audit log {self.path}: {exc}") from None
+        if plans_in_clear:
+            raise StorageError(
+                f"the audit log {self.path} has a follow-up table from before plans and reviews "
+                "were sealed (their views and texts in clear): it cannot be erased by "
+                "destroying a key. Keep it read-only and start a new log "
+                "(docs/data-protection.md, 'Existing logs')"
+            )
         if in_clear:
             raise StorageError(
                 f"the audit log {self.path} holds {in_clear} screening(s) written before "
@@ -593,7 +605,13 @@ class AuditLog:
         return self.keys.child_ref(pseudonym)
 
     def append_record(
-        self, kind: str, pseudonym: str, content: Mapping[str, Any], *, link: str | None = None
+        self,
+        kind: str,
+        pseudonym: str,
+        content: Mapping[str, Any],
+        *,
+        link: str | None = None,
+        index: tuple[str, Mapping[str, Any]] | None = None,
     ) -> StoredRecord:
         """Seal and append one personal record of ``kind`` about the child ``pseudonym``.
 
@@ -606,9 +624,20 @@ class AuditLog:
         content : mapping
             JSON values; sealed with the child's data key of this kind.
         link : str, optional
-            A clear, non-personal reference (e.g. ``"plan:7"``) to find the record by.
+            A clear, non-personal reference (e.g. ``"plan:<id>"``) to find the record by.
+        index : (table, values), optional
+            A clear, non-personal index row written in the same transaction (e.g. a row of
+            ``followups``: what the due list needs). The store adds ``child_ref`` and
+            ``record`` (the new record's id) and ``created_at``; both rows are chained.
         """
         kind = protection_policy().check_kind(kind)
+        if index is not None:
+            table, values = index
+            if table not in INDEX_TABLES or set(values) != FOLLOWUP_COLUMNS[table]:
+                raise StorageError(
+                    f"index = {table!r}, columns = {sorted(values)}: expected one of "
+                    f"{list(INDEX_TABLES)} with its columns"
+                )
         created_at = self._now()
         child = self.child_ref(pseudonym)
         key = self.keys.data_key(child, kind, create=True, now=created_at)
@@ -618,6 +647,15 @@ class AuditLog:
             rid, head = _records.insert_record(
                 con, self._key, key, kind, child, content, link=link, created_at=created_at
             )
+            if index is not None:
+                table, values = index
+                row = {**values, "child_ref": child, "record": rid, "created_at": created_at}
+                names = ", ".join(row)  # checked against FOLLOWUP_COLUMNS above
+                cur = con.execute(
+                    f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(row))})",
+                    tuple(row.values()),
+                )
+                head = _chain.append(con, self._key, table, int(cur.lastrowid or 0))
             return StoredRecord(rid, child, kind, created_at), head
 
         result: StoredRecord = self._write(work, f"the {kind} record")
@@ -636,11 +674,16 @@ class AuditLog:
         self, pseudonym: str, reader: Reader, *, kinds: Sequence[str] | None = None
     ) -> list[PersonalRecord]:
         """Every record of the child (of ``kinds``), opened; the read is logged first."""
-        child = self.child_ref(pseudonym)
+        return self.read_ref(self.child_ref(pseudonym), reader, kinds=kinds)
+
+    def read_ref(
+        self, child_ref: str, reader: Reader, *, kinds: Sequence[str] | None = None
+    ) -> list[PersonalRecord]:
+        """As :meth:`read_child`, for a child known by its reference (an index row's)."""
         wanted = sorted(kinds) if kinds is not None else ["*"]
-        self.log_access(child, reader, [f"{k}:*" for k in wanted])
+        self.log_access(child_ref, reader, [f"{k}:*" for k in wanted])
         with self._connect() as con:
-            return _records.select_records(con, self.keys, child_ref=child, kinds=kinds)
+            return _records.select_records(con, self.keys, child_ref=child_ref, kinds=kinds)
 
     def access_log(self, *, child: str | None = None, user: str | None = None) -> list[AccessEntry]:
         """The access log of one child (by pseudonym), one user, or everyone."""
@@ -728,10 +771,12 @@ class AuditLog:
 
         Checking the values is the caller's job (:mod:`opsporing.followup`).
         """
-        if table not in FOLLOWUP_COLUMNS or set(values) != FOLLOWUP_COLUMNS[table]:
+        plain = sorted(set(FOLLOWUP_COLUMNS) - set(INDEX_TABLES))
+        if table not in plain or set(values) != FOLLOWUP_COLUMNS[table]:
+            # An index row of a personal record is written only with its sealed record.
             raise StorageError(
                 f"table = {table!r}, columns = {sorted(values)}: expected one of "
-                f"{sorted(FOLLOWUP_COLUMNS)} with its columns"
+                f"{plain} with its columns (plans and reviews: append_record)"
             )
         created_at = self._clock().isoformat(timespec="microseconds")
         row = {**values, "created_at": created_at}
