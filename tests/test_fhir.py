@@ -270,7 +270,9 @@ def test_a_blank_required_item_is_refused_everywhere(instrument: Instrument) -> 
             score_form(instrument, blank)
         assert problems(exc) == {(gone, "required")}
         assert f"every item of domain {instrument.item(gone).domain!r}" in str(exc.value)
-        errors = list(jsonschema.Draft202012Validator(to_json_schema(instrument)).iter_errors(blank))
+        errors = list(
+            jsonschema.Draft202012Validator(to_json_schema(instrument)).iter_errors(blank)
+        )
         assert errors and all(repr(gone) in e.message or list(e.path) == [gone] for e in errors)
     # A finished QuestionnaireResponse without it (left out, or an item with no answer).
     qr = to_questionnaire_response(instrument, form, group_by_domain=False)

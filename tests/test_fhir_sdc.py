@@ -233,7 +233,10 @@ def test_fhirpath_scores_equal_score_form(instrument: Instrument) -> None:
     renderer = SDCRenderer(q)
     notice = next((i for i in walk(q["item"]) if i["linkId"] == "red-flag:notice"), None)
     choices = [
-        [*([] if instrument.domain(i.domain).required else [None]), *instrument.scale(i.scale).values]
+        [
+            *([] if instrument.domain(i.domain).required else [None]),
+            *instrument.scale(i.scale).values,
+        ]
         for i in instrument.items
     ]
     if math.prod(map(len, choices)) <= N_FORMS:  # every form there is
