@@ -186,13 +186,32 @@ def test_questionnaire_bad_arguments_raise_typed_errors() -> None:
 
 
 # --- QuestionnaireResponse round trip ----------------------------------------------------------
+def required_ids(instrument: Instrument) -> list[str]:
+    """The items of ``required`` domains (safety): a blank there is an error, never "no"."""
+    return [i.id for i in instrument.items if instrument.domain(i.domain).required]
+
+
+def answers_of(instrument: Instrument, item_id: str) -> st.SearchStrategy[int]:
+    """A value of the item's scale: one of its options, or a whole number in a count's range."""
+    scale = instrument.scale(instrument.item(item_id).scale)
+    if scale.is_number:
+        return st.integers(scale.min, scale.max)
+    return st.sampled_from(scale.values)
+
+
 def forms_of(instrument: Instrument) -> st.SearchStrategy[dict[str, Any]]:
-    """Random forms: each item unanswered (left out or None) or a value of its scale."""
+    """Random forms: each item unanswered (left out or None) or a value of its scale.
+
+    Items of a required domain are always answered (blanks there: see
+    test_a_blank_required_item_is_refused_everywhere).
+    """
+    required = required_ids(instrument)
     return st.fixed_dictionaries(
-        {},
+        {i: answers_of(instrument, i) for i in required},
         optional={
-            i.id: st.one_of(st.none(), st.sampled_from(instrument.scale(i.scale).values))
-            for i in instrument.items
+            i: st.one_of(st.none(), answers_of(instrument, i))
+            for i in instrument.item_ids
+            if i not in required
         },
     )
 
@@ -213,7 +232,8 @@ def test_round_trip_gives_the_same_form_and_scores(
 
 def test_a_count_travels_as_a_valueinteger_and_nothing_else() -> None:
     inst = get_instrument("opsporing.skole.7-10")
-    qr = to_questionnaire_response(inst, {"dev_absence_days": 14, "emo_sad": 2})
+    safe = dict.fromkeys(required_ids(inst), 0)
+    qr = to_questionnaire_response(inst, safe | {"dev_absence_days": 14, "emo_sad": 2})
     QuestionnaireResponse.model_validate(qr)
     answers = {i["linkId"]: i["answer"][0] for g in qr["item"] for i in g["item"]}
     assert answers["dev_absence_days"] == {"valueInteger": 14}
@@ -234,6 +254,50 @@ def test_a_count_travels_as_a_valueinteger_and_nothing_else() -> None:
     with pytest.raises(ResponseValidationError) as exc:
         from_questionnaire_response(coded, inst)
     assert ("dev_absence_days", "wrong_type") in problems(exc)
+
+
+WITH_REQUIRED = [i for i in INSTRUMENTS if required_ids(i)]
+
+
+@pytest.mark.parametrize("instrument", WITH_REQUIRED, ids=[i.key for i in WITH_REQUIRED])
+def test_a_blank_required_item_is_refused_everywhere(instrument: Instrument) -> None:
+    """A safety item left blank: an error naming it in scoring, JSON Schema and FHIR import."""
+    required = required_ids(instrument)
+    gone = required[-1]
+    form = {i: instrument.scale(instrument.item(i).scale).min for i in required if i != gone}
+    for blank in (form, form | {gone: None}):  # left out, or answered "not answered"
+        with pytest.raises(ResponseValidationError) as exc:
+            score_form(instrument, blank)
+        assert problems(exc) == {(gone, "required")}
+        assert f"every item of domain {instrument.item(gone).domain!r}" in str(exc.value)
+        errors = list(
+            jsonschema.Draft202012Validator(to_json_schema(instrument)).iter_errors(blank)
+        )
+        assert errors and all(repr(gone) in e.message or list(e.path) == [gone] for e in errors)
+    # A finished QuestionnaireResponse without it (left out, or an item with no answer).
+    qr = to_questionnaire_response(instrument, form, group_by_domain=False)
+    full = form | {gone: instrument.scale(instrument.item(gone).scale).min}
+    full_qr = to_questionnaire_response(instrument, full)
+    for items in (qr["item"], [*qr["item"], {"linkId": gone}]):
+        for status in ("completed", "amended"):
+            with pytest.raises(ResponseValidationError) as exc:
+                from_questionnaire_response(dict(qr, item=items, status=status), instrument)
+            assert problems(exc) == {(gone, "required")}
+            assert exc.value.problems[0].value is None and "never read as 'no'" in str(exc.value)
+        with pytest.raises(ResponseValidationError) as exc:
+            from_questionnaire_responses([full_qr, dict(qr, item=items)], instrument)
+        assert [(p.row, p.field, p.kind) for p in exc.value.problems] == [(1, gone, "required")]
+    # An unfinished response may lack it; it is read as blank, and scoring still refuses it.
+    draft = from_questionnaire_response(dict(qr, status="in-progress"), instrument)
+    assert draft[gone] is None
+    # A wrong answer to it is reported once, as wrong, not also as missing.
+    wrong = dict(qr, item=[*qr["item"], {"linkId": gone, "answer": [{"valueInteger": 9}]}])
+    with pytest.raises(ResponseValidationError) as exc:
+        from_questionnaire_response(wrong, instrument)
+    assert problems(exc) == {(gone, "out_of_range")}
+    # Answered, it is read and scored.
+    assert from_questionnaire_response(full_qr, instrument)[gone] == full[gone]
+    score_form(instrument, full)
 
 
 def test_response_answers_in_every_accepted_form() -> None:
@@ -624,12 +688,22 @@ def test_json_schema_is_valid_2020_12_and_checks_forms(instrument: Instrument, l
     assert set(schema["properties"]) == set(instrument.item_ids)
     lowest = {i.id: instrument.scale(i.scale).min for i in instrument.items}
     highest = {i.id: instrument.scale(i.scale).max for i in instrument.items}
-    for form in ({}, lowest, highest, dict.fromkeys(instrument.item_ids)):
+    required = {i: lowest[i] for i in required_ids(instrument)}
+    assert schema.get("required", []) == list(required)
+    blanks = dict.fromkeys(instrument.item_ids)
+    for form in (required, lowest, highest, blanks | required):
         validator.validate(form)
         score_form(instrument, form)  # and the scorer agrees
+    for item_id in required:  # a required item left out or blank: refused by both
+        for form in ({k: v for k, v in required.items() if k != item_id}, blanks | required):
+            form = {**form, item_id: None} if item_id in form else form
+            assert not validator.is_valid(form)
+            with pytest.raises(ResponseValidationError) as exc:
+                score_form(instrument, form)
+            assert problems(exc) == {(item_id, "required")}
     first = instrument.items[0]
     for bad in (highest[first.id] + 1, -1, str(lowest[first.id]), True, 0.5):
-        errors = list(validator.iter_errors({first.id: bad}))
+        errors = list(validator.iter_errors(required | {first.id: bad}))
         assert errors and all(list(e.absolute_path) == [first.id] for e in errors)
     assert list(validator.iter_errors({"not_an_item": 1}))
 
@@ -651,15 +725,24 @@ def test_json_schema_annotations_by_hand() -> None:
 
 
 def test_json_schema_asks_a_count_as_a_whole_number_in_its_range() -> None:
-    schema = to_json_schema(get_instrument("opsporing.skole.0-6"), "en")
+    inst = get_instrument("opsporing.skole.0-6")
+    schema = to_json_schema(inst, "en")
     prop = schema["properties"]["dev_absence_days"]
-    assert (prop["minimum"], prop["maximum"], prop["x-unit"]["en"]) == (0, 65, "days")
+    assert (prop["type"], prop["minimum"], prop["maximum"]) == (["integer", "null"], 0, 65)
+    assert prop["x-unit"] == {"da": "dage", "en": "days"} and prop["x-scale"] == "days"
     assert "enum" not in prop and "oneOf" not in prop
+    assert prop["title"] == inst.item("dev_absence_days").text.en
     validator = jsonschema.Draft202012Validator(schema)
+    safe = dict.fromkeys(required_ids(inst), 0)  # the safety items must be answered
     for good in (0, 13, 65, None):
-        assert validator.is_valid({"dev_absence_days": good})
+        assert validator.is_valid(safe | {"dev_absence_days": good})
+        score_form(inst, safe | {"dev_absence_days": good})  # and the scorer agrees
     for bad in (-1, 66, 6.5, "6", True):
-        assert not validator.is_valid({"dev_absence_days": bad})
+        errors = list(validator.iter_errors(safe | {"dev_absence_days": bad}))
+        assert errors and all(list(e.absolute_path) == ["dev_absence_days"] for e in errors)
+        with pytest.raises(ResponseValidationError) as exc:
+            score_form(inst, safe | {"dev_absence_days": bad})
+        assert {p.field for p in exc.value.problems} == {"dev_absence_days"}
 
 
 @settings(max_examples=60, deadline=None)

@@ -100,23 +100,42 @@ def random_forms(instrument: Instrument, n: int, seed: int) -> list[dict[str, in
     """Random forms with random missingness, plus the edge cases: nothing, everything.
 
     Each form draws its own missing rate, so some domains land just above and just below
-    ``min_answered``; answers are drawn uniformly from each item's scale.
+    ``min_answered``; answers are drawn uniformly from each item's scale (a count: any whole
+    number in its range). Items of a ``required`` domain (safety) are always answered: a blank
+    there is an error, tested in tests/test_fhir.py.
     """
     rng = random.Random(seed)
-    forms: list[dict[str, int | None]] = [{}, {i.id: None for i in instrument.items}]
+    required = {i.id for i in instrument.items if instrument.domain(i.domain).required}
+    lowest = {i.id: instrument.scale(i.scale).min for i in instrument.items if i.id in required}
+    forms: list[dict[str, int | None]] = [lowest, {i.id: None for i in instrument.items} | lowest]
     for scale_end in (0, -1):
         forms.append({i.id: instrument.scale(i.scale).values[scale_end] for i in instrument.items})
+    for item in instrument.items:  # one critical answer on an otherwise lowest form
+        if (bound := item.critical) is not None:
+            lowest_form = {i.id: instrument.scale(i.scale).min for i in instrument.items}
+            forms.append(lowest_form | {item.id: bound.min if bound.min is not None else bound.max})
     while len(forms) < n:
         p_missing = rng.choice([0.0, 0.1, 0.3, 0.5, 0.7, 0.9])
         form: dict[str, int | None] = {}
         for item in instrument.items:
             u = rng.random()
-            if u >= p_missing:
+            if u >= p_missing or item.id in required:  # a required item is never blank
                 form[item.id] = rng.choice(instrument.scale(item.scale).values)
             elif u < p_missing / 2:
                 form[item.id] = None  # answered "not answered" rather than left out
         forms.append(form)
     return forms
+
+
+def enabled(when: dict[str, Any], answer: int | None) -> bool:
+    """Core ``enableWhen`` on a coded (``=``) or integer (``>=``/``<=``) answer."""
+    if answer is None:
+        return False
+    if "answerCoding" in when:
+        assert when["operator"] == "="
+        return answer == int(when["answerCoding"]["code"])
+    bound = when["answerInteger"]
+    return {">=": answer >= bound, "<=": answer <= bound}[when["operator"]]
 
 
 def one(values: list[Any]) -> Any:
@@ -213,12 +232,18 @@ def test_fhirpath_scores_equal_score_form(instrument: Instrument) -> None:
     q = to_questionnaire(instrument)
     renderer = SDCRenderer(q)
     notice = next((i for i in walk(q["item"]) if i["linkId"] == "red-flag:notice"), None)
-    choices = [[None, *instrument.scale(i.scale).values] for i in instrument.items]
+    choices = [
+        [
+            *([] if instrument.domain(i.domain).required else [None]),
+            *instrument.scale(i.scale).values,
+        ]
+        for i in instrument.items
+    ]
     if math.prod(map(len, choices)) <= N_FORMS:  # every form there is
         forms = [dict(zip(instrument.item_ids, c, strict=True)) for c in product(*choices)]
     else:
         forms = random_forms(instrument, N_FORMS, seed=len(instrument.items))
-    seen_unscorable = seen_red = 0
+    seen_unscorable = seen_red = seen_critical_only = 0
     for form in forms:
         expected = score_form(instrument, form)
         qr = to_questionnaire_response(instrument, form)
@@ -233,12 +258,10 @@ def test_fhirpath_scores_equal_score_form(instrument: Instrument) -> None:
         assert got["overall:band"] == expected.overall_band, form
         assert got["red-flag"] is expected.red_flag, form
         seen_red += expected.red_flag
+        seen_critical_only += expected.critical and not expected.red_flag
         if notice is not None:
             answers = {k: v for k, v in form.items() if v is not None}
-            shown = any(
-                answers.get(w["question"]) == int(w["answerCoding"]["code"])
-                for w in notice["enableWhen"]
-            )
+            shown = any(enabled(w, answers.get(w["question"])) for w in notice["enableWhen"])
             assert shown is expected.red_flag, form
         # A renderer's calculated answers travel in the response; the reader ignores them.
         filled = dict(
@@ -252,3 +275,4 @@ def test_fhirpath_scores_equal_score_form(instrument: Instrument) -> None:
     # The forms reached the rules under test, not just the easy cases.
     assert seen_unscorable > 0
     assert seen_red > 0 or notice is None
+    assert seen_critical_only > 0 or not any(i.critical for i in instrument.items)

@@ -42,9 +42,12 @@ def to_json_schema(
         of the allowed values, and ``oneOf`` with one ``{"const": value, "title":
         label}`` per answer (plus ``null``, "Ikke besvaret"), each carrying
         ``x-label: {"da", "en"}``; the item also has ``x-text: {"da", "en"}``,
-        ``x-domain``, ``x-reverse`` and ``x-order``. An item on a number scale (a count
-        such as days absent) has ``minimum`` and ``maximum`` and ``x-unit`` instead of
-        ``enum`` and ``oneOf``. At the top, ``x-instrument`` gives id, version and domains.
+        ``x-domain``, ``x-scale``, ``x-reverse`` and ``x-order``. An item on a number scale
+        (a count such as days absent) has ``minimum``, ``maximum`` and ``x-unit: {"da",
+        "en"}`` instead of ``enum`` and ``oneOf``. An item of a ``required`` domain (safety)
+        is ``type: "integer"`` with no ``null`` option and no ``default``, and is listed in
+        the schema's ``required``: a blank is never read as "no". At the top,
+        ``x-instrument`` gives id, version and domains.
 
     Examples
     --------
@@ -70,59 +73,38 @@ def to_json_schema(
     properties: dict[str, Any] = {}
     for order, item in enumerate(instrument.items):
         scale = instrument.scale(item.scale)
+        required = instrument.domain(item.domain).required
+        answer: dict[str, Any]
         if scale.number is not None:
-            # A count (days absent): any whole number in the range, or not answered.
-            properties[item.id] = {
-                "title": item.text.get(lang),
-                "type": ["integer", "null"],
+            # A count (days absent): any whole number in the range, with its unit.
+            answer = {
                 "minimum": scale.number.min,
                 "maximum": scale.number.max,
-                "default": None,
-                "x-text": {"da": item.text.da, "en": item.text.en},
-                "x-unit": {"da": scale.number.unit.da, "en": scale.number.unit.en},
-                "x-domain": item.domain,
-                "x-scale": scale.id,
-                "x-reverse": item.reverse,
-                "x-order": order,
+                "x-unit": scale.number.unit.as_dict(),
             }
-            continue
-        one_of: list[dict[str, Any]] = [
-            {
-                "const": o.value,
-                "title": o.label.get(lang),
-                "x-label": o.label.as_dict(),
-            }
-            for o in scale.options
-        ]
-        one_of.append({"const": None, "title": _NOT_ANSWERED[lang], "x-label": dict(_NOT_ANSWERED)})
-        required = instrument.domain(item.domain).required
-        answer: dict[str, Any] = (
-            {"enum": [*scale.values, None], "oneOf": one_of}
-            if scale.number is None
-            else {
-                "minimum": scale.min,
-                "maximum": scale.max,
-                "x-unit": {"da": scale.number.unit.da, "en": scale.number.unit.en},
-            }
-        )
-        if required:
-            # Safety items: a blank is never read as "no".
-            answer.pop("enum", None)
-            if "oneOf" in answer:
-                answer["oneOf"] = [o for o in one_of if o["const"] is not None]
+        else:
+            one_of: list[dict[str, Any]] = [
+                {"const": o.value, "title": o.label.get(lang), "x-label": o.label.as_dict()}
+                for o in scale.options
+            ]
+            if required:  # safety items: a blank is never read as "no"
+                answer = {"enum": list(scale.values), "oneOf": one_of}
+            else:
+                one_of.append(
+                    {"const": None, "title": _NOT_ANSWERED[lang], "x-label": dict(_NOT_ANSWERED)}
+                )
+                answer = {"enum": [*scale.values, None], "oneOf": one_of}
         properties[item.id] = {
             "title": item.text.get(lang),
             "type": "integer" if required else ["integer", "null"],
             **answer,
-            "default": None,
+            **({} if required else {"default": None}),
             "x-text": item.text.as_dict(),
             "x-domain": item.domain,
             "x-scale": scale.id,
             "x-reverse": item.reverse,
             "x-order": order,
         }
-        if required:
-            del properties[item.id]["default"]
     schema: dict[str, Any] = {
         "$schema": JSON_SCHEMA_DIALECT,
         "$id": f"{base_url.rstrip('/')}/JSONSchema/{instrument.id}/{instrument.version}",

@@ -150,7 +150,38 @@ def _read_response(
             continue
         scale, system = lookup[found.link_id]
         form[found.link_id] = _read_value(reader, found.link_id, got[0], got[1], scale, system)
+    if envelope.get("status") in _FINISHED:
+        _check_required(reader, instrument, form, lookup)
     return form, reader.problems
+
+
+#: Statuses of a finished response: every item of a ``required`` domain must be answered.
+#: An ``in-progress`` or ``stopped`` response is unfinished by definition (FHIR's
+#: ``Questionnaire.item.required`` binds a completed response), so it may lack them.
+_FINISHED = ("completed", "amended")
+
+
+def _check_required(
+    reader: ResponseReader,
+    instrument: Instrument,
+    form: dict[str, int | None],
+    lookup: dict[str, tuple[ResponseScale, str]],
+) -> None:
+    """A problem for each unanswered item of a ``required`` domain (safety): never read as 'no'."""
+    reported = {p.field for p in reader.problems}
+    for domain in instrument.domains:
+        if not domain.required:
+            continue
+        for item in instrument.items_in(domain.id):
+            if form[item.id] is None and item.id not in reported:
+                reader.problem(
+                    item.id,
+                    None,
+                    f"an answer: every item of domain {domain.id!r} must be answered in a "
+                    f"finished response (a blank is never read as 'no'); "
+                    f"{_expectation(lookup[item.id][0])}",
+                    kind="required",
+                )
 
 
 def from_questionnaire_response(
@@ -182,7 +213,9 @@ def from_questionnaire_response(
     ResponseValidationError
         Listing every problem: not a QuestionnaireResponse, wrong canonical or version,
         status ``entered-in-error``, unknown or repeated linkIds, answers outside the
-        scale (each naming the linkId, the value and what was expected).
+        scale (each naming the linkId, the value and what was expected), and in a
+        ``completed`` or ``amended`` response an unanswered item of a ``required``
+        domain (safety items; kind ``required``: a blank is never read as "no").
 
     Examples
     --------
