@@ -80,15 +80,18 @@ def test_instrument_quality_sections_of_the_shipped_example() -> None:
         *own_data_paths(), groups=["sex", "family_background"], ignore=["municipality", "setting"]
     )
     sections = instrument_quality_sections(data, n_boot=20)
+    # One section per current form in the file (the age-fitted forms of issue 17).
     assert [s.title for s in sections] == [
-        "Instrument quality: opsporing.dagtilbud.trivsel@1.0.0",
-        "Instrument quality: opsporing.skole.trivsel@1.0.0",
+        "Instrument quality: opsporing.dagtilbud.0-2@1.0.0",
+        "Instrument quality: opsporing.dagtilbud.3-5@1.0.0",
+        "Instrument quality: opsporing.skole.0-6@1.0.0",
+        "Instrument quality: opsporing.skole.7-10@1.0.0",
     ]
-    school = sections[1].content
-    assert "507 current screenings" in school[0]
+    school = sections[2].content
+    assert "350 current screenings" in school[0]
     rel = school[1]
     assert isinstance(rel, pd.DataFrame) and ("emotional", "alpha") in rel.index
-    # 800 children are too few for a 28-item CFA: said, not crashed
+    # 350 forms are too few for a CFA of this form: said, not crashed
     assert any(isinstance(c, str) and c.startswith("No factor analysis") for c in school)
     dif = next(c for c in school if isinstance(c, pd.DataFrame) and "ets_class" in c.columns)
     assert set(dif["group_column"]) <= {"sex", "family_background"}

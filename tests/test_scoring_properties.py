@@ -22,11 +22,12 @@ FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 
 @st.composite
 def forms(draw: st.DrawFn, inst: Instrument) -> dict[str, int | None]:
-    """A valid form: each item answered from its scale or left empty."""
+    """A valid form: each item answered from its scale or left empty (never a required one)."""
     answers: dict[str, int | None] = {}
     for item in inst.items:
-        values = inst.scale(item.scale).values
-        answers[item.id] = draw(st.one_of(st.none(), st.sampled_from(values)))
+        values = st.sampled_from(inst.scale(item.scale).values)
+        required = inst.domain(item.domain).required
+        answers[item.id] = draw(values if required else st.one_of(st.none(), values))
     return answers
 
 

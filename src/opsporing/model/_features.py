@@ -272,7 +272,7 @@ def _scaled(
     skole = np.full(n, np.nan)
     codes = concept_codes()
     concepts = np.full((n, len(codes)), np.nan)
-    keys = scores["instrument"].astype("string").fillna("").to_numpy(dtype=object)
+    keys = _instrument_keys(scores["instrument"], field)
     for key in pd.unique(keys):
         rows = keys == key
         if not key:
@@ -310,6 +310,24 @@ def _scaled(
                 n_dom = len(inst.scored_items_in(d))
                 answered[rows, j] = _floats(scores, rows, f"answered.{d}", field) / n_dom
     return scaled, answered, missing, skole, concepts
+
+
+def _instrument_keys(column: pd.Series, field: str) -> np.ndarray:
+    """The instrument keys as Python strings ("" when empty); anything but text is refused.
+
+    Not ``astype("string")``: that decodes bytes (pandas 3) or turns any object into its
+    repr, so a mangled key would be read as some other text instead of being refused.
+    """
+    raw = column.to_numpy(dtype=object)
+    empty = pd.isna(raw)
+    text = np.fromiter((isinstance(v, str) for v in raw), dtype=bool, count=len(raw))
+    bad = ~(empty | text)
+    if bad.any():
+        value = raw[int(np.flatnonzero(bad)[0])]
+        raise DataError(
+            str(Problem(f"{field}.instrument", value, "an instrument key as text (id@version)"))
+        )
+    return np.where(empty, "", raw).astype(object)
 
 
 def domain_ranges(instrument_keys: Iterable[object]) -> np.ndarray:

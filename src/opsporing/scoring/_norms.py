@@ -317,8 +317,9 @@ def band_shares(population: pd.DataFrame, instrument: Instrument) -> pd.DataFram
     >>> import pandas as pd
     >>> from opsporing.instruments import get_instrument
     >>> t = band_shares(pd.DataFrame({"1vurdering": [0, 0, 1, 2]}), get_instrument("topi"))
-    >>> t.loc["vurdering", ["n", "gul_or_rød", "rød"]].tolist()
-    [4, 0.5, 0.25]
+    >>> row = t.loc["vurdering"]
+    >>> int(row["n"]), float(row["gul_or_rød"]), float(row["rød"])
+    (4, 0.5, 0.25)
     """
     scores = _scores_of(population, instrument)
     rows = []
