@@ -294,3 +294,20 @@ def test_records_signed_under_another_key_are_never_shown_as_true(
     finally:
         set_signing_key(before)
     assert nord.get("/children/B-1?purpose=opsporing").status_code == 200
+
+
+def test_a_child_screened_without_a_unit_is_not_opened_by_another_units_plan_form(
+    app: Any, syd: Any, clock: Clock
+) -> None:
+    # The screener (P-NORD) is in no unit, so no unit follows the child yet: the plan
+    # form must still ask the child page's question (who may see the child) before it
+    # opens anything, or a 422 would show another unit's child's timeline.
+    store: AuditLog = app.state.audit_log
+    decide(store, clock, "B-1", 1)
+    assert syd.get("/children/B-1?purpose=opsporing").status_code == 403
+    data = {"purpose": "opsporing", "decision_id": "0" * 64, "lang": "da"}
+    r = syd.post("/children/B-1/plans", data=data)
+    assert r.status_code == 403
+    assert 'id="timeline"' not in r.text and "Gul" not in r.text
+    assert store.access_log(child="B-1") == []
+    assert plans(store, R) == []

@@ -498,6 +498,15 @@ def add_followup_routes(app: FastAPI, deps: _Deps) -> None:
         if user_unit is None or (owners and user_unit not in owners):
             log.info("plan refused: another unit's child (role %s)", user.role)
             return refused(ctx, "err_other_unit")  # before anything about the child is read
+        # The child page's own rule of who may see the child, before anything is opened: a
+        # child no unit follows yet (its screener is in no unit) is not any unit's to open.
+        ref = store.child_ref(child_id)
+        recorded_by = screeners(store, ref)
+        if not recorded_by:
+            return deps.page("not_found.html", ctx, status=404)
+        if not _may_see(store, user, ref, recorded_by):
+            log.info("plan refused: a child the user may not see (role %s)", user.role)
+            return refused(ctx, "err_not_your_child")
         code = _purpose(form.get("purpose"))
         if code is None:
             return ask_purpose(ctx, f"/children/{quote(child_id)}")
