@@ -193,6 +193,32 @@ def test_a_wrong_master_key_opens_nothing(db: Path, monkeypatch: pytest.MonkeyPa
     assert not (db.parent / "audit.sqlite.master-key").exists()  # never written beside
 
 
+@pytest.mark.parametrize("damage", ["missing", "empty", "no index key"])
+def test_a_lost_key_store_of_a_log_with_children_is_refused_not_replaced(
+    store: AuditLog, db: Path, damage: str
+) -> None:
+    # A new index key would give every stored child a new reference: their records would
+    # silently look erased and verify would still pass. The log refuses to open instead.
+    _submit(store, "B-1")
+    store.keys.close()
+    keys = db.parent / "audit.sqlite.keys"
+    if damage == "no index key":
+        with sqlite3.connect(keys) as con:
+            con.execute("DELETE FROM installation")
+    else:
+        for suffix in ("-wal", "-shm"):
+            Path(f"{keys}{suffix}").unlink(missing_ok=True)
+        keys.unlink() if damage == "missing" else keys.write_bytes(b"")
+    with pytest.raises(StorageError, match="holds no index key.*restore"):
+        AuditLog(db)
+
+
+def test_a_new_log_and_a_log_without_children_make_their_index_key(db: Path) -> None:
+    add_user(AuditLog(db), "P-0042", "skole", WEB_PASSWORD)  # a user is no child's record
+    (db.parent / "audit.sqlite.keys").unlink()
+    assert AuditLog(db).child_ref("B-1")
+
+
 def test_a_log_written_before_sealing_is_refused_with_a_way_out(db: Path) -> None:
     with sqlite3.connect(db) as con:
         con.executescript(

@@ -121,6 +121,11 @@ class KeyStore:
         The audit log's database; the key store is ``<db_path>.keys``.
     master : bytes
         The master key (:func:`master_key`).
+    create : bool
+        Make the index key when the store has none (a new store). ``False`` for a log that
+        already holds children's records: a missing or emptied key store is then refused
+        (:class:`~opsporing.errors.StorageError`), never replaced by a new index key under
+        which every stored child silently looks erased.
 
     Examples
     --------
@@ -134,7 +139,7 @@ class KeyStore:
     (True, True, None)
     """
 
-    def __init__(self, db_path: Path, master: bytes) -> None:
+    def __init__(self, db_path: Path, master: bytes, *, create: bool = True) -> None:
         self.path = beside(db_path, "keys")
         self._wrap = AESGCM(master)
         self._con: sqlite3.Connection | None = None
@@ -148,7 +153,7 @@ class KeyStore:
             with self._connect() as con:
                 con.execute("PRAGMA journal_mode=WAL")
                 con.executescript(_SCHEMA)
-            self._index = self._installation_key("index")
+            self._index = self._installation_key("index", create=create)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open the key store {self.path}: {exc}") from None
 
@@ -195,11 +200,18 @@ class KeyStore:
                 "or the .master-key file beside the database)"
             ) from None
 
-    def _installation_key(self, name: str) -> bytes:
+    def _installation_key(self, name: str, *, create: bool) -> bytes:
         aad = _aad("installation", name)
         with self._connect() as con:
             con.execute("BEGIN IMMEDIATE")
             row = con.execute("SELECT wrapped FROM installation WHERE name = ?", (name,)).fetchone()
+            if row is None and not create:
+                raise StorageError(
+                    f"the key store {self.path} holds no {name} key, but its audit log holds "
+                    "children's records: expected the key store made with the log (restore "
+                    "it from the backup that holds the database); a new one would make every "
+                    "stored child unreadable"
+                )
             if row is None:
                 key = secrets.token_bytes(KEY_BYTES)
                 con.execute(

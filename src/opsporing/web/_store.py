@@ -309,6 +309,12 @@ class AuditLog:
                 mode = con.execute("PRAGMA journal_mode=WAL").fetchone()[0]
                 con.executescript(_SCHEMA + _records.SCHEMA + FOLLOWUP_SCHEMA + _chain.SCHEMA)
                 empty = _chain.current_head(con).count == 0
+                # Records keyed by a child's reference need the index key they were made with.
+                children = bool(
+                    con.execute(
+                        "SELECT EXISTS (SELECT 1 FROM records) OR EXISTS (SELECT 1 FROM screenings)"
+                    ).fetchone()[0]
+                )
                 in_clear = con.execute(
                     "SELECT COUNT(*) FROM screenings WHERE answers_json <> ?", (SEALED,)
                 ).fetchone()[0]
@@ -332,7 +338,7 @@ class AuditLog:
                 "municipality's archive rules say (verify it with an older opsporing), and "
                 "start a new log for new screenings (docs/data-protection.md, 'Existing logs')"
             )
-        self.keys = KeyStore(self.path, master_key(self.path))
+        self.keys = KeyStore(self.path, master_key(self.path), create=not children)
         # Held open while the log is: the per-operation connections then never close the
         # file's last connection, which would checkpoint the WAL every time (milliseconds).
         self._keeper = sqlite3.connect(self.path, check_same_thread=False)
