@@ -209,7 +209,7 @@ def test_a_lost_key_store_of_a_log_with_children_is_refused_not_replaced(
         for suffix in ("-wal", "-shm"):
             Path(f"{keys}{suffix}").unlink(missing_ok=True)
         keys.unlink() if damage == "missing" else keys.write_bytes(b"")
-    with pytest.raises(StorageError, match="holds no index key.*restore"):
+    with pytest.raises(StorageError, match=r"holds no index key.*restore"):
         AuditLog(db)
 
 
