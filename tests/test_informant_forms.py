@@ -132,6 +132,15 @@ def test_no_child_form_below_six_or_in_daycare(setting: str, age: float, informa
         select_instrument(setting, age, informant)
 
 
+@pytest.mark.parametrize(
+    "age", ["5", b"5", True, False, None, float("nan"), float("inf"), -1, 1e308, 2**70, [5]]
+)
+@pytest.mark.parametrize("setting", ["skole", "dagtilbud"])
+def test_select_instrument_refuses_what_is_no_age(setting: str, age: Any) -> None:
+    with pytest.raises(UnknownInstrumentError, match="age_years"):
+        select_instrument(setting, age)
+
+
 def test_forms_yaml_lists_each_informant_form_once() -> None:
     listed = [
         i.id for (inf, _), insts in current_forms().items() if inf != "educator" for i in insts

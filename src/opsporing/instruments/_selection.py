@@ -6,6 +6,7 @@ from functools import cache
 from importlib import resources
 from itertools import pairwise
 from math import isfinite
+from numbers import Real
 from pathlib import Path
 from typing import Any, get_args
 
@@ -131,10 +132,13 @@ def select_instrument(setting: str, age_years: float, informant: str = "educator
                 )
             )
         )
-    try:
-        age = float(age_years)
-    except (TypeError, ValueError):
-        age = float("nan")
+    # A number of years only: text ("5"), bytes and yes/no (True == 1) were turned into an
+    # age and chose a form for a child whose age nobody gave.
+    if isinstance(age_years, bool) or not isinstance(age_years, Real):
+        raise UnknownInstrumentError(
+            str(Problem("age_years", age_years, "a number of years (not text or yes/no)"))
+        )
+    age = float(age_years)
     for k, inst in enumerate(bands):
         last = k == len(bands) - 1
         lo, hi = inst.age_years.min, inst.age_years.max
