@@ -292,6 +292,24 @@ def test_unreadable_files_are_a_data_error(tmp_path: Path, name: str, content: s
         read_sdq(path)
 
 
+def test_every_line_of_an_ndjson_export_that_is_no_json_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "kl.ndjson"
+    good = json.dumps(_qr("sdq4-10", [1] * 25))
+    path.write_text("\n".join(['{"a":', good, "[[[", good, "nope"]), encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        read_sdq(path)
+    assert [p.field.rsplit(" ", 1)[-1] for p in err.value.problems] == ["1", "3", "5"]
+
+
+@pytest.mark.parametrize("ref", [["Patient/A-1"], {"reference": "A-1"}, 17, True])
+def test_a_subject_reference_that_is_no_text_is_refused(tmp_path: Path, ref: object) -> None:
+    path = tmp_path / "kl.json"
+    path.write_text(json.dumps(_qr("sdq4-10", [1] * 25, subject={"reference": ref})))
+    with pytest.raises(ResponseValidationError) as err:
+        read_sdq(path)
+    assert [p.field for p in err.value.problems] == ["subject.reference"]
+
+
 def test_a_ragged_csv_row_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "sdq.csv"
     path.write_text("respondent,child," + ",".join(ITEMS) + "\nparent,A,1,1\n")

@@ -253,7 +253,11 @@ def _questionnaire_response(
         problems.append(Problem("status", resource.get("status"), "completed or amended", row))
     subject = resource.get("subject")
     ref = subject.get("reference") if isinstance(subject, Mapping) else None
-    child = _child(str(ref).rsplit("/", 1)[-1] if ref else None, "subject.reference", row, problems)
+    if ref is not None and not isinstance(ref, str):  # a list or object is no reference
+        problems.append(Problem("subject.reference", ref, "a reference text Patient/<id>", row))
+        child = None
+    else:
+        child = _child(ref.rsplit("/", 1)[-1] if ref else None, "subject.reference", row, problems)
     when = _date(resource.get("authored"), "authored", row, problems)
     try:  # the answers, by the one reader of KL Gateway SDQ responses
         answers = from_kl_sdq_response(resource, check_questionnaire=False)
@@ -315,8 +319,16 @@ def read_sdq(path: str | Path) -> list[SdqResponse]:
     if suffix == ".csv":
         return sdq_responses_from_records(_csv_records(text, path))
     if suffix == ".ndjson":
-        lines = [(f"line {i}", _json(line, path, i)) for i, line in enumerate(text.splitlines(), 1)
-                 if line.strip()]  # fmt: skip
+        # Every line that is no JSON is reported, not only the first.
+        lines, syntax = [], []
+        for i, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    lines.append((f"line {i}", _json(line, path, i)))
+                except DataError as exc:
+                    syntax += exc.problems
+        if syntax:
+            raise DataError(*syntax)
         return _from_fhir(lines)
     if suffix == ".json":
         tree = _json(text, path, None)
