@@ -320,7 +320,8 @@ def read_sdq(path: str | Path) -> list[SdqResponse]:
         return sdq_responses_from_records(_csv_records(text, path))
     if suffix == ".ndjson":
         # Every line that is no JSON is reported, not only the first.
-        lines, syntax = [], []
+        lines: list[tuple[str, Any]] = []
+        syntax: list[Problem] = []
         for i, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
