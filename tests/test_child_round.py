@@ -257,6 +257,17 @@ def test_the_round_verb_shows_each_informant_and_the_disagreement(
     assert "test.parent" in failed.output
 
 
+@pytest.mark.parametrize("text", ["[/x]", "[bold]C1", "[link=http://evil.example]C1[/link]"])
+def test_rich_markup_in_the_ids_is_shown_as_written(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "forms.csv"
+    pd.DataFrame([_row(SCHOOL, f"C{text}", text, "2026-10-01", emotional=3)]).to_csv(
+        path, index=False
+    )
+    shown = CliRunner().invoke(app, ["round", str(path), "--lang", "en"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert f"child C{text}, round {text}" in " ".join(shown.output.split())
+
+
 def test_rounds_are_frozen(parent: Instrument) -> None:
     r = score_round([form(SCHOOL, emotional=1)])
     assert isinstance(r, ScreeningRound)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ._cli_options import Format, FormatOption, LangOption, Language, RejectedOption
@@ -71,12 +72,12 @@ def round_(
         cli.console.print(_round_table(r, language, cli._band))
         for d in r.disagreements():
             style = _GAP_STYLE[d.disagreement]
-            cli.console.print(f"  [{style}]•[/{style}] {d.sentence(language)}")
+            cli.console.print(f"  [{style}]•[/{style}] {escape(d.sentence(language))}")
         if r.red_flags:
             cli.console.print(
                 "  [bold red]"
                 + tr("⚑ notify (§ 133)", language)
-                + f"[/bold red] {', '.join(r.red_flags)}"
+                + f"[/bold red] {escape(', '.join(r.red_flags))}"
             )
         cli.console.print()
     cli.console.print(
@@ -91,8 +92,10 @@ def round_(
 
 
 def _round_table(r: ScreeningRound, lang: Lang, show: Callable[[object, Lang], str]) -> Table:
-    title = tr("child {child}, round {round} ({date})", lang, child=r.child_id,
-               round=r.round_id, date=r.date.isoformat())  # fmt: skip
+    # Ids and labels come from the file and the user's own forms: Rich markup in them ("[/x]")
+    # is shown as written, never read as a style (an unmatched tag was a MarkupError).
+    title = escape(tr("child {child}, round {round} ({date})", lang, child=r.child_id,
+                      round=r.round_id, date=r.date.isoformat()))  # fmt: skip
     table = Table(title=title, title_justify="left", header_style="bold")
     table.add_column(tr("domain", lang))
     names = {"educator": tr("educator", lang), "parent": tr("parent", lang),
@@ -102,7 +105,7 @@ def _round_table(r: ScreeningRound, lang: Lang, show: Callable[[object, Lang], s
     table.add_column(tr("combined", lang), justify="center")
     table.add_column(tr("disagreement", lang))
     for d in r.domains:
-        cells = [d.label.get(lang)]
+        cells = [escape(d.label.get(lang))]
         for who in r.informants:
             v = next((v for v in d.views if v.informant == who), None)
             cells.append(
