@@ -50,7 +50,9 @@ def answers(inst: Instrument, **by_domain: int) -> dict[str, int]:
     return out
 
 
-def form(inst: Instrument, child_id: str = "C1", round_id: str = "r1", **by_domain: int) -> RoundForm:
+def form(
+    inst: Instrument, child_id: str = "C1", round_id: str = "r1", **by_domain: int
+) -> RoundForm:
     return RoundForm(child_id, round_id, WHEN, inst, answers(inst, **by_domain))
 
 
@@ -174,7 +176,9 @@ def test_a_round_of_no_forms_is_a_typed_error(bad: object) -> None:
 
 
 # --- a table of rounds -------------------------------------------------------------------------
-def _row(inst: Instrument, child_id: str, round_id: str, day: str, **by_domain: int) -> dict[str, object]:
+def _row(
+    inst: Instrument, child_id: str, round_id: str, day: str, **by_domain: int
+) -> dict[str, object]:
     return {"child_id": child_id, "round_id": round_id, "date": day, "instrument_id": inst.id,
             **answers(inst, **by_domain)}  # fmt: skip
 
@@ -251,7 +255,11 @@ def test_the_round_verb_shows_each_informant_and_the_disagreement(
     as_json = runner.invoke(app, [*args, "--format", "json"])
     rows = json.loads(as_json.output)
     emo = next(r for r in rows if r["domain"] == "emotional")
-    assert (emo["band.educator"], emo["band.parent"], emo["disagreement"]) == ("rød", "grøn", "conflict")
+    assert (emo["band.educator"], emo["band.parent"], emo["disagreement"]) == (
+        "rød",
+        "grøn",
+        "conflict",
+    )
     failed = runner.invoke(app, ["round", str(path)])  # the parent form is unknown without -i
     assert failed.exit_code == 2
     assert "test.parent" in failed.output
@@ -284,7 +292,9 @@ _PARENT = load_instrument(DATA / "round_parent.yaml")
     st.lists(st.integers(0, 3), min_size=3, max_size=3),
     st.permutations([0, 1, 2]),
 )
-def test_the_order_of_the_forms_does_not_change_the_round(values: list[int], order: list[int]) -> None:
+def test_the_order_of_the_forms_does_not_change_the_round(
+    values: list[int], order: list[int]
+) -> None:
     forms = [
         form(SCHOOL, emotional=values[0], social=values[0]),
         form(_PARENT, emotional=values[1], social=values[1]),

@@ -156,3 +156,18 @@ def test_evaluate_writes_a_report(tmp_path):
     assert result.exit_code == 0, result.output
     html = out.read_text(encoding="utf-8")
     assert "band_rule" in html and "oracle" in html and "data:image/png;base64," in html
+
+
+@pytest.mark.parametrize("verb", ["score", "suggest"])
+@pytest.mark.parametrize("form_id", ["[/x]", "[link=http://evil.example]F1[/link]"])
+def test_rich_markup_in_a_form_id_is_shown_as_written(tmp_path, verb, form_id):
+    from opsporing.instruments import get_instrument
+
+    inst = get_instrument("opsporing.skole.trivsel")
+    row = {"form_id": form_id, **{i.id: inst.scale(i.scale).min for i in inst.items}}
+    path = tmp_path / "forms.csv"
+    pd.DataFrame([row]).to_csv(path, index=False)
+    ids = ["-k", "form_id"] if verb == "score" else ["--id", "form_id"]
+    result = runner.invoke(app, [verb, str(path), "-i", inst.id, *ids], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert form_id in result.output

@@ -430,9 +430,7 @@ def test_retention_erases_a_group_exactly_when_its_newest_record_has_expired(
     newest: dict[tuple[str, str], int] = {}
     for child, kind, day in writes:
         newest[(child, kind)] = max(day, newest.get((child, kind), 0))
-    expected = {
-        (store.child_ref(c), k) for (c, k), d in newest.items() if d + days[k] <= run_day
-    }
+    expected = {(store.child_ref(c), k) for (c, k), d in newest.items() if d + days[k] <= run_day}
     got = {(e.child_ref, e.kind) for e in run_retention(store, clock=clock).erased}
     assert got == expected
     reader = Reader("A-1", "admin", "tilsyn", "cli")

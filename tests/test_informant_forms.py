@@ -189,6 +189,7 @@ def test_safety_items_are_required_three_point_and_say_what_to_do_now(form_id: s
 @pytest.mark.parametrize("form_id", FORMS)
 def test_a_yes_on_any_safety_item_raises_a_red_flag(form_id: str) -> None:
     inst = get_instrument(form_id)
+
     def best(item_id: str) -> int:  # the answer that raises no concern and is a resource
         item = inst.item(item_id)
         scale = inst.scale(item.scale)

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import _research_cli
@@ -102,7 +103,8 @@ def _score_table(
     not_scored = "[dim]" + tr("not scored", lang) + "[/dim]"
     parts = [*inst.domain_ids, *(["total"] if inst.total is not None else [])]
     for _, row in scores.iterrows():
-        cells = [str(row[id_column])] if id_column else []
+        # An id from the file is shown as written, never read as Rich markup ("[/x]" crashed).
+        cells = [escape(str(row[id_column]))] if id_column else []
         shown = {}
         for part in parts:
             score = row[f"score.{part}"]
@@ -451,7 +453,7 @@ def suggest(
             # or the duty to notify; the rule with its numbers; what would change it.
             reason = str(row[f"message_{language}"])
             shown.add_row(
-                str(row["form_id"]),
+                escape(str(row["form_id"])),
                 _suggestion_cell(row, language),
                 "–" if p is None or pd.isna(p) else number(p, language),
                 reason,
