@@ -438,3 +438,24 @@ def test_retention_erases_a_group_exactly_when_its_newest_record_has_expired(
         for r in store.read_child(child, reader):
             assert r.erased == ((store.child_ref(child), r.kind) in expected)
     assert store.verify().ok
+
+
+def test_a_policy_without_a_period_for_a_written_kind_is_refused_before_any_erasure(
+    store: AuditLog, tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An installation's copy of protection.yaml from before plans and reviews existed: the
+    # retention run would have erased every stored plan at once ("no retention period").
+    from importlib import resources
+
+    store.append_record("plan", "B-1", {"plan_id": "p"})
+    shipped = resources.files("opsporing.web").joinpath("protection.yaml").read_text("utf-8")
+    old = "\n".join(
+        line for line in shipped.splitlines() if not line.startswith(("  plan:", "  review:"))
+    )
+    policy = tmp_path / "old-protection.yaml"
+    policy.write_text(old, encoding="utf-8")
+    monkeypatch.setenv("OPSPORING_PROTECTION_POLICY", str(policy))
+    with pytest.raises(UserError, match="no period for plan, review"):
+        run_retention(store, clock=clock)
+    monkeypatch.delenv("OPSPORING_PROTECTION_POLICY")
+    assert store.keys.has_key(store.child_ref("B-1"), "plan")

@@ -161,6 +161,12 @@ class Protection:
         )
 
 
+#: The record kinds this library writes (submissions, follow-up plans and reviews). Every
+#: policy gives each a period: retention erases a kind without one at once, so a policy copied
+#: before a kind existed would otherwise erase every stored record of it on the next run.
+WRITTEN_KINDS = ("screening", "suggestion", "decision", "plan", "review")
+
+
 def _load_policy(text: str, source: str) -> Protection:
     try:
         data = yaml.safe_load(text)
@@ -182,6 +188,13 @@ def _load_policy(text: str, source: str) -> Protection:
                 f"{source}: retention_days.{kind[:40]} = {str(value)[:20]!r}: expected a kind of "
                 "lower-case letters and a whole number of days from 1 to 36500"
             )
+    missing = [kind for kind in WRITTEN_KINDS if kind not in days]
+    if missing:
+        raise UserError(
+            f"{source}: retention_days has no period for {', '.join(missing)}: expected one for "
+            f"every kind of record the library writes ({', '.join(WRITTEN_KINDS)}); without "
+            "one, retention would erase every stored record of that kind"
+        )
     if recording not in purposes:
         raise UserError(
             f"{source}: recording_purpose = {recording[:40]!r}: expected one of the purposes"
