@@ -459,3 +459,19 @@ def test_a_policy_without_a_period_for_a_written_kind_is_refused_before_any_eras
         run_retention(store, clock=clock)
     monkeypatch.delenv("OPSPORING_PROTECTION_POLICY")
     assert store.keys.has_key(store.child_ref("B-1"), "plan")
+
+
+@pytest.mark.parametrize("garbled", ["abc", 17, b"short", b"\x00" * 60])
+def test_a_garbled_wrapped_key_is_a_storage_error(
+    store: AuditLog, db: Path, garbled: object
+) -> None:
+    _submit(store, "B-1")
+    store.keys.close()
+    with sqlite3.connect(db.parent / "audit.sqlite.keys") as con:
+        con.execute("UPDATE child_keys SET wrapped = ?", (garbled,))
+    with pytest.raises(StorageError, match="does not unwrap"):
+        store.keys.data_key(store.child_ref("B-1"), "screening")
+    with sqlite3.connect(db.parent / "audit.sqlite.keys") as con:
+        con.execute("UPDATE installation SET wrapped = ?", (garbled,))
+    with pytest.raises(StorageError, match="does not unwrap"):
+        AuditLog(db)

@@ -190,8 +190,11 @@ class KeyStore:
         nonce = secrets.token_bytes(_NONCE)
         return nonce + self._wrap.encrypt(nonce, key, aad)
 
-    def _open(self, wrapped: bytes, aad: bytes, what: str) -> bytes:
+    def _open(self, wrapped: object, aad: bytes, what: str) -> bytes:
         try:
+            # A garbled row may hold text or a number (SQLite keeps any type): no key either.
+            if not isinstance(wrapped, bytes):
+                raise ValueError(type(wrapped).__name__)
             return self._wrap.decrypt(wrapped[:_NONCE], wrapped[_NONCE:], aad)
         except (InvalidTag, ValueError):
             raise StorageError(
@@ -221,7 +224,7 @@ class KeyStore:
                 con.execute("COMMIT")
                 return key
             con.execute("COMMIT")
-        return self._open(bytes(row[0]), aad, f"the {name} key")
+        return self._open(row[0], aad, f"the {name} key")
 
     def child_ref(self, pseudonym: str) -> str:
         """The reference the log stores for the child with this pseudonym (32 hex digits)."""
@@ -251,7 +254,7 @@ class KeyStore:
                 ).fetchone()
         if row is None:
             return None
-        return self._open(bytes(row[0]), aad, f"the key of child {child_ref} ({kind})")
+        return self._open(row[0], aad, f"the key of child {child_ref} ({kind})")
 
     def has_key(self, child_ref: str, kind: str) -> bool:
         """Whether ``(child_ref, kind)`` still has a key (its records are readable)."""
