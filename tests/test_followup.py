@@ -392,7 +392,12 @@ def test_timeline_orders_screenings_plans_and_reviews(store: AuditLog, clock: Cl
     r = Review.make(plan, happened="Værre.", outcome="escalates", reviewed_by="P-NORD",
                     new_decision=new, clock=clock)  # fmt: skip
     record_review(store, r, user_unit="skole-nord", reader=R)
-    assert [e.kind for e in timeline(store, "B-1", R)] == ["screening", "plan", "screening", "review"]
+    assert [e.kind for e in timeline(store, "B-1", R)] == [
+        "screening",
+        "plan",
+        "screening",
+        "review",
+    ]
     assert timeline(store, "B-9", R) == []
 
 
@@ -550,7 +555,8 @@ def test_a_plan_is_sealed_and_only_its_index_is_in_clear(store: AuditLog, clock:
                             "decision_id", "review_on", "record", "created_at"}  # fmt: skip
     assert rows[0]["child_ref"] == store.child_ref("B-1") != "B-1"
     assert (rows[0]["review_on"], rows[1]["review_on"]) == (
-        plan.review_on, (T0.date() + timedelta(days=50 + review_days(1))).isoformat()
+        plan.review_on,
+        (T0.date() + timedelta(days=50 + review_days(1))).isoformat(),
     )  # a "continues" review: the plan's next date
     # The sealed record opens (logged) to exactly the signed plan.
     [opened] = store.read_child("B-1", R, kinds=("plan",))
@@ -689,3 +695,16 @@ def test_a_plan_round_trips_and_any_change_breaks_it(
     )
     with pytest.raises(FollowUpError):
         FollowUpPlan.from_dict(changed)
+
+
+@pytest.mark.parametrize(
+    "when",
+    [T0 + timedelta(days=10), 20260301, 2026.5, ["2026-03-01"], b"2026-03-01", "2026-W09-1"],
+)
+def test_a_review_date_that_is_no_date_is_a_problem_of_review_on(
+    store: AuditLog, clock: Clock, when: object
+) -> None:
+    d = decide(store, clock, "B-1", 1)
+    with pytest.raises(FollowUpError) as info:
+        make_plan(d, clock, review_on=when)
+    assert [p.field for p in info.value.problems] == ["review_on"]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
@@ -44,6 +45,7 @@ __all__ = ["MAX_TEXT", "FollowUpPlan", "Review", "check_unit", "valid_id"]
 MAX_TEXT = 2000
 #: Longest a review date may lie ahead of the plan.
 MAX_REVIEW_DAYS = 366
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 PLAN_PURPOSE = "opsporing-followup-plan/1"
 REVIEW_PURPOSE = "opsporing-followup-review/1"
@@ -342,8 +344,18 @@ def _review_date(
 ) -> date | None:
     if value is None or value == "":
         return default_review_date(step, today)
+    # A date, or text YYYY-MM-DD only: a datetime was stored as '…T09:00:00+00:00', and a
+    # number (20260301) or ISO week text ('2026-W09') slipped through date.fromisoformat.
+    if isinstance(value, datetime) or not isinstance(value, date | str):
+        problems.append(Problem("review_on", repr(value)[:40], "a date YYYY-MM-DD"))
+        return None
     try:
-        day = value if isinstance(value, date) else date.fromisoformat(str(value))
+        if isinstance(value, date):
+            day = value
+        elif _ISO_DAY.fullmatch(value):
+            day = date.fromisoformat(value)
+        else:
+            raise ValueError(value)
     except ValueError:
         problems.append(Problem("review_on", str(value)[:40], "a date YYYY-MM-DD"))
         return None
