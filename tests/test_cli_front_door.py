@@ -226,8 +226,8 @@ def _messages() -> set[str]:
     from babel.messages.extract import extract_from_file
 
     found = set()
-    names = ("cli.py", "_demo.py", "web/_i18n.py", "_cli_round.py", "child/_round.py")
-    for name in (*names, "child/_plot.py"):
+    names = ("cli.py", "_demo.py", "web/_i18n.py", "web/_followup.py", "_cli_round.py")
+    for name in (*names, "child/_round.py", "child/_plot.py"):
         keywords = {"tr": None, "N_": None}
         for _, message, _, _ in extract_from_file("python", SRC / name, keywords=keywords):
             found.add(message)

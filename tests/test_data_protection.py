@@ -26,6 +26,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from opsporing import _texts
 from opsporing.cli import app as cli
 from opsporing.errors import ResponseValidationError, StorageError, UserError
 from opsporing.instruments import get_instrument
@@ -389,6 +390,18 @@ def test_the_insight_export_holds_every_record_of_the_child_and_nothing_else(
                   "samtale med forældrene om B-1", "Forældres eller barnets indsigt"):  # fmt: skip
         assert shown in html, shown
     assert "B-2" not in html and "<script" not in html
+    # Times as Danish writes them, in Danish time (the one helper): never the stored UTC text.
+    for when in [r["created_at"] for r in data["records"]] + [data["generated_at"]]:
+        assert _texts.datetime_text(when, "da") in html and when not in html
+
+
+def test_the_insight_page_shows_a_stored_date_that_is_no_date_as_stored(store: AuditLog) -> None:
+    from opsporing.web._export import insight, insight_html
+
+    store.append_record("review", "B-1", {"outcome": "x", "reviewed_at": "sidste tirsdag"})
+    store.append_record("plan", "B-1", {"review_on": "2026-02-16", "actions": []})
+    html = insight_html(insight(store, "B-1", Reader("A-1", "admin", "tilsyn", "cli")))
+    assert "sidste tirsdag" in html and "16. februar 2026" in html
 
 
 def test_the_insight_export_escapes_what_was_recorded(store: AuditLog) -> None:

@@ -419,6 +419,24 @@ def test_a_draft_is_dialogue_based_with_the_parents_view(store: AuditLog, clock:
     assert "Social isolation" in text and "ressourcecentermøde (RCM)" in text
     assert "trin 2, Forebyggende indsatser" in text
     assert "må ikke orienteres" not in text
+    # Dates as Danish writes them (the one helper, opsporing._texts.date_text): 42 days by step 1.
+    assert "udfyldt 5. januar 2026" in text
+    assert "- Plan af 5. januar 2026 (trin 1)" in text
+    assert "Opfølgning aftalt til 16. februar 2026." in text
+
+
+def test_a_draft_dates_in_danish_time(store: AuditLog, clock: Clock) -> None:
+    clock.now = datetime(2026, 3, 31, 23, 30, tzinfo=UTC)  # 1 April, 01:30 in Copenhagen
+    decide(store, clock, "B-1", 1)
+    assert "udfyldt 1. april 2026" in notification_draft(_row(store, "B-1")).text
+
+
+@pytest.mark.parametrize("bad", ["", "31.12.2026", "2026-13-01", "x" * 500])
+def test_a_draft_of_a_row_without_a_date_names_the_field(bad: str) -> None:
+    row = {"form_id": "B-1", "instrument": "x", "created_at": bad, "scores_json": "{}"}
+    with pytest.raises(DataError, match="created_at") as info:
+        notification_draft(row)
+    assert len(str(info.value)) < 300  # the value is capped
 
 
 @pytest.mark.parametrize("flag", sorted(load_catalogue().parents_not_told_first))

@@ -95,6 +95,10 @@ def test_the_child_page_shows_the_timeline_and_takes_a_plan(
     assert plan.review_on == (T0.date() + timedelta(days=42)).isoformat()
     page = nord.get("/children/B-1?lang=en&purpose=opsporing").text
     assert "Follow-up plan" in page and "Talk with the parents about the concern" in page
+    # Dates as each language writes them (opsporing._texts.date_text): the review 42 days on.
+    assert "5 January 2026" in page and "16 February 2026" in page
+    page = nord.get("/children/B-1?lang=da&purpose=opsporing").text
+    assert "Opfølgningsplan" in page and "5. januar 2026" in page and "16. februar 2026" in page
     assert store.verify().ok
 
 

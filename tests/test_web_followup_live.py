@@ -131,7 +131,7 @@ def test_one_child_from_a_yellow_screening_to_down_the_staircase(
             page.get_by_role("button", name="Gem opfølgningsplan").click()
             plan_item = page.locator(".timeline .event.plan")
             expect(plan_item).to_contain_text("Samtale med forældrene om bekymringen")
-            expect(plan_item).to_contain_text("16.02.2026")  # 42 days by step 1
+            expect(plan_item).to_contain_text("16. februar 2026")  # 42 days by step 1
             page.screenshot(path=str(SHOTS / "2_child_with_plan.png"), full_page=True)
 
             # 3. Fifty days later the review is overdue: on the start page of the unit, first

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._texts import date_text
 from ..vocabulary import load_vocabulary
 from ._catalogue import load_catalogue
 from ._records import FollowUpPlan, Review
@@ -46,9 +47,12 @@ class NotificationDraft:
     violence_flags: tuple[str, ...]
 
 
-def _day(iso: str) -> str:
-    """``2026-12-01...`` as ``01.12.2026`` (the Danish date format)."""
-    return f"{iso[8:10]}.{iso[5:7]}.{iso[0:4]}"
+def _day(moment: str, field: str) -> str:
+    """A stored date or timestamp as Danish writes a date: ``1. december 2026`` (Danish time).
+
+    A value that is no ISO 8601 date is a :class:`~opsporing.errors.DataError` naming ``field``.
+    """
+    return date_text(moment, "da", field)
 
 
 def _lower_first(text: str) -> str:
@@ -96,6 +100,8 @@ def notification_draft(
     False
     >>> "Forældrene må ikke orienteres først" in draft.text
     True
+    >>> "udfyldt 1. december 2026" in draft.text  # dates as Danish writes them
+    True
     """
     voc = load_vocabulary()
     cat = load_catalogue()
@@ -134,7 +140,7 @@ def notification_draft(
         f"Barnets id (pseudonymt): {screening.get('form_id', '')}",
         f"Alder: {_num(screening.get('age_years'))} år",
         f"Skema: {screening.get('instrument', '')}, "
-        f"udfyldt {_day(str(screening.get('created_at', '')))}",
+        f"udfyldt {_day(str(screening.get('created_at', '')), 'created_at')}",
         "",
         "1. Det har vi observeret",
     ]
@@ -163,12 +169,13 @@ def notification_draft(
             actions = "; ".join(_lower_first(cat.measure(a).label.da) for a in plan.actions)
             role = voc.roles[plan.responsible_role].da if plan.responsible_role in voc.roles else ""
             lines.append(
-                f"- Plan af {_day(plan.created_at)} (trin {plan.decision_step}): {actions}. "
-                f"Ansvarlig: {role}. Opfølgning aftalt til {_day(plan.review_on)}."
+                f"- Plan af {_day(plan.created_at, 'created_at')} (trin {plan.decision_step}): "
+                f"{actions}. Ansvarlig: {role}. "
+                f"Opfølgning aftalt til {_day(plan.review_on, 'review_on')}."
             )
             for r in by_plan[plan.plan_id]:
                 lines.append(
-                    f"  - Opfølgning {_day(r.reviewed_at)}: {r.happened} "
+                    f"  - Opfølgning {_day(r.reviewed_at, 'reviewed_at')}: {r.happened} "
                     f"({_lower_first(cat.outcomes[r.outcome].da)})."
                 )
     else:
@@ -178,13 +185,17 @@ def notification_draft(
     if violence:
         lines.append("- [Forældrene er ikke orienteret: se ovenfor.]")
     elif views:
-        lines += [f"- {_day(p.created_at)}: »{p.parents_view}«" for p in plans if p.parents_view]
+        lines += [
+            f"- {_day(p.created_at, 'created_at')}: »{p.parents_view}«"
+            for p in plans
+            if p.parents_view
+        ]
     else:
         lines.append("- [Skriv forældrenes syn med deres egne ord.]")
     lines += ["", "5. Barnets eget syn"]
     child = [p for p in plans if p.child_view]
     if child:
-        lines += [f"- {_day(p.created_at)}: »{p.child_view}«" for p in child]
+        lines += [f"- {_day(p.created_at, 'created_at')}: »{p.child_view}«" for p in child]
     else:
         lines.append("- [Skriv barnets eget syn, hvis barnet kan udtrykke det.]")
     role = str(screening.get("role"))

@@ -20,7 +20,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from ..errors import UnknownInstrumentError
+from .._texts import date_text, datetime_text
+from ..errors import DataError, UnknownInstrumentError
 from ..instruments import Instrument, get_instrument
 from ..vocabulary import load_vocabulary
 from ._records import PersonalRecord, Reader, protection_policy
@@ -231,6 +232,20 @@ def _purpose_label(code: str) -> str:
     return purposes[code].get("da") if code in purposes else code
 
 
+def _when(value: object) -> str:
+    """A stored date or date-time as Danish writes it (``1. december 2026 21.15``, Danish time).
+
+    The one convention of :mod:`opsporing._texts`; a stored value that is no ISO 8601 date is
+    shown as it was stored (the page shows every record, whatever it holds).
+    """
+    if not isinstance(value, str):
+        return "" if value is None else str(value)
+    try:
+        return datetime_text(value, "da") if len(value) > 10 else date_text(value, "da")
+    except DataError:
+        return value
+
+
 def insight_json(data: Mapping[str, Any]) -> str:
     """The insight as indented JSON (UTF-8 text, Danish letters as they are)."""
     return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
@@ -244,4 +259,5 @@ def insight_html(data: Mapping[str, Any]) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["when"] = _when
     return env.get_template("insight.html").render(d=data, json=insight_json)

@@ -40,6 +40,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
+from .._texts import N_, date_text, translate
 from ..errors import FollowUpError, UnitAccessError
 from ..followup import (
     ChildRecords,
@@ -69,6 +70,7 @@ from ..privacy import mask_cpr
 from ..vocabulary import Language, load_vocabulary
 from ._auth import access_policy, may_decide, may_read_receipt
 from ._forms import valid_pseudonymous_id
+from ._i18n import parse_lang
 from ._pages import Context
 from ._records import Reader, protection_policy
 from ._store import MAX_ROW_ID, AuditLog, StoredUser
@@ -83,131 +85,100 @@ log = logging.getLogger("opsporing.web")
 _SCREENING_ID = re.compile(r"^[1-9][0-9]{0,18}$")
 _PLAN_ID = re.compile(r"^[0-9a-f]{64}$")
 
-#: The follow-up pages' own strings (Danish, English); the common ones are :mod:`._i18n`'s.
-_TEXTS: dict[str, tuple[str, str]] = {
-    "child_title": ("Barnets forløb", "The child's course"),
-    "child_intro": (
-        "Screeninger, beslutninger, opfølgningsplaner og opfølgninger for barnet, ældste først.",
-        "Screenings, decisions, follow-up plans and reviews of the child, oldest first.",
+#: The follow-up pages' own strings: key -> English message (the Danish is in the
+#: catalog, as for :mod:`._i18n`'s common ones).
+_TEXTS: dict[str, str] = {
+    "child_title": N_("The child's course"),
+    "child_intro": N_(
+        "Screenings, decisions, follow-up plans and reviews of the child, oldest first."
     ),
-    "child_link": (
-        "Se barnets forløb og lav en opfølgningsplan",
-        "See the child's course and make a follow-up plan",
+    "child_link": N_("See the child's course and make a follow-up plan"),
+    "timeline": N_("Timeline"),
+    "screening": N_("Screening"),
+    "decision": N_("Decision"),
+    "step": N_("step"),
+    "notify": N_("notifies the municipality"),
+    "plan": N_("Follow-up plan"),
+    "review": N_("Review"),
+    "concerns": N_("Concerns (common language)"),
+    "other_concerns": N_("Other concerns"),
+    "actions": N_("Agreed actions"),
+    "responsible": N_("Responsible"),
+    "parents_view": N_("The parents' view (in their words)"),
+    "child_view": N_("The child's own view"),
+    "views_help": N_("Never write CPR numbers or names."),
+    "review_on": N_("Review by"),
+    "review_on_help": N_("Empty: {days} days by the decision's step, i.e. {default}."),
+    "follows": N_("Follows the decision"),
+    "save_plan": N_("Save follow-up plan"),
+    "happened": N_("What happened?"),
+    "outcome": N_("Outcome"),
+    "new_decision": N_("New decision (when escalating)"),
+    "new_decision_help": N_("Record the new screening and decision first; then choose it here."),
+    "none": N_("None"),
+    "save_review": N_("Save review"),
+    "overdue": N_("Overdue"),
+    "due": N_("Due"),
+    "days_late": N_("{n} days late"),
+    "due_today": N_("today"),
+    "due_in": N_("in {n} days"),
+    "due_title": N_("Reviews due this week"),
+    "due_none": N_("No reviews are overdue or due this week."),
+    "due_show": N_("Choose the purpose to see the children and plans (the view is logged)."),
+    "due_hidden": N_("child not shown"),
+    "no_unit": N_(
+        "You are not in a daycare or school. Ask an administrator to run `opsporing users "
+        "unit`."
     ),
-    "timeline": ("Forløb", "Timeline"),
-    "screening": ("Screening", "Screening"),
-    "decision": ("Beslutning", "Decision"),
-    "step": ("trin", "step"),
-    "notify": ("underretter kommunen", "notifies the municipality"),
-    "plan": ("Opfølgningsplan", "Follow-up plan"),
-    "review": ("Opfølgning", "Review"),
-    "concerns": ("Bekymringer (fælles sprog)", "Concerns (common language)"),
-    "other_concerns": ("Andre bekymringer", "Other concerns"),
-    "actions": ("Aftalte handlinger", "Agreed actions"),
-    "responsible": ("Ansvarlig", "Responsible"),
-    "parents_view": ("Forældrenes syn (med deres ord)", "The parents' view (in their words)"),
-    "child_view": ("Barnets eget syn", "The child's own view"),
-    "views_help": (
-        "Skriv aldrig CPR-nummer eller navne.",
-        "Never write CPR numbers or names.",
-    ),
-    "review_on": ("Opfølgning senest", "Review by"),
-    "review_on_help": (
-        "Tom: {days} dage efter beslutningens trin, dvs. {default}.",
-        "Empty: {days} days by the decision's step, i.e. {default}.",
-    ),
-    "follows": ("Følger beslutningen", "Follows the decision"),
-    "save_plan": ("Gem opfølgningsplan", "Save follow-up plan"),
-    "happened": ("Hvad er der sket?", "What happened?"),
-    "outcome": ("Konklusion", "Outcome"),
-    "new_decision": ("Ny beslutning (ved løft)", "New decision (when escalating)"),
-    "new_decision_help": (
-        "Registrér først den nye screening og beslutning; vælg den så her.",
-        "Record the new screening and decision first; then choose it here.",
-    ),
-    "none": ("Ingen", "None"),
-    "save_review": ("Gem opfølgning", "Save review"),
-    "overdue": ("Overskredet", "Overdue"),
-    "due": ("Skal følges op", "Due"),
-    "days_late": ("{n} dage for sent", "{n} days late"),
-    "due_today": ("i dag", "today"),
-    "due_in": ("om {n} dage", "in {n} days"),
-    "due_title": ("Opfølgning denne uge", "Reviews due this week"),
-    "due_none": (
-        "Ingen opfølgninger er forfaldne eller skal ske denne uge.",
-        "No reviews are overdue or due this week.",
-    ),
-    "due_show": (
-        "Vælg formålet for at se børnene og planerne (visningen logges).",
-        "Choose the purpose to see the children and plans (the view is logged).",
-    ),
-    "due_hidden": ("barn ikke vist", "child not shown"),
-    "no_unit": (
-        "Du er ikke knyttet til et dagtilbud eller en skole. Bed en administrator om at køre "
-        "`opsporing users unit`.",
-        "You are not in a daycare or school. Ask an administrator to run `opsporing users unit`.",
-    ),
-    "unit": ("Enhed", "Unit"),
-    "closed": ("Afsluttet", "Closed"),
-    "open_until": ("Åben – næste opfølgning", "Open – next review"),
-    "on_time": ("til tiden", "on time"),
-    "late": ("for sent", "late"),
-    "up": ("Løft: trin {a} → {b}", "Escalation: step {a} → {b}"),
-    "down": ("Ned ad trappen: trin {a} → {b}", "Down the staircase: step {a} → {b}"),
-    "draft_link": ("Udkast til underretning", "Notification draft"),
-    "draft_title": (
-        "Udkast til underretning (dialogbaseret)",
-        "Notification draft (dialogue-based)",
-    ),
-    "draft_intro": (
-        "Et udkast at redigere. Det sendes ikke herfra: kopiér teksten, ret den, og send den ad "
-        "kommunens sædvanlige vej.",
+    "unit": N_("Unit"),
+    "closed": N_("Closed"),
+    "open_until": N_("Open – next review"),
+    "on_time": N_("on time"),
+    "late": N_("late"),
+    "up": N_("Escalation: step {a} → {b}"),
+    "down": N_("Down the staircase: step {a} → {b}"),
+    "draft_link": N_("Notification draft"),
+    "draft_title": N_("Notification draft (dialogue-based)"),
+    "draft_intro": N_(
         "A draft to edit. Nothing is sent from here: copy the text, edit it, and send it the "
-        "municipality's usual way.",
+        "municipality's usual way."
     ),
-    "draft_not_first": (
-        "Mistanke om vold eller overgreb: forældrene må ikke orienteres først. "
-        "Kontakt kommunen straks.",
+    "draft_not_first": N_(
         "Suspected violence or abuse: the parents are not to be told first. Contact the "
-        "municipality at once.",
+        "municipality at once."
     ),
-    "draft_label": ("Udkastets tekst", "The draft's text"),
-    "back_to_child": ("Tilbage til barnets forløb", "Back to the child's course"),
-    "err_other_unit": (
-        "Barnet følges af en anden enhed. Du kan ikke lave planer eller opfølgninger for det.",
-        "Another unit follows this child. You cannot make plans or reviews for it.",
+    "draft_label": N_("The draft's text"),
+    "back_to_child": N_("Back to the child's course"),
+    "err_other_unit": N_(
+        "Another unit follows this child. You cannot make plans or reviews for it."
     ),
-    "err_cannot_follow": (
-        "Din rolle laver ikke opfølgningsplaner.",
-        "Your role makes no follow-up plans.",
-    ),
-    "err_unverified": (
-        "En gemt opfølgningsplan kan ikke verificeres med installationens nøgle "
-        "(OPSPORING_DECISION_KEY). Bed en administrator køre `opsporing audit verify`.",
+    "err_cannot_follow": N_("Your role makes no follow-up plans."),
+    "err_unverified": N_(
         "A stored follow-up record does not verify under this installation's key "
-        "(OPSPORING_DECISION_KEY). Ask an administrator to run `opsporing audit verify`.",
+        "(OPSPORING_DECISION_KEY). Ask an administrator to run `opsporing audit verify`."
     ),
-    "err_not_your_child": (
-        "Du har ikke adgang til dette barns forløb.",
-        "You have no access to this child's course.",
-    ),
+    "err_not_your_child": N_("You have no access to this child's course."),
 }
 
 
 def followup_text(lang: str, key: str, **values: Any) -> str:
     """A follow-up page string in ``lang`` ("da" or "en"), with ``{name}`` values filled in.
 
+    The English is :data:`_TEXTS`' message, the Danish the catalog's
+    (:func:`opsporing._texts.translate`); any other ``lang`` reads as Danish, like ``?lang=``.
+
     Examples
     --------
-    >>> followup_text("en", "days_late", n=3)
-    '3 days late'
+    >>> followup_text("en", "days_late", n=3), followup_text("da", "days_late", n=3)
+    ('3 days late', '3 dage for sent')
     """
-    text = _TEXTS[key][1 if lang == "en" else 0]
+    text = translate(_TEXTS[key], parse_lang(lang))
     return text.format(**values) if values else text
 
 
-def _day(iso: str, lang: str) -> str:
-    return f"{iso[8:10]}.{iso[5:7]}.{iso[0:4]}" if lang == "da" else iso[:10]
+def _day(moment: str | date, lang: str) -> str:
+    """A stored date or timestamp as the page's language writes a date (:func:`date_text`)."""
+    return date_text(moment, parse_lang(lang))
 
 
 # --- who may see and follow a child -------------------------------------------------------
@@ -293,7 +264,7 @@ def _timeline_view(records: ChildRecords, lang: Language, today: date) -> dict[s
                 "review_on": _day(plan.review_on, lang),
                 "unit": plan.unit,
                 "open": when is not None,
-                "next": _day(when.isoformat(), lang) if when else "",
+                "next": _day(when, lang) if when else "",
                 "overdue": when is not None and when < today,
             }
             entries.append(view)
@@ -338,7 +309,7 @@ def _plan_form_view(
             lang,
             "review_on_help",
             days=days,
-            default=_day(default_review_date(latest_step, today).isoformat(), lang),
+            default=_day(default_review_date(latest_step, today), lang),
         ),
         "outcomes": [(code, text.get(lang)) for code, text in cat.outcomes.items()],
     }
@@ -381,7 +352,7 @@ def due_view(
         view = {
             "status": item.status,
             "status_label": followup_text(lang, item.status),
-            "due_on": _day(item.due_on.isoformat(), lang),
+            "due_on": _day(item.due_on, lang),
             "when": when,
         }
         if code is not None:
