@@ -787,26 +787,17 @@ class AuditLog:
         created_at = self._clock().isoformat(timespec="microseconds")
         row = {**values, "created_at": created_at}
         columns = ", ".join(row)  # names checked against FOLLOWUP_COLUMNS above
-        self._check_before_writing()
-        try:
-            with self._head_lock, self._connect() as con:
-                con.execute("BEGIN IMMEDIATE")
-                try:
-                    cur = con.execute(
-                        f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(row))})",
-                        tuple(row.values()),
-                    )
-                    row_id = int(cur.lastrowid or 0)
-                    head = _chain.append(con, self._key, table, row_id)
-                    con.execute("COMMIT")
-                    self._keep_head(head)
-                except BaseException:
-                    if con.in_transaction:
-                        con.execute("ROLLBACK")
-                    raise
-        except sqlite3.Error as exc:
-            raise StorageError(f"the {table} row was not stored: {exc}") from None
-        return row_id, created_at
+
+        def work(con: sqlite3.Connection) -> tuple[int, Head]:
+            cur = con.execute(
+                f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(row))})",
+                tuple(row.values()),
+            )
+            row_id = int(cur.lastrowid or 0)
+            return row_id, _chain.append(con, self._key, table, row_id)
+
+        # The one chained write transaction (lock, BEGIN IMMEDIATE, commit, keep the head).
+        return int(self._write(work, f"the {table} row")), created_at
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         """Rows of a read-only query, as dicts (the connection refuses writes)."""
