@@ -21,6 +21,8 @@ its own tables, and :mod:`._chain` chains every row like the rows of decisions.
 
 from __future__ import annotations
 
+from ._sql import append_only
+
 __all__ = ["FOLLOWUP_COLUMNS", "FOLLOWUP_SCHEMA", "FOLLOWUP_TABLES", "INDEX_TABLES"]
 
 #: The columns a caller writes to each follow-up table (``id`` and ``created_at`` are the
@@ -58,12 +60,4 @@ CREATE TABLE IF NOT EXISTS followups (
 CREATE INDEX IF NOT EXISTS followups_by_child ON followups (child_ref, id);
 CREATE INDEX IF NOT EXISTS followups_by_plan ON followups (plan_id, id);
 CREATE INDEX IF NOT EXISTS followups_by_unit ON followups (unit, kind);
-CREATE TRIGGER IF NOT EXISTS units_append_only_u BEFORE UPDATE ON units
-    BEGIN SELECT RAISE(ABORT, 'units is an append-only audit log'); END;
-CREATE TRIGGER IF NOT EXISTS units_append_only_d BEFORE DELETE ON units
-    BEGIN SELECT RAISE(ABORT, 'units is an append-only audit log'); END;
-CREATE TRIGGER IF NOT EXISTS followups_append_only_u BEFORE UPDATE ON followups
-    BEGIN SELECT RAISE(ABORT, 'followups is an append-only audit log'); END;
-CREATE TRIGGER IF NOT EXISTS followups_append_only_d BEFORE DELETE ON followups
-    BEGIN SELECT RAISE(ABORT, 'followups is an append-only audit log'); END;
-"""
+""" + append_only("units", "followups")

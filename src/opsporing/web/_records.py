@@ -58,6 +58,7 @@ from ..vocabulary import Language, Text
 from . import _chain
 from ._chain import Head
 from ._keystore import KeyStore
+from ._sql import append_only
 
 __all__ = [
     "CHANNELS",
@@ -120,14 +121,7 @@ CREATE TABLE IF NOT EXISTS erasures (
     created_at TEXT    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS erasures_by_child ON erasures (child_ref, kind);
-""" + "".join(
-    f"""CREATE TRIGGER IF NOT EXISTS {t}_append_only_u BEFORE UPDATE ON {t}
-    BEGIN SELECT RAISE(ABORT, '{t} is an append-only audit log'); END;
-CREATE TRIGGER IF NOT EXISTS {t}_append_only_d BEFORE DELETE ON {t}
-    BEGIN SELECT RAISE(ABORT, '{t} is an append-only audit log'); END;
-"""
-    for t in ("records", "sealed", "access", "erasures")
-)
+""" + append_only("records", "sealed", "access", "erasures")
 
 
 # --- the policy ---------------------------------------------------------------------------------

@@ -87,6 +87,7 @@ from ._files import beside, create_private, secret_file, tighten, write_private_
 from ._followup_schema import FOLLOWUP_COLUMNS, FOLLOWUP_SCHEMA, INDEX_TABLES
 from ._keystore import KeyStore, empty_wal, master_key
 from ._records import AccessEntry, PersonalRecord, Reader, protection_policy
+from ._sql import append_only
 
 __all__ = [
     "AuditLog",
@@ -142,19 +143,7 @@ CREATE TABLE IF NOT EXISTS users (
     created_at      TEXT    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS users_by_name ON users (name, id);
-CREATE TRIGGER IF NOT EXISTS users_append_only_u BEFORE UPDATE ON users
-    BEGIN SELECT RAISE(ABORT, 'users is an append-only audit log'); END;
-CREATE TRIGGER IF NOT EXISTS users_append_only_d BEFORE DELETE ON users
-    BEGIN SELECT RAISE(ABORT, 'users is an append-only audit log'); END;
-CREATE TRIGGER IF NOT EXISTS screenings_append_only_u BEFORE UPDATE ON screenings
-    BEGIN SELECT RAISE(ABORT, 'screenings is an append-only audit log'); END;
-CREATE TRIGGER IF NOT EXISTS screenings_append_only_d BEFORE DELETE ON screenings
-    BEGIN SELECT RAISE(ABORT, 'screenings is an append-only audit log'); END;
-CREATE TRIGGER IF NOT EXISTS decisions_append_only_u BEFORE UPDATE ON decisions
-    BEGIN SELECT RAISE(ABORT, 'decisions is an append-only audit log'); END;
-CREATE TRIGGER IF NOT EXISTS decisions_append_only_d BEFORE DELETE ON decisions
-    BEGIN SELECT RAISE(ABORT, 'decisions is an append-only audit log'); END;
-"""
+""" + append_only("users", "screenings", "decisions")
 
 
 def _check_decision_signature(record: Mapping[str, Any]) -> None:
