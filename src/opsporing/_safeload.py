@@ -23,7 +23,14 @@ import yaml
 
 from .errors import DataError, Problem
 
-__all__ = ["MAX_DEPTH", "MAX_DOCUMENT_BYTES", "load_tree", "parse_tree", "read_limited"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_DOCUMENT_BYTES",
+    "load_tree",
+    "parse_tree",
+    "read_limited",
+    "read_text_limited",
+]
 
 #: Deepest nesting of mappings and lists accepted (opsporing's own files use at most 6).
 MAX_DEPTH = 32
@@ -229,14 +236,25 @@ def parse_tree(text: str, source: str, *, fmt: str | None = None) -> Any:
         ) from None
 
 
-def load_tree(path: str | Path, *, fmt: str | None = None) -> Any:
-    """Read and parse a YAML or JSON file (UTF-8, size-limited); see :func:`parse_tree`."""
-    path = Path(path)
-    data = read_limited(path)
+def read_text_limited(
+    path: str | Path, *, limit: int | None = None, encoding: str = "utf-8"
+) -> str:
+    """A UTF-8 file's text, read no further than ``limit`` (see :func:`read_limited`).
+
+    ``encoding="utf-8-sig"`` also skips a byte-order mark. Not UTF-8: a
+    :class:`~opsporing.errors.DataError` of kind ``encoding`` naming the file.
+    """
+    data = read_limited(path, limit=limit)
     try:
-        text = data.decode("utf-8")
+        return data.decode(encoding)
     except UnicodeDecodeError as exc:
         raise DataError(
             Problem(str(path), "(file)", f"UTF-8 text ({exc.reason})", kind="encoding")
         ) from None
+
+
+def load_tree(path: str | Path, *, fmt: str | None = None) -> Any:
+    """Read and parse a YAML or JSON file (UTF-8, size-limited); see :func:`parse_tree`."""
+    path = Path(path)
+    text = read_text_limited(path)
     return parse_tree(text, str(path), fmt=fmt or ("json" if path.suffix == ".json" else "yaml"))

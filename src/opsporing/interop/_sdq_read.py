@@ -28,7 +28,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .._safeload import read_limited
+from .._safeload import read_text_limited
 from ..errors import DataError, Problem, ResponseValidationError
 from ..fhir import KL_SDQ_4_10, KL_SDQ_11_17, from_kl_sdq_response
 from ..fhir._sdq import SDQ_ITEMS
@@ -308,13 +308,7 @@ def read_sdq(path: str | Path) -> list[SdqResponse]:
     ['parent']
     """
     path = Path(path)
-    data = read_limited(path, limit=MAX_EXPORT_BYTES)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            Problem(str(path), "(file)", f"UTF-8 text ({exc.reason})", kind="encoding")
-        ) from None
+    text = read_text_limited(path, limit=MAX_EXPORT_BYTES, encoding="utf-8-sig")
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return sdq_responses_from_records(_csv_records(text, path))
