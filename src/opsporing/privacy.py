@@ -43,12 +43,14 @@ from .errors import DataError, Problem, ResponseValidationError
 __all__ = [
     "CPR_MASK",
     "CPR_PATTERN",
+    "PSEUDONYM_PATTERN",
     "check_secret_key",
     "find_cpr",
     "looks_like_cpr",
     "mask_cpr",
     "pseudonymise",
     "reject_cpr",
+    "valid_pseudonymous_id",
 ]
 
 #: What a CPR number is replaced with in messages and output.
@@ -105,6 +107,23 @@ def find_cpr(text: object) -> list[str]:
 def looks_like_cpr(text: object) -> bool:
     """Whether ``text`` (a string, or a number read from a table) holds a CPR number."""
     return bool(find_cpr(text))
+
+
+#: A pseudonymous id (a form, a child, a user): 1-64 letters, digits, ``.-_``, starting with
+#: a letter or digit. The web form, the JSON API and the follow-up records all check this one.
+PSEUDONYM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+_PSEUDONYM = re.compile(PSEUDONYM_PATTERN)
+
+
+def valid_pseudonymous_id(text: object) -> bool:
+    """Whether ``text`` is a pseudonymous id: 1-64 letters, digits, ``.-_``, no CPR number.
+
+    Examples
+    --------
+    >>> valid_pseudonymous_id("P-0042"), valid_pseudonymous_id("0102031234")
+    (True, False)
+    """
+    return isinstance(text, str) and bool(_PSEUDONYM.match(text)) and not looks_like_cpr(text)
 
 
 def mask_cpr(text: str) -> str:

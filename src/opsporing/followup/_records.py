@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 from ..decision import Decision, current_signing_key, verify_decision
 from ..decision._signing import SigningKey
 from ..errors import DecisionError, FollowUpError, Problem, UnknownCodeError
-from ..privacy import looks_like_cpr
+from ..privacy import looks_like_cpr, valid_pseudonymous_id
 from ..vocabulary import load_vocabulary
 from ._catalogue import OUTCOMES, default_review_date, load_catalogue
 
@@ -56,10 +56,8 @@ def _utc_now() -> datetime:
 
 
 def valid_id(text: object) -> bool:
-    """Whether ``text`` is a pseudonymous id (the web form's one rule for ids)."""
-    from ..web._forms import valid_pseudonymous_id
-
-    return isinstance(text, str) and valid_pseudonymous_id(text)
+    """Whether ``text`` is a pseudonymous id (:func:`opsporing.privacy.valid_pseudonymous_id`)."""
+    return valid_pseudonymous_id(text)
 
 
 def _shown(value: object) -> object:

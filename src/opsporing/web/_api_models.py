@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ..instruments import list_instruments
+from ..privacy import PSEUDONYM_PATTERN
 from ..vocabulary import load_vocabulary
 from ._forms import MAX_REASON
 from ._problems import RedFlagRecord, TextOut
@@ -48,9 +49,9 @@ MAX_FORMS_SCORE = 1000
 #: keep a request near ten seconds.
 MAX_FORMS_SUGGEST = 100
 
-#: The form-id pattern of the web form (:func:`opsporing.web._forms.valid_pseudonymous_id`);
+#: The form-id pattern of the web form (:data:`opsporing.privacy.PSEUDONYM_PATTERN`);
 #: a CPR number that fits it is refused by scoring's privacy check.
-FORM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+FORM_ID_PATTERN = PSEUDONYM_PATTERN
 _ITEM_ID = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 _STEPS = sorted(s.number for s in load_vocabulary().steps)
 _Step = Annotated[int, Field(ge=_STEPS[0], le=_STEPS[-1], strict=True)]

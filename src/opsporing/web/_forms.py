@@ -17,7 +17,10 @@ from typing import Any
 from .._texts import short
 from ..errors import Problem, ResponseValidationError
 from ..instruments import Instrument, ResponseScale
-from ..privacy import looks_like_cpr  # the one CPR detector (all separators, real dates)
+from ..privacy import (
+    looks_like_cpr,  # the one CPR detector (all separators, real dates)
+    valid_pseudonymous_id,  # the one id rule (re-exported for the web)
+)
 from ..scoring import FormScore, score_form
 from ._i18n import UI
 
@@ -32,7 +35,6 @@ __all__ = [
     "valid_pseudonymous_id",
 ]
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 #: A whole number as a browser sends an option's value: ASCII digits, at most 18 of them
 #: (``int()`` refuses more than 4,300 digits; anything longer goes to scoring as text, and
@@ -44,17 +46,6 @@ MAX_REASON = 2000
 
 #: Field name -> messages to show next to that field ("" = the form as a whole).
 FieldErrors = dict[str, list[str]]
-
-
-def valid_pseudonymous_id(text: str) -> bool:
-    """Whether ``text`` is a pseudonymous id: 1-64 letters, digits, ``.-_``, no CPR number.
-
-    Examples
-    --------
-    >>> valid_pseudonymous_id("P-0042"), valid_pseudonymous_id("0102031234")
-    (True, False)
-    """
-    return bool(_ID.match(text)) and not looks_like_cpr(text)
 
 
 def new_token() -> str:
@@ -73,7 +64,7 @@ def _pseudonymous_id(form: Mapping[str, Any], name: str, t: UI, errors: FieldErr
         errors.setdefault(name, []).append(t["err_required"])
     elif looks_like_cpr(value):
         errors.setdefault(name, []).append(t["err_cpr"])
-    elif not _ID.match(value):
+    elif not valid_pseudonymous_id(value):  # the shape (the CPR case is said above)
         errors.setdefault(name, []).append(t["err_id"])
     return value
 
