@@ -160,6 +160,16 @@ def test_a_cli_export_is_logged_and_listed_by_child_and_by_user(db: Path, tmp_pa
          "--out", str(out), "--db", str(db)],
     )  # fmt: skip
     assert bad.exit_code == 2 and "purpose = 'nysgerrighed'" in bad.output
+    # Not a pseudonymous id (a trailing newline, a space, a path): refused before any read,
+    # so nothing is filed or logged under a look-alike of "B-1".
+    for child in ("B-1\n", " B-1", "B-1 ", "../B-1", ""):
+        odd = CliRunner().invoke(
+            cli,
+            ["export", "--child", child, "--user", "A-0001", "--purpose", "foraeldres_indsigt",
+             "--out", str(out), "--db", str(db)],
+        )  # fmt: skip
+        assert odd.exit_code == 2 and "expected a pseudonymous id" in odd.output, child
+    assert len(store.access_log()) == 1  # the one good export, nothing else
 
 
 # --- sealed content ---------------------------------------------------------------------------------
@@ -178,6 +188,8 @@ def test_the_generic_path_refuses_unknown_kinds_and_cpr_numbers(store: AuditLog)
         store.append_record("diary", "B-1", {"x": 1})
     with pytest.raises(ResponseValidationError, match="child"):
         store.append_record("decision", "010203-1234", {"x": 1})
+    with pytest.raises(UserError, match="expected a pseudonymous id"):
+        store.append_record("decision", "B-1\n", {"x": 1})
     with pytest.raises(UserError, match="purpose"):
         Reader("P-1", "skole", "because", "web")
 

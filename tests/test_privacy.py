@@ -12,6 +12,7 @@ from opsporing.privacy import (
     mask_cpr,
     pseudonymise,
     reject_cpr,
+    valid_pseudonymous_id,
 )
 
 # 32 bytes from secrets.token_bytes, written out so the pseudonyms are the same every run.
@@ -324,3 +325,48 @@ def test_one_cpr_detector_in_the_code():
     from opsporing.web import _forms
 
     assert _forms.looks_like_cpr is privacy.looks_like_cpr
+
+
+@pytest.mark.parametrize("tail", ["\n", "\r\n", " ", "\t"])
+def test_a_pseudonymous_id_with_trailing_whitespace_is_not_one(tail):
+    # Python's `$` also matches before a final newline: the rule must use the whole text,
+    # or "P-0042\n" would become a child id (and a file name, a log line, a record key).
+    assert valid_pseudonymous_id("P-0042")
+    assert not valid_pseudonymous_id("P-0042" + tail)
+    assert not valid_pseudonymous_id(tail + "P-0042")
+
+
+def test_no_anchored_validator_in_the_library_uses_match():
+    # The class of the bug above: a pattern anchored with `$` checked by `.match`/`.search`
+    # accepts a trailing newline. Every such validator must use `.fullmatch`.
+    import ast
+    import pathlib
+
+    import opsporing
+
+    root = pathlib.Path(opsporing.__file__).parent
+    anchored: set[str] = set()
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            # NAME = re.compile(r"...$") at module level
+            if (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Call)
+                and getattr(node.value.func, "attr", "") == "compile"
+                and node.value.args
+                and isinstance(node.value.args[0], ast.Constant)
+                and str(node.value.args[0].value).endswith("$")
+            ):
+                anchored.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in {"match", "search"}
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in anchored
+            ):
+                offenders.append(f"{path.relative_to(root)}:{node.lineno} {node.func.value.id}")
+    assert not offenders, offenders

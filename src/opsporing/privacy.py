@@ -123,7 +123,7 @@ def valid_pseudonymous_id(text: object) -> bool:
     >>> valid_pseudonymous_id("P-0042"), valid_pseudonymous_id("0102031234")
     (True, False)
     """
-    return isinstance(text, str) and bool(_PSEUDONYM.match(text)) and not looks_like_cpr(text)
+    return isinstance(text, str) and bool(_PSEUDONYM.fullmatch(text)) and not looks_like_cpr(text)
 
 
 def mask_cpr(text: str) -> str:

@@ -228,7 +228,7 @@ def _dates(table: pd.DataFrame, column: str, name: str, problems: list[Problem])
     col = table[column]
     values: list[Any] = []
     for label, value in col.items():
-        ok = isinstance(value, str) and _DATE.match(value.strip()) is not None
+        ok = isinstance(value, str) and _DATE.fullmatch(value.strip()) is not None
         parsed = pd.to_datetime(value.strip(), format="%Y-%m-%d", errors="coerce") if ok else pd.NaT
         if pd.isna(parsed):
             problems.append(

@@ -50,7 +50,7 @@ def xlsform_name(item_id: str) -> str:
     >>> xlsform_name("emo_sad"), xlsform_name("1vurdering")
     ('emo_sad', '_1vurdering')
     """
-    return item_id if _XML_NAME.match(item_id) else f"_{item_id}"
+    return item_id if _XML_NAME.fullmatch(item_id) else f"_{item_id}"
 
 
 def xlsform_column_map(instrument: Instrument) -> dict[str, str]:

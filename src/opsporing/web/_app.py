@@ -707,7 +707,7 @@ def _add_receipt_route(app: FastAPI, deps: _Deps) -> None:
     ) -> HTMLResponse:
         ctx = deps.context(request, lang, f"/screenings/{quote(screening_id)}")
         # Any path segment is a string: what is not a stored row's id is "not found".
-        number = int(screening_id) if _SCREENING_ID.match(screening_id) else 0
+        number = int(screening_id) if _SCREENING_ID.fullmatch(screening_id) else 0
         row = deps.store.get(number) if 0 < number <= MAX_ROW_ID else None
         if row is None:
             return deps.page("not_found.html", ctx, status=404)

@@ -536,7 +536,7 @@ def add_followup_routes(app: FastAPI, deps: _Deps) -> None:
     async def new_review(request: Request, plan_id: str) -> Response:
         form = await request.form()
         ctx = deps.context(request, form.get("lang"), "/", switchable=False)
-        unit = plan_unit(store, plan_id) if _PLAN_ID.match(plan_id) else None
+        unit = plan_unit(store, plan_id) if _PLAN_ID.fullmatch(plan_id) else None
         if unit is None:
             return deps.page("not_found.html", ctx, status=404)
         user = ctx.user
@@ -616,7 +616,7 @@ def add_followup_routes(app: FastAPI, deps: _Deps) -> None:
         request: Request, screening_id: str, lang: str | None = None, purpose: str | None = None
     ) -> HTMLResponse:
         ctx = deps.context(request, lang, f"/screenings/{quote(screening_id)}/draft")
-        number = int(screening_id) if _SCREENING_ID.match(screening_id) else 0
+        number = int(screening_id) if _SCREENING_ID.fullmatch(screening_id) else 0
         owner = screening_owner(store, number) if 0 < number <= MAX_ROW_ID else None
         if owner is None:
             return deps.page("not_found.html", ctx, status=404)

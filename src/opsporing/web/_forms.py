@@ -131,7 +131,7 @@ def read_screening(instrument: Instrument, form: Mapping[str, Any], t: UI) -> Sc
     """Read and score a submitted screening form; every problem lands in ``errors``."""
     errors: FieldErrors = {}
     token = _text(form, "token")
-    if not _TOKEN.match(token):
+    if not _TOKEN.fullmatch(token):
         errors.setdefault("", []).append(t["err_token"])
     form_id = _pseudonymous_id(form, "form_id", t, errors)
 
@@ -155,7 +155,7 @@ def read_screening(instrument: Instrument, form: Mapping[str, Any], t: UI) -> Sc
         raw[item] = text
         # The browser sends the option's value as text; a whole number is that number,
         # anything else goes to scoring as it came, and scoring says what was expected.
-        answers[item] = None if text == "" else int(text) if _INT.match(text) else text
+        answers[item] = None if text == "" else int(text) if _INT.fullmatch(text) else text
 
     score: FormScore | None = None
     red_flags: tuple[str, ...] = ()

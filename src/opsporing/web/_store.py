@@ -80,7 +80,7 @@ from ..errors import (
     StorageError,
     UserError,
 )
-from ..privacy import reject_cpr
+from ..privacy import looks_like_cpr, reject_cpr, valid_pseudonymous_id
 from . import _chain, _records
 from ._chain import ChainReport, Head
 from ._files import beside, create_private, secret_file, tighten, write_private_atomically
@@ -590,13 +590,18 @@ class AuditLog:
         Raises
         ------
         UserError
-            The pseudonym is empty, longer than 128 characters, or a CPR number.
+            The pseudonym is not one (:func:`opsporing.privacy.valid_pseudonymous_id`:
+            1-64 letters, digits, ``.-_``, the whole text, no CPR number).
         """
-        if not isinstance(pseudonym, str) or not pseudonym.strip() or len(pseudonym) > 128:
+        if isinstance(pseudonym, str) and looks_like_cpr(pseudonym):
+            reject_cpr([pseudonym], "child")  # named as a CPR number (masked), not echoed
+        if not valid_pseudonymous_id(pseudonym):
+            # The one rule of the library: the id the web form, the API and the follow-up
+            # records accept, so a record can never be filed under "B-7\n" or " B-7".
             raise UserError(
-                f"child = {str(pseudonym)[:40]!r}: expected a pseudonymous id of 1-128 characters"
+                f"child = {str(pseudonym)[:40]!r}: expected a pseudonymous id (1-64 letters, "
+                "digits, '.', '-' or '_')"
             )
-        reject_cpr([pseudonym], "child")
         return self.keys.child_ref(pseudonym)
 
     def append_record(
