@@ -240,11 +240,25 @@ def test_a_count_travels_as_a_valueinteger_and_nothing_else() -> None:
     back = from_questionnaire_response(qr, inst)
     assert (back["dev_absence_days"], back["emo_sad"]) == (14, 2)
     with pytest.raises(ResponseValidationError) as exc:
-        to_questionnaire_response(inst, {"dev_absence_days": 66})
+        to_questionnaire_response(inst, safe | {"dev_absence_days": 66})
     assert problems(exc) == {("dev_absence_days", "out_of_range")}
     with pytest.raises(ResponseValidationError) as exc:
-        to_questionnaire_response(inst, {"dev_absence_days": 6.5})
+        to_questionnaire_response(inst, safe | {"dev_absence_days": 6.5})
     assert problems(exc) == {("dev_absence_days", "out_of_range")}
+
+
+@pytest.mark.parametrize("status", ["completed", "amended"])
+def test_a_finished_response_without_the_safety_answers_is_never_written(status: str) -> None:
+    # What the reader refuses, the writer must not produce: a blank safety item in a
+    # finished response would reach another system as "answered, nothing of concern".
+    inst = get_instrument("opsporing.skole.7-10")
+    required = required_ids(inst)
+    with pytest.raises(ResponseValidationError) as exc:
+        to_questionnaire_response(inst, {"emo_sad": 2, required[0]: 0}, status=status)
+    assert problems(exc) == {(i, "required") for i in required[1:]}
+    # Unfinished: allowed, and it reads back as unfinished.
+    qr = to_questionnaire_response(inst, {"emo_sad": 2}, status="in-progress")
+    assert qr["status"] == "in-progress"
     coded = {
         "resourceType": "QuestionnaireResponse",
         "questionnaire": questionnaire_url(inst),
@@ -275,7 +289,11 @@ def test_a_blank_required_item_is_refused_everywhere(instrument: Instrument) -> 
         )
         assert errors and all(repr(gone) in e.message or list(e.path) == [gone] for e in errors)
     # A finished QuestionnaireResponse without it (left out, or an item with no answer).
-    qr = to_questionnaire_response(instrument, form, group_by_domain=False)
+    # (Written as a draft: the writer refuses to produce a finished one without it.)
+    with pytest.raises(ResponseValidationError) as exc:
+        to_questionnaire_response(instrument, form, group_by_domain=False)
+    assert problems(exc) == {(gone, "required")}
+    qr = to_questionnaire_response(instrument, form, group_by_domain=False, status="in-progress")
     full = form | {gone: instrument.scale(instrument.item(gone).scale).min}
     full_qr = to_questionnaire_response(instrument, full)
     for items in (qr["item"], [*qr["item"], {"linkId": gone}]):
@@ -285,7 +303,9 @@ def test_a_blank_required_item_is_refused_everywhere(instrument: Instrument) -> 
             assert problems(exc) == {(gone, "required")}
             assert exc.value.problems[0].value is None and "never read as 'no'" in str(exc.value)
         with pytest.raises(ResponseValidationError) as exc:
-            from_questionnaire_responses([full_qr, dict(qr, item=items)], instrument)
+            from_questionnaire_responses(
+                [full_qr, dict(qr, item=items, status="completed")], instrument
+            )
         assert [(p.row, p.field, p.kind) for p in exc.value.problems] == [(1, gone, "required")]
     # An unfinished response may lack it; it is read as blank, and scoring still refuses it.
     draft = from_questionnaire_response(dict(qr, status="in-progress"), instrument)

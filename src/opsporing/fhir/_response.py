@@ -341,7 +341,9 @@ def to_questionnaire_response(
     Raises
     ------
     ResponseValidationError
-        For unknown item ids and answers outside the scale (all of them).
+        For unknown item ids and answers outside the scale, and, in a ``completed`` or
+        ``amended`` response, for every unanswered item of a ``required`` domain (the
+        safety items): all of them.
 
     Examples
     --------
@@ -399,6 +401,23 @@ def to_questionnaire_response(
             "display": option.label.da,
         }
         answers[item_id] = {"linkId": item_id, "answer": [{"valueCoding": coding}]}
+    if status in _FINISHED:
+        # What from_questionnaire_response refuses is never written: a finished response
+        # answers every item of a required domain (a blank safety item is never a "no").
+        bad = {p.field for p in problems}
+        problems += [
+            Problem(
+                item.id,
+                None,
+                f"an answer: every item of domain {domain.id!r} must be answered in a "
+                f"{status!r} response (or status 'in-progress')",
+                kind="required",
+            )
+            for domain in instrument.domains
+            if domain.required
+            for item in instrument.items_in(domain.id)
+            if item.id not in answers and item.id not in bad
+        ]
     if problems:
         raise ResponseValidationError(problems, headline=f"invalid answers for {instrument.key}")
     qr: dict[str, Any] = {"resourceType": "QuestionnaireResponse"}
