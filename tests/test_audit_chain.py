@@ -226,9 +226,7 @@ def test_a_rewritten_history_of_the_same_length_differs_from_the_exported_head(
 def test_a_deleted_log_is_not_created_anew(db: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    with pytest.raises(
-        AuditChainError, match=rf"is missing, but its head .* held {ENTRIES} entries"
-    ):
+    with pytest.raises(AuditChainError, match=rf"is missing, but its head .* held {ENTRIES} entries"):
         AuditLog(db)
     with pytest.raises(AuditChainError, match="is missing"):
         create_app(db, model=None)

@@ -50,9 +50,7 @@ def answers(inst: Instrument, **by_domain: int) -> dict[str, int]:
     return out
 
 
-def one(
-    inst: Instrument, round_id: str, day: date, child_id: str = "C1", **by_domain: int
-) -> ScreeningRound:
+def one(inst: Instrument, round_id: str, day: date, child_id: str = "C1", **by_domain: int) -> ScreeningRound:
     return score_round([RoundForm(child_id, round_id, day, inst, answers(inst, **by_domain))])
 
 
@@ -69,10 +67,8 @@ class FakeDecision:
 # --- the trajectory across the move from daycare to school ---------------------------------------
 @pytest.fixture(scope="module")
 def moved() -> ChildRecord:
-    spring = one(DAYCARE, "2025-forår", date(2025, 4, 1), emotional=1)  # 4 of 0-12: gul
-    autumn = one(
-        SCHOOL, "2025-efterår", date(2025, 10, 1), emotional=2, development=2
-    )  # 8; 10 of 0-15
+    spring = one(DAYCARE, "2025-forår", date(2025, 4, 1), emotional=1)   # 4 of 0-12: gul
+    autumn = one(SCHOOL, "2025-efterår", date(2025, 10, 1), emotional=2, development=2)  # 8; 10 of 0-15
     return ChildRecord.build("C1", [autumn, spring])
 
 
@@ -87,10 +83,7 @@ def test_the_trajectory_equals_the_hand_computed_example(moved: ChildRecord) -> 
     dev = t[(t["domain"] == "development")].set_index("round_id")
     assert math.isnan(dev.loc["2025-forår", "level"])  # not answered: unknown, never 0
     assert dev.loc["2025-efterår", "level"] == pytest.approx(10 / 15)
-    assert list(t["date"].drop_duplicates()) == [
-        pd.Timestamp("2025-04-01"),
-        pd.Timestamp("2025-10-01"),
-    ]
+    assert list(t["date"].drop_duplicates()) == [pd.Timestamp("2025-04-01"), pd.Timestamp("2025-10-01")]
 
 
 def test_the_reliable_change_index_across_instruments_equals_the_hand_computation(
@@ -132,17 +125,9 @@ def test_the_reliable_change_index_on_one_instrument_is_jacobson_truax(
 
 def test_a_one_point_rise_is_not_a_reliable_change() -> None:
     a = score_round([RoundForm("C1", "a", date(2025, 9, 1), SCHOOL, answers(SCHOOL, emotional=1))])
-    b = score_round(
-        [
-            RoundForm(
-                "C1", "b", date(2026, 3, 1), SCHOOL, {**answers(SCHOOL, emotional=1), "emo_sad": 2}
-            )
-        ]
-    )
+    b = score_round([RoundForm("C1", "b", date(2026, 3, 1), SCHOOL, {**answers(SCHOOL, emotional=1), "emo_sad": 2})])
     row = ChildRecord.build("C1", [a, b]).reliable_change().set_index("domain").loc["emotional"]
-    assert row["rci"] == pytest.approx(
-        1 / (math.sqrt(2) * SD["skole"] * math.sqrt(1 - ALPHA["skole"]))
-    )
+    assert row["rci"] == pytest.approx(1 / (math.sqrt(2) * SD["skole"] * math.sqrt(1 - ALPHA["skole"])))
     assert row["reliable_change"] == "none"
 
 
@@ -259,12 +244,8 @@ def test_the_decision_record_has_what_a_child_record_reads() -> None:
     from opsporing.decision import Decision
 
     hints = typing.get_type_hints(Decision)
-    assert {f.name for f in dataclasses.fields(Decision)} >= set(
-        typing.get_type_hints(DecisionLike)
-    )
-    assert {k: hints[k] for k in typing.get_type_hints(DecisionLike)} == typing.get_type_hints(
-        DecisionLike
-    )
+    assert {f.name for f in dataclasses.fields(Decision)} >= set(typing.get_type_hints(DecisionLike))
+    assert {k: hints[k] for k in typing.get_type_hints(DecisionLike)} == typing.get_type_hints(DecisionLike)
 
 
 # --- a property: the record does not depend on the order it is given in ------------------------
@@ -288,9 +269,7 @@ def test_permuting_the_input_does_not_change_the_record(
     rounds: list[ScreeningRound], decisions: list[FakeDecision], k: int
 ) -> None:
     record = ChildRecord.build("C1", rounds[:k], decisions)
-    assert record == ChildRecord.build(
-        "C1", sorted(rounds[:k], key=lambda r: r.round_id), DECISIONS
-    )
+    assert record == ChildRecord.build("C1", sorted(rounds[:k], key=lambda r: r.round_id), DECISIONS)
     assert [r.date for r in record.rounds] == sorted(r.date for r in record.rounds)
     assert [d.decision_id for d in record.decisions] == ["d3", "d1", "d2"]
     pd.testing.assert_frame_equal(
@@ -336,12 +315,7 @@ def test_trajectory_features_are_one_row_per_child_with_stable_columns() -> None
             for c, v in (("C1", 0), ("C2", 2))]  # fmt: skip
     f = trajectory_features(kids, domains=["social", "emotional"])
     assert f.index.tolist() == ["C1", "C2"]
-    assert list(f.columns[:4]) == [
-        "traj.n_rounds",
-        "traj.years",
-        "traj.level.social",
-        "traj.slope.social",
-    ]
+    assert list(f.columns[:4]) == ["traj.n_rounds", "traj.years", "traj.level.social", "traj.slope.social"]
     assert f["traj.flagged.social"].tolist() == [0, 1]
     assert f["traj.worse.social"].dtype == bool
     assert not any("child" in c or "cpr" in c.lower() for c in f.columns)
@@ -365,10 +339,7 @@ def test_the_plot_is_a_figure_with_a_panel_per_domain_and_a_line_per_informant(
     fig = plot_trajectory(record, domains=["emotional", "social"], lang="en", reliability=parent)
     assert isinstance(fig, Figure)
     visible = [ax for ax in fig.axes if ax.get_visible()]
-    assert [ax.get_title() for ax in visible] == [
-        "Emotional well-being",
-        "Relationships and belonging",
-    ]
+    assert [ax.get_title() for ax in visible] == ["Emotional well-being", "Relationships and belonging"]
     assert [t.get_text() for t in visible[0].get_legend().get_texts()] == ["educator", "parent"]
     assert any(t.get_text() == "step 2" for t in visible[0].texts)
     line = visible[0].get_lines()[0]

@@ -51,10 +51,7 @@ def test_a_file_with_many_problems_reports_all_of_them(tree):
     assert expected <= fields, expected - fields
     assert "emotional.sadness" in str(info.value)  # the typo's suggestion
     text = next(p for p in info.value.problems if p.field == "items[3].text")
-    assert (
-        "da: expected a Danish text" in text.expected
-        and "xx: expected a language code" in text.expected
-    )
+    assert "da: expected a Danish text" in text.expected and "xx: expected a language code" in text.expected
     assert "bad.yaml" in str(info.value)
     table = info.value.to_frame()
     assert list(table.columns) == ["row", "field", "value", "expected", "kind"]

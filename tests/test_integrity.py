@@ -453,9 +453,7 @@ def test_the_audit_log_survives_a_writer_killed_mid_write(tmp_path: Path) -> Non
         # Nothing beyond what the writers confirmed, except at most the one being printed per run.
         assert len(set(keys) - confirmed) <= run + 1
         # Each decision belongs to its own screening (content sealed: read through the log).
-        pairs = [
-            (str(o["form_id"]), o["chosen_step"], str(o["decision_json"])) for o in opened_rows(db)
-        ]
+        pairs = [(str(o["form_id"]), o["chosen_step"], str(o["decision_json"])) for o in opened_rows(db)]
         for form_id, chosen, decision_json in pairs:
             i = int(form_id.rsplit("-", 1)[1])
             record = json.loads(decision_json)

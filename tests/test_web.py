@@ -859,18 +859,13 @@ def test_the_current_forms_lead_the_index_and_days_absent_is_typed_as_a_number(
 ) -> None:
     """The age-fitted forms come first; a count item is a number field, and it scores."""
     index = client.get("/").text
-    positions = [
-        index.find(f"/form/{i}")
-        for i in ("opsporing.dagtilbud.0-2", "opsporing.skole.7-10", "opsporing.skole.trivsel")
-    ]
+    positions = [index.find(f"/form/{i}") for i in ("opsporing.dagtilbud.0-2",
+                 "opsporing.skole.7-10", "opsporing.skole.trivsel")]
     assert -1 < positions[0] < positions[1] < positions[2]
     new = "opsporing.skole.0-6"
     page = _blank(client, new)
-    assert re.search(
-        r'<input type="number" id="item\.dev_absence_days" '
-        r'name="item\.dev_absence_days" value=""\s+min="0" max="65"',
-        page,
-    )
+    assert re.search(r'<input type="number" id="item\.dev_absence_days" '
+                     r'name="item\.dev_absence_days" value=""\s+min="0" max="65"', page)
     inst = get_instrument(new)
     answers: dict[str, Any] = {i.id: 0 for i in inst.items}
     answers["dev_absence_days"] = 14  # critical from 13 days: at least gul
@@ -880,8 +875,6 @@ def test_the_current_forms_lead_the_index_and_days_absent_is_typed_as_a_number(
     # All zeros but 14 days: the critical answer alone raises the overall band to gul.
     overall = re.search(r'band-(\w+)" id="overall-band"', result.text)
     assert overall and overall.group(1) == "gul", result.text[:2000]
-    bad = client.post(
-        f"/form/{new}",
-        data=_fields(_token(_blank(client, new)), answers | {"dev_absence_days": 70}),
-    )
+    bad = client.post(f"/form/{new}", data=_fields(_token(_blank(client, new)),
+                                                   answers | {"dev_absence_days": 70}))
     assert bad.status_code in (200, 422) and "dev_absence_days" in bad.text

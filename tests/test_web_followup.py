@@ -272,11 +272,7 @@ def test_a_review_with_a_cpr_number_is_refused_and_shown_masked(
     count = _written(store)
     r = nord.post(
         f"/plans/{plan.plan_id}/review",
-        data={
-            "happened": "Far 010203-1234 ringede.",
-            "outcome": "continues",
-            "purpose": "opsporing",
-        },
+        data={"happened": "Far 010203-1234 ringede.", "outcome": "continues", "purpose": "opsporing"},
     )
     assert r.status_code == 422 and "010203-1234" not in r.text and "Far " in r.text
     assert reviews(store, R) == [] and _written(store) == count

@@ -240,10 +240,7 @@ def test_receipts_are_readable_by_who_recorded_them_and_the_reading_roles(
         assert web_login(app, name, role).get(location).status_code == 200
     anonymous = TestClient(app, base_url=BASE, follow_redirects=False)
     r = anonymous.get(location)
-    assert (
-        r.status_code == 303
-        and r.headers["location"] == "/login?next=/screenings/1%3Flang%3Dda%26purpose%3Dopsporing"
-    )
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/screenings/1%3Flang%3Dda%26purpose%3Dopsporing"
 
 
 @pytest.mark.parametrize(
