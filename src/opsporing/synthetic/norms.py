@@ -44,8 +44,8 @@ NORM_SEED = 20261130
 #: Children in the norm population (its current screenings are the norm forms): every
 #: age band then has more than 10,000 forms.
 NORM_CHILDREN = 100_000
-#: The total: gul from its 87th percentile, rød from its 96th.
-TOTAL_RULE = PercentileRule(yellow=87, red=96)
+#: The total: gul from its 88th percentile, rød from its 96th.
+TOTAL_RULE = PercentileRule(yellow=88, red=96)
 #: Every domain: gul from its 90th percentile, rød from its 97th.
 DOMAIN_RULE = PercentileRule(yellow=90, red=97)
 
