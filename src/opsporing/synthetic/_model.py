@@ -62,7 +62,7 @@ SIGMA_STEP = 0.85
 #: Thresholds of steps 1..6 on the step index, calibrated once (``_calibrate_thresholds``) so
 #: that the default population has per 1,000 children about 20, 12, 8, 3, 5 and 2 on steps
 #: 1-6: 5 % on steps >= 1, 1 % placed out of home, the institution (step 6) the rarest.
-STEP_THRESHOLDS: tuple[float, ...] = (2.6121, 2.9989, 3.3659, 3.7772, 4.0267, 4.9458)
+STEP_THRESHOLDS: tuple[float, ...] = (2.7331, 3.1281, 3.5026, 3.9212, 4.174, 5.0921)
 #: The targets the thresholds were calibrated to: P(step >= k) for k = 1..6.
 STEP_TARGETS: tuple[float, ...] = (0.050, 0.030, 0.018, 0.010, 0.007, 0.002)
 
