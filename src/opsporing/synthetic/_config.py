@@ -16,8 +16,9 @@ GROUPS: tuple[str, ...] = ("dansk", "efterkommer", "indvandrer")
 #: The year the model is calibrated for; ``drift_per_year`` counts from here.
 REFERENCE_YEAR = 2026
 
-#: Format name written into ``config.json`` and ``manifest.json``.
-FORMAT = "opsporing-synthetic/1"
+#: Format name written into ``config.json`` and ``manifest.json``. Version 2: waves
+#: ``0 .. n_waves - 1``, the ``waves`` table, the parent and child form tables.
+FORMAT = "opsporing-synthetic/2"
 
 #: Most children a configuration may ask for (ids are ``"C"`` + 7 digits).
 MAX_CHILDREN = 2_000_000

@@ -408,6 +408,8 @@ def instrument_index(setting: str, ages: F64, informant: str = "educator") -> I6
     and setting covers gets -1 (only the educator forms cover every age of a setting).
     """
     bands = [i.key for i in current_instruments(setting, informant)]
+    if not bands and informant != "educator":  # e.g. no child's own form in daycare
+        return np.full(np.shape(ages), -1, dtype=np.int64).reshape(-1)
     unique, inverse = np.unique(np.asarray(ages, dtype=np.float64), return_inverse=True)
     chosen = np.full(len(unique), -1, dtype=np.int64)
     for u, age in enumerate(unique):
