@@ -66,6 +66,8 @@ from ._model import (
     acute_probability,
     concern_probabilities,
     episode_matrices,
+    episode_probability,
+    harshness_sd,
     item_model,
     missing_logit,
     number_log_pmf,
@@ -197,10 +199,7 @@ def current_episode_share(cfg: SyntheticConfig) -> float:
     0.0889
     """
     ages, weights = _age_law(cfg)
-    p, move = episode_matrices(cfg, wave_ages(cfg, ages))  # (A, 2), (A, c, 2, 2)
-    for k in range(move.shape[1]):
-        p = np.einsum("ai,aij->aj", p, move[:, k])
-    return float(weights @ p[:, 1])
+    return float(weights @ episode_probability(cfg, wave_ages(cfg, ages))[:, -1])
 
 
 # --- population margins -------------------------------------------------------------------------
@@ -306,12 +305,8 @@ def _shifts(cfg: SyntheticConfig, informant: str, wave: int) -> F64:
     Educator forms: the rater law, with the group bias when one is set. Parent and child
     forms: their own harshness law, no group bias (the bias is about professionals).
     """
-    if informant == "educator":
-        sd = cfg.rater_harshness_sd
-        bias = np.array([0.0] if cfg.rater_bias_against is None else [0.0, cfg.rater_bias_size])
-    else:
-        sd = cfg.informant_harshness_sd
-        bias = np.array([0.0])
+    bias = np.array([0.0, cfg.rater_bias_size])[: bias_classes(cfg, informant)]
+    sd = harshness_sd(cfg, informant)
     out: F64 = bias[:, None] + sd * HARSHNESS_NODES[None, :] - _lag(cfg, wave)
     return out
 
