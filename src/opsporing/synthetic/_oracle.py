@@ -23,9 +23,9 @@ the form's harshness shift), so with Π_k the product over the forms of wave k
 
 a forward recursion over the waves (2 episode states; the transition depends on the
 child's ages), not a sum over the 2^waves paths. ``I_R(F) = Σ_R p(R|F) L_R(R)`` and
-``M`` the likelihood of which answers are missing. F, D and R are integrated on the
-same uniform grid of :data:`GRID_POINTS` nodes (spacing :data:`GRID_STEP` SD, -5 to
-+5.5 SD around the mean), the trapezoidal rule, which is exponentially accurate for
+``M`` the likelihood of which answers are missing. F and R are integrated on the uniform
+grid :data:`GRID` (spacing :data:`GRID_STEP` SD, -5 to +5.5 SD around the mean), D on
+the finer :data:`GRID_D`, by the trapezoidal rule, which is exponentially accurate for
 these smooth integrands; the group (3), each form's harshness (3), the episode state
 (2 per wave) and the acute risk (2) are exact finite sums.
 """
@@ -98,10 +98,10 @@ _TINY = float(np.exp(_FLOOR))
 class _Prior:
     """The prior on the grid for one configuration (the episode state is separate)."""
 
-    f: F64  # F nodes (Q,)
-    d: F64  # D nodes (Q,)
-    r: F64  # R nodes (Q,)
-    log_pf: F64  # (G, Q) log p(F | group)
+    f: F64  # F nodes (Q_F,)
+    d: F64  # D nodes (Q_D,)
+    r: F64  # R nodes (Q_R,)
+    log_pf: F64  # (G, Q_F) log p(F | group)
     pd_f: F64  # (Q_F, Q_D) p(D | F)
     pr_f: F64  # (Q_F, Q_R) p(R | F)
     pa_f: F64  # (Q_F, 2) p(acute | F)
@@ -126,6 +126,7 @@ def _normalised(logdens: F64) -> F64:
 
 
 def prior(cfg: SyntheticConfig) -> _Prior:
+    """The prior of ``cfg`` on the grids (read at call time, so a test may refine them)."""
     shift = cfg.year_shift
     f = shift + GRID
     d = shift + GRID_D
