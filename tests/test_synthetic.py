@@ -7,7 +7,9 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -455,12 +457,11 @@ def test_oracle_uses_only_what_was_observed() -> None:
     assert not np.allclose(masked, before)
 
 
-def test_oracle_quadrature_has_converged(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_oracle_quadrature_has_converged(oracle_grids: Callable[[Any, Any], None]) -> None:
     pop = small(n_children=300, rater_bias_against="efterkommer", drift_per_year=0.2, year=2028)
     coarse = oracle_proba(pop).to_numpy()
     fine = np.arange(-6.5, 7.0 + 1e-9, 0.15)
-    monkeypatch.setattr(_oracle, "GRID", fine)
-    monkeypatch.setattr(_oracle, "GRID_D", fine)
+    oracle_grids(fine, fine)
     assert np.abs(oracle_proba(pop).to_numpy() - coarse).max() < 2e-3
 
 

@@ -8,8 +8,9 @@ child gets come from the (patched) ``forms.yaml`` rule, as in production.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -311,13 +312,12 @@ def test_oracle_rejects_an_unknown_instrument_and_out_of_range_answers(
 
 
 def test_oracle_quadrature_has_converged_with_numbers_and_unsure(
-    scratch: tuple[Instrument, Instrument], monkeypatch: pytest.MonkeyPatch
+    scratch: tuple[Instrument, Instrument], oracle_grids: Callable[[Any, Any], None]
 ) -> None:
     pop = make(n_children=300, drift_per_year=0.2, year=2028)
     coarse = oracle_proba(pop).to_numpy()
     fine = np.arange(-6.5, 7.0 + 1e-9, 0.15)
-    monkeypatch.setattr(_oracle, "GRID", fine)
-    monkeypatch.setattr(_oracle, "GRID_D", fine)
+    oracle_grids(fine, fine)
     assert np.abs(oracle_proba(pop).to_numpy() - coarse).max() < 2e-3
 
 

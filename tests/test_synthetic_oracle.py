@@ -13,7 +13,8 @@ the wave cut are what they say; the quadrature has converged; bad input is a Dat
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -96,11 +97,10 @@ def replaced(pop: SyntheticPopulation, **tables: pd.DataFrame | None) -> Synthet
 # --- the forward recursion ------------------------------------------------------------------------
 @pytest.mark.parametrize("beta", [0, 1])
 def test_forward_recursion_is_the_sum_over_the_episode_paths(
-    monkeypatch: pytest.MonkeyPatch, beta: int
+    oracle_grids: Callable[[Any, Any], None], beta: int
 ) -> None:
     """α_t(F, D, e) of the recursion equals Σ over all 2^(t+1) paths, by brute force."""
-    monkeypatch.setattr(_oracle, "GRID", np.linspace(-4.0, 4.5, 9))
-    monkeypatch.setattr(_oracle, "GRID_D", np.linspace(-4.0, 5.0, 11))
+    oracle_grids(np.linspace(-4.0, 4.5, 9), np.linspace(-4.0, 5.0, 11))
     cfg = SyntheticConfig(
         n_waves=4,
         episode_size=1.5,
@@ -255,12 +255,18 @@ BEFORE = [
 
 @pytest.mark.parametrize(("knobs", "p0", "p2"), BEFORE)
 def test_two_waves_without_episodes_or_informants_is_the_oracle_of_before(
-    monkeypatch: pytest.MonkeyPatch, knobs: dict[str, object], p0: list[float], p2: list[float]
+    monkeypatch: pytest.MonkeyPatch,
+    oracle_grids: Callable[[Any, Any], None],
+    knobs: dict[str, object],
+    p0: list[float],
+    p2: list[float],
 ) -> None:
-    monkeypatch.setattr(_model, "STEP_THRESHOLDS", OLD_THRESHOLDS)
+    # The thresholds where the oracle's step_probabilities reads them (see oracle_grids).
+    law = oracle_proba.__globals__["step_probabilities"].__globals__
+    for space in {id(s): s for s in (vars(_model), law)}.values():
+        monkeypatch.setitem(space, "STEP_THRESHOLDS", OLD_THRESHOLDS)
     before = np.arange(-5.0, 5.5 + 1e-9, 0.35)  # the grid of then, for F, D and R alike
-    monkeypatch.setattr(_oracle, "GRID", before)
-    monkeypatch.setattr(_oracle, "GRID_D", before)
+    oracle_grids(before, before)
     cfg = SyntheticConfig(n_waves=2, episode_size=0.0, **knobs)  # type: ignore[arg-type]
     p = oracle_proba(hand_population(cfg, AGES, SPEC, seed=1))
     assert np.allclose(p["p_step_0"], p0, atol=1e-9)
@@ -484,14 +490,13 @@ def test_later_waves_change_nothing_for_an_earlier_target(followed: SyntheticPop
 
 
 def test_quadrature_has_converged_with_informants_and_episodes(
-    followed: SyntheticPopulation, monkeypatch: pytest.MonkeyPatch
+    followed: SyntheticPopulation, oracle_grids: Callable[[Any, Any], None]
 ) -> None:
     pop = _subset(followed, 300)
     coarse = oracle_proba(pop).to_numpy()
     earlier = oracle_proba(pop, wave=1).to_numpy()
     fine = np.arange(-6.5, 7.0 + 1e-9, 0.15)
-    monkeypatch.setattr(_oracle, "GRID", fine)
-    monkeypatch.setattr(_oracle, "GRID_D", fine)
+    oracle_grids(fine, fine)
     assert np.abs(oracle_proba(pop).to_numpy() - coarse).max() < 2e-3
     assert np.abs(oracle_proba(pop, wave=1).to_numpy() - earlier).max() < 2e-3
 
