@@ -683,7 +683,12 @@ def _checked_ages(children: pd.DataFrame) -> F64:
     if twice.any():
         raise DataError(
             *(
-                Problem("child_id", children["child_id"].iloc[r], "a unique child id", row=int(r))
+                Problem(
+                    "child_id",
+                    _plain(children["child_id"].iloc[r]),
+                    "a unique child id",
+                    row=int(r),
+                )
                 for r in np.flatnonzero(twice)
             )
         )
@@ -694,7 +699,7 @@ def _checked_ages(children: pd.DataFrame) -> F64:
             *(
                 Problem(
                     "age_years",
-                    children["age_years"].iloc[r],
+                    _plain(children["age_years"].iloc[r]),
                     "an age from 0 to 18 years",
                     row=int(r),
                 )
@@ -732,7 +737,7 @@ def _checked_forms(pop: SyntheticPopulation, ids: pd.Index) -> list[_Placed]:
             problems.append(
                 Problem(
                     "child_id",
-                    forms["child_id"].iloc[r],
+                    _plain(forms["child_id"].iloc[r]),
                     f"a child of pop.children (forms[{name!r}])",
                     row=int(r),
                 )
@@ -743,7 +748,7 @@ def _checked_forms(pop: SyntheticPopulation, ids: pd.Index) -> list[_Placed]:
             problems.append(
                 Problem(
                     "wave",
-                    forms["wave"].iloc[r],
+                    _plain(forms["wave"].iloc[r]),
                     f"a whole number from 0 to {cfg.current_wave} (forms[{name!r}])",
                     row=int(r),
                 )
