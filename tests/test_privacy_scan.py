@@ -144,7 +144,8 @@ def test_committed_synthetic_data(findings: Findings) -> None:
         findings.json(f"data/synthetic/{name}", json.loads((SYNTHETIC / name).read_text("utf-8")))
     parquet = sorted(SYNTHETIC.glob("*.parquet"))
     assert [p.name for p in parquet] == [
-        "children.parquet", "forms_dagtilbud.parquet", "forms_skole.parquet", "raters.parquet"
+        "children.parquet", "forms_child.parquet", "forms_dagtilbud.parquet",
+        "forms_parent.parquet", "forms_skole.parquet", "raters.parquet", "waves.parquet",
     ]  # fmt: skip
     for path in parquet:
         frame = pd.read_parquet(path)
@@ -282,6 +283,8 @@ def test_the_scan_saw_every_artifact(findings: Findings) -> None:
         "data/synthetic/config.json", "data/synthetic/manifest.json",
         "data/synthetic/children.parquet", "data/synthetic/forms_dagtilbud.parquet",
         "data/synthetic/forms_skole.parquet", "data/synthetic/raters.parquet", "report.html",
+        "data/synthetic/forms_parent.parquet", "data/synthetic/forms_child.parquet",
+        "data/synthetic/waves.parquet",
         "fhir-questionnaire", "json-schema", "fhir-questionnaire-response", "scores.csv",
         "cli-output", "web-log", "web-receipt", "audit-log:screenings", "audit-log:decisions",
     }  # fmt: skip
