@@ -136,3 +136,33 @@ def oracle_grids(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any, Any], None]:
             monkeypatch.setitem(space, "GRID_D", grid_d)
 
     return set_grids
+
+
+# --- the command line: build each Typer app's click command once --------------------------------
+def _build_each_cli_once() -> None:
+    """Make ``typer.testing.CliRunner.invoke`` build an app's click command once per session.
+
+    Each ``invoke`` rebuilt the whole command tree of ``opsporing.cli.app`` (about 40
+    commands, every annotation evaluated by ``typing.get_type_hints``): 0.17 s of every
+    call, most of the time of the CLI tests and the CLI fuzz campaign. A click command is
+    stateless between invocations (each gets a fresh Context), so the tests still run the
+    very command ``opsporing`` builds from the same app; a different app (or a new object
+    at the same address) is built afresh.
+    """
+    import typer.testing
+
+    build = getattr(typer.testing, "_get_command", None)
+    if build is None:  # another typer: nothing to cache, the tests just run slower
+        return
+    built: dict[int, tuple[object, object]] = {}
+
+    def build_once(app: object) -> object:
+        hit = built.get(id(app))
+        if hit is None or hit[0] is not app:
+            hit = built[id(app)] = (app, build(app))
+        return hit[1]
+
+    typer.testing._get_command = build_once  # type: ignore[attr-defined]
+
+
+_build_each_cli_once()

@@ -152,10 +152,13 @@ def test_explain_one_form_writes_a_plot(tmp_path):
 @pytest.mark.slow
 def test_evaluate_writes_a_report(tmp_path):
     out = tmp_path / "eval.html"
-    result = runner.invoke(app, ["evaluate", "-o", str(out)])
+    # 50 bootstrap replicates, not the default 500: the intervals are computed and written
+    # the same way (the report's interval table is checked below), at a tenth of the cost.
+    result = runner.invoke(app, ["evaluate", "-o", str(out), "--n-boot", "50"])
     assert result.exit_code == 0, result.output
     html = out.read_text(encoding="utf-8")
     assert "band_rule" in html and "oracle" in html and "data:image/png;base64," in html
+    assert "<th>lower</th>" in html and "<th>upper</th>" in html  # the bootstrap intervals
 
 
 @pytest.mark.parametrize("verb", ["score", "suggest"])

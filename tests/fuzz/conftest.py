@@ -74,6 +74,19 @@ def typed_or_result(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, OpsporingE
         return None, exc
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Under pytest-xdist (``-n 2``) each worker counts its own cases: hand them to the
+    # controller, which prints and writes the sum (pytest_testnodedown below).
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fuzz_counts"] = dict(COUNTS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    COUNTS.update(getattr(node, "workeroutput", {}).get("fuzz_counts", {}))
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not COUNTS:
         return
