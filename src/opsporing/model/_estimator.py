@@ -58,7 +58,7 @@ from sklearn.utils.validation import validate_data
 
 from ..errors import DataError, ModelError, NotFittedError
 from ..policy import SuggestionPolicy, resolve_policy
-from ._features import check_no_forbidden, monotonic_constraint
+from ._features import check_no_forbidden, model_view, monotonic_constraint
 
 F64 = npt.NDArray[np.float64]
 
@@ -458,6 +458,7 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self._check_fitted()
         if isinstance(X, pd.DataFrame):
             check_no_forbidden(X.columns, "StepSuggester(X)")
+            X = model_view(X, getattr(self, "feature_names_in_", None))
         out: F64 = validate_data(
             self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64
         )
