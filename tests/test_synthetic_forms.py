@@ -135,9 +135,11 @@ def test_days_absent_follow_the_count_law_given_the_latent_state(
 ) -> None:
     pop = make(n_children=30_000, seed=4)
     school = pop.forms["skole"]
-    current = (school["wave"] == 1).to_numpy()
+    current = (school["wave"] == pop.config.current_wave).to_numpy()
     x = school["dev_absence"].to_numpy()[current]
-    d = _latent(pop, school, "latent_difficulties")[current]
+    # D at the current wave: the child's D plus its episode there (no drift by default).
+    episode = _latent(pop, school, "episode")[current]
+    d = _latent(pop, school, "latent_difficulties")[current] + pop.config.episode_size * episode
     seen = ~np.isnan(x)
     pmf = np.exp(_model.number_log_pmf(d[seen], 0, 65))
     assert np.allclose(pmf.sum(axis=1), 1.0)

@@ -58,12 +58,14 @@ Examples
 
 from ._config import GROUPS, REFERENCE_YEAR, SyntheticConfig
 from ._generate import generate
-from ._model import SETTINGS, STEP_COLUMNS
+from ._model import FORM_TABLES, INFORMANT_OF_TABLE, SETTINGS, STEP_COLUMNS
 from ._oracle import oracle_proba, population_step_distribution
 from ._population import SyntheticPopulation, load_default
 
 __all__ = [
+    "FORM_TABLES",
     "GROUPS",
+    "INFORMANT_OF_TABLE",
     "REFERENCE_YEAR",
     "SETTINGS",
     "STEP_COLUMNS",

@@ -16,8 +16,9 @@ GROUPS: tuple[str, ...] = ("dansk", "efterkommer", "indvandrer")
 #: The year the model is calibrated for; ``drift_per_year`` counts from here.
 REFERENCE_YEAR = 2026
 
-#: Format name written into ``config.json`` and ``manifest.json``.
-FORMAT = "opsporing-synthetic/1"
+#: Format name written into ``config.json`` and ``manifest.json``. Version 2: waves
+#: ``0 .. n_waves - 1``, the ``waves`` table, the parent and child form tables.
+FORMAT = "opsporing-synthetic/2"
 
 #: Most children a configuration may ask for (ids are ``"C"`` + 7 digits).
 MAX_CHILDREN = 2_000_000
@@ -39,14 +40,18 @@ class SyntheticConfig:
         Seed of the only random source (:func:`numpy.random.default_rng` via a
         :class:`numpy.random.SeedSequence`); same seed, same data.
     year : int, default 2026
-        Year of the current screening (wave 1); wave 0 is ``year - 1``.
+        Year of the current screening (wave :attr:`current_wave`); wave ``k`` is
+        ``year - (current_wave - k)``.
+    n_waves : int, default 3
+        Yearly screening waves ``0 .. n_waves - 1`` (1 to 10); the last is the current one.
     n_municipalities : int, default 14
         Municipalities ``"K01"``, ``"K02"``, …, of varying size (K01 the largest).
     share_daycare : float, default 0.35
         Share of children in daycare (dagtilbud, age 0.5-6); the rest are at school (6-16).
     share_earlier_screening : float, default 0.5
-        Share of the children old enough (at least 0.5 years a year ago) who also have
-        an earlier screening (wave 0) from a year before.
+        Probability that a child is *followed*: drawn once per child, independently of
+        everything else; a followed child also has a screening in every earlier wave at
+        which it was at least 0.5 years old.
     group_shares : tuple of 3 float, default (0.80, 0.12, 0.08)
         Population shares of the groups in :data:`GROUPS`; must sum to 1.
     group_strain_shift : tuple of 3 float, default (0.0, 0.15, 0.25)
@@ -60,7 +65,26 @@ class SyntheticConfig:
         Shift of the means of latent difficulties and family strain per year after
         2026 (so ``year=2027, drift_per_year=0.2`` is a needier population than 2026),
         and the change of those two dimensions from the earlier screening to the
-        current one for every child.
+        current one for every child (``drift_per_year`` per wave).
+    episode_size : float, default 1.2
+        SD added to own difficulties D during an episode (0 to 4; 0 switches latent
+        change off).
+    episode_start : float, default 0.05
+        P(an episode at wave 0).
+    episode_onset : float, default 0.04
+        P(an episode starts at wave k | none at wave k - 1).
+    episode_onset_transition : float, default 0.10
+        The same when the child moved from daycare to school between the two waves.
+    episode_recovery : float, default 0.35
+        P(an episode ends at wave k | one at wave k - 1).
+    share_parent_form : float, default 0.7
+        P(a parent form beside an educator form), per screened wave, independently.
+    share_child_form : float, default 0.8
+        P(the child's own form beside an educator form), per screened wave at school
+        (ages 6+), independently.
+    informant_harshness_sd : float, default 0.4
+        SD of the harshness of each parent or child form (the three-point law of the
+        raters'; every form its own draw).
     rater_harshness_sd : float, default 0.3
         SD of the raters' harshness (a shift of every concern item's latent value, in
         SD units). Each rater is mild, typical or harsh: -sqrt(3)*sd, 0, +sqrt(3)*sd with
@@ -111,6 +135,15 @@ class SyntheticConfig:
     missing_rate: float = 0.03
     missing_group_odds: tuple[float, float, float] = (1.0, 1.5, 2.5)
     missing_strain_effect: float = 0.3
+    n_waves: int = 3
+    episode_size: float = 1.2
+    episode_start: float = 0.05
+    episode_onset: float = 0.04
+    episode_onset_transition: float = 0.10
+    episode_recovery: float = 0.35
+    share_parent_form: float = 0.7
+    share_child_form: float = 0.8
+    informant_harshness_sd: float = 0.4
 
     def __post_init__(self) -> None:
         _check_int(self, "n_children", 1, MAX_CHILDREN)
@@ -118,10 +151,22 @@ class SyntheticConfig:
         _check_int(self, "year", 1900, 2200)
         _check_int(self, "n_municipalities", 1, 99)
         _check_int(self, "children_per_rater", 1, 10_000)
-        for name in ("share_daycare", "share_earlier_screening"):
+        _check_int(self, "n_waves", 1, 10)
+        for name in (
+            "share_daycare",
+            "share_earlier_screening",
+            "episode_start",
+            "episode_onset",
+            "episode_onset_transition",
+            "episode_recovery",
+            "share_parent_form",
+            "share_child_form",
+        ):
             _check_float(self, name, 0.0, 1.0, "a number from 0 to 1")
         _check_float(self, "missing_rate", 0.0, 0.5, "a number from 0 to 0.5", closed_low=False)
         _check_float(self, "rater_harshness_sd", 0.0, 2.0, "a number from 0 to 2")
+        _check_float(self, "informant_harshness_sd", 0.0, 2.0, "a number from 0 to 2")
+        _check_float(self, "episode_size", 0.0, 4.0, "a number from 0 to 4")
         _check_float(self, "rater_bias_size", -3.0, 3.0, "a number from -3 to 3")
         _check_float(self, "prevalence_shift", -3.0, 3.0, "a number from -3 to 3")
         _check_float(self, "drift_per_year", -1.0, 1.0, "a number from -1 to 1")
@@ -143,6 +188,15 @@ class SyntheticConfig:
             )
 
     # --- views -----------------------------------------------------------------------------
+    @property
+    def current_wave(self) -> int:
+        """The number of the current wave, ``n_waves - 1`` (waves are ``0 .. current_wave``).
+
+        >>> SyntheticConfig(n_waves=3).current_wave
+        2
+        """
+        return self.n_waves - 1
+
     @property
     def year_shift(self) -> float:
         """Shift of the latent means of difficulties and strain in ``year`` (SD units)."""

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import expit, ndtr
 
-from ..errors import DataError, Problem
+from ..errors import DataError, Problem, UnknownInstrumentError
 from ..instruments import Instrument, current_forms, get_instrument, select_instrument
 from ._config import GROUPS, SyntheticConfig
 
@@ -26,6 +26,23 @@ SETTINGS: tuple[str, ...] = ("dagtilbud", "skole")
 
 #: Columns of the step probabilities returned by the oracle.
 STEP_COLUMNS: tuple[str, ...] = tuple(f"p_step_{k}" for k in range(7))
+
+#: The form tables of a population (``pop.forms`` keys): the educators' forms per setting,
+#: then the parents' and the children's own forms (each over both settings).
+FORM_TABLES: tuple[str, ...] = ("dagtilbud", "skole", "parent", "child")
+#: Who fills in the forms of each table (an instrument's ``informant``).
+INFORMANT_OF_TABLE: dict[str, str] = {
+    "dagtilbud": "educator",
+    "skole": "educator",
+    "parent": "parent",
+    "child": "child",
+}
+#: The informants, in table order.
+INFORMANTS: tuple[str, ...] = ("educator", "parent", "child")
+#: A setting changes from daycare to school at this age (at wave k: ``age_k < 6``).
+SCHOOL_AGE = 6.0
+#: A child is screened at an earlier wave only if it was at least this old then.
+MIN_SCREENING_AGE = 0.5
 
 # --- latent state ------------------------------------------------------------------------------
 #: Correlation of own difficulties D, resources R and acute-risk propensity S* with family
@@ -45,9 +62,85 @@ SIGMA_STEP = 0.85
 #: Thresholds of steps 1..6 on the step index, calibrated once (``_calibrate_thresholds``) so
 #: that the default population has per 1,000 children about 20, 12, 8, 3, 5 and 2 on steps
 #: 1-6: 5 % on steps >= 1, 1 % placed out of home, the institution (step 6) the rarest.
-STEP_THRESHOLDS: tuple[float, ...] = (2.6121, 2.9989, 3.3659, 3.7772, 4.0267, 4.9458)
+STEP_THRESHOLDS: tuple[float, ...] = (2.7331, 3.1281, 3.5026, 3.9212, 4.174, 5.0921)
 #: The targets the thresholds were calibrated to: P(step >= k) for k = 1..6.
 STEP_TARGETS: tuple[float, ...] = (0.050, 0.030, 0.018, 0.010, 0.007, 0.002)
+
+
+# --- latent change: episodes of own difficulties -----------------------------------------------
+def wave_ages(cfg: SyntheticConfig, age: F64) -> F64:
+    """Ages at the waves ``0 .. current_wave`` (last axis) of children aged ``age`` now.
+
+    Wave ``k`` lies ``current_wave - k`` years before the current one; ages are in
+    1/100 years (rounded), and negative before birth.
+
+    >>> from opsporing.synthetic import SyntheticConfig
+    >>> wave_ages(SyntheticConfig(n_waves=3), np.array([6.3])).tolist()
+    [[4.3, 5.3, 6.3]]
+    """
+    back = np.arange(cfg.current_wave, -1, -1, dtype=np.float64)
+    out: F64 = np.round(np.asarray(age, dtype=np.float64)[..., None] - back, 2)
+    return out
+
+
+def wave_settings(ages: F64) -> I64:
+    """Index into :data:`SETTINGS` at each age: daycare below 6 (also before birth), school."""
+    return (np.asarray(ages) >= SCHOOL_AGE).astype(np.int64)
+
+
+def wave_year(cfg: SyntheticConfig, wave: int | I64) -> I64:
+    """The calendar year of a wave: ``year - (current_wave - wave)``."""
+    return cfg.year - (cfg.current_wave - np.asarray(wave, dtype=np.int64))
+
+
+def wave_drift(cfg: SyntheticConfig, wave: int | I64) -> F64:
+    """Shift of the latent means of D and F at a wave relative to the current one.
+
+    ``-drift_per_year * (current_wave - wave)``: 0 at the current wave.
+    """
+    back = cfg.current_wave - np.asarray(wave, dtype=np.float64)
+    return -cfg.drift_per_year * back
+
+
+def episode_transition(cfg: SyntheticConfig, age_prev: F64, age_next: F64) -> tuple[F64, F64]:
+    """P(onset) and P(recovery) of the episode chain between two consecutive waves.
+
+    The one home of the episode law, read by the generator and the oracle: an episode
+    starts with probability ``episode_onset`` (``episode_onset_transition`` when the child
+    moved from daycare to school between the waves, ``age_prev < 6 <= age_next``) and an
+    ongoing one ends with probability ``episode_recovery``. At wave 0, P(episode) is
+    ``episode_start``.
+
+    >>> from opsporing.synthetic import SyntheticConfig
+    >>> onset, recovery = episode_transition(SyntheticConfig(), np.array([4.5, 5.5]),
+    ...                                      np.array([5.5, 6.5]))
+    >>> onset.tolist(), recovery.tolist()
+    ([0.04, 0.1], [0.35, 0.35])
+    """
+    prev = np.asarray(age_prev, dtype=np.float64)
+    nxt = np.asarray(age_next, dtype=np.float64)
+    moved = (prev < SCHOOL_AGE) & (nxt >= SCHOOL_AGE)
+    onset: F64 = np.where(moved, cfg.episode_onset_transition, cfg.episode_onset)
+    recovery: F64 = np.full(np.broadcast(prev, nxt).shape, float(cfg.episode_recovery))
+    return onset, recovery
+
+
+def episode_matrices(cfg: SyntheticConfig, ages: F64) -> tuple[F64, F64]:
+    """The chain's initial law and transition matrices given each child's wave ages.
+
+    Returns ``start`` of shape ``(..., 2)`` (P(E_0 = 0), P(E_0 = 1)) and ``move`` of
+    shape ``(..., n_waves - 1, 2, 2)`` with ``move[..., k - 1, i, j] = P(E_k = j | E_{k-1}
+    = i)``, for ``ages`` of shape ``(..., n_waves)`` (:func:`wave_ages`).
+    """
+    ages = np.asarray(ages, dtype=np.float64)
+    start = np.empty((*ages.shape[:-1], 2))
+    start[..., 0], start[..., 1] = 1.0 - cfg.episode_start, cfg.episode_start
+    onset, recovery = episode_transition(cfg, ages[..., :-1], ages[..., 1:])
+    move = np.empty((*onset.shape, 2, 2))
+    move[..., 0, 0], move[..., 0, 1] = 1.0 - onset, onset
+    move[..., 1, 0], move[..., 1, 1] = recovery, 1.0 - recovery
+    return start, move
+
 
 # --- observations ------------------------------------------------------------------------------
 #: Which latent dimension drives an item. D: own difficulties; F: family strain (care items);
@@ -70,6 +163,27 @@ DOMAIN_PARAMS: dict[str, tuple[float, tuple[float, float, float]]] = {
     "resources": (1.4, (0.0, 1.5, 2.7)),
 }
 DEFAULT_PARAMS: tuple[float, tuple[float, float, float]] = (1.6, (1.1, 2.1, 3.1))
+#: How an informant other than the educator answers the graded items of a domain: a factor
+#: on the discrimination a (below 1: noisier) and an offset added to every threshold b (in
+#: the concern direction; above 0: concern reported less readily). Parents under-report
+#: care and behaviour and are a bit noisier; children report feelings others miss
+#: (emotional items sharper and more readily) and under-report behaviour and care. A
+#: missing key is (1.0, 0.0); the educator has no entries (the educator law). Safety and
+#: number items follow the same law for every informant.
+INFORMANT_EFFECTS: dict[tuple[str, str], tuple[float, float]] = {
+    ("parent", "emotional"): (0.9, 0.0),
+    ("parent", "social"): (0.9, 0.2),
+    ("parent", "behaviour"): (0.9, 0.3),
+    ("parent", "development"): (0.9, 0.2),
+    ("parent", "care"): (0.8, 0.7),
+    ("parent", "resources"): (0.9, 0.0),
+    ("child", "emotional"): (1.3, -0.3),
+    ("child", "social"): (1.0, 0.0),
+    ("child", "behaviour"): (0.8, 0.4),
+    ("child", "development"): (0.8, 0.3),
+    ("child", "care"): (0.9, 0.4),
+    ("child", "resources"): (0.9, 0.0),
+}
 #: Positively worded concern items (``reverse: true``) are answered "almost always" less
 #: readily than negatively worded ones are answered "never": their thresholds move down.
 REVERSE_OFFSET = -0.6
@@ -164,7 +278,8 @@ def item_model(instrument: Instrument | str) -> ItemModel:
     Parameters are derived from the instrument: the domain chooses the latent dimension
     and the base parameters (:data:`DOMAIN_PARAMS`), the item's position in its domain
     spreads them (thresholds ±0.2, discrimination ±15 %), ``reverse`` and the domain's
-    direction choose the keying, the scale the number of thresholds; items of the
+    direction choose the keying, the scale the number of thresholds, the instrument's
+    ``informant`` the :data:`INFORMANT_EFFECTS` on a and b; items of the
     ``safety`` domain follow :data:`P_FLAG` / :data:`P_UNSURE`, items on a ``number``
     scale the count law (``NUMBER_*``).
 
@@ -261,33 +376,55 @@ def _build(inst: Instrument) -> ItemModel:
             b[j, : k - 1] += REVERSE_OFFSET
         if item.critical is not None and not strength:
             b[j, : k - 1] += CRITICAL_OFFSET
+        factor, offset = INFORMANT_EFFECTS.get((inst.informant, domain.id), (1.0, 0.0))
+        a[j] *= factor
+        b[j, : k - 1] += offset
     return ItemModel(inst, inst.item_ids, kind, dim, flip, low, top, a, b, rated, required, safety)
 
 
-def current_instruments(setting: str) -> tuple[Instrument, ...]:
-    """The current educator forms of ``setting``, in age order (``instruments/forms.yaml``)."""
-    return current_forms().get(("educator", setting), ())
+def current_instruments(setting: str, informant: str = "educator") -> tuple[Instrument, ...]:
+    """The current forms of ``informant`` in ``setting``, in age order (``forms.yaml``)."""
+    return current_forms().get((informant, setting), ())
 
 
-def instrument_index(setting: str, ages: F64) -> I64:
+def table_instruments(table: str) -> tuple[Instrument, ...]:
+    """The current forms of a form table (:data:`FORM_TABLES`): the setting's educator
+    forms, or every current form of the informant (the daycare list, then the school
+    list, each instrument once)."""
+    informant = INFORMANT_OF_TABLE[table]
+    settings = (table,) if informant == "educator" else SETTINGS
+    found: dict[str, Instrument] = {}
+    for setting in settings:
+        for inst in current_instruments(setting, informant):
+            found.setdefault(inst.key, inst)
+    return tuple(found.values())
+
+
+def instrument_index(setting: str, ages: F64, informant: str = "educator") -> I64:
     """Which of :func:`current_instruments` each age gets: ``select_instrument`` per age.
 
     Called once per distinct age (ages are in 1/100 years), so it is the selection rule
-    of ``forms.yaml`` itself, not a copy of it.
+    of ``forms.yaml`` itself, not a copy of it. An age no current form of the informant
+    and setting covers gets -1 (only the educator forms cover every age of a setting).
     """
-    bands = [i.key for i in current_instruments(setting)]
+    bands = [i.key for i in current_instruments(setting, informant)]
+    if not bands and informant != "educator":  # e.g. no child's own form in daycare
+        return np.full(np.shape(ages), -1, dtype=np.int64).reshape(-1)
     unique, inverse = np.unique(np.asarray(ages, dtype=np.float64), return_inverse=True)
-    chosen = np.array(
-        [bands.index(select_instrument(setting, float(age)).key) for age in unique],
-        dtype=np.int64,
-    )
+    chosen = np.full(len(unique), -1, dtype=np.int64)
+    for u, age in enumerate(unique):
+        try:
+            chosen[u] = bands.index(select_instrument(setting, float(age), informant).key)
+        except UnknownInstrumentError:
+            if informant == "educator":
+                raise
     return chosen[inverse].reshape(-1) if len(unique) else np.zeros(0, dtype=np.int64)
 
 
 def resolve_instrument(inst_id: str, version: str) -> Instrument:
     """The instrument a form names: a current one first, then any shipped version."""
-    for setting in SETTINGS:
-        for inst in current_instruments(setting):
+    for bands in current_forms().values():
+        for inst in bands:
             if inst.id == inst_id and inst.version == version:
                 return inst
     return get_instrument(inst_id, version)

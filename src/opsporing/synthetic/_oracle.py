@@ -1,33 +1,41 @@
 """The oracle: the true P(step | what was observed) under the generator, by quadrature.
 
-What it conditions on, per child: every answer and every missing answer of each of
-its forms (wave 0 and wave 1, whichever instrument), which wave each form belongs to,
-and (through the instruments) its setting and age. It does **not** see the family
-background, the rater's harshness, the latent state, the municipality or the sex: the
-first two are integrated out (a finite mixture over the three groups with their
-population shares; a three-point mixture over each form's rater harshness), the
-others carry no information under the generator.
+What it conditions on, per child: every answer and every missing answer of each of its
+forms in scope (educator, parent and child forms of the waves up to the target wave,
+whichever instrument), which wave each form belongs to, and the child's age (which
+decides the instruments, the waves it can have forms in and when it moves from daycare
+to school). It does **not** see the family background, any informant's harshness, the
+latent state, the episode path, the municipality or the sex: the first four are
+integrated out, the others carry no information under the generator.
 
-How: the latent state is (F, D, R, acute). D, R and the acute-risk propensity S* are
-independent given F (a star around F), and every observation depends on one of them
-(plus the form's rater shift), so
+How: the latent state is (F, D, R, acute) and the episode path E_0..E_c. D, R and the
+acute-risk propensity S* are independent given F (a star around F), E is independent of
+everything, and every observation depends on one of F, D + size·E_k, R, acute (plus
+the form's harshness shift), so with Π_k the product over the forms of wave k
 
-    p(obs, step) = Σ_g π_g Σ_F p(F|g) M(F, g) I_R(F) Σ_A p(A|F) L_A(A)
-                   Σ_D p(D|F) Π_waves [Σ_m w_m L_F(F + s_gm) L_D(D + s_gm)] P(step | D, F, A)
+    p(obs, step_t) = Σ_g π_g Σ_F p(F|g) M(F, g) I_R(F) Σ_A p(A|F) L_A(A)
+                     Σ_D p(D|F) Σ_{E_t} α_t(F, D, E_t) P(step_t | D, F, A, E_t)
 
-with ``I_R(F) = Σ_R p(R|F) L_R(R)`` and ``M`` the likelihood of which answers are
-missing. F, D and R are integrated on the same uniform grid of :data:`GRID_POINTS`
-nodes (spacing :data:`GRID_STEP` SD, ±5 SD around the mean), the trapezoidal rule,
-which is exponentially accurate for these smooth integrands; the group (3), the
-harshness (3 per form) and the acute risk (2) are exact finite sums. That is
-31 × 31 (F, D) × 2 (acute) × 3 (groups) nodes per child, with 3 harshness nodes
-per form and 31 R nodes per F node summed separately.
+    α_0(F, D, e) = P(E_0 = e) W_0(F, D, e)
+    α_k(F, D, e) = Σ_{e'} α_{k-1}(F, D, e') P(E_k = e | E_{k-1} = e') W_k(F, D, e)
+    W_k(F, D, e) = L_N,k(D + size·e)
+                   Π_{forms f of wave k} Σ_h w_h L_F,f(F + s_fh) L_D,f(D + size·e + s_fh)
+
+a forward recursion over the waves (2 episode states; the transition depends on the
+child's ages), not a sum over the 2^waves paths. ``I_R(F) = Σ_R p(R|F) L_R(R)`` and
+``M`` the likelihood of which answers are missing. F, D and R are integrated on the
+same uniform grid of :data:`GRID_POINTS` nodes (spacing :data:`GRID_STEP` SD, -5 to
++5.5 SD around the mean), the trapezoidal rule, which is exponentially accurate for
+these smooth integrands; the group (3), each form's harshness (3), the episode state
+(2 per wave) and the acute risk (2) are exact finite sums.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import import_module
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,9 +48,12 @@ from ._model import (
     DIM_F,
     DIM_R,
     F64,
+    FORM_TABLES,
     HARSHNESS_NODES,
     HARSHNESS_WEIGHTS,
     I64,
+    INFORMANT_OF_TABLE,
+    INFORMANTS,
     KIND_GRADED,
     KIND_NUMBER,
     KIND_SAFETY,
@@ -53,11 +64,14 @@ from ._model import (
     ItemModel,
     acute_probability,
     concern_probabilities,
+    episode_matrices,
     item_model,
     missing_logit,
     number_log_pmf,
     resolve_instrument,
     step_probabilities,
+    wave_ages,
+    wave_drift,
 )
 from ._population import SyntheticPopulation
 
@@ -66,14 +80,14 @@ GRID_STEP = 0.35
 #: The grid, relative to the year's mean: -5 to +5.5 SD.
 GRID = np.arange(-5.0, 5.5 + 1e-9, GRID_STEP)
 GRID_POINTS = len(GRID)
-_CHUNK = 2048
+_CHUNK = 1024
 _FLOOR = -150.0
 _TINY = float(np.exp(_FLOOR))
 
 
 @dataclass(frozen=True)
 class _Prior:
-    """The prior on the grid, and P(step | node), for one configuration."""
+    """The prior on the grid for one configuration (the episode state is separate)."""
 
     f: F64  # F nodes (Q,)
     d: F64  # D nodes (Q,)
@@ -82,7 +96,6 @@ class _Prior:
     pd_f: F64  # (Q_F, Q_D) p(D | F)
     pr_f: F64  # (Q_F, Q_R) p(R | F)
     pa_f: F64  # (Q_F, 2) p(acute | F)
-    step: F64  # (Q_F, Q_D, 2 * 7): P(step | F, D, acute=0) then acute=1
 
 
 def _exp(x: F64) -> F64:
@@ -117,17 +130,78 @@ def prior(cfg: SyntheticConfig) -> _Prior:
     pr_f = _normalised(-0.5 * ((r[None, :] - RHO_RF * (f - shift)[:, None]) / sd_r) ** 2)
     p1 = acute_probability(cfg, f)
     pa_f = _flush(np.stack([1 - p1, p1], axis=1))
-    ff, dd = np.meshgrid(f, d, indexing="ij")
-    step = _flush(
+    return _Prior(f, d, r, log_pf, pd_f, pr_f, pa_f)
+
+
+def _lag(cfg: SyntheticConfig, wave: int) -> float:
+    """How far the latent means of D and F at ``wave`` lie below the current wave's."""
+    return -float(wave_drift(cfg, wave))
+
+
+def step_table(cfg: SyntheticConfig, pr: _Prior, wave: int) -> F64:
+    """P(step at ``wave`` = k | F, E, D, acute) on the grid: (Q_F, 2, Q_D, 2 × 7).
+
+    The last axis holds the seven steps given acute = 0, then given acute = 1; the second
+    is the episode state at that wave (the child's D is ``D + episode_size`` in one).
+    """
+    lag = _lag(cfg, wave)
+    ff, ee, dd = np.meshgrid(pr.f, [0.0, 1.0], pr.d, indexing="ij")
+    difficulties = dd + cfg.episode_size * ee - lag
+    strain = ff - lag
+    return _flush(
         np.concatenate(
-            [step_probabilities(cfg, dd, ff, np.full_like(ff, a)) for a in (0.0, 1.0)], axis=-1
+            [
+                step_probabilities(cfg, difficulties, strain, np.full_like(ff, a))
+                for a in (0.0, 1.0)
+            ],
+            axis=-1,
         )
     )
-    return _Prior(f, d, r, log_pf, pd_f, pr_f, pa_f, step)
 
 
+# --- the episode chain -------------------------------------------------------------------------
+def _age_law(cfg: SyntheticConfig) -> tuple[F64, F64]:
+    """The generator's law of the current age: every 1/100 year it can draw, with its probability.
+
+    Daycare ages are uniform on the hundredths of [0.5, 6), school ages on those of
+    [6, 16] (``_generate._children``: the uniform draw floored to 1/100 year).
+    """
+    from ._generate import AGE_DAYCARE, AGE_SCHOOL
+
+    day = np.arange(round(AGE_DAYCARE[0] * 100), round(AGE_DAYCARE[1] * 100)) / 100.0
+    school = np.arange(round(AGE_SCHOOL[0] * 100), round(AGE_SCHOOL[1] * 100) + 1) / 100.0
+    weights = np.concatenate(
+        [
+            np.full(len(day), cfg.share_daycare / len(day)),
+            np.full(len(school), (1.0 - cfg.share_daycare) / len(school)),
+        ]
+    )
+    return np.concatenate([day, school]), weights
+
+
+def current_episode_share(cfg: SyntheticConfig) -> float:
+    """P(E_c = 1): the share of the population in an episode at the current wave.
+
+    Exact: the chain's marginal at the current wave for every age the generator can
+    draw, averaged over the age law (the chain is independent of everything else).
+
+    >>> from opsporing.synthetic import SyntheticConfig
+    >>> round(current_episode_share(SyntheticConfig()), 4)
+    0.0889
+    """
+    ages, weights = _age_law(cfg)
+    p, move = episode_matrices(cfg, wave_ages(cfg, ages))  # (A, 2), (A, c, 2, 2)
+    for k in range(move.shape[1]):
+        p = np.einsum("ai,aij->aj", p, move[:, k])
+    return float(weights @ p[:, 1])
+
+
+# --- population margins -------------------------------------------------------------------------
 def population_step_distribution(cfg: SyntheticConfig) -> F64:
-    """The exact marginal P(step = k), k = 0..6, of the population ``cfg`` describes.
+    """The exact marginal P(step = k), k = 0..6, at the current wave of the population ``cfg``.
+
+    The episode state at the current wave is integrated with its marginal
+    (:func:`current_episode_share`, which averages over the generator's age law).
 
     >>> from opsporing.synthetic import SyntheticConfig
     >>> p = population_step_distribution(SyntheticConfig())
@@ -135,32 +209,42 @@ def population_step_distribution(cfg: SyntheticConfig) -> F64:
     (0.05, 0.01)
     """
     pr = prior(cfg)
+    q = current_episode_share(cfg)
+    step = np.tensordot(np.array([1.0 - q, q]), step_table(cfg, pr, cfg.current_wave), (0, 1))
     pf = np.asarray(cfg.group_shares) @ np.exp(pr.log_pf)  # (Q_F,)
-    per_f = np.einsum("fd,fdk->fk", pr.pd_f, pr.step)  # (Q_F, 14)
+    per_f = np.einsum("fd,fdk->fk", pr.pd_f, step)  # (Q_F, 14)
     out = pf @ (per_f[:, :7] * pr.pa_f[:, :1] + per_f[:, 7:] * pr.pa_f[:, 1:])
     return out / out.sum()  # type: ignore[no-any-return]
 
 
 def calibrate_thresholds(cfg: SyntheticConfig, targets: tuple[float, ...]) -> tuple[float, ...]:
-    """Step thresholds that give ``targets`` = P(step >= k), k = 1..6, in population ``cfg``.
+    """Step thresholds giving ``targets`` = P(step >= k), k = 1..6, at ``cfg``'s current wave.
 
     This is how :data:`~._model.STEP_THRESHOLDS` was set (with the default config and
-    :data:`~._model.STEP_TARGETS`); the test suite checks it still agrees.
+    :data:`~._model.STEP_TARGETS`); the test suite checks it still agrees. The episode
+    state is integrated like in :func:`population_step_distribution`.
     """
     from scipy.optimize import brentq
 
     from ._model import SIGMA_STEP, W_ACUTE, W_D, W_F
 
     pr = prior(cfg)
+    q = current_episode_share(cfg)
     pf = np.asarray(cfg.group_shares) @ np.exp(pr.log_pf)
     ff, dd = np.meshgrid(pr.f, pr.d, indexing="ij")
 
     def tail(cut: float) -> float:
         total = 0.0
-        for a in (0, 1):
-            index = W_D * dd + W_F * ff + W_ACUTE * a + cfg.prevalence_shift
-            p = ndtr((index - cut) / SIGMA_STEP)
-            total += float(pf @ ((pr.pd_f * p).sum(axis=1) * pr.pa_f[:, a]))
+        for e, pe in ((0, 1.0 - q), (1, q)):
+            for a in (0, 1):
+                index = (
+                    W_D * (dd + cfg.episode_size * e)
+                    + W_F * ff
+                    + W_ACUTE * a
+                    + cfg.prevalence_shift
+                )
+                p = ndtr((index - cut) / SIGMA_STEP)
+                total += pe * float(pf @ ((pr.pd_f * p).sum(axis=1) * pr.pa_f[:, a]))
         return total
 
     cuts = []
@@ -172,23 +256,29 @@ def calibrate_thresholds(cfg: SyntheticConfig, targets: tuple[float, ...]) -> tu
 # --- per-form likelihood tables ----------------------------------------------------------------
 @dataclass
 class _FormTables:
-    ld: F64  # (n, 2, 3, Q_D): log L of the D items, per (bias, harshness) shift
-    lf: F64  # (n, 2, 3, Q_F): log L of the F (care) items
+    """Log-likelihood tables of one form each (rows), on the grid.
+
+    ``B`` is the number of bias classes of the form's informant: 2 for educator forms
+    when ``rater_bias_against`` is set (not biased / biased), otherwise 1.
+    """
+
+    ld: F64  # (n, B, 3, 2, Q_D): the D items, per (bias, harshness, episode state)
+    lf: F64  # (n, B, 3, Q_F): the F (care) items
     lr: F64  # (n, Q_R)
-    ls: F64  # (n, 2): log L of the safety items given acute = 0, 1
-    ln: F64  # (n, Q_D): log L of the number items (driven by D, no rater shift)
+    ls: F64  # (n, 2): the safety items given acute = 0, 1
+    ln: F64  # (n, 2, Q_D): the number items (driven by D + size·E, no harshness)
     n_missing: F64  # (n,)
     n_answered: F64  # (n,)
 
     @classmethod
-    def empty(cls, n: int) -> _FormTables:
+    def empty(cls, n: int, bias_classes: int) -> _FormTables:
         q = GRID_POINTS
         return cls(
-            np.zeros((n, 2, 3, q)),
-            np.zeros((n, 2, 3, q)),
+            np.zeros((n, bias_classes, 3, 2, q)),
+            np.zeros((n, bias_classes, 3, q)),
             np.zeros((n, q)),
             np.zeros((n, 2)),
-            np.zeros((n, q)),
+            np.zeros((n, 2, q)),
             np.zeros(n),
             np.zeros(n),
         )
@@ -203,11 +293,25 @@ class _FormTables:
         self.n_answered[rows] = other.n_answered
 
 
-def _shifts(cfg: SyntheticConfig, wave: int) -> F64:
-    """Latent shift of the rated items per (bias 0/1, harshness node): (2, 3)."""
-    bias = np.array([0.0, cfg.rater_bias_size])[:, None]
-    drift = cfg.drift_per_year if wave == 0 else 0.0
-    return bias + cfg.rater_harshness_sd * HARSHNESS_NODES[None, :] - drift
+def _shifts(cfg: SyntheticConfig, informant: str, wave: int) -> F64:
+    """Latent shift of the rated items per (bias class, harshness node): (B, 3).
+
+    Educator forms: the rater law, with the group bias when one is set. Parent and child
+    forms: their own harshness law, no group bias (the bias is about professionals).
+    """
+    if informant == "educator":
+        sd = cfg.rater_harshness_sd
+        bias = np.array([0.0] if cfg.rater_bias_against is None else [0.0, cfg.rater_bias_size])
+    else:
+        sd = cfg.informant_harshness_sd
+        bias = np.array([0.0])
+    out: F64 = bias[:, None] + sd * HARSHNESS_NODES[None, :] - _lag(cfg, wave)
+    return out
+
+
+def bias_classes(cfg: SyntheticConfig, informant: str) -> int:
+    """How many bias classes the forms of ``informant`` have (the ``B`` of :class:`_FormTables`)."""
+    return 2 if informant == "educator" and cfg.rater_bias_against is not None else 1
 
 
 def _item_block(a: F64, b: F64, nodes: F64, concern: F64) -> F64:
@@ -226,37 +330,45 @@ def _item_block(a: F64, b: F64, nodes: F64, concern: F64) -> F64:
 def _form_tables(
     cfg: SyntheticConfig, model: ItemModel, wave: int, raw: F64, pr: _Prior
 ) -> _FormTables:
+    """The log-likelihood tables of forms on ``model``'s instrument filled in at ``wave``."""
     n = raw.shape[0]
     concern = model.concern(raw)
     q = GRID_POINTS
-    shifts = _shifts(cfg, wave)
+    informant = model.instrument.informant
+    shifts = _shifts(cfg, informant, wave)  # (B, 3)
+    n_bias = shifts.shape[0]
     graded = model.kind == KIND_GRADED
-    out = _FormTables.empty(0)
-    for dim, nodes, name in ((DIM_D, pr.d, "ld"), (DIM_F, pr.f, "lf")):
-        cols = graded & (model.dim == dim)
-        theta = shifts[:, :, None] + nodes[None, None, :]  # (2, 3, Q)
-        block = _item_block(model.a[cols], model.b[cols], theta, concern[:, cols])
-        setattr(out, name, block.reshape(n, 2, 3, q))
+    episode = cfg.episode_size * np.array([0.0, 1.0])
+    out = _FormTables.empty(0, n_bias)
+    cols = graded & (model.dim == DIM_D)
+    theta = shifts[:, :, None, None] + episode[None, None, :, None] + pr.d  # (B, 3, 2, Q)
+    out.ld = _item_block(model.a[cols], model.b[cols], theta, concern[:, cols]).reshape(
+        n, n_bias, 3, 2, q
+    )
+    cols = graded & (model.dim == DIM_F)
+    theta = shifts[:, :, None] + pr.f  # (B, 3, Q)
+    out.lf = _item_block(model.a[cols], model.b[cols], theta, concern[:, cols]).reshape(
+        n, n_bias, 3, q
+    )
     cols = graded & (model.dim == DIM_R)
     out.lr = _item_block(model.a[cols], model.b[cols], -pr.r, concern[:, cols])
     # Safety items: Σ_j log P(c_j | acute), from each item's table (a missing answer adds 0).
-    safe = np.flatnonzero(model.kind == KIND_SAFETY)
     out.ls = np.zeros((n, 2))
-    for j in safe:
+    for j in np.flatnonzero(model.kind == KIND_SAFETY):
         with np.errstate(divide="ignore"):
             log_law = np.log(model.safety[j])  # (levels, 2)
         onehot = (concern[:, j, None] == np.arange(log_law.shape[0])).astype(np.float64)
         # Unused levels have probability 0: only 0 × log 0 = nan would arise, never observed.
         out.ls += onehot @ np.where(np.isfinite(log_law), log_law, 0.0)
-    # Number items: the count's law given D on the grid (drift only: no rater shift).
-    out.ln = np.zeros((n, q))
-    drift = cfg.drift_per_year if wave == 0 else 0.0
+    # Number items: the count's law given D + size·E on the grid (drift only, no harshness).
+    out.ln = np.zeros((n, 2, q))
+    theta = episode[:, None] + pr.d - _lag(cfg, wave)  # (2, Q)
     for j in np.flatnonzero(model.kind == KIND_NUMBER):
         span = int(model.top[j] - model.low[j])
-        table = number_log_pmf(pr.d - drift, 0, span)  # (Q_D, span + 1)
+        table = number_log_pmf(theta, 0, span)  # (2, Q_D, span + 1)
         x = concern[:, j]
         seen = ~np.isnan(x)
-        out.ln[seen] += table[:, x[seen].astype(np.int64)].T
+        out.ln[seen] += table[:, :, x[seen].astype(np.int64)].transpose(2, 0, 1)
     # Which answers are missing: a blank required item is not a draw of the missingness
     # law (the generator never leaves one blank), so it is neither counted nor conditioned on.
     optional = ~model.required
@@ -266,44 +378,91 @@ def _form_tables(
 
 
 # --- combining a chunk of children -------------------------------------------------------------
-def _total(arrays: list[F64]) -> F64:
-    out: F64 = np.sum(np.stack(arrays), axis=0)
-    return out
+@dataclass
+class _Chunk:
+    """The forms of a chunk of children: per (wave, informant), which children and tables."""
+
+    n: int
+    start: F64  # (n, 2): P(E_0 = e)
+    move: F64  # (n, c, 2, 2): P(E_k = j | E_{k-1} = i) at [:, k - 1, i, j]
+    forms: dict[tuple[int, str], tuple[I64, _FormTables]]  # (wave, informant) -> (rows, tables)
 
 
-def _combine(cfg: SyntheticConfig, pr: _Prior, waves: list[_FormTables]) -> F64:
-    n = waves[0].ld.shape[0]
-    # Resources: I_R(F) = Σ_R p(R|F) L_R(R), both waves' answers at once.
-    lr = _total([w.lr for w in waves])
+def _forward(
+    cfg: SyntheticConfig, pr: _Prior, chunk: _Chunk, beta: int, wave: int
+) -> tuple[F64, F64]:
+    """α at ``wave``, (n, Q_F, 2, Q_D), and its log scale (n,), for bias class ``beta``."""
+    n, q = chunk.n, GRID_POINTS
+    alpha = pr.pd_f[None, :, None, :] * chunk.start[:, None, :, None]  # (n, Q_F, 2, Q_D)
+    log_scale = np.zeros(n)
+    weights = HARSHNESS_WEIGHTS[None, :, None]
+    for k in range(wave + 1):
+        if k > 0:
+            # The chain's step: α(e) <- Σ_e' α(e') P(E_k = e | E_{k-1} = e'), per child.
+            m = chunk.move[:, k - 1, :, :, None, None]  # (n, 2, 2, 1, 1)
+            a0, a1 = alpha[:, :, 0], alpha[:, :, 1]
+            alpha = np.stack(
+                [a0 * m[:, 0, 0] + a1 * m[:, 1, 0], a0 * m[:, 0, 1] + a1 * m[:, 1, 1]], axis=2
+            )
+        for informant in INFORMANTS:
+            hit = chunk.forms.get((k, informant))
+            if hit is None:
+                continue
+            rows, tabs = hit
+            b = min(beta, tabs.lf.shape[1] - 1)
+            lf = tabs.lf[:, b]  # (m, 3, Q_F)
+            ld = tabs.ld[:, b].reshape(len(rows), 3, 2 * q)  # (m, 3, 2 Q_D)
+            c_f = lf.max(axis=(1, 2))
+            c_d = ld.max(axis=(1, 2))
+            c_n = tabs.ln.max(axis=(1, 2))
+            ef = _exp(lf - c_f[:, None, None]) * weights  # (m, 3, Q_F)
+            ed = _exp(ld - c_d[:, None, None])  # (m, 3, 2 Q_D)
+            # Σ_h w_h L_F(F + s_h) L_D(D + size·e + s_h): one (Q_F × 3) @ (3 × 2 Q_D) per form.
+            h = np.matmul(ef.transpose(0, 2, 1), ed).reshape(len(rows), q, 2, q)
+            h *= _exp(tabs.ln - c_n[:, None, None])[:, None, :, :]
+            alpha[rows] *= h
+            log_scale[rows] += c_f + c_d + c_n
+        # Rescaled each wave so that many forms never underflow; the scale is kept in logs.
+        top = alpha.max(axis=(1, 2, 3))
+        alpha = _flush(alpha / top[:, None, None, None])
+        log_scale += np.log(top)
+    return alpha, log_scale
+
+
+def _combine(cfg: SyntheticConfig, pr: _Prior, chunk: _Chunk, wave: int, step: F64) -> F64:
+    n = chunk.n
+    q = GRID_POINTS
+
+    def total(name: str, shape: tuple[int, ...]) -> F64:
+        out = np.zeros((n, *shape))
+        for rows, tabs in chunk.forms.values():
+            out[rows] += getattr(tabs, name)
+        return out
+
+    # Resources: I_R(F) = Σ_R p(R|F) L_R(R), every form's answers at once.
+    lr = total("lr", (q,))
     c_r = lr.max(axis=1, keepdims=True)
     log_ir = np.log(_exp(lr - c_r) @ pr.pr_f.T) + c_r  # (n, Q_F)
-    ls = _total([w.ls for w in waves])
+    ls = total("ls", (2,))
     c_s = ls.max(axis=1, keepdims=True)
     like_a = _exp(ls - c_s)  # (n, 2)
-    ln = _total([w.ln for w in waves])
-    c_n = ln.max(axis=1, keepdims=True)
-    like_n = _exp(ln - c_n)  # (n, Q_D): the number items, a factor of D alone
-    n_missing = _total([w.n_missing for w in waves])
-    n_answered = _total([w.n_answered for w in waves])
+    n_missing = total("n_missing", ())
+    n_answered = total("n_answered", ())
     bias_group = None if cfg.rater_bias_against is None else GROUPS.index(cfg.rater_bias_against)
-    weights = HARSHNESS_WEIGHTS[None, :, None]
-    total = np.zeros((n, 14))
-    log_scale = np.full(n, -np.inf)
+    # Only the educator forms' bias depends on the group: one forward pass per bias class.
+    by_beta: dict[int, tuple[F64, F64]] = {}
+    for beta in sorted({int(g == bias_group) for g in range(len(GROUPS))}):
+        alpha, log_alpha = _forward(cfg, pr, chunk, beta, wave)
+        # Σ_{E_t, D}: (Q_F, n, 2 Q_D) @ (Q_F, 2 Q_D, 14) -> (Q_F, n, 14)
+        by_f = np.matmul(
+            alpha.reshape(n, q, 2 * q).transpose(1, 0, 2), step.reshape(q, 2 * q, 14)
+        ).transpose(1, 0, 2)
+        by_beta[beta] = (by_f, log_alpha)
     parts = []
+    log_scale = np.full(n, -np.inf)
     for g in range(len(GROUPS)):
-        beta = int(g == bias_group)
-        h = np.ones((n, GRID_POINTS, GRID_POINTS))
-        log_h = np.zeros(n)
-        for w in waves:
-            a = w.lf[:, beta]
-            b = w.ld[:, beta]
-            c_a = a.max(axis=(1, 2))
-            c_b = b.max(axis=(1, 2))
-            ea = _exp(a - c_a[:, None, None]) * weights  # (n, 3, Q_F)
-            eb = _exp(b - c_b[:, None, None])  # (n, 3, Q_D)
-            h *= _flush(np.matmul(ea.transpose(0, 2, 1), eb))
-            log_h += c_a + c_b
-        logit = missing_logit(cfg, pr.f, np.full(GRID_POINTS, g))  # (Q_F,)
+        by_f, log_alpha = by_beta[int(g == bias_group)]
+        logit = missing_logit(cfg, pr.f, np.full(q, g))  # (Q_F,)
         lf = (
             pr.log_pf[g][None, :]
             + n_missing[:, None] * log_expit(logit)[None, :]
@@ -312,47 +471,60 @@ def _combine(cfg: SyntheticConfig, pr: _Prior, waves: list[_FormTables]) -> F64:
         )
         c_f = lf.max(axis=1)
         wf = _exp(lf - c_f[:, None])  # (n, Q_F)
-        h *= pr.pd_f[None] * like_n[:, None, :]
-        # Σ_D: (Q_F, n, Q_D) @ (Q_F, Q_D, 14) -> (Q_F, n, 14)
-        by_f = np.matmul(h.transpose(1, 0, 2), pr.step).transpose(1, 0, 2)  # (n, Q_F, 14)
         wa = wf[:, :, None] * pr.pa_f[None, :, :] * like_a[:, None, :]  # (n, Q_F, 2)
-        contrib = np.concatenate(
-            [
-                np.einsum("nf,nfk->nk", wa[:, :, 0], by_f[:, :, :7]),
-                np.einsum("nf,nfk->nk", wa[:, :, 1], by_f[:, :, 7:]),
-            ],
-            axis=1,
+        contrib = np.einsum("nf,nfk->nk", wa[:, :, 0], by_f[:, :, :7]) + np.einsum(
+            "nf,nfk->nk", wa[:, :, 1], by_f[:, :, 7:]
         )
-        scale = np.log(cfg.group_shares[g]) + log_h + c_f + c_n[:, 0]
+        scale = np.log(cfg.group_shares[g]) + log_alpha + c_f
         parts.append((contrib, scale))
         log_scale = np.maximum(log_scale, scale)
+    p = np.zeros((n, 7))
     for contrib, scale in parts:
-        total += contrib * np.exp(scale - log_scale)[:, None]
-    p = total[:, :7] + total[:, 7:]
+        p += contrib * np.exp(scale - log_scale)[:, None]
     return p / p.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
 
 
 # --- public ------------------------------------------------------------------------------------
-def oracle_proba(pop: SyntheticPopulation, setting: str | None = None) -> pd.DataFrame:
-    """True P(step = k | everything observed about the child), k = 0..6, under the generator.
+def oracle_proba(
+    pop: SyntheticPopulation,
+    setting: str | None = None,
+    *,
+    wave: int | None = None,
+    informants: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """True P(step at ``wave`` = k | everything observed up to ``wave``), k = 0..6.
 
-    Computed by numerical integration over the latent state (not fitted): see
-    ``docs/synthetic.md`` for the method. It reads the answers from ``pop.forms`` (so
-    masking answers there changes what it conditions on) and the model parameters from
-    ``pop.config``; it never reads the latent columns, the true step or the family
-    background.
+    Computed by numerical integration over the latent state and the episode path (not
+    fitted): see ``docs/synthetic.md`` for the method. It reads the answers from
+    ``pop.forms`` (so masking answers there changes what it conditions on), the ages from
+    ``pop.children["age_years"]`` and the model parameters from ``pop.config``; it never
+    reads the latent columns, the episodes, the true steps or the family background.
 
     Parameters
     ----------
     pop : SyntheticPopulation
     setting : {"dagtilbud", "skole"} or None
         Only the children currently in that setting (default: every child).
+    wave : int, optional
+        The wave whose true step is predicted, 0 .. ``current_wave`` (default: the
+        current wave). Only forms of this wave and earlier ones are used.
+    informants : iterable of {"educator", "parent", "child"}, optional
+        Whose forms are used (default: all three). A child with no form in scope gets
+        its prior given its ages.
 
     Returns
     -------
     DataFrame
         Indexed by ``child_id`` in the order of ``pop.children``, columns
         :data:`STEP_COLUMNS`; every row sums to 1.
+
+    Raises
+    ------
+    DataError
+        A bad argument, or forms that cannot come from the generator: an unknown table
+        or instrument, an instrument of another informant than its table's, a wave or
+        an answer out of range, a child unknown to ``pop.children``, two forms of one
+        informant for one child in one wave. Every bad row is reported.
 
     Examples
     --------
@@ -361,103 +533,264 @@ def oracle_proba(pop: SyntheticPopulation, setting: str | None = None) -> pd.Dat
     >>> p = oracle_proba(pop)
     >>> p.shape, bool(np.allclose(p.sum(axis=1), 1.0))
     ((200, 7), True)
+    >>> earlier = oracle_proba(pop, wave=0, informants=("educator",))
+    >>> bool(np.allclose(earlier.sum(axis=1), 1.0))
+    True
     """
     if not isinstance(pop, SyntheticPopulation):
         raise DataError(Problem("pop", type(pop).__name__, "a SyntheticPopulation"))
+    cfg = pop.config
     if setting is not None and setting not in SETTINGS:
         raise DataError(Problem("setting", setting, f"None or one of {list(SETTINGS)}"))
-    cfg = pop.config
-    kids = pop.children
+    target = _checked_wave(cfg, wave)
+    scope = _checked_informants(informants)
+    all_ids = pd.Index(pop.children["child_id"])
+    ages = _checked_ages(pop.children)
+    placed = _checked_forms(pop, all_ids)
+    kids = np.arange(len(all_ids))
     if setting is not None:
-        kids = kids[kids["setting"] == setting]
-    ids = pd.Index(kids["child_id"])
-    n = len(ids)
-    # Where each child's form of each wave is: which instrument (index into `models`) and
-    # which row of that instrument's answers; -1 for none.
-    table = {w: np.full(n, -1, np.int64) for w in (0, 1)}
-    row = {w: np.full(n, -1, np.int64) for w in (0, 1)}
+        kids = np.flatnonzero((pop.children["setting"] == setting).to_numpy())
+    n = len(kids)
+    where = np.full(len(all_ids), -1, dtype=np.int64)
+    where[kids] = np.arange(n)
+    # Per (wave, informant): each child's form as (index into `models`, row of its answers).
     models: list[ItemModel] = []
     answers: list[F64] = []
-    for s in SETTINGS:
-        forms = pop.forms[s]
-        for model, rows, raw in _checked_answers(forms, s):
-            t = len(models)
-            models.append(model)
-            answers.append(raw)
-            pos = ids.get_indexer(forms["child_id"].to_numpy()[rows])
-            wave = forms["wave"].to_numpy()[rows]
-            for w in (0, 1):
-                sel = np.flatnonzero((pos >= 0) & (wave == w))
-                if np.any(table[w][pos[sel]] >= 0) or len(np.unique(pos[sel])) != len(sel):
-                    raise DataError(f"forms: a child has more than one form in wave {w}")
-                table[w][pos[sel]] = t
-                row[w][pos[sel]] = sel
+    slots: dict[tuple[int, str], tuple[I64, I64]] = {}
+    for informant, model, child, form_wave, raw in placed:
+        if informant not in scope:
+            continue
+        t = len(models)
+        models.append(model)
+        answers.append(raw)
+        pos = where[child]
+        for k in range(target + 1):
+            sel = np.flatnonzero((pos >= 0) & (form_wave == k))
+            if not len(sel):
+                continue
+            which, row = slots.setdefault(
+                (k, informant), (np.full(n, -1, np.int64), np.full(n, -1, np.int64))
+            )
+            which[pos[sel]] = t
+            row[pos[sel]] = sel
+    start_e, move = episode_matrices(cfg, wave_ages(cfg, ages[kids]))
     pr = prior(cfg)
+    step = step_table(cfg, pr, target)
     out = np.empty((n, 7))
     # Many small matrix products: threads only add overhead (and stall on a busy machine).
     with import_module("threadpoolctl").threadpool_limits(limits=1, user_api="blas"):
-        _fill(cfg, pr, models, answers, table, row, out)
+        for start in range(0, n, _CHUNK):
+            stop = min(n, start + _CHUNK)
+            chunk = _Chunk(stop - start, start_e[start:stop], move[start:stop], {})
+            for key, (which, row) in slots.items():
+                part = which[start:stop]
+                rows = np.flatnonzero(part >= 0)
+                if not len(rows):
+                    continue
+                tabs = _FormTables.empty(len(rows), bias_classes(cfg, key[1]))
+                for t in np.unique(part[rows]):
+                    sel = np.flatnonzero(part[rows] == t)
+                    raw = answers[t][row[start:stop][rows[sel]]]
+                    tabs.put(sel, _form_tables(cfg, models[t], key[0], raw, pr))
+                chunk.forms[key] = (rows, tabs)
+            out[start:stop] = _combine(cfg, pr, chunk, target, step)
+    ids = all_ids[kids]
     return pd.DataFrame(out, index=pd.Index(ids, name="child_id"), columns=list(STEP_COLUMNS))
 
 
-def _fill(
-    cfg: SyntheticConfig,
-    pr: _Prior,
-    models: list[ItemModel],
-    answers: list[F64],
-    table: dict[int, I64],
-    row: dict[int, I64],
-    out: F64,
-) -> None:
-    n = len(out)
-    for start in range(0, n, _CHUNK):
-        stop = min(n, start + _CHUNK)
-        waves = []
-        for w in (1, 0):
-            tabs = _FormTables.empty(stop - start)
-            for t, model in enumerate(models):
-                sel = np.flatnonzero(table[w][start:stop] == t)
-                if len(sel):
-                    raw = answers[t][row[w][start:stop][sel]]
-                    tabs.put(sel, _form_tables(cfg, model, w, raw, pr))
-            waves.append(tabs)
-        out[start:stop] = _combine(cfg, pr, waves)
+# --- validation -----------------------------------------------------------------------------------
+def _checked_wave(cfg: SyntheticConfig, wave: Any) -> int:
+    c = cfg.current_wave
+    if wave is None:
+        return c
+    if isinstance(wave, bool) or not isinstance(wave, int | np.integer) or not 0 <= wave <= c:
+        raise DataError(Problem("wave", wave, f"None or a whole number from 0 to {c}"))
+    return int(wave)
 
 
-def _checked_answers(forms: pd.DataFrame, setting: str) -> list[tuple[ItemModel, I64, F64]]:
-    """Per instrument the forms name: its model, its rows of ``forms`` and their answers."""
-    for column in ("child_id", "wave", "instrument_id", "instrument_version"):
-        if column not in forms.columns:
-            raise DataError(f"forms[{setting!r}]: column {column!r} missing")
+def _checked_informants(informants: Any) -> frozenset[str]:
+    if informants is None:
+        return frozenset(INFORMANTS)
+    expected = f"None or a collection of {list(INFORMANTS)}"
+    if isinstance(informants, str | bytes) or not isinstance(informants, Iterable):
+        raise DataError(Problem("informants", informants, expected))
+    chosen = list(informants)
+    if not all(isinstance(i, str) and i in INFORMANTS for i in chosen):
+        raise DataError(Problem("informants", chosen, expected))
+    return frozenset(chosen)
+
+
+def _checked_ages(children: pd.DataFrame) -> F64:
+    """The children's current ages (they decide the episode chain's transitions)."""
+    for column in ("child_id", "setting", "age_years"):
+        if column not in children.columns:
+            raise DataError(Problem("children", column, f"a table with a column {column!r}"))
+    twice = children["child_id"].duplicated(keep="first").to_numpy()
+    if twice.any():
+        raise DataError(
+            *(
+                Problem("child_id", children["child_id"].iloc[r], "a unique child id", row=int(r))
+                for r in np.flatnonzero(twice)
+            )
+        )
+    ages = pd.to_numeric(children["age_years"], errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(ages) | (ages < 0) | (ages > 18))
+    if len(bad):
+        raise DataError(
+            *(
+                Problem(
+                    "age_years",
+                    children["age_years"].iloc[r],
+                    "an age from 0 to 18 years",
+                    row=int(r),
+                )
+                for r in bad
+            )
+        )
+    return ages
+
+
+_Placed = tuple[str, ItemModel, I64, I64, F64]  # informant, model, child positions, waves, answers
+
+
+def _checked_forms(pop: SyntheticPopulation, ids: pd.Index) -> list[_Placed]:
+    """Every form table's rows per instrument, checked; problems of every row at once."""
+    cfg = pop.config
+    problems: list[Problem] = []
+    for name in pop.forms:
+        if name not in FORM_TABLES:
+            problems.append(Problem("forms", name, f"a form table of {list(FORM_TABLES)}"))
+    placed: list[_Placed] = []
+    seen: dict[str, list[tuple[I64, I64, str, I64]]] = {}
+    for name in FORM_TABLES:
+        forms = pop.forms.get(name)
+        if forms is None:
+            continue
+        informant = INFORMANT_OF_TABLE[name]
+        missing = [
+            c for c in ("child_id", "wave", "instrument_id", "instrument_version") if c not in forms
+        ]
+        if missing:
+            problems.append(Problem(f"forms[{name!r}]", missing[0], "a column of that name"))
+            continue
+        child = ids.get_indexer(pd.Index(forms["child_id"]))
+        for r in np.flatnonzero(child < 0):
+            problems.append(
+                Problem(
+                    "child_id",
+                    forms["child_id"].iloc[r],
+                    f"a child of pop.children (forms[{name!r}])",
+                    row=int(r),
+                )
+            )
+        wave = pd.to_numeric(forms["wave"], errors="coerce").to_numpy(dtype=np.float64)
+        ok = np.isfinite(wave) & (wave == np.round(wave)) & (wave >= 0) & (wave <= cfg.current_wave)
+        for r in np.flatnonzero(~ok):
+            problems.append(
+                Problem(
+                    "wave",
+                    forms["wave"].iloc[r],
+                    f"a whole number from 0 to {cfg.current_wave} (forms[{name!r}])",
+                    row=int(r),
+                )
+            )
+        good = (child >= 0) & ok
+        wave_int = np.where(ok, wave, -1).astype(np.int64)
+        for model, rows, raw, found in _checked_answers(forms, name, informant):
+            problems += found
+            if model is not None and not found:
+                keep = good[rows]
+                placed.append(
+                    (informant, model, child[rows][keep], wave_int[rows][keep], raw[keep])
+                )
+        seen.setdefault(informant, []).append(
+            (child[good], wave_int[good], name, np.flatnonzero(good))
+        )
+    # At most one form per informant, child and wave (the two educator tables together).
+    for informant, parts in seen.items():
+        child = np.concatenate([p[0] for p in parts])
+        wave = np.concatenate([p[1] for p in parts])
+        key = child * 100 + wave
+        _, first, counts = np.unique(key, return_index=True, return_counts=True)
+        for i in np.flatnonzero(counts > 1):
+            problems.append(
+                Problem(
+                    "child_id",
+                    ids[child[first[i]]],
+                    f"at most one {informant} form per wave ({int(counts[i])} in wave "
+                    f"{int(wave[first[i]])})",
+                )
+            )
+    if problems:
+        raise DataError(*problems)
+    return placed
+
+
+def _checked_answers(
+    forms: pd.DataFrame, table: str, informant: str
+) -> list[tuple[ItemModel | None, I64, F64, list[Problem]]]:
+    """Per instrument the forms name: its model, its rows of ``forms``, their answers, problems."""
     keys = forms["instrument_id"].astype(str) + "@" + forms["instrument_version"].astype(str)
-    out = []
+    out: list[tuple[ItemModel | None, I64, F64, list[Problem]]] = []
     for key in _in_order(keys):
+        rows = np.flatnonzero((keys == key).to_numpy())
         inst_id, version = key.rsplit("@", 1)
         try:
             model = item_model(resolve_instrument(inst_id, version))
         except OpsporingError as exc:
-            raise DataError(
-                Problem("instrument_id", key, f"a shipped instrument ({exc})")
-            ) from None
-        rows = np.flatnonzero((keys == key).to_numpy())
+            problem = Problem(
+                "instrument_id", key, f"a shipped instrument ({exc})", row=int(rows[0])
+            )
+            out.append((None, rows, np.zeros((0, 0)), [problem]))
+            continue
+        found: list[Problem] = []
+        if model.instrument.informant != informant:
+            found.append(
+                Problem(
+                    "instrument_id",
+                    key,
+                    f"an instrument of informant {informant!r} (forms[{table!r}])",
+                    row=int(rows[0]),
+                )
+            )
         missing = [c for c in model.items if c not in forms.columns]
         if missing:
-            raise DataError(f"forms[{setting!r}]: column {missing[0]!r} missing")
-        raw = forms[list(model.items)].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
-        ok = np.isnan(raw) | ((raw >= model.low) & (raw <= model.top) & (raw == np.round(raw)))
-        if not ok.all():
-            r, j = np.argwhere(~ok)[0]
-            raise DataError(
+            found.append(Problem(f"forms[{table!r}]", missing[0], f"a column of that name ({key})"))
+            out.append((None, rows, np.zeros((0, 0)), found))
+            continue
+        given = forms[list(model.items)].iloc[rows]
+        # Text or other objects in an answer column are bad answers, not a crash.
+        raw = (
+            np.column_stack(
+                [
+                    pd.to_numeric(given[c], errors="coerce").to_numpy(dtype=np.float64)
+                    for c in model.items
+                ]
+            )
+            if len(model.items)
+            else np.zeros((len(rows), 0))
+        )
+        blank = given.isna().to_numpy()
+        ok = (np.isnan(raw) & blank) | (
+            (raw >= model.low) & (raw <= model.top) & (raw == np.round(raw))
+        )
+        for r, j in np.argwhere(~ok):
+            found.append(
                 Problem(
                     model.items[j],
-                    float(raw[r, j]),
+                    _plain(given.iat[r, j]),
                     f"a whole number from {model.low[j]} to {model.top[j]} or NaN "
-                    f"(forms[{setting!r}], {key})",
+                    f"(forms[{table!r}], {key})",
                     row=int(rows[r]),
                 )
             )
-        out.append((model, rows, raw))
+        out.append((model, rows, raw, found))
     return out
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python value it holds (so a message shows ``7.0``)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _in_order(keys: pd.Series) -> list[str]:

@@ -15,6 +15,7 @@ import pandas as pd
 from .._safeload import load_tree
 from ..errors import DataError, Problem
 from ._config import FORMAT, SyntheticConfig
+from ._model import FORM_TABLES
 
 #: Where the committed default dataset lives in a source checkout (``data/synthetic``).
 _CHECKOUT_DIRECTORY = Path(__file__).resolve().parents[3] / "data" / "synthetic"
@@ -32,8 +33,14 @@ def _default_directory() -> Path:
 #: ``<prefix>/share/opsporing/data/synthetic`` (see ``docs/release.md``).
 DEFAULT_DIRECTORY = _default_directory()
 
-_SETTINGS = ("dagtilbud", "skole")
-_TABLES = ("children", "forms_dagtilbud", "forms_skole", "raters")
+#: The Parquet files of a population (``<name>.parquet``): the children, one file per form
+#: table (:data:`._model.FORM_TABLES`), the raters and the per-wave truth.
+_TABLES = (
+    "children",
+    *(f"forms_{t}" for t in FORM_TABLES),
+    "raters",
+    "waves",
+)
 _VERSIONED = ("numpy", "pandas", "pyarrow", "scipy", "opsporing")
 
 
@@ -47,23 +54,32 @@ class SyntheticPopulation:
         One row per child: ``child_id``, ``municipality``, ``setting``, ``age_years``,
         ``sex``, ``family_background`` (evaluation group only), ``latent_difficulties``,
         ``latent_family_strain``, ``latent_safety_risk``, ``latent_resources``,
-        ``true_step`` (0-6).
+        ``true_step`` (0-6) and ``episode`` (0/1), both at the current wave.
     forms : dict of str to DataFrame
-        Per setting (``"dagtilbud"``, ``"skole"``), one row per screening: ``form_id``,
-        ``child_id``, ``wave`` (0 earlier, 1 current), ``rater_id``, ``instrument_id``,
+        Per form table (:data:`FORM_TABLES`): the educators' forms per setting
+        (``"dagtilbud"``, ``"skole"``), one row per screening: ``form_id``, ``child_id``,
+        ``wave`` (0 .. ``config.current_wave``), ``rater_id``, ``instrument_id``,
         ``instrument_version``, ``age_years``, then one float column per item (NaN = not
-        answered). A child's earlier form can be in the other setting's table.
+        answered); a child's earlier form can be in the other setting's table. The
+        parents' (``"parent"``) and the children's own forms (``"child"``) have the same
+        columns without ``rater_id``. Rows are sorted by child, then wave.
     config : SyntheticConfig
         The scenario that generated it.
     raters : DataFrame
         One row per rater: ``rater_id``, ``municipality``, ``setting``, ``wave``,
         ``harshness`` (the latent shift; for studying rater effects, never a model input).
+    waves : DataFrame
+        One row per child and wave ``0 .. current_wave`` (screened or not): ``child_id``,
+        ``wave``, ``age_years`` (negative before birth), ``setting`` (then), ``screened``
+        (the child has an educator form that wave), ``episode`` (0/1) and ``true_step``;
+        sorted by child (in the order of ``children``), then wave.
     """
 
     children: pd.DataFrame
     forms: dict[str, pd.DataFrame]
     config: SyntheticConfig
     raters: pd.DataFrame = field(default_factory=pd.DataFrame)
+    waves: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def save(self, directory: str | Path) -> Path:
         """Write Parquet files, ``config.json`` and ``manifest.json`` into ``directory``.
@@ -113,12 +129,24 @@ class SyntheticPopulation:
         Raises
         ------
         DataError
-            A file is missing, unreadable, truncated or altered (hash mismatch).
+            A file is missing, unreadable, truncated or altered (hash mismatch), or the
+            directory has another layout (``format`` in ``manifest.json``, e.g. the
+            two-wave layout without parent and child forms).
         """
         import pyarrow.parquet as pq
 
         root = Path(directory)
         manifest = _read_json(root / "manifest.json")
+        if manifest.get("format") != FORMAT:
+            raise DataError(
+                Problem(
+                    f"{root / 'manifest.json'}: format",
+                    manifest.get("format", "<missing>"),
+                    f"{FORMAT!r}: an older layout (without the waves table and the parent and "
+                    "child forms) is not read; regenerate it with `python -m opsporing.synthetic "
+                    f"--out {root}`",
+                )
+            )
         listed = manifest.get("files")
         if not isinstance(listed, dict):
             raise DataError(f"{root / 'manifest.json'}: expected a 'files' mapping")
@@ -156,17 +184,25 @@ class SyntheticPopulation:
                 ) from None
         return cls(
             children=tables["children"],
-            forms={s: tables[f"forms_{s}"] for s in _SETTINGS},
+            forms={t: tables[f"forms_{t}"] for t in FORM_TABLES},
             config=config,
             raters=tables["raters"],
+            waves=tables["waves"],
         )
 
     def _tables(self) -> dict[str, pd.DataFrame]:
+        missing = [t for t in FORM_TABLES if t not in self.forms]
+        if missing:
+            raise DataError(
+                Problem(
+                    "forms", sorted(self.forms), f"a form table for each of {list(FORM_TABLES)}"
+                )
+            )
         return {
             "children": self.children,
-            "forms_dagtilbud": self.forms["dagtilbud"],
-            "forms_skole": self.forms["skole"],
+            **{f"forms_{t}": self.forms[t] for t in FORM_TABLES},
             "raters": self.raters,
+            "waves": self.waves,
         }
 
 

@@ -1,7 +1,7 @@
 """The shipped forms' cut-offs from a synthetic norm population (``-m opsporing.synthetic.norms``).
 
 The cut-offs of the current educator forms (``instruments/forms.yaml``) are not guesses:
-they are derived, per form (so per setting and age band), from the current screenings of
+they are derived, per form (so per setting and age band), from the current educator screenings of
 a synthetic **norm population** by :func:`opsporing.scoring.derive_norms`, the same rule
 ``opsporing norms`` applies to a municipality's own screenings, with the percentile rule
 :data:`TOTAL_RULE` for the total and :data:`DOMAIN_RULE` for every domain (see
@@ -35,7 +35,7 @@ import pandas as pd
 from ..instruments import Instrument, PercentileRule, shipped_instrument_paths
 from ._config import SyntheticConfig
 from ._generate import generate
-from ._model import SAFETY_DOMAIN, SETTINGS, current_instruments
+from ._model import INFORMANT_OF_TABLE, SAFETY_DOMAIN, SETTINGS, current_instruments
 from ._population import SyntheticPopulation
 
 #: Seed of the norm population: not the training seed (20261123), not the fresh seed
@@ -58,11 +58,17 @@ def norm_population() -> SyntheticPopulation:
 
 
 def norm_forms(pop: SyntheticPopulation, instrument: Instrument) -> pd.DataFrame:
-    """The current screenings (wave 1) on ``instrument``: its item columns only."""
+    """The current screenings on ``instrument``: its item columns only.
+
+    Only the educators' forms of the current wave (``pop.config.current_wave``) are norm
+    forms: the earlier waves' and the parents' and children's own forms are not.
+    """
     parts = []
-    for forms in pop.forms.values():
+    for table, forms in pop.forms.items():
+        if INFORMANT_OF_TABLE.get(table) != "educator":
+            continue
         rows = (
-            (forms["wave"] == 1)
+            (forms["wave"] == pop.config.current_wave)
             & (forms["instrument_id"] == instrument.id)
             & (forms["instrument_version"] == instrument.version)
         )
@@ -99,7 +105,7 @@ def derive_shipped_norms(pop: SyntheticPopulation | None = None) -> dict[str, In
                 },
                 source=(
                     f"python -m opsporing.synthetic.norms (opsporing.synthetic, "
-                    f"{NORM_CHILDREN} children, seed {NORM_SEED}, wave 1)"
+                    f"{NORM_CHILDREN} children, seed {NORM_SEED}, current wave)"
                 ),
             )
     return out
