@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +38,7 @@ DEFAULT_DIR = ROOT / "data" / "synthetic"
 CPR = re.compile(r"\d{6}-?\d{4}")
 KEEP = ["form_id", "child_id", "wave", "rater_id"]
 FORM_HEAD = ["form_id", "child_id", "wave", "rater_id", "instrument_id", "instrument_version"]
+EDUCATOR_TABLES = ("dagtilbud", "skole")
 
 
 def chosen(setting: str, ages: pd.Series | np.ndarray) -> np.ndarray:
@@ -47,12 +47,14 @@ def chosen(setting: str, ages: pd.Series | np.ndarray) -> np.ndarray:
     return np.array([select_instrument(setting, float(a)).id for a in unique])[inverse]
 
 
-def by_form(forms: pd.DataFrame) -> list[tuple[_model.ItemModel, pd.DataFrame]]:
-    """The rows of a setting's table per instrument, with only that instrument's items."""
+def by_form(
+    forms: pd.DataFrame, head: list[str] = FORM_HEAD
+) -> list[tuple[_model.ItemModel, pd.DataFrame]]:
+    """The rows of a form table per instrument, with only that instrument's items."""
     out = []
     for (inst_id, version), rows in forms.groupby(["instrument_id", "instrument_version"]):
         model = _model.item_model(get_instrument(str(inst_id), str(version)))
-        out.append((model, rows[[*FORM_HEAD, "age_years", *model.items]]))
+        out.append((model, rows[[*head, "age_years", *model.items]]))
     return out
 
 
@@ -144,6 +146,7 @@ def test_tables_have_the_promised_columns_and_types(default: SyntheticPopulation
         "latent_safety_risk",
         "latent_resources",
         "true_step",
+        "episode",
     ]
     assert len(kids) == 50_000 and kids["child_id"].is_unique
     assert kids["child_id"].str.fullmatch(r"C\d{7}").all()
@@ -157,28 +160,32 @@ def test_tables_have_the_promised_columns_and_types(default: SyntheticPopulation
     assert abs(daycare.mean() - 0.35) < 0.01
     sizes = kids["municipality"].value_counts()
     assert len(sizes) == 14 and sizes.index[0] == "K01" and sizes.max() > 3 * sizes.min()
-    for setting, forms in default.forms.items():
+    assert kids["episode"].dtype == np.int8 and set(kids["episode"]) == {0, 1}
+    assert list(default.forms) == ["dagtilbud", "skole", "parent", "child"]
+    for setting in EDUCATOR_TABLES:
+        forms = default.forms[setting]
         items = list(_generate.form_columns(setting))
         assert list(forms.columns) == [*FORM_HEAD, "age_years", *items]
         # Each form is the one forms.yaml gives a child of that age in that setting.
         assert (forms["instrument_id"].to_numpy() == chosen(setting, forms["age_years"])).all()
         assert len(set(forms["instrument_id"])) == len(_model.current_instruments(setting)) == 2
         assert (forms[items].dtypes == np.dtype("float64")).all()
-        assert set(forms["wave"]) == {0, 1}
+        assert set(forms["wave"]) == {0, 1, 2}
         for model, rows in by_form(forms):
             # A form leaves the other age band's items empty.
             other = [c for c in items if c not in model.items]
             assert rows.index.size and forms.loc[rows.index, other].isna().all().all()
 
 
-def test_every_child_has_one_current_form_and_maybe_one_earlier(
+def test_every_child_has_one_current_form_and_followed_children_earlier_ones(
     default: SyntheticPopulation,
 ) -> None:
-    forms = pd.concat(default.forms.values(), ignore_index=True)
-    assert forms["form_id"].is_unique
+    assert pd.concat([f["form_id"] for f in default.forms.values()]).is_unique
+    forms = pd.concat([default.forms[s] for s in EDUCATOR_TABLES], ignore_index=True)
     per_wave = forms.groupby(["child_id", "wave"]).size()
     assert per_wave.max() == 1
-    current = forms[forms["wave"] == 1].set_index("child_id")
+    c = default.config.current_wave
+    current = forms[forms["wave"] == c].set_index("child_id")
     kids = default.children.set_index("child_id")
     assert len(current) == len(kids)
     assert (current.loc[kids.index, "age_years"] == kids["age_years"]).all()
@@ -186,40 +193,52 @@ def test_every_child_has_one_current_form_and_maybe_one_earlier(
         here = kids[kids["setting"] == setting]
         ids = current.loc[here.index, "instrument_id"].to_numpy()
         assert (ids == chosen(setting, here["age_years"])).all()
-    earlier = forms[forms["wave"] == 0].set_index("child_id")
+    earlier = forms[forms["wave"] < c].set_index("child_id")
     age = kids.loc[earlier.index, "age_years"]
-    assert np.allclose(earlier["age_years"], age - 1.0)
+    assert np.allclose(earlier["age_years"], age - (c - earlier["wave"]))
+    assert (earlier["age_years"] >= 0.5).all()
     then = np.where(earlier["age_years"] < 6.0, "dagtilbud", "skole")
     for setting in ("dagtilbud", "skole"):
         rows = then == setting
         expected = chosen(setting, earlier["age_years"].to_numpy()[rows])
         assert (earlier["instrument_id"].to_numpy()[rows] == expected).all()
-    eligible = (kids["age_years"] - 1.0 >= 0.5).sum()
-    assert abs(len(earlier) / eligible - 0.5) < 0.015
+    # A child is followed (a form at every earlier wave it was 0.5 or older) or not.
+    eligible = kids["age_years"] - 1.0 >= 0.5
+    followed = kids.index.isin(earlier.index)
+    assert abs(followed[eligible].mean() - 0.5) < 0.015
+    two_back = kids.index[followed & (kids["age_years"] - 2.0 >= 0.5)]
+    assert (earlier.loc[two_back].groupby(level=0).size() == 2).all()
 
 
 def test_forms_score_with_score_batch(default: SyntheticPopulation) -> None:
     kids = default.children.set_index("child_id")
-    for _setting, forms in default.forms.items():
-        for model, rows in by_form(forms):
+    for table, forms in default.forms.items():
+        educator = table in EDUCATOR_TABLES
+        keep = KEEP if educator else [c for c in KEEP if c != "rater_id"]
+        head = FORM_HEAD if educator else [c for c in FORM_HEAD if c != "rater_id"]
+        for model, rows in by_form(forms, head):
             inst = model.instrument
-            scores = score_batch(inst, rows, keep=KEEP)
-            assert len(scores) == len(rows) and scores["band.overall"].notna().mean() > 0.98
-            bare = score_batch(inst, rows.drop(columns=KEEP))
+            scores = score_batch(inst, rows, keep=keep)
+            # Parent and child forms have fewer items per domain: more cannot be banded.
+            banded = 0.98 if educator else 0.95
+            assert len(scores) == len(rows) and scores["band.overall"].notna().mean() > banded
+            bare = score_batch(inst, rows.drop(columns=keep))
             assert (bare["score.total"].fillna(-1) == scores["score.total"].fillna(-1)).all()
             # Red flags are rare (about 1 % of forms) and come from acute safety risk.
             flag = scores["red_flag"].to_numpy()
             assert 0.002 < flag.mean() < 0.015, (inst.key, flag.mean())
             acute = kids.loc[rows["child_id"], "latent_safety_risk"].to_numpy()
             acute = acute > _model.SAFETY_THRESHOLD
-            assert flag[acute].mean() > 0.6 > 0.01 > flag[~acute].mean()
+            # P(a red flag | acute risk) = 1 - (1 - 0.30)^k for k safety items (0.51 for 2).
+            k = int((model.kind == _model.KIND_SAFETY).sum())
+            assert flag[acute].mean() > 1 - 0.7**k - 0.2 > 0.01 > flag[~acute].mean()
             # The safety items of the new forms are required: never blank.
             required = [i for i, r in zip(model.items, model.required, strict=True) if r]
             assert required and rows[required].notna().all().all()
 
 
 def test_no_cpr_shaped_identifiers_anywhere(default: SyntheticPopulation) -> None:
-    tables = [default.children, default.raters, *default.forms.values()]
+    tables = [default.children, default.raters, default.waves, *default.forms.values()]
     for table in tables:
         for column in table.columns:
             assert not CPR.search(column)
@@ -270,6 +289,7 @@ def test_same_seed_same_data_other_seed_other_data() -> None:
     for s in a.forms:
         pd.testing.assert_frame_equal(a.forms[s], b.forms[s])
     pd.testing.assert_frame_equal(a.raters, b.raters)
+    pd.testing.assert_frame_equal(a.waves, b.waves)
     assert not a.children["child_id"].equals(c.children["child_id"])
     assert not np.allclose(a.children["latent_difficulties"], c.children["latent_difficulties"])
 
@@ -290,6 +310,7 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     for s in pop.forms:
         pd.testing.assert_frame_equal(back.forms[s], pop.forms[s])
     pd.testing.assert_frame_equal(back.raters, pop.raters)
+    pd.testing.assert_frame_equal(back.waves, pop.waves)
     first = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     pop.save(tmp_path)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == first
@@ -309,6 +330,7 @@ def test_committed_data_is_regenerated_by_the_documented_command(
     pd.testing.assert_frame_equal(fresh.children, default.children)
     for s in default.forms:
         pd.testing.assert_frame_equal(fresh.forms[s], default.forms[s])
+    pd.testing.assert_frame_equal(fresh.waves, default.waves)
     committed = json.loads((DEFAULT_DIR / "manifest.json").read_text())
     if committed["versions"] != _population.library_versions():
         pytest.skip(f"library versions differ from the manifest's {committed['versions']}")
@@ -323,7 +345,7 @@ def test_loading_a_missing_or_damaged_file_is_a_data_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     copy = tmp_path / "copy"
-    shutil.copytree(DEFAULT_DIR, copy)
+    small(n_children=200).save(copy)
     path = copy / "forms_skole.parquet"
     path.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(

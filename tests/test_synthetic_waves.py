@@ -195,6 +195,19 @@ def test_episode_chain_frequencies_match_the_law() -> None:
         assert abs(a - b) < 4 * np.sqrt(0.25 / (rows & (e[:, 0] == 1)).sum())
 
 
+def test_episode_shares_per_wave_are_the_chains_marginals(four: SyntheticPopulation) -> None:
+    ages = four.waves["age_years"].to_numpy().reshape(-1, 4)
+    episode = four.waves["episode"].to_numpy().reshape(-1, 4)
+    expected = _model.episode_probability(four.config, ages)
+    assert np.allclose(expected[:, 0], 0.05)
+    for k in range(4):
+        p, n = expected[:, k].mean(), len(ages)
+        assert within(episode[:, k].mean(), p, n), k
+    # The move to school raises the onsets: more children in an episode after it.
+    moved = (ages[:, 2] < 6.0) & (ages[:, 3] >= 6.0)
+    assert (expected[moved, 3] > expected[~moved & (ages[:, 2] >= 6.0), 3].max() - 1e-12).all()
+
+
 def test_need_changes_only_through_episodes_and_drift(four: SyntheticPopulation) -> None:
     steps = four.waves["true_step"].to_numpy().reshape(-1, 4)
     episode = four.waves["episode"].to_numpy().reshape(-1, 4)

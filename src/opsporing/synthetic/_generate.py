@@ -43,6 +43,7 @@ from ._model import (
     current_instruments,
     draw_numbers,
     episode_matrices,
+    harshness_sd,
     instrument_index,
     item_model,
     missing_logit,
@@ -317,7 +318,7 @@ def _plan_forms(
         rater_setting=(rater_cell // waves) % 2,
         rater_wave=rater_cell % waves,
         rater_number=np.arange(n_raters) - first[rater_cell] + 1,
-        harshness=cfg.rater_harshness_sd * HARSHNESS_NODES[kind],
+        harshness=harshness_sd(cfg, "educator") * HARSHNESS_NODES[kind],
     )
 
 
@@ -358,7 +359,7 @@ def _plan_informants(cfg: SyntheticConfig, plan: _Plan, rng: np.random.Generator
         rows = np.flatnonzero(present)
         form[table] = rows
         instrument[table] = which[rows]
-        harshness[table] = cfg.informant_harshness_sd * HARSHNESS_NODES[kind[rows]]
+        harshness[table] = harshness_sd(cfg, informant) * HARSHNESS_NODES[kind[rows]]
     return _Extra(form=form, instrument=instrument, harshness=harshness)
 
 

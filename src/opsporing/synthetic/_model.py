@@ -142,6 +142,31 @@ def episode_matrices(cfg: SyntheticConfig, ages: F64) -> tuple[F64, F64]:
     return start, move
 
 
+def episode_probability(cfg: SyntheticConfig, ages: F64) -> F64:
+    """P(E_k = 1) at every wave (last axis) given each child's wave ages, by the chain's law.
+
+    >>> from opsporing.synthetic import SyntheticConfig
+    >>> p = episode_probability(SyntheticConfig(), wave_ages(SyntheticConfig(), np.array([10.0])))
+    >>> np.round(p, 4).tolist()
+    [[0.05, 0.0705, 0.083]]
+    """
+    start, move = episode_matrices(cfg, ages)
+    out = np.empty(np.shape(ages))
+    state = start
+    out[..., 0] = state[..., 1]
+    for k in range(move.shape[-3]):
+        state = np.einsum("...i,...ij->...j", state, move[..., k, :, :])
+        out[..., k + 1] = state[..., 1]
+    return out
+
+
+def harshness_sd(cfg: SyntheticConfig, informant: str) -> float:
+    """SD of the three-point harshness law of a form by ``informant``: the raters' for the
+    educators (``rater_harshness_sd``), each form's own for parents and children
+    (``informant_harshness_sd``). Only educators' forms carry the group bias."""
+    return cfg.rater_harshness_sd if informant == "educator" else cfg.informant_harshness_sd
+
+
 # --- observations ------------------------------------------------------------------------------
 #: Which latent dimension drives an item. D: own difficulties; F: family strain (care items);
 #: R: resources (strength domains); A: acute safety risk (safety items).
