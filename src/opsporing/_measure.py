@@ -537,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
         seed = INFORMANT_SEED if args.seed is None else args.seed
         pop = generate(SyntheticConfig(n_children=args.n_children, seed=seed), progress=False)
         followed = generate(
-            SyntheticConfig(  # type: ignore[call-arg]  # n_waves: issue 13's generator
+            SyntheticConfig(
                 n_children=args.n_children,
                 seed=seed + 1,
                 n_waves=args.waves,
