@@ -370,19 +370,24 @@ def earlier_detection(
     round and every earlier educator screening) and ``without_history`` (that wave's
     round alone: the educator's, the parents' and the child's own forms). The child is
     found at the first wave with a suggested step >= 1 or the duty to notify (the same
-    count as ``found_among_need``). The delay is that wave minus the onset wave; a
+    count as ``found_among_need``), and so is the oracle with the same forms (every
+    form up to that wave, or that wave's alone) under the same rule. The delay is that
+    wave minus the onset wave; a
     child never found within the observed waves has delay +inf. ``median_waves`` is the
     median over *all* these children with never-found counted as +inf (so it is None,
     i.e. infinite, when half or more are never found); ``never_found_share`` says how
     many. ``found_at_onset_share`` is the share with delay 0.
     """
+    from dataclasses import replace
+
     from .model.train import score_rounds
+    from .synthetic import oracle_proba
 
     rules = resolve_policy(policy if policy is not None else getattr(model, "policy", None))
     start = onsets(pop.waves)
     last = int(pop.waves["wave"].max())
-    ids = set(start.index)
-    delays = {name: pd.Series(np.inf, index=start.index) for name in ("with", "without")}
+    names = ("with_history", "without_history", "oracle_with_history", "oracle_without_history")
+    delays = {name: pd.Series(np.inf, index=start.index) for name in names}
     for wave in range(int(start.min()) if len(start) else last + 1, last + 1):
         due = set(start.index[start <= wave])
         tables = score_rounds(pop.forms, wave=wave)
@@ -394,20 +399,26 @@ def earlier_detection(
         if not len(current):
             continue
         informants = {k: rows(t) for k, t in tables.informants.items()}
-        for name, earlier in (("with", tuple(rows(t) for t in tables.earlier)), ("without", ())):
-            found = found_table(
-                suggestion_table(
-                    model, current, earlier, informants=informants, policy=rules
-                )
-            )
-            hit = found.index[found.to_numpy()]
-            first = delays[name].index.isin(hit) & np.isinf(delays[name].to_numpy())
-            delays[name][first] = wave - start[first].to_numpy()
-    out: dict[str, Any] = {"n_children_with_onset": len(ids), "n_waves": last + 1}
+        alone = replace(pop, forms={k: t[t["wave"] == wave] for k, t in pop.forms.items()})
+        for name, earlier, seen in (
+            ("with_history", tuple(rows(t) for t in tables.earlier), pop),
+            ("without_history", (), alone),
+        ):
+            table = suggestion_table(model, current, earlier, informants=informants, policy=rules)
+            # The oracle with the same information (forms up to this wave, or of it alone)
+            # through the same rule; red flags routed to notify alike.
+            oracle = oracle_proba(seen, wave=wave).reindex(table.index).to_numpy(np.float64)
+            notify = (table["kind"] == "notify").to_numpy()
+            oracle_found = pd.Series((rules.choose(oracle) >= 1) | notify, index=table.index)
+            for key, found in ((name, found_table(table)), (f"oracle_{name}", oracle_found)):
+                hit = found.index[found.to_numpy()]
+                first = delays[key].index.isin(hit) & np.isinf(delays[key].to_numpy())
+                delays[key][first] = wave - start[first].to_numpy()
+    out: dict[str, Any] = {"n_children_with_onset": len(start), "n_waves": last + 1}
     for name, d in delays.items():
         values = d.to_numpy(dtype=np.float64)
         median = float(np.median(values)) if len(values) else float("nan")
-        out[f"{name}_history"] = _rounded(
+        out[name] = _rounded(
             {
                 "median_waves": median if np.isfinite(median) else None,
                 "never_found_share": float(np.isinf(values).mean()) if len(values) else np.nan,
@@ -422,7 +433,7 @@ def earlier_detection(
     out["definition"] = (
         "waves from the onset of need (true step 0 -> >= 1 while screened) to the first "
         "suggested step >= 1 or notify; never found within the observed waves counts as "
-        "+inf in the median (None = infinite)"
+        "+inf in the median (None = infinite); the oracle with the same forms, same rule"
     )
     return out
 

@@ -201,6 +201,28 @@ def feature_names() -> tuple[str, ...]:
     )
 
 
+def outside_range_counts(name: str) -> bool:
+    """Whether a value of this feature beyond the training data's is a reason to abstain.
+
+    Not for unanswered questions (the educator's or an informant's): too many blanks is
+    the policy's "missing" rule, not a stranger child. Not for the number of earlier
+    screenings: a child followed longer than any training child is better known, not
+    unknown (the trees read it as the most they saw). Every other feature: yes.
+
+    Examples
+    --------
+    >>> outside_range_counts("score.social"), outside_range_counts("slope.care")
+    (True, True)
+    >>> outside_range_counts("n_earlier"), outside_range_counts("parent.missing_fraction")
+    (False, False)
+    """
+    return not (
+        name in ("missing_fraction", "n_earlier")
+        or name.startswith("answered.")
+        or name in {f"{who}.missing_fraction" for who in OTHER_INFORMANTS}
+    )
+
+
 def monotonic_constraint(name: str) -> int:
     """+1 (more never lowers risk), -1 (more never raises it) or 0 for a feature.
 

@@ -163,9 +163,7 @@ def score_population(
     return part
 
 
-def _score_wave(
-    forms: dict[str, pd.DataFrame], wave: int, informant: str
-) -> pd.DataFrame | None:
+def _score_wave(forms: dict[str, pd.DataFrame], wave: int, informant: str) -> pd.DataFrame | None:
     parts = []
     for setting, table in forms.items():
         if "instrument_id" not in table.columns or "instrument_version" not in table.columns:
@@ -214,13 +212,9 @@ def score_rounds(forms: dict[str, pd.DataFrame], wave: int | None = None) -> Rou
     """
     wave = current_wave(forms) if wave is None else wave
     current = score_population(forms, wave)
-    earlier = tuple(
-        t for k in range(wave) if (t := _score_wave(forms, k, "educator")) is not None
-    )
+    earlier = tuple(t for k in range(wave) if (t := _score_wave(forms, k, "educator")) is not None)
     informants = {
-        who: t
-        for who in OTHER_INFORMANTS
-        if (t := _score_wave(forms, wave, who)) is not None
+        who: t for who in OTHER_INFORMANTS if (t := _score_wave(forms, wave, who)) is not None
     }
     return RoundTables(current=current, earlier=earlier, informants=informants)
 
