@@ -141,6 +141,19 @@ def _form_wave(table: pd.DataFrame, where: str) -> pd.Series:
     return table["wave"]
 
 
+def informant_rows(table: pd.DataFrame, informant: str = "educator") -> np.ndarray:
+    """Which rows of a synthetic form table are forms of ``informant``.
+
+    Read from each form's instrument (its ``informant`` metadata), not from the name of
+    the table the form sits in.
+    """
+    if not len(table):
+        return np.zeros(0, dtype=bool)
+    keys = table["instrument_id"].astype(str) + "@" + table["instrument_version"].astype(str)
+    whose = {k: get_instrument(*k.split("@", 1)).informant for k in pd.unique(keys)}
+    return np.asarray(keys.map(whose).to_numpy() == informant, dtype=bool)
+
+
 def current_wave(forms: dict[str, pd.DataFrame]) -> int:
     """The newest wave of a synthetic population's forms (its current round)."""
     waves = [int(_form_wave(t, k).max()) for k, t in forms.items() if len(t)]
