@@ -77,7 +77,7 @@ def test_onsets_by_hand():
         {
             "child_id": ["a"] * 4 + ["b"] * 4 + ["c"] * 4 + ["d"] * 4,
             "wave": [0, 1, 2, 3] * 4,
-            "true_step": [0, 0, 2, 2] + [1, 1, 1, 1] + [0, 1, 0, 1] + [0, 0, 1, 1],
+            "true_step": [*(0, 0, 2, 2), *(1, 1, 1, 1), *(0, 1, 0, 1), *(0, 0, 1, 1)],
             "screened": [True] * 4 + [True] * 4 + [True] * 4 + [False, False, True, True],
         }
     )
