@@ -287,3 +287,44 @@ def test_a_model_fitted_on_the_older_features_keeps_working():
     scores = _school(["a"], [9.0])
     out = suggest_batch(model, scores, informants={"parent": _parent(["a"])}, id_column="child_id")
     assert out[0].kind in ("step", "abstain")
+
+
+# --- the command line ---------------------------------------------------------------------------
+def test_cli_suggest_reads_the_round_and_the_history(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from opsporing.cli import app
+
+    school = get_instrument("opsporing.skole.7-10")
+    row = {i.id: school.scale(i.scale).min for i in school.items}
+    forms = pd.DataFrame([{"form_id": "F1", "age_years": 15.0, **row}, {"form_id": "F2", **row}])
+    forms.loc[1, "age_years"] = 15.5
+    forms.to_csv(tmp_path / "now.csv", index=False)
+    forms.assign(age_years=forms["age_years"] - 1).to_csv(tmp_path / "before.csv", index=False)
+    own = _answers(CHILD, ["F2"], c_safe_touched=2).rename(columns={"child_id": "form_id"})
+    own.to_csv(tmp_path / "child.csv", index=False)
+    args = ["suggest", str(tmp_path / "now.csv"), "-i", school.id, "--id", "form_id"]
+    out = tmp_path / "s.json"
+    result = CliRunner().invoke(
+        app,
+        [
+            *args,
+            "--earlier",
+            str(tmp_path / "before.csv"),
+            "--child",
+            str(tmp_path / "child.csv"),
+            "--child-instrument",
+            CHILD.id,
+            "-o",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = {r["form_id"]: r for r in json.loads(out.read_text(encoding="utf-8"))}
+    assert rows["F2"]["kind"] == "notify" and "safety.disclosure" in rows["F2"]["red_flags"]
+    assert rows["F1"]["kind"] in ("step", "abstain")
+    # a child's form without its instrument is refused, naming the option
+    result = CliRunner().invoke(app, [*args, "--child", str(tmp_path / "child.csv")])
+    assert result.exit_code != 0 and "--child-instrument" in result.output
