@@ -594,8 +594,6 @@ def suggest_batch(
         # or informant table) refuses the call, but its message opens with every red flag
         # in it, on every form of the round.
         raise exc.with_red_flags(_red_flags_in(scores, id_column, informants)) from None
-    # A model fitted on fewer features (before issue 13) reads the ones it knows.
-    X = model_view(X, getattr(model, "feature_names_in_", None))
     table = scores.set_index(id_column) if id_column is not None else scores
     flags = _red_flag_column(table, "scores")
     voices = _informant_rows(informants, id_column)
@@ -614,7 +612,8 @@ def suggest_batch(
         rules = resolve_policy(policy if policy is not None else getattr(model, "policy", None))
         explainer = explainer if explainer is not None else Explainer(model)
         model_id = getattr(model, "artifact_sha256_", None)
-        Xm = X.iloc[model_rows]
+        # A model fitted on fewer features (before issue 13) reads the ones it knows.
+        Xm = model_view(X.iloc[model_rows], getattr(model, "feature_names_in_", None))
         summary = model.predict_summary(Xm, policy=rules)
         # The step is the policy's choice among the model's own steps (predict's, to the
         # letter); probabilities and costs are then laid out over the staircase's 0-6.

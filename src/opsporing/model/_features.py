@@ -798,9 +798,9 @@ def model_view(X: pd.DataFrame, names: Iterable[object] | None) -> pd.DataFrame:
     A model fitted before a feature was added (the features of the informants and the
     trajectory came in issue 13) keeps working on tables from today's
     :func:`build_features`: the newer features it never saw are left out. Only
-    features of :func:`feature_names` are ever dropped, and a feature the model needs
-    but ``X`` lacks is never invented: anything else is left for the estimator's own
-    check to refuse.
+    features of :func:`feature_names` are ever dropped, the others are never reordered,
+    and a feature the model needs but ``X`` lacks is never invented: anything else is
+    left for the estimator's own check to refuse.
 
     Examples
     --------
@@ -816,7 +816,9 @@ def model_view(X: pd.DataFrame, names: Iterable[object] | None) -> pd.DataFrame:
         return X
     known = set(feature_names())
     extra = [c for c in have if c not in wanted]
-    if set(wanted) <= set(have) and all(c in known for c in extra) and len(set(have)) == len(have):
+    kept = [c for c in have if c in set(wanted)]
+    # Only newer features are left out: never reordered, never a column of another kind.
+    if kept == wanted and all(c in known for c in extra):
         return X[wanted]
     return X
 
