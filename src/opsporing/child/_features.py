@@ -1,4 +1,9 @@
-"""Trajectory features per child: what the model may one day read besides the latest form.
+"""Trajectory features per child, from a child's record of screening rounds.
+
+The step-suggestion model builds its own trend features from score tables
+(:func:`opsporing.model.build_features`: ``n_earlier``, ``slope.<d>``,
+``mean_earlier.<d>``) with the same slope rule (:mod:`opsporing._trajectory`); these
+describe a :class:`ChildRecord` for people and for research.
 
 One row per child, computed from the child's last ``window`` rounds (by date):
 
