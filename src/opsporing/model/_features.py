@@ -804,9 +804,11 @@ def model_view(X: pd.DataFrame, names: Iterable[object] | None) -> pd.DataFrame:
 
     Examples
     --------
-    >>> X = pd.DataFrame({"score.social": [0.5], "has_parent": [1.0], "age_years": [9.0]})
+    >>> X = pd.DataFrame({"age_years": [9.0], "score.social": [0.5], "has_parent": [1.0]})
     >>> list(model_view(X, ["age_years", "score.social"]).columns)
     ['age_years', 'score.social']
+    >>> list(model_view(X, ["score.social", "age_years"]).columns)  # never reordered
+    ['age_years', 'score.social', 'has_parent']
     """
     if names is None:
         return X
