@@ -9,6 +9,12 @@ time of the oracle (exact P(step | observations) by quadrature) for
 (``resource.getrusage``), which includes the Python interpreter and the libraries, and
 the peak of Python allocations during generation (``tracemalloc``, which sees NumPy's
 buffers).
+
+The oracle is timed on every form of every wave and informant (the default) and, as the
+baseline of the same run, on the current educator form alone (one form per child, the
+information the oracle had before issue 13); both the best of ``--repeat`` runs. The
+ratio is the cost of the episode recursion over the waves and the parent and child
+forms. Target: ratio <= 6.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import resource
 import sys
 import time
 import tracemalloc
+
+from _timing import best_of
 
 from opsporing.synthetic import SyntheticConfig, SyntheticPopulation, generate, oracle_proba
 
@@ -34,6 +42,7 @@ def main() -> None:
     parser.add_argument("--children", type=int, default=1_000_000)
     parser.add_argument("--oracle-children", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=20261123)
+    parser.add_argument("--repeat", type=int, default=3, help="oracle timings, best of")
     parser.add_argument("--trace", action="store_true", help="also measure with tracemalloc")
     args = parser.parse_args()
 
@@ -64,13 +73,18 @@ def main() -> None:
         config=pop.config,
         raters=pop.raters,
     )
-    t0 = time.perf_counter()
-    proba = oracle_proba(sub)
-    t_oracle = time.perf_counter() - t0
-    print(
-        f"oracle: {len(proba):,} children in {t_oracle:.2f} s "
-        f"({len(proba) / t_oracle:,.0f} children/s)"
-    )
+    n = len(sub.children)
+    current = {k: f[f["wave"] == cfg.current_wave] for k, f in sub.forms.items()}
+    one_form = SyntheticPopulation(sub.children, current, sub.config, sub.raters)
+    t_all = best_of(args.repeat, lambda: oracle_proba(sub))
+    t_one = best_of(args.repeat, lambda: oracle_proba(one_form, informants=("educator",)))
+    t_now = best_of(args.repeat, lambda: oracle_proba(one_form))
+    n_forms = sum(len(f) for f in sub.forms.values())
+    print(f"oracle: {n:,} children, {n_forms:,} forms of {cfg.n_waves} waves")
+    print(f"  every wave and informant   {t_all / n * 1e4:.2f} s per 10,000 children")
+    print(f"  current wave, every inf.   {t_now / n * 1e4:.2f} s per 10,000 children")
+    print(f"  current educator form only {t_one / n * 1e4:.2f} s per 10,000 children (baseline)")
+    print(f"  ratio to baseline          {t_all / t_one:.1f}x  (target <= 6x)")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -111,3 +113,26 @@ def opened_rows(db: Path) -> list[dict[str, object]]:
     log = AuditLog(db)
     rows = [log.get(i) for i in ids]
     return [r for r in rows if r is not None]
+
+
+# --- the synthetic oracle's quadrature grids ------------------------------------------------------
+@pytest.fixture
+def oracle_grids(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any, Any], None]:
+    """``oracle_grids(grid, grid_d)``: the oracle's quadrature grids (F and R; D) for one test.
+
+    pytest's doctest collection imports ``_oracle.py`` a second time (``--import-mode=
+    importlib``), so ``opsporing.synthetic._oracle`` may not be the module whose globals
+    ``oracle_proba`` reads: the grids are set in both, or a refinement test would compare
+    the default grid with itself.
+    """
+    import sys
+
+    from opsporing.synthetic import _oracle, oracle_proba
+
+    def set_grids(grid: Any, grid_d: Any) -> None:
+        copies = (vars(_oracle), oracle_proba.__globals__, vars(sys.modules[_oracle.__name__]))
+        for space in {id(c): c for c in copies}.values():
+            monkeypatch.setitem(space, "GRID", grid)
+            monkeypatch.setitem(space, "GRID_D", grid_d)
+
+    return set_grids

@@ -258,8 +258,8 @@ def test_a_truncated_parquet_file_refuses(data_dir: Path, name: str, rehash: boo
         (lambda t: "", "expected valid JSON"),
         (lambda t: "[]", "expected a JSON object"),
         (
-            lambda t: t.replace('"format": "opsporing-synthetic/1"', '"format": "x/2"'),
-            "format 'x/2': expected 'opsporing-synthetic/1'",
+            lambda t: t.replace('"format": "opsporing-synthetic/2"', '"format": "x/2"'),
+            "format 'x/2': expected 'opsporing-synthetic/2'",
         ),
         (
             lambda t: t.replace('"n_children": 50000', '"n_children": "many"'),

@@ -7,7 +7,9 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -401,14 +403,16 @@ def test_oracle_agrees_with_monte_carlo_frequencies(
     se = np.sqrt(mean * (1 - mean) / len(truth))
     assert np.all(np.abs(share - mean) < 4 * se)
     # The best possible detection on this data (documented in the datasheet).
-    assert 0.91 < roc_auc_score(truth >= 1, p_any) < 0.94
+    assert 0.93 < roc_auc_score(truth >= 1, p_any) < 0.96
 
 
 def test_oracle_agrees_with_monte_carlo_under_a_stress_scenario() -> None:
     """Bias, drift, strong rater effects and informative missingness: still calibrated."""
+    # Two waves (every child screened in both) keep it quick; informants and episodes on.
     pop = small(
-        n_children=60_000,
+        n_children=24_000,
         seed=9,
+        n_waves=2,
         rater_bias_against="indvandrer",
         rater_bias_size=0.8,
         drift_per_year=0.3,
@@ -453,12 +457,11 @@ def test_oracle_uses_only_what_was_observed() -> None:
     assert not np.allclose(masked, before)
 
 
-def test_oracle_quadrature_has_converged(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_oracle_quadrature_has_converged(oracle_grids: Callable[[Any, Any], None]) -> None:
     pop = small(n_children=300, rater_bias_against="efterkommer", drift_per_year=0.2, year=2028)
     coarse = oracle_proba(pop).to_numpy()
-    fine = np.arange(-7.0, 7.5 + 1e-9, 0.2)
-    monkeypatch.setattr(_oracle, "GRID", fine)
-    monkeypatch.setattr(_oracle, "GRID_POINTS", len(fine))
+    fine = np.arange(-6.5, 7.0 + 1e-9, 0.15)
+    oracle_grids(fine, fine)
     assert np.abs(oracle_proba(pop).to_numpy() - coarse).max() < 2e-3
 
 

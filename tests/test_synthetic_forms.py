@@ -8,8 +8,9 @@ child gets come from the (patched) ``forms.yaml`` rule, as in production.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -194,9 +195,14 @@ def test_ordinal_thresholds_spread_over_the_scale(scratch: tuple[Instrument, Ins
 # --- the oracle -----------------------------------------------------------------------------------
 def test_oracle_is_calibrated_on_age_banded_forms(scratch: tuple[Instrument, Instrument]) -> None:
     """Binned by oracle P(step >= 1), observed shares within 4 binomial SE; per step too."""
+    # Two waves and the educator forms only: this is about the age bands (the oracle over
+    # every informant and more waves is checked in test_synthetic_oracle.py).
     pop = make(
-        n_children=40_000,
+        n_children=24_000,
         seed=12,
+        n_waves=2,
+        share_parent_form=0.0,
+        share_child_form=0.0,
         share_earlier_screening=1.0,
         drift_per_year=0.2,
         year=2027,
@@ -219,11 +225,16 @@ def test_oracle_is_calibrated_on_age_banded_forms(scratch: tuple[Instrument, Ins
 def test_oracle_conditions_on_days_unsure_answers_and_blanks(
     scratch: tuple[Instrument, Instrument],
 ) -> None:
-    pop = make(n_children=400)
+    # One form per child: with forms of several waves and informants, their many "Nej"
+    # safety answers rule acute risk out and one more answer can no longer move it.
+    pop = make(
+        n_children=400, share_earlier_screening=0.0, share_parent_form=0.0, share_child_form=0.0
+    )
     before = oracle_proba(pop)
     forms = {s: f.copy() for s, f in pop.forms.items()}
     school = forms["skole"]
-    current = school.index[(school["wave"] == 1) & school["dev_absence"].notna()]
+    now = school["wave"] == pop.config.current_wave
+    current = school.index[now & school["dev_absence"].notna()]
     school.loc[current, "dev_absence"] = 40.0
     more = oracle_proba(SyntheticPopulation(pop.children, forms, pop.config, pop.raters))
     changed = school.loc[current, "child_id"]
@@ -232,7 +243,7 @@ def test_oracle_conditions_on_days_unsure_answers_and_blanks(
     answers = {}
     for value in (0.0, 1.0, 2.0):
         forms = {s: f.copy() for s, f in pop.forms.items()}
-        forms["skole"].loc[forms["skole"]["wave"] == 1, "saf_injury"] = value
+        forms["skole"].loc[forms["skole"]["wave"] == pop.config.current_wave, "saf_injury"] = value
         p = oracle_proba(SyntheticPopulation(pop.children, forms, pop.config, pop.raters))
         answers[value] = 1 - p["p_step_0"]
     school_kids = pop.children.loc[pop.children["setting"] == "skole", "child_id"]
@@ -251,29 +262,37 @@ def test_oracle_likelihood_is_the_generator_law_for_one_form(
     """The per-form likelihood tables equal the generator's laws evaluated by hand."""
     young, _ = scratch
     m = _model.item_model(young)
-    cfg = SyntheticConfig()
+    cfg = SyntheticConfig(episode_size=1.3)
     pr = _oracle.prior(cfg)
     raw = np.array([[2.0, 1.0, 1.0, 4.0, 7.0, np.nan, 0.0, 1.0, 0.0, 3.0]])
-    tabs = _oracle._form_tables(cfg, m, 1, raw, pr)
+    tabs = _oracle._form_tables(cfg, m, cfg.current_wave, raw, pr)
     j = {item: k for k, item in enumerate(m.items)}
     # Safety: P(Usikker | A) · P(Nej | A), A = 0, 1.
     law = m.safety
     expected = np.log(law[j["saf_disclosure"], 1]) + np.log(law[j["saf_injury"], 0])
     assert np.allclose(tabs.ls[0], expected)
-    # Days: the negative-binomial pmf at 7 given D on the grid.
-    assert np.allclose(tabs.ln[0], _model.number_log_pmf(pr.d, 0, 65)[:, 7])
+    # Days: the negative-binomial pmf at 7 given D (+ the episode's 1.3) on the grid.
+    assert np.allclose(tabs.ln[0, 0], _model.number_log_pmf(pr.d, 0, 65)[:, 7])
+    assert np.allclose(tabs.ln[0, 1], _model.number_log_pmf(pr.d + 1.3, 0, 65)[:, 7])
     # Graded D items at harshness node 0 (typical rater), no bias: emo_sad = 2,
-    # emo_glad = 1 (reverse: concern 2), emo_worry = 1, beh_unrest = 4 (concern 3).
-    theta = pr.d
-    total = np.zeros_like(theta)
-    for item, concern in (("emo_sad", 2), ("emo_glad", 2), ("emo_worry", 1), ("beh_unrest", 3)):
-        k = j[item]
-        cuts = m.b[k][np.isfinite(m.b[k])]
-        ge = np.column_stack(
-            [np.ones_like(theta), expit(m.a[k] * (theta[:, None] - cuts)), np.zeros_like(theta)]
-        )
-        total += np.log(ge[:, concern] - ge[:, concern + 1])
-    assert np.allclose(tabs.ld[0, 0, 1], total)
+    # emo_glad = 1 (reverse: concern 2), emo_worry = 1, beh_unrest = 4 (concern 3);
+    # without and with an episode.
+    for e in (0, 1):
+        theta = pr.d + 1.3 * e
+        total = np.zeros_like(theta)
+        for item, concern in (
+            ("emo_sad", 2),
+            ("emo_glad", 2),
+            ("emo_worry", 1),
+            ("beh_unrest", 3),
+        ):
+            k = j[item]
+            cuts = m.b[k][np.isfinite(m.b[k])]
+            ge = np.column_stack(
+                [np.ones_like(theta), expit(m.a[k] * (theta[:, None] - cuts)), np.zeros_like(theta)]
+            )
+            total += np.log(ge[:, concern] - ge[:, concern + 1])
+        assert np.allclose(tabs.ld[0, 0, 1, e], total)
     # Missing: one optional answer blank, the two safety items never counted.
     assert tabs.n_missing[0] == 1 and tabs.n_answered[0] == len(m.items) - 2 - 1
 
@@ -293,13 +312,12 @@ def test_oracle_rejects_an_unknown_instrument_and_out_of_range_answers(
 
 
 def test_oracle_quadrature_has_converged_with_numbers_and_unsure(
-    scratch: tuple[Instrument, Instrument], monkeypatch: pytest.MonkeyPatch
+    scratch: tuple[Instrument, Instrument], oracle_grids: Callable[[Any, Any], None]
 ) -> None:
     pop = make(n_children=300, drift_per_year=0.2, year=2028)
     coarse = oracle_proba(pop).to_numpy()
-    fine = np.arange(-7.0, 7.5 + 1e-9, 0.2)
-    monkeypatch.setattr(_oracle, "GRID", fine)
-    monkeypatch.setattr(_oracle, "GRID_POINTS", len(fine))
+    fine = np.arange(-6.5, 7.0 + 1e-9, 0.15)
+    oracle_grids(fine, fine)
     assert np.abs(oracle_proba(pop).to_numpy() - coarse).max() < 2e-3
 
 

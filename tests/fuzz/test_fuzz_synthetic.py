@@ -69,7 +69,8 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 FILES = [
-    "children.parquet", "forms_dagtilbud.parquet", "forms_skole.parquet", "raters.parquet",
+    "children.parquet", "forms_dagtilbud.parquet", "forms_skole.parquet",
+    "forms_parent.parquet", "forms_child.parquet", "raters.parquet", "waves.parquet",
     "config.json", "manifest.json",
 ]  # fmt: skip
 

@@ -49,9 +49,11 @@ fields of :class:`SyntheticConfig`, the constants live in ``_model.py``):
    state, group, rater).
 
 The oracle conditions on every answer and missing answer of each form of the child
-(both waves), and on its age and setting; it integrates out the latent state (grid
-quadrature), the family background (mixture with the population shares) and each
-form's rater harshness (three-point mixture). See ``docs/synthetic.md``.
+(educator, parent and child forms of every wave up to the target wave, or of the
+informants asked for), and on its age; it integrates out the latent state (grid
+quadrature), the family background (mixture with the population shares), each form's
+harshness (three-point mixture) and the episode path (a forward recursion over the
+waves). See ``docs/synthetic.md``.
 
 Examples
 --------

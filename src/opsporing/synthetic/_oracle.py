@@ -23,9 +23,9 @@ the form's harshness shift), so with Π_k the product over the forms of wave k
 
 a forward recursion over the waves (2 episode states; the transition depends on the
 child's ages), not a sum over the 2^waves paths. ``I_R(F) = Σ_R p(R|F) L_R(R)`` and
-``M`` the likelihood of which answers are missing. F, D and R are integrated on the
-same uniform grid of :data:`GRID_POINTS` nodes (spacing :data:`GRID_STEP` SD, -5 to
-+5.5 SD around the mean), the trapezoidal rule, which is exponentially accurate for
+``M`` the likelihood of which answers are missing. F and R are integrated on the uniform
+grid :data:`GRID` (spacing :data:`GRID_STEP` SD, -5 to +5.5 SD around the mean), D on
+the finer :data:`GRID_D`, by the trapezoidal rule, which is exponentially accurate for
 these smooth integrands; the group (3), each form's harshness (3), the episode state
 (2 per wave) and the acute risk (2) are exact finite sums.
 """
@@ -38,6 +38,7 @@ from importlib import import_module
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy.special import log_expit, ndtr
 
@@ -65,6 +66,8 @@ from ._model import (
     acute_probability,
     concern_probabilities,
     episode_matrices,
+    episode_probability,
+    harshness_sd,
     item_model,
     missing_logit,
     number_log_pmf,
@@ -75,11 +78,17 @@ from ._model import (
 )
 from ._population import SyntheticPopulation
 
-#: Spacing of the quadrature grid of F, D and R, in SD units.
-GRID_STEP = 0.35
-#: The grid, relative to the year's mean: -5 to +5.5 SD.
+#: Spacing of the quadrature grid of F and R, in SD units.
+GRID_STEP = 0.3
+#: The grid of F and R, relative to the year's mean: -5 to +5.5 SD.
 GRID = np.arange(-5.0, 5.5 + 1e-9, GRID_STEP)
 GRID_POINTS = len(GRID)
+#: Spacing of the grid of D (own difficulties), finer: the items of every informant and
+#: wave see D, so its posterior is the narrowest (0.35 left errors of 0.01-0.02 with
+#: three or four waves of forms; 0.2 keeps them below 0.001).
+GRID_STEP_D = 0.2
+#: The grid of D, relative to the year's mean: -5 to +5.5 SD.
+GRID_D = np.arange(-5.0, 5.5 + 1e-9, GRID_STEP_D)
 _CHUNK = 1024
 _FLOOR = -150.0
 _TINY = float(np.exp(_FLOOR))
@@ -89,10 +98,10 @@ _TINY = float(np.exp(_FLOOR))
 class _Prior:
     """The prior on the grid for one configuration (the episode state is separate)."""
 
-    f: F64  # F nodes (Q,)
-    d: F64  # D nodes (Q,)
-    r: F64  # R nodes (Q,)
-    log_pf: F64  # (G, Q) log p(F | group)
+    f: F64  # F nodes (Q_F,)
+    d: F64  # D nodes (Q_D,)
+    r: F64  # R nodes (Q_R,)
+    log_pf: F64  # (G, Q_F) log p(F | group)
     pd_f: F64  # (Q_F, Q_D) p(D | F)
     pr_f: F64  # (Q_F, Q_R) p(R | F)
     pa_f: F64  # (Q_F, 2) p(acute | F)
@@ -117,9 +126,10 @@ def _normalised(logdens: F64) -> F64:
 
 
 def prior(cfg: SyntheticConfig) -> _Prior:
+    """The prior of ``cfg`` on the grids (read at call time, so a test may refine them)."""
     shift = cfg.year_shift
     f = shift + GRID
-    d = shift + GRID
+    d = shift + GRID_D
     r = GRID.copy()
     mu = np.asarray(cfg.group_strain_shift) + shift
     log_pf = np.log(_normalised(-0.5 * (f[None, :] - mu[:, None]) ** 2))
@@ -190,10 +200,7 @@ def current_episode_share(cfg: SyntheticConfig) -> float:
     0.0889
     """
     ages, weights = _age_law(cfg)
-    p, move = episode_matrices(cfg, wave_ages(cfg, ages))  # (A, 2), (A, c, 2, 2)
-    for k in range(move.shape[1]):
-        p = np.einsum("ai,aij->aj", p, move[:, k])
-    return float(weights @ p[:, 1])
+    return float(weights @ episode_probability(cfg, wave_ages(cfg, ages))[:, -1])
 
 
 # --- population margins -------------------------------------------------------------------------
@@ -271,14 +278,14 @@ class _FormTables:
     n_answered: F64  # (n,)
 
     @classmethod
-    def empty(cls, n: int, bias_classes: int) -> _FormTables:
-        q = GRID_POINTS
+    def empty(cls, n: int, bias_classes: int, pr: _Prior) -> _FormTables:
+        qf, qd = len(pr.f), len(pr.d)
         return cls(
-            np.zeros((n, bias_classes, 3, 2, q)),
-            np.zeros((n, bias_classes, 3, q)),
-            np.zeros((n, q)),
+            np.zeros((n, bias_classes, 3, 2, qd)),
+            np.zeros((n, bias_classes, 3, qf)),
+            np.zeros((n, len(pr.r))),
             np.zeros((n, 2)),
-            np.zeros((n, 2, q)),
+            np.zeros((n, 2, qd)),
             np.zeros(n),
             np.zeros(n),
         )
@@ -299,12 +306,8 @@ def _shifts(cfg: SyntheticConfig, informant: str, wave: int) -> F64:
     Educator forms: the rater law, with the group bias when one is set. Parent and child
     forms: their own harshness law, no group bias (the bias is about professionals).
     """
-    if informant == "educator":
-        sd = cfg.rater_harshness_sd
-        bias = np.array([0.0] if cfg.rater_bias_against is None else [0.0, cfg.rater_bias_size])
-    else:
-        sd = cfg.informant_harshness_sd
-        bias = np.array([0.0])
+    bias = np.array([0.0, cfg.rater_bias_size])[: bias_classes(cfg, informant)]
+    sd = harshness_sd(cfg, informant)
     out: F64 = bias[:, None] + sd * HARSHNESS_NODES[None, :] - _lag(cfg, wave)
     return out
 
@@ -314,44 +317,69 @@ def bias_classes(cfg: SyntheticConfig, informant: str) -> int:
     return 2 if informant == "educator" and cfg.rater_bias_against is not None else 1
 
 
-def _item_block(a: F64, b: F64, nodes: F64, concern: F64) -> F64:
-    """Σ_j log P(concern_j | θ) over nodes of any shape; concern NaN = missing (adds 0)."""
-    if concern.shape[1] == 0:
-        return np.zeros((concern.shape[0], nodes.size))
+def _log_table(a: F64, b: F64, nodes: F64) -> F64:
+    """log P(concern_j = x | θ) of graded items, rows (j, x), columns the nodes (raveled)."""
     levels = b.shape[1] + 1
+    if len(a) == 0:
+        return np.zeros((0, nodes.size))
     logp = np.stack(
         [np.log(concern_probabilities(a[j], b[j], nodes.ravel())) for j in range(len(a))]
     )  # (J, nodes, levels)
-    table = logp.transpose(0, 2, 1).reshape(len(a) * levels, nodes.size)
+    out: F64 = logp.transpose(0, 2, 1).reshape(len(a) * levels, nodes.size)
+    return out
+
+
+def _item_block(table: F64, levels: int, concern: F64) -> F64:
+    """Σ_j log P(concern_j | θ) on the nodes of ``table``; concern NaN = missing (adds 0)."""
+    if concern.shape[1] == 0:
+        return np.zeros((concern.shape[0], table.shape[1]))
     onehot = (concern[:, :, None] == np.arange(levels)).reshape(concern.shape[0], -1)
     return onehot.astype(np.float64) @ table  # type: ignore[no-any-return]
 
 
 def _form_tables(
-    cfg: SyntheticConfig, model: ItemModel, wave: int, raw: F64, pr: _Prior
+    cfg: SyntheticConfig,
+    model: ItemModel,
+    wave: int,
+    raw: F64,
+    pr: _Prior,
+    cache: dict[tuple[str, int, str], F64] | None = None,
 ) -> _FormTables:
-    """The log-likelihood tables of forms on ``model``'s instrument filled in at ``wave``."""
+    """The log-likelihood tables of forms on ``model``'s instrument filled in at ``wave``.
+
+    ``cache`` keeps the items' log-probabilities on the grid between calls with the same
+    configuration and grid (one call of :func:`oracle_proba` fills it chunk by chunk).
+    """
     n = raw.shape[0]
     concern = model.concern(raw)
-    q = GRID_POINTS
+    qf, qd = len(pr.f), len(pr.d)
     informant = model.instrument.informant
     shifts = _shifts(cfg, informant, wave)  # (B, 3)
     n_bias = shifts.shape[0]
     graded = model.kind == KIND_GRADED
     episode = cfg.episode_size * np.array([0.0, 1.0])
-    out = _FormTables.empty(0, n_bias)
+    levels = model.levels
+    store = {} if cache is None else cache
+
+    def table(name: str, cols: npt.NDArray[np.bool_], nodes: F64) -> F64:
+        key = (model.instrument.key, wave, name)
+        if key not in store:
+            store[key] = _log_table(model.a[cols], model.b[cols], nodes)
+        return store[key]
+
+    out = _FormTables.empty(0, n_bias, pr)
     cols = graded & (model.dim == DIM_D)
     theta = shifts[:, :, None, None] + episode[None, None, :, None] + pr.d  # (B, 3, 2, Q)
-    out.ld = _item_block(model.a[cols], model.b[cols], theta, concern[:, cols]).reshape(
-        n, n_bias, 3, 2, q
+    out.ld = _item_block(table("d", cols, theta), levels, concern[:, cols]).reshape(
+        n, n_bias, 3, 2, qd
     )
     cols = graded & (model.dim == DIM_F)
     theta = shifts[:, :, None] + pr.f  # (B, 3, Q)
-    out.lf = _item_block(model.a[cols], model.b[cols], theta, concern[:, cols]).reshape(
-        n, n_bias, 3, q
+    out.lf = _item_block(table("f", cols, theta), levels, concern[:, cols]).reshape(
+        n, n_bias, 3, qf
     )
     cols = graded & (model.dim == DIM_R)
-    out.lr = _item_block(model.a[cols], model.b[cols], -pr.r, concern[:, cols])
+    out.lr = _item_block(table("r", cols, -pr.r), levels, concern[:, cols])
     # Safety items: Σ_j log P(c_j | acute), from each item's table (a missing answer adds 0).
     out.ls = np.zeros((n, 2))
     for j in np.flatnonzero(model.kind == KIND_SAFETY):
@@ -361,14 +389,16 @@ def _form_tables(
         # Unused levels have probability 0: only 0 × log 0 = nan would arise, never observed.
         out.ls += onehot @ np.where(np.isfinite(log_law), log_law, 0.0)
     # Number items: the count's law given D + size·E on the grid (drift only, no harshness).
-    out.ln = np.zeros((n, 2, q))
+    out.ln = np.zeros((n, 2, qd))
     theta = episode[:, None] + pr.d - _lag(cfg, wave)  # (2, Q)
     for j in np.flatnonzero(model.kind == KIND_NUMBER):
         span = int(model.top[j] - model.low[j])
-        table = number_log_pmf(theta, 0, span)  # (2, Q_D, span + 1)
+        key = (model.instrument.key, wave, f"n{j}")
+        if key not in store:
+            store[key] = number_log_pmf(theta, 0, span)  # (2, Q_D, span + 1)
         x = concern[:, j]
         seen = ~np.isnan(x)
-        out.ln[seen] += table[:, :, x[seen].astype(np.int64)].transpose(2, 0, 1)
+        out.ln[seen] += store[key][:, :, x[seen].astype(np.int64)].transpose(2, 0, 1)
     # Which answers are missing: a blank required item is not a draw of the missingness
     # law (the generator never leaves one blank), so it is neither counted nor conditioned on.
     optional = ~model.required
@@ -392,46 +422,69 @@ def _forward(
     cfg: SyntheticConfig, pr: _Prior, chunk: _Chunk, beta: int, wave: int
 ) -> tuple[F64, F64]:
     """α at ``wave``, (n, Q_F, 2, Q_D), and its log scale (n,), for bias class ``beta``."""
-    n, q = chunk.n, GRID_POINTS
-    alpha = pr.pd_f[None, :, None, :] * chunk.start[:, None, :, None]  # (n, Q_F, 2, Q_D)
+    n, qf, qd = chunk.n, len(pr.f), len(pr.d)
+    alpha = np.empty((n, qf, 2, qd))
+    alpha[:] = pr.pd_f[:, None, :]
     log_scale = np.zeros(n)
     weights = HARSHNESS_WEIGHTS[None, :, None]
+    # The chain's steps since a child's last wave with forms, composed (a 2 × 2 matrix per
+    # child): α is moved only where a form is about to be multiplied in, and at the end,
+    # so a child without forms in the earlier waves costs one move, not one per wave.
+    pending = chunk.start[:, None, :] * np.eye(2)[None, :, :]  # P(E_0) as a diagonal
+    everyone = np.arange(n)
     for k in range(wave + 1):
         if k > 0:
-            # The chain's step: α(e) <- Σ_e' α(e') P(E_k = e | E_{k-1} = e'), per child.
-            m = chunk.move[:, k - 1, :, :, None, None]  # (n, 2, 2, 1, 1)
-            a0, a1 = alpha[:, :, 0], alpha[:, :, 1]
-            alpha = np.stack(
-                [a0 * m[:, 0, 0] + a1 * m[:, 1, 0], a0 * m[:, 0, 1] + a1 * m[:, 1, 1]], axis=2
-            )
-        for informant in INFORMANTS:
-            hit = chunk.forms.get((k, informant))
-            if hit is None:
-                continue
-            rows, tabs = hit
+            pending = np.matmul(pending, chunk.move[:, k - 1])
+        found = [chunk.forms[key] for key in ((k, i) for i in INFORMANTS) if key in chunk.forms]
+        if not found and k < wave:
+            continue
+        rows = everyone if k == wave else np.unique(np.concatenate([r for r, _ in found]))
+        if len(rows) == n:
+            _move(alpha, pending)
+        else:
+            part = alpha[rows]
+            _move(part, pending[rows])
+            alpha[rows] = part
+        pending[rows] = np.eye(2)
+        for rows, tabs in found:
             b = min(beta, tabs.lf.shape[1] - 1)
             lf = tabs.lf[:, b]  # (m, 3, Q_F)
-            ld = tabs.ld[:, b].reshape(len(rows), 3, 2 * q)  # (m, 3, 2 Q_D)
+            ld = tabs.ld[:, b].reshape(len(rows), 3, 2 * qd)  # (m, 3, 2 Q_D)
             c_f = lf.max(axis=(1, 2))
             c_d = ld.max(axis=(1, 2))
             c_n = tabs.ln.max(axis=(1, 2))
             ef = _exp(lf - c_f[:, None, None]) * weights  # (m, 3, Q_F)
             ed = _exp(ld - c_d[:, None, None])  # (m, 3, 2 Q_D)
             # Σ_h w_h L_F(F + s_h) L_D(D + size·e + s_h): one (Q_F × 3) @ (3 × 2 Q_D) per form.
-            h = np.matmul(ef.transpose(0, 2, 1), ed).reshape(len(rows), q, 2, q)
+            h = np.matmul(ef.transpose(0, 2, 1), ed).reshape(len(rows), qf, 2, qd)
             h *= _exp(tabs.ln - c_n[:, None, None])[:, None, :, :]
-            alpha[rows] *= h
+            if len(rows) == n:  # every child of the chunk (rows are sorted and distinct)
+                alpha *= h
+            else:
+                alpha[rows] *= h
             log_scale[rows] += c_f + c_d + c_n
-        # Rescaled each wave so that many forms never underflow; the scale is kept in logs.
-        top = alpha.max(axis=(1, 2, 3))
-        alpha = _flush(alpha / top[:, None, None, None])
-        log_scale += np.log(top)
+        if found:
+            # Rescaled after a wave with forms so that many forms never underflow (the scale
+            # is kept in logs), and terms below e^-150 of the largest set to 0 (see _exp).
+            top = alpha.max(axis=(1, 2, 3))
+            alpha /= top[:, None, None, None]
+            alpha[alpha < _TINY] = 0.0
+            log_scale += np.log(top)
     return alpha, log_scale
 
 
+def _move(alpha: F64, matrix: F64) -> None:
+    """α(e) <- Σ_e' α(e') M[e', e] in place, per child: α (m, Q_F, 2, Q_D), M (m, 2, 2)."""
+    m = matrix[:, :, :, None, None]
+    a0, a1 = alpha[:, :, 0], alpha[:, :, 1]  # views
+    stay = a0 * m[:, 0, 0] + a1 * m[:, 1, 0]
+    a1 *= m[:, 1, 1]
+    a1 += a0 * m[:, 0, 1]
+    a0[...] = stay
+
+
 def _combine(cfg: SyntheticConfig, pr: _Prior, chunk: _Chunk, wave: int, step: F64) -> F64:
-    n = chunk.n
-    q = GRID_POINTS
+    n, qf, qd = chunk.n, len(pr.f), len(pr.d)
 
     def total(name: str, shape: tuple[int, ...]) -> F64:
         out = np.zeros((n, *shape))
@@ -440,7 +493,7 @@ def _combine(cfg: SyntheticConfig, pr: _Prior, chunk: _Chunk, wave: int, step: F
         return out
 
     # Resources: I_R(F) = Σ_R p(R|F) L_R(R), every form's answers at once.
-    lr = total("lr", (q,))
+    lr = total("lr", (len(pr.r),))
     c_r = lr.max(axis=1, keepdims=True)
     log_ir = np.log(_exp(lr - c_r) @ pr.pr_f.T) + c_r  # (n, Q_F)
     ls = total("ls", (2,))
@@ -455,14 +508,14 @@ def _combine(cfg: SyntheticConfig, pr: _Prior, chunk: _Chunk, wave: int, step: F
         alpha, log_alpha = _forward(cfg, pr, chunk, beta, wave)
         # Σ_{E_t, D}: (Q_F, n, 2 Q_D) @ (Q_F, 2 Q_D, 14) -> (Q_F, n, 14)
         by_f = np.matmul(
-            alpha.reshape(n, q, 2 * q).transpose(1, 0, 2), step.reshape(q, 2 * q, 14)
+            alpha.reshape(n, qf, 2 * qd).transpose(1, 0, 2), step.reshape(qf, 2 * qd, 14)
         ).transpose(1, 0, 2)
         by_beta[beta] = (by_f, log_alpha)
     parts = []
     log_scale = np.full(n, -np.inf)
     for g in range(len(GROUPS)):
         by_f, log_alpha = by_beta[int(g == bias_group)]
-        logit = missing_logit(cfg, pr.f, np.full(q, g))  # (Q_F,)
+        logit = missing_logit(cfg, pr.f, np.full(qf, g))  # (Q_F,)
         lf = (
             pr.log_pf[g][None, :]
             + n_missing[:, None] * log_expit(logit)[None, :]
@@ -577,6 +630,7 @@ def oracle_proba(
     pr = prior(cfg)
     step = step_table(cfg, pr, target)
     out = np.empty((n, 7))
+    cache: dict[tuple[str, int, str], F64] = {}
     # Many small matrix products: threads only add overhead (and stall on a busy machine).
     with import_module("threadpoolctl").threadpool_limits(limits=1, user_api="blas"):
         for start in range(0, n, _CHUNK):
@@ -587,11 +641,11 @@ def oracle_proba(
                 rows = np.flatnonzero(part >= 0)
                 if not len(rows):
                     continue
-                tabs = _FormTables.empty(len(rows), bias_classes(cfg, key[1]))
+                tabs = _FormTables.empty(len(rows), bias_classes(cfg, key[1]), pr)
                 for t in np.unique(part[rows]):
                     sel = np.flatnonzero(part[rows] == t)
                     raw = answers[t][row[start:stop][rows[sel]]]
-                    tabs.put(sel, _form_tables(cfg, models[t], key[0], raw, pr))
+                    tabs.put(sel, _form_tables(cfg, models[t], key[0], raw, pr, cache))
                 chunk.forms[key] = (rows, tabs)
             out[start:stop] = _combine(cfg, pr, chunk, target, step)
     ids = all_ids[kids]
@@ -629,7 +683,12 @@ def _checked_ages(children: pd.DataFrame) -> F64:
     if twice.any():
         raise DataError(
             *(
-                Problem("child_id", children["child_id"].iloc[r], "a unique child id", row=int(r))
+                Problem(
+                    "child_id",
+                    _plain(children["child_id"].iloc[r]),
+                    "a unique child id",
+                    row=int(r),
+                )
                 for r in np.flatnonzero(twice)
             )
         )
@@ -640,7 +699,7 @@ def _checked_ages(children: pd.DataFrame) -> F64:
             *(
                 Problem(
                     "age_years",
-                    children["age_years"].iloc[r],
+                    _plain(children["age_years"].iloc[r]),
                     "an age from 0 to 18 years",
                     row=int(r),
                 )
@@ -678,7 +737,7 @@ def _checked_forms(pop: SyntheticPopulation, ids: pd.Index) -> list[_Placed]:
             problems.append(
                 Problem(
                     "child_id",
-                    forms["child_id"].iloc[r],
+                    _plain(forms["child_id"].iloc[r]),
                     f"a child of pop.children (forms[{name!r}])",
                     row=int(r),
                 )
@@ -689,7 +748,7 @@ def _checked_forms(pop: SyntheticPopulation, ids: pd.Index) -> list[_Placed]:
             problems.append(
                 Problem(
                     "wave",
-                    forms["wave"].iloc[r],
+                    _plain(forms["wave"].iloc[r]),
                     f"a whole number from 0 to {cfg.current_wave} (forms[{name!r}])",
                     row=int(r),
                 )

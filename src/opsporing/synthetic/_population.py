@@ -137,7 +137,9 @@ class SyntheticPopulation:
 
         root = Path(directory)
         manifest = _read_json(root / "manifest.json")
-        if manifest.get("format") != FORMAT:
+        # A manifest of another layout is named as such (a missing format is left to the
+        # checks below: the files and config.json's own format).
+        if manifest.get("format", FORMAT) != FORMAT:
             raise DataError(
                 Problem(
                     f"{root / 'manifest.json'}: format",
