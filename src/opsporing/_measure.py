@@ -289,7 +289,9 @@ def informant_figures(
     :func:`detection_figures` (the one home of the figures and of the policy rule): the
     AUC of P(step >= 1) for need among the children given a step, the share of children
     in need found, and the under-suggestion by 2+ steps among children on steps 2-6, each
-    with the oracle's and the gap (model minus oracle; for the AUC oracle minus model).
+    with the oracle's and the gap, signed so that positive means the model does worse
+    (``auc_gap_to_oracle`` and ``found_gap_to_oracle``: oracle minus model;
+    ``under_2plus_gap_to_oracle``: model minus oracle, as in :func:`detection_figures`).
     ``gain`` gives the model's AUC gain of ``round`` and ``round_and_history`` over
     ``educator``.
     """
