@@ -33,7 +33,7 @@ from threadpoolctl import threadpool_limits
 
 from opsporing.decision import suggest_batch
 from opsporing.model import StepSuggester, build_features, load_model
-from opsporing.model.train import PARAMS, SEED, prepare, score_population
+from opsporing.model.train import PARAMS, SEED, prepare, score_rounds
 from opsporing.synthetic import load_default
 
 MODELS = Path(__file__).parent.parent / "models"
@@ -55,8 +55,8 @@ def main() -> None:
 
     model = load_model(MODELS / "step_suggester.skops")
     pop = load_default()
-    current = score_population(pop.forms, wave=1)
-    earlier = score_population(pop.forms, wave=0)
+    tables = score_rounds(pop.forms)
+    current, earlier = tables.current, tables.latest_earlier()
     rng = np.random.default_rng(0)
     rows = np.sort(rng.choice(len(current), size=args.children, replace=False))
     scores = current.iloc[rows].reset_index(drop=True)

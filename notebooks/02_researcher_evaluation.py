@@ -124,8 +124,10 @@ print(
 children["true_step"].value_counts().sort_index().rename("children per true step").to_frame().T
 
 # %% [markdown]
-# Every child has a current screening (wave 1); half of those old enough also have one
-# from a year earlier (wave 0), which the model uses as change features. Each form is
+# Every child has a current screening (the newest of three yearly waves); half of the
+# children are followed and also have one from each earlier wave they were old enough for
+# (the model reads them as change and trend features), and most have a parents' form
+# and, from age 6, their own form of the current round. Each form is
 # scored with the instrument of its setting, and every child goes through
 # `opsporing.decision.suggest_batch`, exactly as a municipality's system would:
 # `evaluate_population` does all of it and returns one row per child plus an
@@ -362,9 +364,11 @@ reliability = pd.concat(
     {
         setting: reliability_by_domain(
             # each form names its instrument; one instrument per setting in this population
-            get_instrument(str(forms["instrument_id"].iloc[0])), forms[forms["wave"] == 1]
+            get_instrument(str(forms["instrument_id"].iloc[0])),
+            forms[forms["wave"] == config.current_wave],
         ).set_index("domain")
         for setting, forms in population.forms.items()
+        if setting in ("dagtilbud", "skole")  # the educators' forms
     },
     names=["setting"],
 )

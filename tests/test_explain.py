@@ -22,7 +22,7 @@ from opsporing.explain import (
     render_sentence,
 )
 from opsporing.model import build_features, feature_groups, feature_names, load_model
-from opsporing.model.train import score_population
+from opsporing.model.train import score_rounds
 from opsporing.synthetic import SyntheticConfig, generate
 from opsporing.vocabulary import Text
 
@@ -44,7 +44,8 @@ def explainer():
 @pytest.fixture(scope="module")
 def current():
     pop = generate(SyntheticConfig(n_children=3000, seed=21), progress=False)
-    return score_population(pop.forms, wave=1), score_population(pop.forms, wave=0)
+    tables = score_rounds(pop.forms)
+    return tables.current, list(tables.earlier)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from opsporing.model import (
     recalibrate,
     save_recalibrated,
 )
-from opsporing.model.train import prepare, score_population
+from opsporing.model.train import prepare, score_rounds
 from opsporing.synthetic import SyntheticConfig, generate
 
 #: +0.6 on the step index: about 10 % of children need support, twice the training 5 %.
@@ -48,7 +48,8 @@ def recalibrated(model: Any, local: Any) -> Any:
 
 def _observed_over_expected(model: Any, pop: Any) -> tuple[float, float]:
     """O/E of need among children suggested a step (suggest_batch), and the AUC of P(>=1)."""
-    cur, ear = score_population(pop.forms, 1), score_population(pop.forms, 0)
+    tables = score_rounds(pop.forms)
+    cur, ear = tables.current, list(tables.earlier)
     y = pop.children.set_index("child_id").loc[cur["child_id"], "true_step"].to_numpy() >= 1
     s = suggest_batch(model, cur, ear, id_column="child_id")
     p = np.array([np.nan if x.p_needs_support is None else x.p_needs_support for x in s])

@@ -30,7 +30,7 @@ from opsporing.model import (
     domain_ranges,
     load_model,
 )
-from opsporing.model.train import score_population
+from opsporing.model.train import score_rounds
 from opsporing.policy import load_policy
 from opsporing.scoring import score_batch
 from opsporing.synthetic import SyntheticConfig, generate
@@ -59,10 +59,10 @@ def explainer(model: Any) -> Explainer:
 
 @pytest.fixture(scope="module")
 def fresh() -> dict[str, Any]:
-    """800 freshly generated children (both waves), their features and true steps."""
+    """800 freshly generated children (every wave), their features and true steps."""
     pop = generate(SyntheticConfig(n_children=800, seed=SEED), progress=False)
-    current = score_population(pop.forms, wave=1)
-    earlier = score_population(pop.forms, wave=0)
+    tables = score_rounds(pop.forms)
+    current, earlier = tables.current, list(tables.earlier)
     X = build_features(current, earlier, id_column="child_id")
     return {"pop": pop, "current": current, "earlier": earlier, "X": X}
 

@@ -63,7 +63,7 @@ def holey_scores():
         values[blank] = np.nan
         table[items] = values
         forms[setting] = table
-    return score_population(forms, wave=1)
+    return score_population(forms, wave=pop.config.current_wave)
 
 
 def test_no_reason_credits_what_was_not_observed(model, explainer, holey_scores):

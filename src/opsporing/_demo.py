@@ -81,12 +81,18 @@ def suggestions_and_quality(console: Console, n_show: int = 5, lang: Lang = "da"
     policy = load_policy()
     _, test = split(data)
     test_ids = data.X.index[test]
-    # The same tables training used: the current screening and the earlier one.
-    current = data.current[data.current["child_id"].isin(test_ids)]
-    earlier = (
-        data.earlier[data.earlier["child_id"].isin(test_ids)] if data.earlier is not None else None
-    )
-    by_id = {s.subject: s for s in suggest_batch(model, current, earlier, id_column="child_id")}
+    # The same tables training used: the current round and the earlier screenings.
+    tables = data.tables_of(test_ids)
+    by_id = {
+        s.subject: s
+        for s in suggest_batch(
+            model,
+            tables.current,
+            tables.earlier,
+            informants=tables.informants,
+            id_column="child_id",
+        )
+    }
     suggestions = [by_id[str(c)] for c in test_ids]
     scores = data.scores.loc[test_ids].reset_index()
 

@@ -7,6 +7,7 @@ None of them records or acts on a decision.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,8 @@ def suggestions_table(
     forms: pd.DataFrame,
     *,
     id_column: str | None = None,
-    earlier: pd.DataFrame | None = None,
+    earlier: pd.DataFrame | Sequence[tuple[Instrument, pd.DataFrame]] | None = None,
+    informants: Mapping[str, tuple[Instrument, pd.DataFrame]] | None = None,
     model: Any = None,
     policy: Any = None,
 ) -> tuple[pd.DataFrame, list[Any]]:
@@ -52,14 +54,31 @@ def suggestions_table(
     the duty to notify; the rule with its numbers; what would change it), the rule,
     the abstention's reason and the duty-to-notify text on their own, in Danish and
     English. ``policy`` is a municipality's own suggestion policy (a YAML path).
+
+    ``earlier``: earlier screenings of the same ids, either forms of ``inst`` or a list
+    of ``(instrument, forms)`` oldest first (a child who moved from daycare to school was
+    screened with another form). ``informants``: the other voices of the same round,
+    ``{"parent": (instrument, forms), "child": (instrument, forms)}``, matched by the id.
     """
     from .decision import suggest_batch
     from .model import load_model
 
     model = load_model() if model is None else model
     scores = _score(inst, forms, id_column)
-    earlier_scores = _score(inst, earlier, id_column) if earlier is not None else None
-    suggestions = suggest_batch(model, scores, earlier_scores, id_column=id_column, policy=policy)
+    if isinstance(earlier, pd.DataFrame):
+        before: list[tuple[Instrument, pd.DataFrame]] = [(inst, earlier)]
+    else:
+        before = list(earlier or [])
+    earlier_scores = [_score(i, f, id_column) for i, f in before]
+    voices = {who: _score(i, f, id_column) for who, (i, f) in (informants or {}).items()}
+    suggestions = suggest_batch(
+        model,
+        scores,
+        earlier_scores or None,
+        informants=voices or None,
+        id_column=id_column,
+        policy=policy,
+    )
     ids = scores[id_column].tolist() if id_column is not None else list(scores.index)
     rows = []
     for form_id, s in zip(ids, suggestions, strict=True):

@@ -9,6 +9,7 @@ rule on the same children, so the gap between the two is the model's, not the ru
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,8 +27,9 @@ KINDS = ("step", "abstain", "notify")
 def suggestion_table(
     model: Any,
     current: pd.DataFrame,
-    earlier: pd.DataFrame | None = None,
+    earlier: pd.DataFrame | Sequence[pd.DataFrame] | None = None,
     *,
+    informants: Mapping[str, pd.DataFrame | None] | None = None,
     id_column: str = "child_id",
     policy: SuggestionPolicy | str | None = None,
 ) -> pd.DataFrame:
@@ -36,7 +38,9 @@ def suggestion_table(
     Columns: ``kind``, ``step`` (NaN unless ``kind == "step"``), ``p_need``
     (P(step >= 1), NaN unless a step is suggested), ``abstain_codes`` (";"-joined).
     """
-    suggestions = suggest_batch(model, current, earlier, id_column=id_column, policy=policy)
+    suggestions = suggest_batch(
+        model, current, earlier, informants=informants, id_column=id_column, policy=policy
+    )
     return suggestions_frame(suggestions, id_column)
 
 
@@ -203,15 +207,19 @@ def measure_population(
 ) -> dict[str, Any]:
     """Figures for a synthetic population through ``suggest_batch``, overall and by group.
 
-    The current screening (wave 1) with the earlier one (wave 0) where there is one,
-    exactly as training saw them; the oracle through the same rule.
+    The current round (the educator's, the parents' and the child's own forms of the
+    newest wave) with every earlier educator screening, exactly as training saw them;
+    the oracle with the same information (every form), through the same rule.
     """
-    from .model.train import score_waves
+    from .model.train import score_rounds
     from .synthetic import oracle_proba
 
     rules = resolve_policy(policy if policy is not None else getattr(model, "policy", None))
-    current, earlier = score_waves(pop.forms)
-    table = suggestion_table(model, current, earlier, policy=rules)
+    tables = score_rounds(pop.forms)
+    current = tables.current
+    table = suggestion_table(
+        model, current, tables.earlier, informants=tables.informants, policy=rules
+    )
     children = pop.children.set_index("child_id").reindex(table.index)
     y = children["true_step"].to_numpy(dtype=np.int64)
     oracle = oracle_proba(pop).reindex(table.index).to_numpy(dtype=np.float64)
@@ -243,6 +251,195 @@ def measure_population(
     return {"overall": overall, "by_group": by_group, "policy_version": rules.version}
 
 
+#: What each comparison of :func:`informant_figures` gives the model and the oracle.
+INFORMATION = {
+    "educator": "the educator's current form alone",
+    "round": "the educator's, the parents' and the child's own forms of the current round",
+    "round_and_history": "the current round and every earlier educator screening",
+}
+#: The figures of :func:`detection_figures` each comparison reports.
+_COMPARED = ("n_children", "found_among_need", "auc_p_need", "under_2plus_among_step_2_6")
+
+
+def current_round_view(pop: Any) -> Any:
+    """``pop`` with only the forms of its current wave (what the oracle may see of a round).
+
+    The oracle conditions on every form in ``pop.forms``: to compare it with a model that
+    sees one round, it is given a population whose earlier waves are left out.
+    """
+    from dataclasses import replace
+
+    from .model.train import current_wave
+
+    wave = current_wave(pop.forms)
+    return replace(pop, forms={k: t[t["wave"] == wave] for k, t in pop.forms.items()})
+
+
+def informant_figures(
+    model: Any, pop: Any, *, policy: SuggestionPolicy | str | None = None
+) -> dict[str, Any]:
+    """How much the other voices and the history add, through ``suggest_batch``.
+
+    On ``pop`` (freshly generated children), three comparisons, each next to the oracle
+    with the same information (:data:`INFORMATION`): ``educator`` (the educator's
+    current form alone; the oracle on the current wave's educator forms), ``round``
+    (the educator's, the parents' and the child's own forms of the current round; the
+    oracle on every form of the current wave) and ``round_and_history`` (the round and
+    every earlier educator screening; the oracle on every form). Each gives, from
+    :func:`detection_figures` (the one home of the figures and of the policy rule): the
+    AUC of P(step >= 1) for need among the children given a step, the share of children
+    in need found, and the under-suggestion by 2+ steps among children on steps 2-6, each
+    with the oracle's and the gap, signed so that positive means the model does worse
+    (``auc_gap_to_oracle`` and ``found_gap_to_oracle``: oracle minus model;
+    ``under_2plus_gap_to_oracle``: model minus oracle, as in :func:`detection_figures`).
+    ``gain`` gives the model's AUC gain of ``round`` and ``round_and_history`` over
+    ``educator``.
+    """
+    from .model.train import score_rounds
+    from .synthetic import oracle_proba
+
+    rules = resolve_policy(policy if policy is not None else getattr(model, "policy", None))
+    tables = score_rounds(pop.forms)
+    single = current_round_view(pop)
+    runs: dict[str, tuple[dict[str, Any], Any]] = {
+        "educator": ({}, lambda: oracle_proba(single, informants=("educator",))),
+        "round": ({"informants": tables.informants}, lambda: oracle_proba(single)),
+        "round_and_history": (
+            {"earlier": tables.earlier, "informants": tables.informants},
+            lambda: oracle_proba(pop),
+        ),
+    }
+    children = pop.children.set_index("child_id")
+    out: dict[str, Any] = {"information": dict(INFORMATION)}
+    for name, (given, oracle_of) in runs.items():
+        table = suggestion_table(model, tables.current, policy=rules, **given)
+        y = children["true_step"].reindex(table.index).to_numpy(dtype=np.int64)
+        oracle = oracle_of().reindex(table.index).to_numpy(dtype=np.float64)
+        fig = detection_figures(table, y, rules, oracle)
+        row = {k: fig[k] for k in _COMPARED}
+        row["oracle"] = {k: fig["oracle"][k] for k in _COMPARED[1:]}
+        row["auc_gap_to_oracle"] = round(fig["oracle"]["auc_p_need"] - fig["auc_p_need"], 4)
+        row["found_gap_to_oracle"] = fig["found_gap_to_oracle"]
+        row["under_2plus_gap_to_oracle"] = fig["under_2plus_gap_to_oracle"]
+        out[name] = row
+    out["gain"] = {
+        f"auc_{name}_minus_educator": round(
+            out[name]["auc_p_need"] - out["educator"]["auc_p_need"], 4
+        )
+        for name in ("round", "round_and_history")
+    }
+    out["policy_version"] = rules.version
+    return out
+
+
+def found_table(table: pd.DataFrame) -> pd.Series:
+    """Whether each child of a :func:`suggestion_table` is found: step >= 1 or notify.
+
+    The same count as ``found_among_need`` of :func:`detection_figures`.
+    """
+    step = table["step"].to_numpy(dtype=np.float64)
+    kind = table["kind"].to_numpy(dtype=object)
+    found = (kind == "notify") | ((kind == "step") & (np.nan_to_num(step, nan=0) >= 1))
+    return pd.Series(found, index=table.index)
+
+
+def onsets(waves: pd.DataFrame) -> pd.Series:
+    """The wave at which each followed child's need starts, from ``pop.waves``.
+
+    A child's onset is the first wave ``k`` with true step 0 at ``k - 1`` and >= 1 at
+    ``k`` while it was screened at both (followed). Children without one are left out.
+    """
+    w = waves.sort_values(["child_id", "wave"], kind="stable")
+    step = w.pivot(index="child_id", columns="wave", values="true_step")
+    seen = w.pivot(index="child_id", columns="wave", values="screened").fillna(False)
+    s = step.to_numpy(dtype=np.float64)
+    screened = seen.to_numpy(dtype=bool)
+    start = (s[:, :-1] == 0) & (s[:, 1:] >= 1) & screened[:, :-1] & screened[:, 1:]
+    has = start.any(axis=1)
+    first = np.argmax(start, axis=1) + 1
+    cols = np.asarray(step.columns, dtype=np.int64)
+    return pd.Series(cols[first[has]], index=step.index[has], name="onset")
+
+
+def earlier_detection(
+    model: Any, pop: Any, *, policy: SuggestionPolicy | str | None = None
+) -> dict[str, Any]:
+    """How many waves after the onset of need a suggestion first finds the child.
+
+    For every child whose need starts while followed (:func:`onsets`, from ``pop.waves``;
+    generate ``pop`` with many waves and ``share_earlier_screening=1.0``), each wave from
+    the onset on is put through ``suggest_batch`` twice: ``with_history`` (that wave's
+    round and every earlier educator screening) and ``without_history`` (that wave's
+    round alone: the educator's, the parents' and the child's own forms). The child is
+    found at the first wave with a suggested step >= 1 or the duty to notify (the same
+    count as ``found_among_need``), and so is the oracle with the same forms (every
+    form up to that wave, or that wave's alone) under the same rule. The delay is that
+    wave minus the onset wave; a
+    child never found within the observed waves has delay +inf. ``median_waves`` is the
+    median over *all* these children with never-found counted as +inf (so it is None,
+    i.e. infinite, when half or more are never found); ``never_found_share`` says how
+    many. ``found_at_onset_share`` is the share with delay 0.
+    """
+    from dataclasses import replace
+
+    from .model.train import score_rounds
+    from .synthetic import oracle_proba
+
+    rules = resolve_policy(policy if policy is not None else getattr(model, "policy", None))
+    start = onsets(pop.waves)
+    last = int(pop.waves["wave"].max())
+    names = ("with_history", "without_history", "oracle_with_history", "oracle_without_history")
+    delays = {name: pd.Series(np.inf, index=start.index) for name in names}
+    for wave in range(int(start.min()) if len(start) else last + 1, last + 1):
+        due = set(start.index[start <= wave])
+        tables = score_rounds(pop.forms, wave=wave)
+
+        def rows(table: pd.DataFrame, keep: set[Any] = due) -> pd.DataFrame:
+            return table[table["child_id"].isin(keep)]
+
+        current = rows(tables.current)
+        if not len(current):
+            continue
+        informants = {k: rows(t) for k, t in tables.informants.items()}
+        alone = replace(pop, forms={k: t[t["wave"] == wave] for k, t in pop.forms.items()})
+        for name, earlier, seen in (
+            ("with_history", tuple(rows(t) for t in tables.earlier), pop),
+            ("without_history", (), alone),
+        ):
+            table = suggestion_table(model, current, earlier, informants=informants, policy=rules)
+            # The oracle with the same information (forms up to this wave, or of it alone)
+            # through the same rule; red flags routed to notify alike.
+            oracle = oracle_proba(seen, wave=wave).reindex(table.index).to_numpy(np.float64)
+            notify = (table["kind"] == "notify").to_numpy()
+            oracle_found = pd.Series((rules.choose(oracle) >= 1) | notify, index=table.index)
+            for key, found in ((name, found_table(table)), (f"oracle_{name}", oracle_found)):
+                hit = found.index[found.to_numpy()]
+                first = delays[key].index.isin(hit) & np.isinf(delays[key].to_numpy())
+                delays[key][first] = wave - start[first].to_numpy()
+    out: dict[str, Any] = {"n_children_with_onset": len(start), "n_waves": last + 1}
+    for name, d in delays.items():
+        values = d.to_numpy(dtype=np.float64)
+        median = float(np.median(values)) if len(values) else float("nan")
+        out[name] = _rounded(
+            {
+                "median_waves": median if np.isfinite(median) else None,
+                "never_found_share": float(np.isinf(values).mean()) if len(values) else np.nan,
+                "found_at_onset_share": float((values == 0).mean()) if len(values) else np.nan,
+                "mean_waves_among_found": (
+                    float(values[np.isfinite(values)].mean())
+                    if np.isfinite(values).any()
+                    else np.nan
+                ),
+            }
+        )
+    out["definition"] = (
+        "waves from the onset of need (true step 0 -> >= 1 while screened) to the first "
+        "suggested step >= 1 or notify; never found within the observed waves counts as "
+        "+inf in the median (None = infinite); the oracle with the same forms, same rule"
+    )
+    return out
+
+
 def operating_points(
     model: Any,
     pop: Any,
@@ -254,11 +451,11 @@ def operating_points(
     ``suggest_batch`` on ``pop``; one row per weight with the share of children in need
     found, the share of all children suggested step >= 1, and the oracle's same figures.
     """
-    from .model.train import score_waves
+    from .model.train import score_rounds
     from .synthetic import oracle_proba
 
     base = resolve_policy(getattr(model, "policy", None))
-    current, earlier = score_waves(pop.forms)
+    tables = score_rounds(pop.forms)
     # The oracle and the children do not depend on the weight: computed once.
     oracle_all = oracle_proba(pop)
     children_all = pop.children.set_index("child_id")
@@ -267,7 +464,9 @@ def operating_points(
         policy = base.model_copy(
             update={"cost": base.cost.model_copy(update={"under": (float(w),) * 6})}
         )
-        table = suggestion_table(model, current, earlier, policy=policy)
+        table = suggestion_table(
+            model, tables.current, tables.earlier, informants=tables.informants, policy=policy
+        )
         children = children_all.reindex(table.index)
         oracle = oracle_all.reindex(table.index).to_numpy(dtype=np.float64)
         fig = detection_figures(table, children["true_step"].to_numpy(), policy, oracle)
@@ -314,9 +513,25 @@ def plot_operating_points(points: pd.DataFrame, path: str) -> None:
     fig.savefig(path, dpi=110)
 
 
+#: The fresh populations of the informant figures: the training job's fresh seed, and
+#: for the earlier detection a population followed over more waves.
+INFORMANT_SEED = 20261201
+DETECTION_WAVES = 6
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m opsporing._measure --out docs/img/operating_points.png``."""
+    """``python -m opsporing._measure``: the operating points, or the informant figures.
+
+    ``python -m opsporing._measure --out docs/img/operating_points.png`` plots how the
+    operating point moves with the cost of a miss. ``python -m opsporing._measure
+    --informants --n-children 30000 --json informants.json`` measures
+    :func:`informant_figures` on freshly generated children (seed 20261201 unless
+    ``--seed``) and :func:`earlier_detection` on children followed over
+    ``--waves`` (6) waves (every child followed, seed + 1), with the shipped model (or
+    ``--model``), and prints (and writes) them as JSON.
+    """
     import argparse
+    import json
 
     from .model import load_model
     from .synthetic import SyntheticConfig, generate
@@ -324,10 +539,43 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m opsporing._measure")
     parser.add_argument("--out", default="docs/img/operating_points.png")
     parser.add_argument("--n-children", type=int, default=10_000)
-    parser.add_argument("--seed", type=int, default=20261202)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--informants", action="store_true")
+    parser.add_argument("--waves", type=int, default=DETECTION_WAVES)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
-    pop = generate(SyntheticConfig(n_children=args.n_children, seed=args.seed), progress=False)
-    points = operating_points(load_model(), pop)
+    model = load_model(args.model) if args.model else load_model()
+    if args.informants:
+        seed = INFORMANT_SEED if args.seed is None else args.seed
+        pop = generate(SyntheticConfig(n_children=args.n_children, seed=seed), progress=False)
+        followed = generate(
+            SyntheticConfig(
+                n_children=args.n_children,
+                seed=seed + 1,
+                n_waves=args.waves,
+                share_earlier_screening=1.0,
+            ),
+            progress=False,
+        )
+        figures = {
+            "seed": seed,
+            "n_children": args.n_children,
+            "informants": informant_figures(model, pop),
+            "earlier_detection": {
+                "seed": seed + 1,
+                **earlier_detection(model, followed),
+            },
+        }
+        text = json.dumps(figures, indent=2, ensure_ascii=False, sort_keys=True)
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as handle:
+                handle.write(text + "\n")
+        print(text)
+        return 0
+    seed = 20261202 if args.seed is None else args.seed
+    pop = generate(SyntheticConfig(n_children=args.n_children, seed=seed), progress=False)
+    points = operating_points(model, pop)
     plot_operating_points(points, args.out)
     print(points.to_string(index=False))
     return 0

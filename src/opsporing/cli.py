@@ -400,7 +400,28 @@ def suggest(
     instrument: Annotated[str, typer.Option("--instrument", "-i", help="Instrument id or file.")],
     id_column: Annotated[str, typer.Option("--id", help="The form id column.")] = "form_id",
     earlier: Annotated[
-        Path | None, typer.Option(help="CSV of earlier screenings of the same ids (optional).")
+        list[Path] | None,
+        typer.Option(
+            help="CSV of earlier screenings of the same ids (optional; repeat, oldest first)."
+        ),
+    ] = None,
+    earlier_instrument: Annotated[
+        str | None,
+        typer.Option(help="Instrument of the earlier screenings (default: --instrument)."),
+    ] = None,
+    parent: Annotated[
+        Path | None,
+        typer.Option(help="CSV of the parents' forms of the same round, same ids (optional)."),
+    ] = None,
+    parent_instrument: Annotated[
+        str | None, typer.Option(help="Instrument of the parents' forms (with --parent).")
+    ] = None,
+    child: Annotated[
+        Path | None,
+        typer.Option(help="CSV of the children's own forms of the same round (optional)."),
+    ] = None,
+    child_instrument: Annotated[
+        str | None, typer.Option(help="Instrument of the children's own forms (with --child).")
     ] = None,
     model: Annotated[
         Path | None, typer.Option(help="Model file (default: the shipped one).")
@@ -416,7 +437,12 @@ def suggest(
     rejected: RejectedOption = None,
     lang: LangOption = Language.da,
 ) -> None:
-    """Suggest a staircase step for each form, with reasons. Suggestions, never decisions."""
+    """Suggest a staircase step for each form, with reasons. Suggestions, never decisions.
+
+    With --parent/--child the parents' and the child's own forms of the same round are read
+    too (a red flag on any of them routes the child to the duty to notify); with --earlier
+    the child's earlier screenings give the trend over time.
+    """
     from ._jobs import read_forms, suggestions_table
     from .model import load_model
 
@@ -424,10 +450,30 @@ def suggest(
     try:
         inst = _instrument(instrument)
         forms = read_forms(file, inst)
-        before = read_forms(earlier, inst) if earlier is not None else None
+        before_inst = _instrument(earlier_instrument) if earlier_instrument else inst
+        before = [(before_inst, read_forms(path, before_inst)) for path in earlier or []]
+        voices = {}
+        for who, path, name in (
+            ("parent", parent, parent_instrument),
+            ("child", child, child_instrument),
+        ):
+            if path is None:
+                continue
+            if not name:
+                raise DataError(
+                    Problem(f"--{who}-instrument", None, f"the instrument of the --{who} forms")
+                )
+            voice = _instrument(name)
+            voices[who] = (voice, read_forms(path, voice))
         fitted = load_model(model) if model is not None else None
         table, _ = suggestions_table(
-            inst, forms, id_column=id_column, earlier=before, model=fitted, policy=policy
+            inst,
+            forms,
+            id_column=id_column,
+            earlier=before or None,
+            informants=voices or None,
+            model=fitted,
+            policy=policy,
         )
         if output is not None:
             _write(output, _table_text(table, "json" if output.suffix == ".json" else "csv"))

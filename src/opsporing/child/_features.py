@@ -1,4 +1,9 @@
-"""Trajectory features per child: what the model may one day read besides the latest form.
+"""Trajectory features per child, from a child's record of screening rounds.
+
+The step-suggestion model builds its own trend features from score tables
+(:func:`opsporing.model.build_features`: ``n_earlier``, ``slope.<d>``,
+``mean_earlier.<d>``) with the same slope rule (:mod:`opsporing._trajectory`); these
+describe a :class:`ChildRecord` for people and for research.
 
 One row per child, computed from the child's last ``window`` rounds (by date):
 
@@ -26,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._trajectory import slope_by_group
 from ..errors import DataError, Problem
 from ._change import changes
 from ._record import ChildRecord, long_frame
@@ -122,15 +128,14 @@ def trajectory_features(
         ["child_id", "domain", "date", "round_id"], kind="stable"
     )
     level = mine.groupby(by)["level"].last()
-    # Least squares per child and domain, vectorised: sum(dx * dy) / sum(dx^2).
+    # Least squares per child and domain (the one slope rule, opsporing._trajectory).
     x = (mine["date"] - _EPOCH).dt.days.to_numpy(float) / _DAYS_PER_YEAR
-    y = mine["level"].to_numpy(float)
-    groups = mine.assign(_x=x).groupby(by)
-    dx = x - groups["_x"].transform("mean").to_numpy(float)
-    dy = y - groups["level"].transform("mean").to_numpy(float)
-    sums = pd.DataFrame({"xy": dx * dy, "xx": dx * dx, **{k: mine[k] for k in by}}).groupby(by)
-    xy, xx = sums["xy"].sum(), sums["xx"].sum()
-    slope = (xy / xx).where(xx > 1e-12)
+    keys = pd.MultiIndex.from_frame(mine[by])
+    codes, uniques = keys.factorize()
+    slope = pd.Series(
+        slope_by_group(codes, x, mine["level"].to_numpy(float), len(uniques)),
+        index=pd.MultiIndex.from_tuples(list(uniques), names=by) if len(uniques) else keys[:0],
+    )
     rounds = win.drop_duplicates(["child_id", "round_id", "domain"])
     flagged = rounds[rounds["combined_band"].isin(BANDS[1:])].groupby(by).size()
     worse = change[change["reliable_change"] == "deterioration"].groupby(by).size() > 0

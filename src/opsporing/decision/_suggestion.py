@@ -6,8 +6,10 @@ The only way from a suggestion to a decision is
 
 The rule, for each child
 ------------------------
-1. **Red flag** (``red_flag`` in the score table: a red-flag concern such as a
-   disclosure of violence or self-harm): the model is *not* run. The suggestion is
+1. **Red flag** (``red_flag`` in the score table, or in the parents' or the child's
+   own form of the same round: a red-flag concern such as a disclosure of violence or
+   self-harm): the model is *not* run. A child who discloses on their own form is
+   routed to the duty to notify, whatever the educator's form says. The suggestion is
    ``kind="notify"``: follow the duty to notify (barnets lov § 133) now, with the
    vocabulary's ``duty_to_notify`` text. No step, no probabilities.
 2. **Abstain**, only for data reasons of the suggestion policy
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -45,7 +48,7 @@ from ..explain import (
     render_sentence,
     what_would_change,
 )
-from ..model import DOMAINS, build_features, domain_ranges, feature_groups
+from ..model import DOMAINS, build_features, domain_ranges, feature_groups, model_view
 from ..policy import SuggestionPolicy, resolve_policy
 from ..vocabulary import Language, Step, Text, load_vocabulary
 
@@ -465,16 +468,21 @@ def _true(value: Any) -> bool:
     return isinstance(value, bool | np.bool_) and bool(value)
 
 
-def red_flag_suggestion(row: pd.Series, subject: str | None = None) -> Suggestion:
+def red_flag_suggestion(
+    row: pd.Series, subject: str | None = None, *, also: tuple[pd.Series, ...] = ()
+) -> Suggestion:
     """The suggestion for a red-flag screening: follow the duty to notify now.
 
-    The model is bypassed: no step, no probabilities.
+    The model is bypassed: no step, no probabilities. ``also``: the rows of the other
+    informants' forms of the same round (parents, the child itself), whose red flags
+    are named too.
     """
     voc = load_vocabulary()
+    flags = tuple(dict.fromkeys(c for r in (row, *also) for c in _concepts(r, "concept.", "red")))
     return _modelless(
         subject,
         "notify",
-        red_flags=_concepts(row, "concept.", "red"),
+        red_flags=flags,
         duty_to_notify=voc.duty_to_notify,
         protective_factors=_concepts(row, "concept.", "protective"),
     )
@@ -530,8 +538,9 @@ def unavailable_suggestion(subject: str | None = None, *, failed: bool = False) 
 def suggest_batch(
     model: Any,
     scores: pd.DataFrame,
-    earlier: pd.DataFrame | None = None,
+    earlier: pd.DataFrame | Sequence[pd.DataFrame] | None = None,
     *,
+    informants: Mapping[str, pd.DataFrame | None] | None = None,
     id_column: str | None = None,
     explainer: Explainer | None = None,
     policy: SuggestionPolicy | str | None = None,
@@ -547,8 +556,11 @@ def suggest_batch(
     ----------
     model : StepSuggester
         A fitted model, e.g. ``opsporing.model.load_model()``.
-    scores, earlier, id_column
-        As for :func:`opsporing.model.build_features`.
+    scores, earlier, informants, id_column
+        As for :func:`opsporing.model.build_features`: the educator's form (one row per
+        child), earlier educator screenings (one table or a list, oldest first) and the
+        other voices of the same round (``{"parent": ..., "child": ...}``). A red flag on
+        any form of the round routes the child to the duty to notify.
     explainer : Explainer, optional
         Reuse one across calls; created from ``model`` when not given.
     policy : SuggestionPolicy or path, optional
@@ -576,48 +588,32 @@ def suggest_batch(
     [('A', 'notify'), ('B', 'abstain')]
     """
     try:
-        X = build_features(scores, earlier, id_column=id_column)
+        X = build_features(scores, earlier, informants=informants, id_column=id_column)
     except OpsporingError as exc:
         # The duty to notify never waits: one row the model cannot read (or a bad earlier
-        # table) refuses the call, but its message opens with every red flag in it.
-        raise exc.with_red_flags(_red_flags_in(scores, id_column)) from None
+        # or informant table) refuses the call, but its message opens with every red flag
+        # in it, on every form of the round.
+        raise exc.with_red_flags(_red_flags_in(scores, id_column, informants)) from None
     table = scores.set_index(id_column) if id_column is not None else scores
-    if "red_flag" not in table.columns:
-        raise DataError("scores: no red_flag column: expected the output of score_batch")
-    flags = table["red_flag"]
-    if isinstance(flags, pd.DataFrame) or not all(
-        isinstance(v, bool | np.bool_) for v in flags.tolist()
-    ):
-        # Never guessed: "no" or NaN would be True, and a red flag must not hang on a guess.
-        raise DataError(
-            str(
-                Problem(
-                    "scores.red_flag",
-                    next(
-                        (
-                            v
-                            for v in np.ravel(flags.to_numpy(dtype=object))
-                            if not isinstance(v, bool | np.bool_)
-                        ),
-                        "(duplicated column)",
-                    ),
-                    "True or False in every row (the output of score_batch)",
-                )
-            )
-        )
-    red = flags.to_numpy(dtype=bool)
+    flags = _red_flag_column(table, "scores")
+    voices = _informant_rows(informants, id_column)
+    red = flags.to_numpy(dtype=bool) | X.index.isin(list(voices))
     model_rows = np.flatnonzero(~red)
     voc = load_vocabulary()
 
     out: list[Suggestion | None] = [None] * len(X)
     for r in np.flatnonzero(red):
-        out[r] = red_flag_suggestion(table.iloc[r], subject=_subject(X.index[int(r)]))
+        label = X.index[int(r)]
+        out[r] = red_flag_suggestion(
+            table.iloc[r], subject=_subject(label), also=voices.get(label, ())
+        )
     if len(model_rows):
         # Only now is the model touched: red-flag screenings never reach it.
         rules = resolve_policy(policy if policy is not None else getattr(model, "policy", None))
         explainer = explainer if explainer is not None else Explainer(model)
         model_id = getattr(model, "artifact_sha256_", None)
-        Xm = X.iloc[model_rows]
+        # A model fitted on fewer features (before issue 13) reads the ones it knows.
+        Xm = model_view(X.iloc[model_rows], getattr(model, "feature_names_in_", None))
         summary = model.predict_summary(Xm, policy=rules)
         # The step is the policy's choice among the model's own steps (predict's, to the
         # letter); probabilities and costs are then laid out over the staircase's 0-6.
@@ -719,6 +715,53 @@ def suggest_batch(
     return [s for s in out if s is not None]
 
 
+def _red_flag_column(table: pd.DataFrame, field: str) -> pd.Series:
+    """The ``red_flag`` column, refused unless it holds True or False in every row."""
+    if "red_flag" not in table.columns:
+        raise DataError(f"{field}: no red_flag column: expected the output of score_batch")
+    flags = table["red_flag"]
+    if isinstance(flags, pd.DataFrame) or not all(
+        isinstance(v, bool | np.bool_) for v in flags.tolist()
+    ):
+        # Never guessed: "no" or NaN would be True, and a red flag must not hang on a guess.
+        raise DataError(
+            str(
+                Problem(
+                    f"{field}.red_flag",
+                    next(
+                        (
+                            v
+                            for v in np.ravel(flags.to_numpy(dtype=object))
+                            if not isinstance(v, bool | np.bool_)
+                        ),
+                        "(duplicated column)",
+                    ),
+                    "True or False in every row (the output of score_batch)",
+                )
+            )
+        )
+    return flags
+
+
+def _informant_rows(
+    informants: Mapping[str, pd.DataFrame | None] | None, id_column: str | None
+) -> dict[Any, tuple[pd.Series, ...]]:
+    """The rows of the other informants' forms that raise a red flag, by child id.
+
+    The tables were checked by ``build_features`` (one form per child and informant).
+    """
+    out: dict[Any, tuple[pd.Series, ...]] = {}
+    for who, table in (informants or {}).items():
+        if table is None:
+            continue
+        indexed = table.set_index(id_column) if id_column is not None else table
+        flags = _red_flag_column(indexed, f"informants[{who}]").to_numpy(dtype=bool)
+        for r in np.flatnonzero(flags).tolist():
+            label = indexed.index[r]
+            out[label] = (*out.get(label, ()), indexed.iloc[r])
+    return out
+
+
 #: How many domains "what would change it" tries per suggestion: those pushing it up most.
 _WHAT_IF_DOMAINS = 3
 
@@ -732,19 +775,31 @@ def _pushing_domains(shap_values: np.ndarray, names: list[str]) -> list[tuple[st
     return [tuple(doms[j] for j in row if values[i, j] > 0) for i, row in enumerate(order)]
 
 
-def _red_flags_in(scores: Any, id_column: str | None) -> dict[Any, tuple[str, ...]]:
-    """Best effort: the red flags of a score table that cannot be used as a whole."""
-    try:
-        if not isinstance(scores, pd.DataFrame) or "red_flag" not in scores.columns:
-            return {}
-        out: dict[Any, tuple[str, ...]] = {}
-        for label, row in scores.iterrows():
-            if _true(row["red_flag"]):
-                subject = row[id_column] if id_column is not None and id_column in row else label
-                out[_subject(subject)] = _concepts(row, "concept.", "red") or ("red_flag",)
-        return out
-    except Exception:  # never hide the original error behind another
-        return {}
+def _red_flags_in(
+    scores: Any, id_column: str | None, informants: Any = None
+) -> dict[Any, tuple[str, ...]]:
+    """Best effort: the red flags of score tables that cannot be used as a whole.
+
+    The educator's table and, when given as a mapping, every informant's table of the
+    round: a disclosure on the child's own form is named even when another table is bad.
+    """
+    out: dict[Any, tuple[str, ...]] = {}
+    tables = [scores]
+    if isinstance(informants, Mapping):
+        tables += list(informants.values())
+    for table in tables:
+        try:
+            if not isinstance(table, pd.DataFrame) or "red_flag" not in table.columns:
+                continue
+            for label, row in table.iterrows():
+                if _true(row["red_flag"]):
+                    own = id_column is not None and id_column in row
+                    key = _subject(row[str(id_column)] if own else label)
+                    found = _concepts(row, "concept.", "red") or ("red_flag",)
+                    out[key] = tuple(dict.fromkeys((*out.get(key, ()), *found)))
+        except Exception:  # never hide the original error behind another
+            continue
+    return out
 
 
 def _abstain_text(
@@ -798,8 +853,9 @@ def _subject(label: Any) -> str | None:
 def suggest(
     model: Any,
     scores: pd.DataFrame,
-    earlier: pd.DataFrame | None = None,
+    earlier: pd.DataFrame | Sequence[pd.DataFrame] | None = None,
     *,
+    informants: Mapping[str, pd.DataFrame | None] | None = None,
     id_column: str | None = None,
     explainer: Explainer | None = None,
     policy: SuggestionPolicy | str | None = None,
@@ -820,6 +876,7 @@ def suggest(
         model,
         scores,
         earlier,
+        informants=informants,
         id_column=id_column,
         explainer=explainer,
         policy=policy,

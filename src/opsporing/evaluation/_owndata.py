@@ -547,8 +547,10 @@ SYNTHETIC_GROUPS: tuple[str, ...] = ("sex", "municipality", "setting", "family_b
 def own_data_from_population(pop: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A synthetic population as a screenings and an outcomes table in the documented format.
 
-    Every form of every wave becomes a screening row (wave 1 dated 15 September of the
-    config's year, wave 0 a year earlier); every child an outcome row dated 1 December
+    Every educator's form of every wave becomes a screening row (the current wave dated
+    15 September of the config's year, each earlier wave a year before the next); the
+    parents' and the children's own forms are left out (the format has no informant
+    column yet); every child an outcome row dated 1 December
     with ``decided_step`` = its true step. ``notified`` and ``investigation_result`` stay
     empty (the generator has no notifications), and no ``family_id`` is written (the
     generator has no siblings). The group columns :data:`SYNTHETIC_GROUPS` sit in the
@@ -562,11 +564,19 @@ def own_data_from_population(pop: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     >>> len(o), sorted(set(s["screening_date"]))[-1]
     (50, '2026-09-15')
     """
+    from ..model.train import current_wave, informant_rows
+
     year = int(pop.config.year)
+    newest = current_wave(pop.forms)
     parts = []
     for forms in pop.forms.values():
-        table = forms.drop(columns=["form_id", "rater_id"])
-        dates = (year - 1 + table["wave"].astype(int)).astype(str) + "-" + _SCREENING_DAY
+        # The format holds one professional's screenings: the educators' forms (the
+        # parents' and the children's own forms have no place in it yet).
+        educator = forms[informant_rows(forms)]
+        if not len(educator):
+            continue
+        table = educator.drop(columns=[c for c in ("form_id", "rater_id") if c in educator])
+        dates = (year - newest + table["wave"].astype(int)).astype(str) + "-" + _SCREENING_DAY
         parts.append(table.drop(columns=["wave"]).assign(screening_date=dates.to_numpy()))
     forms_all = pd.concat(parts, ignore_index=True)
     items = [c for c in forms_all.columns if c not in SCREENING_COLUMNS]

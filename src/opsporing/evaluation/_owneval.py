@@ -498,6 +498,10 @@ def evaluate_population(
 ) -> Evaluation:
     """The same evaluation on a synthetic population, with the oracle as a third score.
 
+    The model is given what the own-data format holds (each child's current and most
+    recent earlier educator screening), and the oracle the same forms (no parents' or
+    children's own forms, no older waves), so the two compare like with like.
+
     Parameters
     ----------
     pop : SyntheticPopulation
@@ -515,8 +519,10 @@ def evaluate_population(
         :data:`~opsporing.evaluation._owndata.SYNTHETIC_GROUPS`; the data hash covers the
         children and every form. These are **not real children**.
     """
+    from dataclasses import replace
+
     from ..model import load_model
-    from ..model.train import score_waves
+    from ..model.train import current_wave, score_waves
     from ..synthetic import oracle_proba
     from ._owndata import SYNTHETIC_GROUPS, content_sha256
 
@@ -536,7 +542,11 @@ def evaluate_population(
         },
         index=kids.index,
     )
-    oracle = oracle_proba(pop)
+    # The oracle with what the model is given here (the own-data format's view): the
+    # educators' forms of the current wave and of the one before, no other voices.
+    newest = current_wave(pop.forms)
+    seen = replace(pop, forms={k: t[t["wave"] >= newest - 1] for k, t in pop.forms.items()})
+    oracle = oracle_proba(seen, informants=("educator",))
     oracle.index = oracle.index.astype(str)
     evaluation = evaluation_from_scores(
         model,

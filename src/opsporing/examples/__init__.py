@@ -55,7 +55,7 @@ def own_data_paths() -> tuple[Path, Path]:
 
 
 def write_own_data_example(directory: str | Path) -> tuple[Path, Path]:
-    """Write the example pair again: 800 synthetic children (seed 20261201), both waves.
+    """Write the example pair again: 800 synthetic children (seed 20261201), every wave.
 
     The shipped files are exactly what this writes (a test checks it). Group columns in the
     outcomes file: ``sex``, ``municipality``, ``setting``, ``family_background``.
@@ -81,14 +81,14 @@ FORM_EXAMPLES: dict[str, tuple[str, str]] = {
     "opsporing.skole.0-6": ("skole_0_6_forms.csv", "C"),
     "opsporing.skole.7-10": ("skole_7_10_forms.csv", "E"),
 }
-#: The synthetic population the form examples are drawn from (4,000 children, wave 1).
+#: The synthetic population the form examples are drawn from (4,000 children, current wave).
 FORM_EXAMPLES_SEED = 20261203
 
 
 def write_form_examples(directory: str | Path) -> list[Path]:
     """Write the current forms' example files again (the shipped files are exactly these).
 
-    Eight synthetic children per form, from wave 1 of 4,000 children (seed
+    Eight synthetic children per form, from the current wave of 4,000 children (seed
     :data:`FORM_EXAMPLES_SEED`): five complete forms without red flags or critical answers
     at the 20th, 50th, 80th, 93rd and 99.5th percentile of the total, then one with a
     critical answer but a green total, one with a domain that cannot be scored, and one
@@ -105,7 +105,7 @@ def write_form_examples(directory: str | Path) -> list[Path]:
     pop = generate(SyntheticConfig(n_children=4000, seed=FORM_EXAMPLES_SEED), progress=False)
     written = []
     for forms in pop.forms.values():
-        wave = forms[forms["wave"] == 1]
+        wave = forms[forms["wave"] == pop.config.current_wave]
         for inst_id, group in wave.groupby("instrument_id"):
             if inst_id not in FORM_EXAMPLES:
                 continue

@@ -18,6 +18,32 @@ DOMAIN_LABELS: dict[str, Text] = {
     "resources": Text("scoren for ressourcer", "the resources score"),
 }
 
+#: Short names of the domains, as they read after "udviklingen over tid" or an informant.
+DOMAIN_SHORT: dict[str, Text] = {
+    "emotional": Text("følelser", "feelings"),
+    "social": Text("relationer", "relationships"),
+    "behaviour": Text("adfærd", "behaviour"),
+    "development": Text("læring og udvikling", "learning and development"),
+    "care": Text("omsorg og sundhed", "care and health"),
+    "safety": Text("sikkerhed", "safety"),
+    "resources": Text("ressourcer", "resources"),
+}
+
+#: The other voices of a round: how their answers read, and how their absence reads.
+INFORMANT_LABELS: dict[str, tuple[Text, Text]] = {
+    "parent": (
+        Text("forældrenes besvarelse", "the parents' answers"),
+        Text("intet skema fra forældrene", "no form from the parents"),
+    ),
+    "child": (
+        Text("barnets egen besvarelse", "the child's own answers"),
+        Text("intet skema fra barnet selv", "no form from the child"),
+    ),
+}
+
+#: How the trend of a domain over the child's screenings reads.
+TRAJECTORY_LABEL = Text("udviklingen over tid", "the trend over time")
+
 #: Labels of the other groups.
 OTHER_LABELS: dict[str, Text] = {
     "total": Text("den samlede bekymringsscore", "the overall concern score"),
@@ -39,7 +65,8 @@ def group_label(group: str, present: bool = True) -> Text:
     """The label of a feature group, for use inside a sentence (lower-case start).
 
     ``present`` matters for concepts: an absent concern or protective factor reads
-    "ingen tegn på ..." / "no sign of ..."; and for ``change``: without an earlier
+    "ingen tegn på ..." / "no sign of ..."; for an informant's form: without one it
+    reads "intet skema fra forældrene"; and for ``change``: without an earlier
     screening it reads "ingen tidligere screening" / "no earlier screening"; and for
     ``missing``: with nothing missing it reads "at alle spørgsmål er besvaret".
 
@@ -51,6 +78,10 @@ def group_label(group: str, present: bool = True) -> Text:
     'no sign of social isolation'
     >>> group_label("domain:behaviour").en
     'the behaviour score'
+    >>> group_label("trajectory:emotional").da, group_label("informant:parent:social").da
+    ('udviklingen over tid (følelser)', 'forældrenes besvarelse (relationer)')
+    >>> group_label("informant:child", present=False).en
+    'no form from the child'
     """
     if group.startswith("concept:"):
         label = load_vocabulary().concept(group.removeprefix("concept:")).label
@@ -60,6 +91,16 @@ def group_label(group: str, present: bool = True) -> Text:
         return Text(da, en)
     if group.startswith("domain:"):
         return DOMAIN_LABELS[group.removeprefix("domain:")]
+    if group.startswith("trajectory:"):
+        short = DOMAIN_SHORT[group.removeprefix("trajectory:")]
+        return Text(f"{TRAJECTORY_LABEL.da} ({short.da})", f"{TRAJECTORY_LABEL.en} ({short.en})")
+    if group.startswith("informant:"):
+        who, _, domain = group.removeprefix("informant:").partition(":")
+        answers, absent = INFORMANT_LABELS[who]
+        if not domain:
+            return answers if present else absent
+        short = DOMAIN_SHORT[domain]
+        return Text(f"{answers.da} ({short.da})", f"{answers.en} ({short.en})")
     if group == "change" and not present:
         return Text("ingen tidligere screening", "no earlier screening")
     if group == "missing" and not present:

@@ -28,7 +28,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..errors import ModelError
-from ..model import feature_groups
+from ..model import feature_groups, model_view
 from ..vocabulary import Language, Text
 from ._labels import group_items, group_label, join
 
@@ -200,12 +200,27 @@ class Explainer:
         if "change" in self.groups and "has_earlier" in self.feature_names:
             # "change" reads "no earlier screening" for a child without one.
             self._concept_feature["change"] = self.feature_names.index("has_earlier")
+        for g in self.groups:
+            # An informant's group reads "no form from ..." for a child without that form.
+            who = g.removeprefix("informant:")
+            if g.startswith("informant:") and f"has_{who}" in self.feature_names:
+                self._concept_feature[g] = self.feature_names.index(f"has_{who}")
         # Where a NaN feature's contribution goes (a reason never credits what was not
         # observed): domain scores and asked concepts to "missing"; concepts the row's
-        # instrument does not ask, to "setting".
+        # instrument does not ask, to "setting"; a trend that could not be computed to
+        # "change" (which reads "no earlier screening" without one); an informant's
+        # domain score that is not there to that informant's form (which reads "no form
+        # from ..." without one).
         self._missing_group = position.get("missing", -1)
         self._setting_group = position.get("setting", -1)
         self._movable = np.array([n.startswith(("score.", "concept.")) for n in self.feature_names])
+        self._nan_target = np.full(len(self.feature_names), -1, dtype=np.int64)
+        for i, name in enumerate(self.feature_names):
+            group = groups[name]
+            if group.startswith("trajectory:"):
+                self._nan_target[i] = position.get("change", -1)
+            elif group.startswith("informant:") and group.count(":") == 2:
+                self._nan_target[i] = position.get(group.rpartition(":")[0], -1)
         self._asked_cache: dict[str, npt.NDArray[np.bool_]] = {}
         # "missing" reads "all questions answered" when nothing is missing.
         self._missing_feature = (
@@ -241,6 +256,7 @@ class Explainer:
     ) -> F64:
         """SHAP values summed per group, NaN features moved to missing/setting."""
         grouped: F64 = values @ self._group_matrix
+        grouped = self._move_unseen(matrix, values, grouped)
         if self._missing_group < 0 or self._setting_group < 0:
             return grouped
         nan = np.isnan(matrix) & self._movable
@@ -254,14 +270,30 @@ class Explainer:
         grouped[:, self._setting_group] += np.where(asked, 0.0, moved).sum(axis=1)
         return grouped
 
+    def _move_unseen(self, matrix: F64, values: F64, grouped: F64) -> F64:
+        """NaN trends to "change", NaN informant scores to that informant's form."""
+        targets = self._nan_target >= 0
+        if not targets.any():
+            return grouped
+        nan = np.isnan(matrix) & targets
+        if not nan.any():
+            return grouped
+        moved = np.where(nan, values, 0.0)
+        out: F64 = grouped - moved @ self._group_matrix
+        for j in np.unique(self._nan_target[targets]).tolist():
+            out[:, j] += moved[:, self._nan_target == j].sum(axis=1)
+        return out
+
     def _matrix(self, X: Any) -> F64:
         if isinstance(X, pd.DataFrame):
-            if tuple(map(str, X.columns)) != self.feature_names:
+            view = model_view(X, self.feature_names)
+            if tuple(map(str, view.columns)) != self.feature_names:
                 raise ModelError(
                     "X: columns differ from the model's features: expected the columns of "
                     "opsporing.model.build_features in their order"
                 )
-            return X.to_numpy(dtype=np.float64)
+            table: F64 = view.to_numpy(dtype=np.float64)
+            return table
         out: F64 = np.asarray(X, dtype=np.float64)
         return out
 

@@ -36,6 +36,7 @@ from ._features import (
     feature_names,
     is_forbidden,
     is_model_instrument,
+    model_view,
     monotonic_constraint,
 )
 from ._keys import PublicKey, generate_keypair, read_public_key
@@ -74,6 +75,7 @@ __all__ = [
     "is_model_instrument",
     "library_versions",
     "load_model",
+    "model_view",
     "monotonic_constraint",
     "read_manifest",
     "read_public_key",

@@ -58,7 +58,12 @@ from sklearn.utils.validation import validate_data
 
 from ..errors import DataError, ModelError, NotFittedError
 from ..policy import SuggestionPolicy, resolve_policy
-from ._features import check_no_forbidden, monotonic_constraint
+from ._features import (
+    check_no_forbidden,
+    model_view,
+    monotonic_constraint,
+    outside_range_counts,
+)
 
 F64 = npt.NDArray[np.float64]
 
@@ -458,6 +463,7 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self._check_fitted()
         if isinstance(X, pd.DataFrame):
             check_no_forbidden(X.columns, "StepSuggester(X)")
+            X = model_view(X, getattr(self, "feature_names_in_", None))
         out: F64 = validate_data(
             self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64
         )
@@ -601,13 +607,12 @@ class StepSuggester(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 outside = (Xv < lo - margin - 1e-9) | (Xv > hi + margin + 1e-9)
             outside &= ~np.isnan(Xv)
             # Unanswered questions are the "missing" rule's business, not an input out of
-            # range: a form with more blanks than any in training is not a stranger child.
-            missingness = np.array(
-                [n == "missing_fraction" or n.startswith("answered.") for n in names]
-                if names
-                else [False] * Xv.shape[1]
+            # range: a form with more blanks than any in training is not a stranger child;
+            # nor is a child followed longer than any in training (outside_range_counts).
+            counts = np.array(
+                [outside_range_counts(n) for n in names] if names else [True] * Xv.shape[1]
             )
-            outside &= ~missingness
+            outside &= counts
             for r, j in zip(*np.nonzero(outside), strict=True):
                 reasons[r].append(f"range:{names[j] if names else j}")
         return [tuple(r) for r in reasons]

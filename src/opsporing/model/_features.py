@@ -26,8 +26,22 @@ and no feature:
     child's instrument has no item for it (or the item was left blank). Every concept
     of the vocabulary has a column, whichever instruments exist.
 ``has_earlier``, ``change.<domain>``
-    Whether an earlier screening exists, and the change of each scaled score
-    since then (NaN when there is none, or a score is not scorable at either time).
+    Whether an earlier screening exists, and the change of each scaled score since
+    the most recent one (NaN when there is none, or a score is not scorable at either
+    time).
+``n_earlier``, ``slope.<domain>``, ``mean_earlier.<domain>``
+    The trajectory: how many earlier educator screenings the child has, the
+    least-squares slope of each scaled score per year over all of them and the current
+    one (time from ``age_years``; NaN with fewer than two points), and the mean of the
+    earlier scaled scores (NaN without any). The mean, not the maximum: in the
+    synthetic law (and, we assume, in children) most of the need is a lasting trait
+    seen through a different rater each time, so averaging the earlier forms gives
+    the least noisy reading of it; a passing episode shows in the slope and the change.
+``has_parent``, ``parent.score.<domain>``, ``parent.missing_fraction``
+``has_child``, ``child.score.<domain>``, ``child.missing_fraction``
+    The other voices of the same round (``informants=``): whether the parents' and the
+    child's own form is there, its domain scores scaled to 0-1 of that form's own range
+    like the educator's, and its share of unanswered items (NaN when absent).
 
 Never features: identifiers (``child_id``, ``form_id``, ``rater_id``), names, CPR
 numbers, the municipality, the family background, sex. Identifiers may travel in the
@@ -37,14 +51,16 @@ are refused outright, see :data:`FORBIDDEN_COLUMNS`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
+from typing import get_args
 
 import numpy as np
 import pandas as pd
 
+from .._trajectory import slope_by_row
 from ..errors import DataError, Problem
-from ..instruments import Instrument, get_instrument
+from ..instruments import Informant, Instrument, get_instrument
 from ..privacy import reject_cpr
 from ..scoring import scoring_key
 from ..vocabulary import load_vocabulary
@@ -87,6 +103,14 @@ FORBIDDEN_COLUMNS: tuple[str, ...] = (
 SENSITIVE_PARTS: tuple[str, ...] = ("cpr", "name", "navn", "family_background", "municipality")
 
 _IDENTIFIERS = frozenset({"child_id", "form_id", "rater_id"})
+
+#: The informants whose forms the model reads: the educator's form is the screening
+#: (``scores``, ``earlier``); the others come with it as ``informants=``.
+SCREENING_INFORMANT = "educator"
+#: The other voices of a round, in feature order (the instruments' ``informant`` values).
+OTHER_INFORMANTS: tuple[str, ...] = tuple(
+    i for i in get_args(Informant) if i != SCREENING_INFORMANT
+)
 
 
 def is_forbidden(column: object) -> bool:
@@ -162,6 +186,40 @@ def feature_names() -> tuple[str, ...]:
         *(f"concept.{c}" for c in concept_codes()),
         "has_earlier",
         *(f"change.{d}" for d in DOMAINS),
+        "n_earlier",
+        *(f"slope.{d}" for d in DOMAINS),
+        *(f"mean_earlier.{d}" for d in DOMAINS),
+        *(
+            name
+            for who in OTHER_INFORMANTS
+            for name in (
+                f"has_{who}",
+                *(f"{who}.score.{d}" for d in DOMAINS),
+                f"{who}.missing_fraction",
+            )
+        ),
+    )
+
+
+def outside_range_counts(name: str) -> bool:
+    """Whether a value of this feature beyond the training data's is a reason to abstain.
+
+    Not for unanswered questions (the educator's or an informant's): too many blanks is
+    the policy's "missing" rule, not a stranger child. Not for the number of earlier
+    screenings: a child followed longer than any training child is better known, not
+    unknown (the trees read it as the most they saw). Every other feature: yes.
+
+    Examples
+    --------
+    >>> outside_range_counts("score.social"), outside_range_counts("slope.care")
+    (True, True)
+    >>> outside_range_counts("n_earlier"), outside_range_counts("parent.missing_fraction")
+    (False, False)
+    """
+    return not (
+        name in ("missing_fraction", "n_earlier")
+        or name.startswith("answered.")
+        or name in {f"{who}.missing_fraction" for who in OTHER_INFORMANTS}
     )
 
 
@@ -169,9 +227,12 @@ def monotonic_constraint(name: str) -> int:
     """+1 (more never lowers risk), -1 (more never raises it) or 0 for a feature.
 
     Concern scores and concerns raise risk; the resources score and protective
-    factors lower it. Age, setting, missingness and change are left free: change
-    is not monotone *given* the current score (a child whose earlier score was
-    higher has shown the concern for longer).
+    factors lower it. The same holds for the parents' and the child's own domain
+    scores and for the mean of the earlier scores (more concern seen before, at the
+    same current score, is more evidence of a lasting need). Age, setting,
+    missingness, change and slopes are left free: change is not monotone *given* the
+    current score (a child whose earlier score was higher has shown the concern for
+    longer).
 
     Examples
     --------
@@ -179,9 +240,14 @@ def monotonic_constraint(name: str) -> int:
     (1, -1)
     >>> monotonic_constraint("concept.protective.friendship"), monotonic_constraint("age_years")
     (-1, 0)
+    >>> monotonic_constraint("parent.score.care"), monotonic_constraint("slope.care")
+    (1, 0)
+    >>> monotonic_constraint("mean_earlier.resources")
+    -1
     """
-    if name.startswith("score."):
-        return -1 if name.removeprefix("score.") in STRENGTH_DOMAINS else 1
+    for prefix in ("score.", "mean_earlier.", *(f"{who}.score." for who in OTHER_INFORMANTS)):
+        if name.startswith(prefix):
+            return -1 if name.removeprefix(prefix) in STRENGTH_DOMAINS else 1
     if name.startswith("concept."):
         return -1 if load_vocabulary().concept(name.removeprefix("concept.")).is_protective else 1
     return 0
@@ -409,10 +475,226 @@ def _indexed(scores: pd.DataFrame, id_column: str | None, field: str) -> pd.Data
     return out
 
 
+def _ages(table: pd.DataFrame, field: str) -> np.ndarray:
+    """The ``age_years`` column as floats (NaN without one)."""
+    if "age_years" not in table.columns:
+        return np.full(len(table), np.nan)
+    try:
+        return np.asarray(
+            pd.to_numeric(table["age_years"], errors="raise").to_numpy(dtype=np.float64),
+            dtype=np.float64,
+        )
+    except (TypeError, ValueError):
+        raise DataError(
+            str(Problem(f"{field}.age_years", "(not numbers)", "ages in years as numbers"))
+        ) from None
+
+
+def _row_label(label: object) -> int | str:
+    return label if isinstance(label, int | str) else str(label)
+
+
+def _informant_problems(table: pd.DataFrame, field: str, informant: str) -> list[Problem]:
+    """Every row whose instrument is not a form of ``informant`` (instrument metadata).
+
+    Rows whose instrument is unknown are left to :func:`_scaled`, which names them.
+    """
+    keys = _instrument_keys(table["instrument"], field)
+    problems = []
+    for key in pd.unique(keys):
+        try:
+            inst = _instrument_info(str(key))[0]
+        except Exception:  # unknown instruments: reported by _scaled with the reason
+            continue
+        if inst.informant == informant:
+            continue
+        expected = (
+            f"a form filled in by the {informant} (instrument metadata informant: "
+            f"{informant}); this one is the {inst.informant}'s"
+        )
+        if informant == SCREENING_INFORMANT:
+            expected += " (pass parents' and children's own forms as informants=)"
+        problems += [
+            Problem(f"{field}.instrument", key, expected, row=_row_label(label), kind="informant")
+            for label in table.index[keys == key]
+        ]
+    return problems
+
+
+def _positions(before: pd.Index, current: pd.Index, field: str) -> np.ndarray:
+    """Where each current id sits in ``before`` (-1 when absent)."""
+    try:
+        return np.asarray(before.get_indexer(current), dtype=np.int64)
+    except (TypeError, ValueError):  # ids that cannot be compared (mixed or odd types)
+        raise DataError(
+            str(Problem(f"{field}.index", "(ids)", "ids of the same kind as in scores"))
+        ) from None
+
+
+def _earlier_tables(earlier: object) -> list[tuple[str, pd.DataFrame]]:
+    """``earlier`` as (field name, table) pairs, oldest first."""
+    if earlier is None:
+        return []
+    if isinstance(earlier, pd.DataFrame):
+        return [("earlier", earlier)]
+    if isinstance(earlier, str | bytes) or not isinstance(earlier, Sequence):
+        raise DataError(
+            str(
+                Problem(
+                    "earlier",
+                    type(earlier).__name__,
+                    "None, one score table or a list of score tables (oldest first)",
+                )
+            )
+        )
+    return [(f"earlier[{k}]", table) for k, table in enumerate(earlier)]
+
+
+def _trajectory(
+    current: pd.DataFrame,
+    scaled: np.ndarray,
+    age: np.ndarray,
+    earlier: object,
+    id_column: str | None,
+) -> dict[str, np.ndarray]:
+    """``has_earlier``, ``change.*``, ``n_earlier``, ``slope.*``, ``mean_earlier.*``."""
+    n, n_dom = len(current), len(DOMAINS)
+    latest = np.full((n, n_dom), np.nan)
+    count = np.zeros(n)
+    ages = [age]
+    levels = [scaled[:, :n_dom]]
+    for field, table in _earlier_tables(earlier):
+        _check_scores(table, field)
+        before = _indexed(table, id_column, field)
+        bad = _informant_problems(before, field, SCREENING_INFORMANT)
+        if bad:
+            raise DataError(*bad)
+        position = _positions(before.index, current.index, field)
+        found = position >= 0
+        level = np.full((n, n_dom), np.nan)
+        level[found] = _scaled(before, field)[0][position[found], :n_dom]
+        when = np.full(n, np.nan)
+        when[found] = _ages(before, field)[position[found]]
+        # Oldest first: a later table overwrites, so each child keeps its most recent one.
+        latest[found] = level[found]
+        count += found
+        ages.insert(-1, when)
+        levels.insert(-1, level)
+    out: dict[str, np.ndarray] = {"has_earlier": (count > 0).astype(np.float64)}
+    change = scaled[:, :n_dom] - latest
+    for j, d in enumerate(DOMAINS):
+        out[f"change.{d}"] = change[:, j]
+    out["n_earlier"] = count
+    x = np.column_stack(ages)
+    y = np.stack(levels, axis=1)  # (n, waves, domains), the current one last
+    for j, d in enumerate(DOMAINS):
+        out[f"slope.{d}"] = slope_by_row(x, y[:, :, j])
+    before_levels = y[:, :-1, :]
+    scored = (~np.isnan(before_levels)).sum(axis=1)
+    total = np.nansum(before_levels, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(scored > 0, total / scored, np.nan)
+    for j, d in enumerate(DOMAINS):
+        out[f"mean_earlier.{d}"] = mean[:, j]
+    return out
+
+
+def _informant_features(
+    informants: object, current: pd.Index, id_column: str | None
+) -> dict[str, np.ndarray]:
+    """``has_<who>``, ``<who>.score.*`` and ``<who>.missing_fraction`` of each other voice.
+
+    Every bad row of every table is reported at once: a key that is not an informant, a
+    form of another informant, an id given twice, an id with no screening in ``scores``.
+    """
+    n = len(current)
+    out: dict[str, np.ndarray] = {}
+    for who in OTHER_INFORMANTS:
+        out[f"has_{who}"] = np.zeros(n)
+        for d in DOMAINS:
+            out[f"{who}.score.{d}"] = np.full(n, np.nan)
+        out[f"{who}.missing_fraction"] = np.full(n, np.nan)
+    if informants is None:
+        return out
+    if not isinstance(informants, Mapping):
+        raise DataError(
+            str(
+                Problem(
+                    "informants",
+                    type(informants).__name__,
+                    f"a mapping of informant ({', '.join(OTHER_INFORMANTS)}) to a score table",
+                )
+            )
+        )
+    problems = [
+        Problem(
+            "informants",
+            key,
+            f"one of {list(OTHER_INFORMANTS)} (the educator's form is scores=)",
+            kind="unknown_informant",
+        )
+        for key in informants
+        if key not in OTHER_INFORMANTS
+    ]
+    tables: list[tuple[str, pd.DataFrame, np.ndarray]] = []
+    for who in OTHER_INFORMANTS:
+        table = informants.get(who)
+        if table is None:
+            continue
+        field = f"informants[{who}]"
+        _check_scores(table, field)
+        if id_column is not None and id_column not in table.columns:
+            raise DataError(Problem(field, id_column, "a column of the table (id_column=)"))
+        ids = pd.Index(table[id_column] if id_column is not None else table.index)
+        labelled = table.set_axis(ids, axis=0)
+        problems += _informant_problems(labelled, field, who)
+        try:
+            repeated = ids.duplicated()
+        except TypeError:  # unhashable ids
+            raise DataError(
+                Problem(f"{field}.index", "(unhashable ids)", "one id (text or number) per row")
+            ) from None
+        problems += [
+            Problem(
+                id_column or f"{field}.index",
+                ids[r],
+                f"one {who} form per child in a round",
+                row=_row_label(ids[r]),
+                kind="duplicate_id",
+            )
+            for r in np.flatnonzero(repeated).tolist()
+        ]
+        position = _positions(current, ids, field)
+        problems += [
+            Problem(
+                id_column or f"{field}.index",
+                ids[r],
+                "the id of a screening in scores (an informant's form comes with the "
+                "educator's form of the same round)",
+                row=_row_label(ids[r]),
+                kind="unknown_id",
+            )
+            for r in np.flatnonzero(position < 0).tolist()
+        ]
+        tables.append((who, labelled, position))
+    if problems:
+        raise DataError(*problems)
+    for who, labelled, position in tables:
+        field = f"informants[{who}]"
+        reject_cpr(labelled.index, f"{field}.index")
+        scaled, _, missing, _, _ = _scaled(labelled, field)
+        out[f"has_{who}"][position] = 1.0
+        for j, d in enumerate(DOMAINS):
+            out[f"{who}.score.{d}"][position] = scaled[:, j]
+        out[f"{who}.missing_fraction"][position] = missing
+    return out
+
+
 def build_features(
     scores: pd.DataFrame,
-    earlier: pd.DataFrame | None = None,
+    earlier: pd.DataFrame | Sequence[pd.DataFrame] | None = None,
     *,
+    informants: Mapping[str, pd.DataFrame | None] | None = None,
     id_column: str | None = None,
 ) -> pd.DataFrame:
     """The model's feature table from score tables.
@@ -421,12 +703,20 @@ def build_features(
     ----------
     scores : DataFrame
         The current screening: output of :func:`~opsporing.scoring.score_batch` for a
-        shipped instrument (several instruments may be concatenated). Pass
+        shipped educator's form (several instruments may be concatenated). Pass
         ``keep=["age_years"]`` to ``score_batch`` to give the model the child's age.
-    earlier : DataFrame, optional
-        An earlier screening of the same children, same shape; rows are matched by
-        ``id_column`` (or by the index). Children without one get ``has_earlier = 0``
-        and NaN changes.
+    earlier : DataFrame or sequence of DataFrame, optional
+        Earlier educator screenings of the same children, same shape: one table, or a
+        list of tables oldest first (one per earlier round; a child may be missing from
+        any). Rows are matched by ``id_column`` (or by the index). Children without one
+        get ``has_earlier = 0``, ``n_earlier = 0`` and NaN changes, slopes and means.
+        Slopes need ``age_years`` in every table.
+    informants : mapping, optional
+        The other voices of the same round: ``{"parent": table, "child": table}``
+        (either may be left out or None), score tables of parent forms and children's
+        own forms, matched to ``scores`` by the same ids. Each row's instrument must be
+        a form of that informant (the instrument's ``informant``), each child at most
+        once, and every id must have a screening in ``scores``.
     id_column : str, optional
         A pseudonymous id column (e.g. ``"child_id"``) that becomes the index of the
         result; it is never a feature.
@@ -439,8 +729,9 @@ def build_features(
     Raises
     ------
     DataError
-        On a table that is not a score table, an unknown instrument, duplicate ids,
-        or sensitive columns (names, CPR, municipality, family background).
+        On a table that is not a score table, an unknown instrument, a form of the wrong
+        informant, duplicate ids, informants' ids without a screening, or sensitive
+        columns (names, CPR, municipality, family background); every bad row at once.
 
     Examples
     --------
@@ -455,35 +746,30 @@ def build_features(
     0.5
     >>> float(X.loc[0, "setting.skole"]), float(X.loc[0, "has_earlier"])
     (1.0, 0.0)
+
+    The parents' form of the same round, and an earlier screening a year before:
+
+    >>> parent_form = get_instrument("opsporing.parent.skole")
+    >>> answers = {i.id: [3 if i.domain == "emotional" else 0] for i in parent_form.items}
+    >>> parent = score_batch(parent_form, pd.DataFrame(answers))
+    >>> before = score_batch(school, forms.assign(age_years=8.0, emo_sad=0),
+    ...                      keep=["age_years"])
+    >>> X = build_features(score_batch(school, forms, keep=["age_years"]), [before],
+    ...                    informants={"parent": parent})
+    >>> float(X.loc[0, "has_parent"]), float(X.loc[0, "parent.score.emotional"])
+    (1.0, 1.0)
+    >>> float(X.loc[0, "n_earlier"]), float(X.loc[0, "slope.emotional"])  # +3 of 12 a year
+    (1.0, 0.25)
     """
     _check_scores(scores, "scores")
     current = _indexed(scores, id_column, "scores")
+    bad = _informant_problems(current, "scores", SCREENING_INFORMANT)
+    if bad:
+        raise DataError(*bad)
     scaled, answered, missing, skole, concepts = _scaled(current, "scores")
-    age = np.full(len(current), np.nan)
-    if "age_years" in current.columns:
-        try:
-            age = pd.to_numeric(current["age_years"], errors="raise").to_numpy(dtype=np.float64)
-        except (TypeError, ValueError):
-            raise DataError(
-                str(Problem("scores.age_years", "(not numbers)", "ages in years as numbers"))
-            ) from None
-    change = np.full((len(current), len(DOMAINS) + 1), np.nan)
-    has_earlier = np.zeros(len(current))
-    if earlier is not None:
-        _check_scores(earlier, "earlier")
-        before = _indexed(earlier, id_column, "earlier")
-        before_scaled = _scaled(before, "earlier")[0]
-        try:
-            position = before.index.get_indexer(current.index)
-        except (TypeError, ValueError):  # ids that cannot be compared (mixed or odd types)
-            raise DataError(
-                str(Problem("earlier.index", "(ids)", "ids of the same kind as in scores"))
-            ) from None
-        has_earlier = (position >= 0).astype(np.float64)
-        aligned = np.full_like(scaled, np.nan)
-        found = position >= 0
-        aligned[found] = before_scaled[position[found]]
-        change = scaled - aligned
+    age = _ages(current, "scores")
+    trajectory = _trajectory(current, scaled, age, earlier, id_column)
+    voices = _informant_features(informants, current.index, id_column)
 
     columns: dict[str, np.ndarray] = {
         "setting.skole": skole,
@@ -496,16 +782,56 @@ def build_features(
     columns["missing_fraction"] = missing
     for j, code in enumerate(concept_codes()):
         columns[f"concept.{code}"] = concepts[:, j]
-    columns["has_earlier"] = np.asarray(has_earlier, dtype=np.float64)
-    for j, d in enumerate(DOMAINS):
-        columns[f"change.{d}"] = change[:, j]
-    return pd.DataFrame(columns, index=current.index, copy=False)
+    columns.update(trajectory)
+    columns.update(voices)
+    frame = pd.DataFrame(
+        {name: np.asarray(columns[name], dtype=np.float64) for name in feature_names()},
+        index=current.index,
+        copy=False,
+    )
+    return frame
+
+
+def model_view(X: pd.DataFrame, names: Iterable[object] | None) -> pd.DataFrame:
+    """``X`` with only the features a fitted model knows, in its order.
+
+    A model fitted before a feature was added (the features of the informants and the
+    trajectory came in issue 13) keeps working on tables from today's
+    :func:`build_features`: the newer features it never saw are left out. Only
+    features of :func:`feature_names` are ever dropped, the others are never reordered,
+    and a feature the model needs but ``X`` lacks is never invented: anything else is
+    left for the estimator's own check to refuse.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"age_years": [9.0], "score.social": [0.5], "has_parent": [1.0]})
+    >>> list(model_view(X, ["age_years", "score.social"]).columns)
+    ['age_years', 'score.social']
+    >>> list(model_view(X, ["score.social", "age_years"]).columns)  # never reordered
+    ['age_years', 'score.social', 'has_parent']
+    """
+    if names is None:
+        return X
+    wanted = [str(n) for n in names]
+    have = [str(c) for c in X.columns]
+    if have == wanted:
+        return X
+    known = set(feature_names())
+    extra = [c for c in have if c not in wanted]
+    kept = [c for c in have if c in set(wanted)]
+    # Only newer features are left out: never reordered, never a column of another kind.
+    if kept == wanted and all(c in known for c in extra):
+        return X[wanted]
+    return X
 
 
 def feature_groups(names: Sequence[str] | None = None) -> dict[str, str]:
     """The explanation group of each feature: a domain, a concept, or a kind of context.
 
-    ``domain:<id>`` for domain scores, ``concept:<code>`` for concepts, and
+    ``domain:<id>`` for domain scores, ``concept:<code>`` for concepts,
+    ``trajectory:<id>`` for a domain's slope and earlier mean,
+    ``informant:<who>:<id>`` for the parents' or the child's own domain score,
+    ``informant:<who>`` for whether that form is there and its missing answers, and
     ``total``, ``missing``, ``change``, ``age``, ``setting`` for the rest.
 
     Examples
@@ -513,9 +839,15 @@ def feature_groups(names: Sequence[str] | None = None) -> dict[str, str]:
     >>> g = feature_groups()
     >>> g["score.social"], g["concept.learning.absence"], g["answered.care"], g["change.care"]
     ('domain:social', 'concept:learning.absence', 'missing', 'change')
+    >>> g["slope.emotional"], g["parent.score.social"], g["has_child"], g["n_earlier"]
+    ('trajectory:emotional', 'informant:parent:social', 'informant:child', 'change')
     """
     out = {}
+    voices = {f"has_{who}": who for who in OTHER_INFORMANTS} | {
+        f"{who}.missing_fraction": who for who in OTHER_INFORMANTS
+    }
     for name in names if names is not None else feature_names():
+        who, _, rest = name.partition(".")
         if name == "score.total":
             out[name] = "total"
         elif name.startswith("score."):
@@ -524,8 +856,14 @@ def feature_groups(names: Sequence[str] | None = None) -> dict[str, str]:
             out[name] = "concept:" + name.removeprefix("concept.")
         elif name.startswith("answered.") or name == "missing_fraction":
             out[name] = "missing"
-        elif name.startswith("change.") or name == "has_earlier":
+        elif name.startswith("change.") or name in ("has_earlier", "n_earlier"):
             out[name] = "change"
+        elif name.startswith(("slope.", "mean_earlier.")):
+            out[name] = "trajectory:" + rest
+        elif name in voices:
+            out[name] = f"informant:{voices[name]}"
+        elif who in OTHER_INFORMANTS and rest.startswith("score."):
+            out[name] = f"informant:{who}:{rest.removeprefix('score.')}"
         elif name == "age_years":
             out[name] = "age"
         else:

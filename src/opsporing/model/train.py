@@ -2,7 +2,9 @@
 
 Reads the committed synthetic population (:func:`opsporing.synthetic.load_default`),
 scores every form with the shipped instruments, builds features from the current
-screening (wave 1) with the earlier one (wave 0) as change features, holds out a
+round (the educator's form of the newest wave with the parents' and the child's own
+forms of that wave) and the child's earlier educator screenings (change and
+trajectory features), holds out a
 fifth of the children (stratified by true step, fixed seed), fits a
 :class:`~opsporing.model.StepSuggester` on the rest, and measures what users get:
 every figure comes from :func:`opsporing.decision.suggest_batch` (suggested steps,
@@ -27,7 +29,7 @@ import hashlib
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,7 @@ from ..scoring import score_batch
 from ._artifact import save_model
 from ._card import render_model_card
 from ._estimator import StepSuggester
-from ._features import build_features
+from ._features import OTHER_INFORMANTS, build_features
 from ._keys import SIGNING_KEY_ENV
 
 #: The seed of the shipped model.
@@ -88,13 +90,93 @@ class TrainingData:
     step: pd.Series
     scores: pd.DataFrame  # current screening's scores (band rule, red flags)
     current: pd.DataFrame  # the current score table as suggest_batch takes it (child_id)
-    earlier: pd.DataFrame | None  # the earlier screening's score table, when any
+    earlier: tuple[pd.DataFrame, ...]  # earlier educator screenings, oldest first
     groups: pd.DataFrame  # evaluation only: setting, sex, family_background
     oracle: pd.DataFrame | None  # p_step_0..6 of the oracle, when available
+    informants: dict[str, pd.DataFrame] = field(default_factory=dict)  # parent, child
+
+    def tables_of(self, ids: Any) -> RoundTables:
+        """The score tables of the children ``ids`` (as ``suggest_batch`` takes them)."""
+        keep = set(ids)
+
+        def rows(table: pd.DataFrame) -> pd.DataFrame:
+            return table[table["child_id"].isin(keep)]
+
+        return RoundTables(
+            current=rows(self.current),
+            earlier=tuple(rows(t) for t in self.earlier),
+            informants={k: rows(t) for k, t in self.informants.items()},
+        )
 
 
-def score_population(forms: dict[str, pd.DataFrame], wave: int) -> pd.DataFrame:
-    """Scores of one wave of a synthetic population's forms, all settings, by child."""
+@dataclass(frozen=True)
+class RoundTables:
+    """A round of a synthetic population as ``suggest_batch`` takes it.
+
+    Attributes
+    ----------
+    current : DataFrame
+        Scores of the educators' forms of the round's wave (``child_id`` column).
+    earlier : tuple of DataFrame
+        Scores of the educators' forms of each earlier wave that has any, oldest first.
+    informants : dict of str to DataFrame
+        Scores of the parents' (``"parent"``) and the children's own (``"child"``) forms
+        of the round's wave, where there are any.
+    """
+
+    current: pd.DataFrame
+    earlier: tuple[pd.DataFrame, ...] = ()
+    informants: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def latest_earlier(self) -> pd.DataFrame | None:
+        """The most recent earlier wave's table (or None): what one earlier table meant."""
+        return self.earlier[-1] if self.earlier else None
+
+
+def _form_wave(table: pd.DataFrame, where: str) -> pd.Series:
+    if "wave" not in table.columns:
+        raise DataError(
+            f"forms[{where!r}]: no wave column: expected the forms of a synthetic population"
+        )
+    return table["wave"]
+
+
+def informant_rows(table: pd.DataFrame, informant: str = "educator") -> np.ndarray:
+    """Which rows of a synthetic form table are forms of ``informant``.
+
+    Read from each form's instrument (its ``informant`` metadata), not from the name of
+    the table the form sits in.
+    """
+    if not len(table):
+        return np.zeros(0, dtype=bool)
+    keys = table["instrument_id"].astype(str) + "@" + table["instrument_version"].astype(str)
+    whose = {k: get_instrument(*k.split("@", 1)).informant for k in pd.unique(keys)}
+    return np.asarray(keys.map(whose).to_numpy() == informant, dtype=bool)
+
+
+def current_wave(forms: dict[str, pd.DataFrame]) -> int:
+    """The newest wave of a synthetic population's forms (its current round)."""
+    waves = [int(_form_wave(t, k).max()) for k, t in forms.items() if len(t)]
+    if not waves:
+        raise DataError("forms: no forms at all: expected at least one")
+    return max(waves)
+
+
+def score_population(
+    forms: dict[str, pd.DataFrame], wave: int, informant: str = "educator"
+) -> pd.DataFrame:
+    """Scores of one wave's forms of one informant, all settings, by child.
+
+    Which informant a form is comes from its instrument's metadata (``informant``),
+    not from the name of the table it sits in.
+    """
+    part = _score_wave(forms, wave, informant)
+    if part is None:
+        raise DataError(f"forms: no {informant} forms of wave {wave}: expected at least one")
+    return part
+
+
+def _score_wave(forms: dict[str, pd.DataFrame], wave: int, informant: str) -> pd.DataFrame | None:
     parts = []
     for setting, table in forms.items():
         if "instrument_id" not in table.columns or "instrument_version" not in table.columns:
@@ -102,16 +184,20 @@ def score_population(forms: dict[str, pd.DataFrame], wave: int) -> pd.DataFrame:
                 f"forms[{setting!r}]: no instrument_id/instrument_version columns: expected "
                 "the forms of a synthetic population"
             )
-        rows = table[table["wave"] == wave]
+        rows = table[_form_wave(table, setting) == wave]
         # Each form names its instrument: the data, not a map in code, says which it is.
         for (inst_id, version), group in rows.groupby(
             ["instrument_id", "instrument_version"], sort=True
         ):
             inst = get_instrument(str(inst_id), str(version))
-            answers = group.drop(columns=[c for c in _FORM_META if c != "child_id"])
-            # A setting's table has a column for every item of its age bands' forms: the
-            # columns of another form's items are empty on this form's rows (anything in
-            # them is an error of the data, and score_batch reports it as an unknown column).
+            if inst.informant != informant:
+                continue
+            answers = group.drop(
+                columns=[c for c in _FORM_META if c != "child_id" and c in group.columns]
+            )
+            # A table has a column for every item of its forms: the columns of another
+            # form's items are empty on this form's rows (anything in them is an error of
+            # the data, and score_batch reports it as an unknown column).
             foreign = [
                 c
                 for c in answers.columns
@@ -119,25 +205,53 @@ def score_population(forms: dict[str, pd.DataFrame], wave: int) -> pd.DataFrame:
             ]
             answers = answers.drop(columns=foreign)
             parts.append(score_batch(inst, answers, keep=["child_id", "age_years"]))
-    if not parts:
-        raise DataError(f"forms: no forms of wave {wave}: expected at least one")
-    return pd.concat(parts, ignore_index=True)
+    return pd.concat(parts, ignore_index=True) if parts else None
+
+
+def score_rounds(forms: dict[str, pd.DataFrame], wave: int | None = None) -> RoundTables:
+    """The round of ``wave`` (default: the current, newest one) of a synthetic population.
+
+    The educators' forms of that wave, the educators' forms of every earlier wave (oldest
+    first; waves without any are left out) and the parents' and children's own forms of
+    that wave (the informants of the instruments' metadata).
+
+    Examples
+    --------
+    >>> from opsporing.synthetic import SyntheticConfig, generate
+    >>> pop = generate(SyntheticConfig(n_children=60, seed=5), progress=False)
+    >>> tables = score_rounds(pop.forms)
+    >>> len(tables.current) == 60, all("child_id" in t for t in tables.earlier)
+    (True, True)
+    """
+    wave = current_wave(forms) if wave is None else wave
+    current = score_population(forms, wave)
+    earlier = tuple(t for k in range(wave) if (t := _score_wave(forms, k, "educator")) is not None)
+    informants = {
+        who: t for who in OTHER_INFORMANTS if (t := _score_wave(forms, wave, who)) is not None
+    }
+    return RoundTables(current=current, earlier=earlier, informants=informants)
 
 
 def score_waves(forms: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """The current screening (wave 1) and the earlier one (wave 0, or None when none)."""
-    current = score_population(forms, wave=1)
-    try:
-        earlier: pd.DataFrame | None = score_population(forms, wave=0)
-    except DataError:
-        earlier = None
-    return current, earlier
+    """The current educators' screening and the most recent earlier one (or None).
+
+    The one-earlier-table view of :func:`score_rounds` (own-data evaluation, whose
+    format has one earlier screening per child).
+    """
+    tables = score_rounds(forms)
+    return tables.current, tables.latest_earlier()
 
 
 def prepare(pop: Any) -> TrainingData:
-    """Everything the model and its evaluation need from a synthetic population."""
-    current, earlier = score_waves(pop.forms)
-    X = build_features(current, earlier, id_column="child_id")
+    """Everything the model and its evaluation need from a synthetic population.
+
+    The current round with every informant and every earlier wave: the oracle is asked
+    with the same information (:func:`opsporing.synthetic.oracle_proba`, all forms).
+    """
+    tables = score_rounds(pop.forms)
+    X = build_features(
+        tables.current, tables.earlier, informants=tables.informants, id_column="child_id"
+    )
     children = pop.children.set_index("child_id").reindex(X.index)
     if children["true_step"].isna().any():
         raise DataError("children: some screened children have no true_step: expected all")
@@ -150,11 +264,12 @@ def prepare(pop: Any) -> TrainingData:
     return TrainingData(
         X=X,
         step=children["true_step"].astype(np.int64),
-        scores=current.set_index("child_id").reindex(X.index),
-        current=current,
-        earlier=earlier,
+        scores=tables.current.set_index("child_id").reindex(X.index),
+        current=tables.current,
+        earlier=tables.earlier,
         groups=children[["setting", "sex", "family_background"]].astype(str),
         oracle=oracle,
+        informants=tables.informants,
     )
 
 
@@ -194,9 +309,10 @@ def evaluate(
 
     rules = resolve_policy(policy if policy is not None else model.policy)
     ids = data.X.index[rows]
-    current = data.current[data.current["child_id"].isin(ids)]
-    earlier = data.earlier[data.earlier["child_id"].isin(ids)] if data.earlier is not None else None
-    table = _measure.suggestion_table(model, current, earlier, policy=rules).reindex(ids)
+    tables = data.tables_of(ids)
+    table = _measure.suggestion_table(
+        model, tables.current, tables.earlier, informants=tables.informants, policy=rules
+    ).reindex(ids)
     y = data.step.to_numpy()[rows]
     oracle = data.oracle.iloc[rows].to_numpy(dtype=np.float64) if data.oracle is not None else None
     overall = _measure.detection_figures(table, y, rules, oracle)
