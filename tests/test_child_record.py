@@ -166,7 +166,7 @@ def test_an_instrument_without_reliability_figures_is_named() -> None:
     }
 
 
-@pytest.mark.slow  # reads the synthetic forms (70,000 rows)
+@pytest.mark.slow  # reads the synthetic forms (210,000 rows)
 def test_the_shipped_reliabilities_are_what_the_evaluation_tools_measure() -> None:
     """data/reliability.yaml says how it was measured; measuring again gives its figures."""
     from opsporing.evaluation import reliability_by_domain
@@ -174,16 +174,19 @@ def test_the_shipped_reliabilities_are_what_the_evaluation_tools_measure() -> No
     from opsporing.scoring import score_batch
 
     table = shipped_reliability()
-    current = [
-        (inst, setting)
+    # Every current form of every informant: the educators' forms live in one table per
+    # setting, the parents' and the children's own in one table each.
+    current = {
+        inst.key: (inst, setting if informant == "educator" else informant)
         for (informant, setting), forms in current_forms().items()
-        if informant == "educator"
         for inst in forms
-    ]
-    assert len(current) == 4
-    for inst, setting in current:
-        forms = pd.read_parquet(SYNTHETIC / f"forms_{setting}.parquet").query("wave == 0")
+    }
+    assert len(current) == 9
+    for inst, name in current.values():
+        forms = pd.read_parquet(SYNTHETIC / f"forms_{name}.parquet")
+        forms = forms[forms["wave"] == forms["wave"].max()]
         items = forms[forms["instrument_id"] == inst.id][list(inst.item_ids)]
+        assert table[inst.key], inst.key
         alpha = reliability_by_domain(inst, items).set_index("domain")["alpha"]
         scores = score_batch(inst, items)
         for domain, fig in table[inst.key].items():
