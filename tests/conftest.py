@@ -1,5 +1,14 @@
 from __future__ import annotations
 
+import os
+
+# pytest-xdist's workers export COLUMNS=80 and LINES=24, and a rich Console fixes its width
+# from COLUMNS when it is built (the CLI builds one at import): without this, every CLI test
+# on a worker would print 80 columns whatever its own env= says. Before any opsporing import.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _name in ("COLUMNS", "LINES"):
+        os.environ.pop(_name, None)
+
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
