@@ -91,7 +91,7 @@ started = time.perf_counter()
 # ## 1. Data: a fresh synthetic population, the shipped model
 #
 # **Why generate instead of loading the committed data set?** The shipped model
-# (`models/step_suggester.skops`) was trained on 40,000 of the 50,000 children of the
+# (`models/step_suggester.skops`) was trained on 80,000 of the 100,000 children of the
 # committed population (`opsporing.synthetic.load_default()`, seed 20261123). A new
 # population from the same generator with **another seed** gives children the model has
 # never seen, from the same distribution: an honest held-out set. 10,000 children keep

@@ -184,7 +184,7 @@ def test_the_wheel_installs_and_works_outside_the_repository(tmp_path: Path) -> 
         model = load_model()
         assert model.classes_.tolist() == list(range(7))
         pop = load_default()
-        assert len(pop.children) == 50_000, len(pop.children)
+        assert len(pop.children) == 100_000, len(pop.children)
         ids = sorted(i.id for i in list_instruments())
         print("instruments", *ids)
         print("ok", len(model.feature_names_in_), len(pop.forms["skole"]))

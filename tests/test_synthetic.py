@@ -150,7 +150,7 @@ def test_tables_have_the_promised_columns_and_types(default: SyntheticPopulation
         "true_step",
         "episode",
     ]
-    assert len(kids) == 50_000 and kids["child_id"].is_unique
+    assert len(kids) == 100_000 and kids["child_id"].is_unique
     assert kids["child_id"].str.fullmatch(r"C\d{7}").all()
     assert set(kids["setting"]) == {"dagtilbud", "skole"}
     assert set(kids["sex"]) == {"pige", "dreng"}
@@ -322,7 +322,7 @@ def test_committed_data_is_regenerated_by_the_documented_command(
     tmp_path: Path, default: SyntheticPopulation
 ) -> None:
     documented = "python -m opsporing.synthetic --out data/synthetic "
-    documented += "--n-children 50000 --seed 20261123 --no-progress"
+    documented += "--n-children 100000 --seed 20261123 --no-progress"
     assert documented in (DEFAULT_DIR / "DATASHEET.md").read_text(encoding="utf-8")
     command = [sys.executable, *documented.split()[1:]]
     command[command.index("data/synthetic")] = str(tmp_path)

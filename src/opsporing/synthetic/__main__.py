@@ -4,7 +4,7 @@ The committed default data set is regenerated, bit for bit on the same library
 versions, from the repository root with::
 
     python -m opsporing.synthetic --out data/synthetic \\
-        --n-children 50000 --seed 20261123 --no-progress
+        --n-children 100000 --seed 20261123 --no-progress
 """
 
 from __future__ import annotations

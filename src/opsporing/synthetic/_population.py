@@ -209,7 +209,7 @@ class SyntheticPopulation:
 
 
 def load_default() -> SyntheticPopulation:
-    """The committed default population (``data/synthetic/``, 50,000 children).
+    """The committed default population (``data/synthetic/``, 100,000 children).
 
     Read from the source checkout's ``data/synthetic/`` or, when opsporing runs from an
     installed wheel, from the copy the wheel installed (:data:`DEFAULT_DIRECTORY`).
