@@ -175,6 +175,34 @@ def _by_form(by_form: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _informants(figures: dict[str, Any] | None) -> list[str]:
+    """The several-voices table (issue 13): what each kind of information adds."""
+    if not figures:
+        return []
+    lines = [
+        "### What the other voices and the history add",
+        "",
+        "The same fresh children, the same model and rule, given less or more of what was",
+        "observed; the oracle is given exactly the same forms each time.",
+        "",
+        "| the model and the oracle are given | AUC, P(step ≥ 1) (oracle) | found among need "
+        "(oracle) | under-suggested by 2+, steps 2-6 (oracle) |",
+        "|---|---|---|---|",
+    ]
+    for name in ("educator", "round", "round_and_history"):
+        row = figures.get(name)
+        if row is None:
+            continue
+        o = row["oracle"]
+        lines.append(
+            f"| {figures['information'][name]} | {_fmt(row['auc_p_need'])} "
+            f"({_fmt(o['auc_p_need'])}) | {_pct(row['found_among_need'])} "
+            f"({_pct(o['found_among_need'])}) | {_pct(row['under_2plus_among_step_2_6'])} "
+            f"({_pct(o['under_2plus_among_step_2_6'])}) |"
+        )
+    return [*lines, ""]
+
+
 def render_model_card(manifest: dict[str, Any]) -> str:
     """Markdown model card for a manifest written by :func:`~opsporing.model.train.train`."""
     metrics = manifest["metrics"]
@@ -207,6 +235,7 @@ def render_model_card(manifest: dict[str, Any]) -> str:
         f"{_fmt(band['auc'])}).",
         "",
         *_by_form(m["band_rule"].get("by_form", {})),
+        *_informants(fresh.get("informants")),
         "### By group (fresh children)",
         "",
         "Family background is used **only** here, to check that the model does not work worse",

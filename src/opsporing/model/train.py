@@ -391,6 +391,10 @@ def train(
         fresh = generate(fresh_config, progress=False)
         metrics["fresh"] = _measure.measure_population(model, fresh)
         metrics["fresh"]["seed"] = FRESH_SEED
+        # Issue 13: what the other voices and the history add, on the same fresh children,
+        # each next to the oracle given the same forms (the model card's table).
+        say("measuring the educator form alone, the round, and the round with history ...")
+        metrics["fresh"]["informants"] = _measure.informant_figures(model, fresh)
     extra = {
         "seed": seed,
         "training_data": {
