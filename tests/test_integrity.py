@@ -213,7 +213,7 @@ def test_a_damaged_file_with_a_matching_signed_manifest_is_a_typed_error(
 # --- the synthetic data --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def synthetic_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One pristine copy of data/synthetic (3.8 MB), copied again per test below."""
+    """One pristine copy of data/synthetic (16 MB), copied again per test below."""
     out = tmp_path_factory.mktemp("pristine") / "synthetic"
     shutil.copytree(SYNTHETIC, out)
     return out
@@ -262,7 +262,7 @@ def test_a_truncated_parquet_file_refuses(data_dir: Path, name: str, rehash: boo
             "format 'x/2': expected 'opsporing-synthetic/2'",
         ),
         (
-            lambda t: t.replace('"n_children": 50000', '"n_children": "many"'),
+            lambda t: t.replace('"n_children": 100000', '"n_children": "many"'),
             "SyntheticConfig.n_children = 'many': expected a whole number",
         ),
         (
