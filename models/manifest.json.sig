@@ -2,5 +2,5 @@
   "format": "opsporing-signature/1",
   "algorithm": "ed25519",
   "key_id": "21bad2910969f5d5",
-  "signature": "D4z7yjpVEPGZZS2TF4PdDH1DpXr2M52ENZtL8uYlr3dTaDvRZT3MsaLTpK9w/ufi2FuuxU/fl/TkHhzl73XwAw=="
+  "signature": "8mSC4cFYmL8ewr6F9b9mDB2l5PdutTQWssfQPi11McZEwRxquP+C30jSf03VQU/HxjB1ZPAXOgYPkLMS5LmxCA=="
 }
