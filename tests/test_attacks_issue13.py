@@ -12,7 +12,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from opsporing.decision import suggest_batch
-from opsporing.errors import DataError
+from opsporing.errors import DataError, OpsporingError
 from opsporing.instruments import get_instrument
 from opsporing.model import StepSuggester, build_features, feature_names
 from opsporing.scoring import score_batch
@@ -180,3 +180,178 @@ def test_numbers_outside_the_forms_range_are_refused(column, value, where):
         earlier = earlier.assign(**{column: value})
     with pytest.raises(DataError, match=column.replace(".", r"\.")):
         build_features(scores, [earlier], informants={"parent": parent}, id_column="child_id")
+
+
+# --- the CLI's round: every file of the round is read before anything is refused --------------
+def _forms(inst, ids, **over):
+    table = {"form_id": list(ids)}
+    for item in inst.items:
+        table[item.id] = [0] * len(ids)
+    frame = pd.DataFrame(table)
+    for k, v in over.items():
+        frame[k] = v
+    return frame
+
+
+def test_a_bad_informant_file_still_names_every_red_flag_of_the_round(tiny):
+    from opsporing._jobs import suggestions_table
+
+    forms = _forms(SCHOOL, ["a", "b"], saf_disclosure=[0, 1]).assign(age_years=[11.5, 12.0])
+    child = _forms(CHILD, ["a"], c_safe_hurt=[2])
+    parent = _forms(PARENT, ["a", "b"], ps_emo_sad=[0, 99])  # row 1: out of range
+    with pytest.raises(OpsporingError) as err:
+        suggestions_table(
+            SCHOOL,
+            forms,
+            id_column="form_id",
+            informants={"parent": (PARENT, parent), "child": (CHILD, child)},
+            model=tiny,
+        )
+    text = str(err.value)
+    assert text.startswith("RED FLAG") and text.count("RED FLAG") == 1
+    assert set(err.value.red_flags) == {"a", "b"}
+    assert "ps_emo_sad" in text  # the bad parent row is still named
+
+
+def test_a_refused_form_table_names_the_red_flags_of_its_valid_rows_too():
+    child = _forms(CHILD, ["a", "b"], c_safe_hurt=[2, 0], c_emo_sad=[0, 99])
+    with pytest.raises(OpsporingError) as err:
+        score_batch(CHILD, child, keep=["form_id"])
+    assert str(err.value).startswith("RED FLAG") and 0 in err.value.red_flags
+
+
+def test_red_flags_are_merged_never_announced_twice():
+    err = DataError("bad").with_red_flags({"a": ("safety.disclosure",)})
+    err.with_red_flags({"b": ("safety.disclosure",), "a": ("safety.fear_of_adult",)})
+    assert str(err).count("RED FLAG") == 1 and str(err).endswith("\nbad")
+    assert err.red_flags == {
+        "a": ("safety.disclosure", "safety.fear_of_adult"),
+        "b": ("safety.disclosure",),
+    }
+
+
+@pytest.mark.parametrize(
+    "option", ["--parent-instrument", "--child-instrument", "--earlier-instrument"]
+)
+def test_an_instrument_option_without_its_file_is_refused(tmp_path, option):
+    from typer.testing import CliRunner
+
+    from opsporing.cli import app
+
+    path = tmp_path / "forms.csv"
+    _forms(SCHOOL, ["a"]).to_csv(path, index=False)
+    out = CliRunner().invoke(
+        app,
+        ["suggest", str(path), "-i", "opsporing.skole.trivsel", option, "opsporing.parent.skole"],
+    )
+    assert out.exit_code != 0 and "Traceback" not in out.output
+    assert option in out.output and "without" in out.output
+
+
+# --- a synthetic population on disk: the layout, not only the checksums -----------------------
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    from opsporing.synthetic import SyntheticConfig, generate
+
+    out = tmp_path_factory.mktemp("pop")
+    generate(SyntheticConfig(n_children=120, seed=7)).save(out)
+    return out
+
+
+def _tampered(saved, tmp_path, name, change):
+    """A copy of ``saved`` whose ``name``.parquet is ``change``d, the manifest re-hashed."""
+    import hashlib
+    import json
+    import shutil
+
+    root = tmp_path / "pop"
+    shutil.copytree(saved, root)
+    path = root / f"{name}.parquet"
+    change(pd.read_parquet(path)).to_parquet(path, index=False)
+    manifest = json.loads((root / "manifest.json").read_text())
+    manifest["files"][path.name]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    return root
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "says"),
+    [
+        ("forms_parent", lambda f: f.assign(family_background="x"), "family_background"),
+        ("forms_child", lambda f: f.assign(name="Ida"), "name"),
+        ("children", lambda f: f.assign(cpr="0101901234"), "cpr"),
+        ("forms_skole", lambda f: f.drop(columns="rater_id"), "rater_id"),
+        ("children", lambda f: f.assign(child_id=[f"0101{i:06d}" for i in range(len(f))]), "CPR"),
+        ("forms_child", lambda f: f.assign(child_id="stranger"), "stranger"),
+        ("waves", lambda f: f.iloc[:-1], "waves.parquet"),
+        ("waves", lambda f: f.assign(wave=f["wave"].to_numpy()[::-1]), "waves.parquet"),
+    ],
+)
+def test_a_re_hashed_population_with_another_layout_is_refused(saved, tmp_path, name, change, says):
+    from opsporing.synthetic import SyntheticPopulation
+
+    root = _tampered(saved, tmp_path, name, change)
+    with pytest.raises(OpsporingError, match=says):
+        SyntheticPopulation.load(root)
+
+
+def test_an_untouched_population_loads(saved):
+    from opsporing.synthetic import SyntheticPopulation
+
+    assert len(SyntheticPopulation.load(saved).children) == 120
+
+
+# --- the oracle reads answers as the generator writes them, nothing coerced ------------------
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        pytest.param(lambda col: col.fillna(0) > 0, id="bool-dtype"),
+        pytest.param(lambda col: col.astype(str), id="text-numbers"),
+        pytest.param(lambda col: col.astype(object).where(col.isna(), True), id="object-bools"),
+    ],
+)
+def test_the_oracle_refuses_answers_that_are_not_numbers(saved, spoil):
+    import dataclasses
+
+    from opsporing.synthetic import SyntheticPopulation, oracle_proba
+
+    pop = SyntheticPopulation.load(saved)
+    item = next(c for c in pop.forms["parent"].columns if c.startswith(("pd_", "ps_")))
+    forms = dict(pop.forms)
+    forms["parent"] = forms["parent"].assign(**{item: spoil(forms["parent"][item])})
+    with pytest.raises(DataError, match=item):
+        oracle_proba(dataclasses.replace(pop, forms=forms), informants=["parent"])
+
+
+# --- python -m opsporing._measure --informants: bad options are one line, before anything slow -
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--n-children", "-5"], "n_children"),
+        (["--n-children", "10000000000"], "n_children"),
+        (["--waves", "0"], "--waves"),
+        (["--waves", "1"], "--waves"),
+        (["--waves", "100"], "n_waves"),
+        (["--seed", "-1"], "seed"),
+    ],
+)
+def test_measure_refuses_bad_options_in_one_line(capsys, monkeypatch, argv, says):
+    import opsporing.model as model_module
+    from opsporing._measure import main
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model is loaded only after the options are checked")
+
+    monkeypatch.setattr(model_module, "load_model", no_model)
+    assert main(["--informants", *argv]) == 2
+    err = capsys.readouterr().err
+    assert says in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_onsets_of_a_single_wave_are_none():
+    from opsporing._measure import onsets
+
+    waves = pd.DataFrame(
+        {"child_id": ["a", "b"], "wave": [0, 0], "true_step": [0, 2], "screened": [True, True]}
+    )
+    assert onsets(waves).empty

@@ -448,6 +448,19 @@ def suggest(
 
     language: Lang = lang.value
     try:
+        for option, name, path in (
+            ("earlier", earlier_instrument, earlier),
+            ("parent", parent_instrument, parent),
+            ("child", child_instrument, child),
+        ):
+            if name and not path:  # never silently ignored: which forms were meant?
+                raise DataError(
+                    Problem(
+                        f"--{option}-instrument",
+                        name,
+                        f"--{option} FILE with it (an instrument given without its forms)",
+                    )
+                )
         inst = _instrument(instrument)
         forms = read_forms(file, inst)
         before_inst = _instrument(earlier_instrument) if earlier_instrument else inst

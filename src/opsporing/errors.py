@@ -180,6 +180,8 @@ class OpsporingError(Exception):
     #: Rows (by label) whose valid answers raise a red flag, with the red-flag concept
     #: codes: the duty to notify never waits for the rest of the input to be fixed.
     red_flags: dict[Any, tuple[str, ...]] = {}  # noqa: RUF012 - replaced per instance
+    #: The message before any red-flag notice was put in front of it.
+    _unflagged: str
 
     def __init__(self, *args: object) -> None:
         from .privacy import mask_cpr  # privacy imports errors: imported when first raised
@@ -203,9 +205,14 @@ class OpsporingError(Exception):
         """
         flags = {row: tuple(codes) for row, codes in red_flags.items() if codes}
         if flags:
-            self.red_flags = flags
-            first = str(self.args[0]) if self.args else ""
-            self.args = (_red_flag_notice(flags) + "\n" + first, *self.args[1:])
+            # Called again (a refusal passed up through a round): merged, announced once.
+            merged = dict(self.__dict__.get("red_flags", {}))
+            for row, codes in flags.items():
+                merged[row] = tuple(dict.fromkeys((*merged.get(row, ()), *codes)))
+            if "_unflagged" not in self.__dict__:
+                self._unflagged = str(self.args[0]) if self.args else ""
+            self.red_flags = merged
+            self.args = (_red_flag_notice(merged) + "\n" + self._unflagged, *self.args[1:])
         return self
 
     def to_frame(self) -> pd.DataFrame:
