@@ -355,3 +355,27 @@ def test_onsets_of_a_single_wave_are_none():
         {"child_id": ["a", "b"], "wave": [0, 0], "true_step": [0, 2], "screened": [True, True]}
     )
     assert onsets(waves).empty
+
+
+def test_cli_csv_output_never_carries_a_spreadsheet_formula(tmp_path):
+    from typer.testing import CliRunner
+
+    from opsporing.cli import app
+
+    forms = _forms(PARENT, ['=HYPERLINK("http://x","y")', "+1", "ok"]).astype(
+        {"ps_emo_sad": object}
+    )
+    forms.loc[2, "ps_emo_sad"] = "=cmd|' /C calc'!A0"  # a rejected answer, echoed back
+    path, out, rejected = tmp_path / "f.csv", tmp_path / "out.csv", tmp_path / "rej.csv"
+    forms.to_csv(path, index=False)
+    args = ["score", str(path), "-i", "opsporing.parent.skole", "-k", "form_id"]
+    CliRunner().invoke(app, [*args, "--rejected", str(rejected)])
+    bad = pd.read_csv(rejected, dtype=str)
+    assert not bad.stack().str.startswith(("=", "+", "@")).any()
+    assert bad["value"].str.contains("cmd").any()  # still named, only neutralised
+    forms.loc[2, "ps_emo_sad"] = 0
+    forms.to_csv(path, index=False)
+    ok = CliRunner().invoke(app, [*args, "-o", str(out)])
+    assert ok.exit_code == 0, ok.output
+    written = pd.read_csv(out, dtype=str)
+    assert written["form_id"].tolist() == ['\'=HYPERLINK("http://x","y")', "'+1", "ok"]
