@@ -379,3 +379,25 @@ def test_cli_csv_output_never_carries_a_spreadsheet_formula(tmp_path):
     assert ok.exit_code == 0, ok.output
     written = pd.read_csv(out, dtype=str)
     assert written["form_id"].tolist() == ['\'=HYPERLINK("http://x","y")', "'+1", "ok"]
+
+
+@pytest.mark.parametrize("where", ["earlier", "parent"])
+def test_ids_of_another_kind_are_refused_not_silently_unmatched(where):
+    scores = _school([1, 2], [11.5, 12.0])
+    earlier, parent = [], {}
+    if where == "earlier":
+        earlier = [_school(["1", "2"], [10.5, 11.0])]
+    else:
+        parent = {"parent": _parent(["1"])}
+    with pytest.raises(DataError, match="text ids"):
+        build_features(scores, earlier, informants=parent, id_column="child_id")
+
+
+def test_a_cpr_number_as_an_unknown_informant_id_is_masked_in_the_records_too():
+    scores = _school(["a"], [11.5])
+    parent = _parent(["a"]).assign(child_id=["0101901234"])
+    with pytest.raises(DataError) as err:
+        build_features(scores, informants={"parent": parent}, id_column="child_id")
+    records = err.value.to_frame().astype(str)
+    assert not records.stack().str.contains("0101901234").any()
+    assert "0101901234" not in str(err.value)

@@ -32,7 +32,7 @@ that formats an echoed value, and it caps it: a 200 MB cell gives a one-line mes
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -187,7 +187,7 @@ class OpsporingError(Exception):
         from .privacy import mask_cpr  # privacy imports errors: imported when first raised
 
         if args and all(isinstance(a, Problem) for a in args):
-            self.problems = tuple(a for a in args if isinstance(a, Problem))
+            self.problems = _masked(a for a in args if isinstance(a, Problem))
             message = (
                 str(self.problems[0])
                 if len(self.problems) == 1
@@ -269,7 +269,7 @@ class InstrumentDefinitionError(InstrumentError, _ProblemsMixin):
 
     def __init__(self, source: str, problems: Sequence[Problem]) -> None:
         self.source = source
-        self.problems = tuple(problems)
+        self.problems = _masked(problems)
         super().__init__(_summarise(f"invalid instrument definition {source}", self.problems))
 
 
@@ -290,7 +290,7 @@ class ResponseValidationError(OpsporingError, ValueError, _ProblemsMixin):
         headline: str = "invalid answers",
         red_flags: Mapping[Any, Sequence[str]] | None = None,
     ) -> None:
-        self.problems = tuple(problems)
+        self.problems = _masked(problems)
         super().__init__(_summarise(headline, self.problems))
         self.with_red_flags(red_flags or {})
 
@@ -302,6 +302,28 @@ class ResponseValidationError(OpsporingError, ValueError, _ProblemsMixin):
             if p.row is not None:
                 seen.setdefault(p.row, None)
         return list(seen)
+
+
+def _masked(problems: Iterable[Problem]) -> tuple[Problem, ...]:
+    """The problems with every CPR-shaped row label or value masked.
+
+    The message is masked anyway; the records are too, since ``to_frame`` writes them to
+    a rejected-rows file and the web API returns them (an id that is a CPR number, named
+    as "not in scores", must not travel on).
+    """
+    from .privacy import CPR_MASK, looks_like_cpr
+
+    def mask(value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return type(value)(mask(v) for v in value)
+        return CPR_MASK if isinstance(value, str | int) and looks_like_cpr(value) else value
+
+    return tuple(
+        p
+        if mask(p.row) == p.row and mask(p.value) is p.value
+        else replace(p, row=mask(p.row), value=mask(p.value))
+        for p in problems
+    )
 
 
 def _red_flag_notice(red_flags: Mapping[Any, Sequence[str]]) -> str:

@@ -576,8 +576,33 @@ def _informant_problems(table: pd.DataFrame, field: str, informant: str) -> list
     return problems
 
 
+def _id_kind(ids: pd.Index) -> str:
+    """ "text", "number" or the inferred kind of the ids (pandas' ``infer_dtype``)."""
+    kind = pd.api.types.infer_dtype(ids, skipna=True)
+    if kind in ("string", "unicode"):
+        return "text"
+    if kind in ("integer", "floating", "mixed-integer-float", "decimal"):
+        return "number"
+    return kind
+
+
 def _positions(before: pd.Index, current: pd.Index, field: str) -> np.ndarray:
-    """Where each current id sits in ``before`` (-1 when absent)."""
+    """Where each current id sits in ``before`` (-1 when absent).
+
+    Ids of another kind than the current table's ("17" against 17) are refused: they
+    would match no child, and the whole table would be left out without a word.
+    """
+    kinds = (_id_kind(before), _id_kind(current))
+    if len(before) and len(current) and kinds[0] != kinds[1] and "empty" not in kinds:
+        raise DataError(
+            str(
+                Problem(
+                    f"{field}.index",
+                    f"{kinds[0]} ids",
+                    f"ids of the same kind as in scores ({kinds[1]} ids)",
+                )
+            )
+        )
     try:
         return np.asarray(before.get_indexer(current), dtype=np.int64)
     except (TypeError, ValueError):  # ids that cannot be compared (mixed or odd types)
