@@ -401,3 +401,17 @@ def test_a_cpr_number_as_an_unknown_informant_id_is_masked_in_the_records_too():
     records = err.value.to_frame().astype(str)
     assert not records.stack().str.contains("0101901234").any()
     assert "0101901234" not in str(err.value)
+
+
+@pytest.mark.parametrize("where", ["earlier", "parent"])
+def test_tables_joined_by_row_number_whose_child_ids_disagree_are_refused(where):
+    scores = _school(["a", "b"], [11.5, 12.0])  # index 0, 1
+    earlier, parent = [], {}
+    if where == "earlier":
+        earlier = [_school(["b", "a"], [10.5, 11.0])]  # also 0, 1: b's form on row 0
+    else:
+        parent = {"parent": _parent(["b"])}  # row 0 is b's parents, not a's
+    with pytest.raises(DataError, match="id_column='child_id'"):
+        build_features(scores, earlier, informants=parent)
+    # the same tables matched by child: fine
+    build_features(scores, earlier, informants=parent, id_column="child_id")

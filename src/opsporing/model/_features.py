@@ -611,6 +611,36 @@ def _positions(before: pd.Index, current: pd.Index, field: str) -> np.ndarray:
         ) from None
 
 
+def _check_joined(
+    current: pd.DataFrame, other: pd.DataFrame, mine: np.ndarray, theirs: np.ndarray, field: str
+) -> None:
+    """Refuse rows matched by their label whose ``child_id`` columns disagree.
+
+    Tables joined by the index (no ``id_column=``) that both carry a ``child_id`` column:
+    two fresh ``score_batch`` tables are both numbered 0, 1, 2, ..., so without this the
+    parents' form of one child would be read as another child's. With ``id_column`` the
+    ids are the join and there is nothing to compare.
+    """
+    if "child_id" not in current.columns or "child_id" not in other.columns or not len(mine):
+        return
+    a = current["child_id"].to_numpy(dtype=object)[mine]
+    b = other["child_id"].to_numpy(dtype=object)[theirs]
+    differ = np.fromiter((x != y for x, y in zip(a, b, strict=True)), bool, len(a))
+    if differ.any():
+        r = int(np.flatnonzero(differ)[0])
+        raise DataError(
+            str(
+                Problem(
+                    f"{field}.child_id",
+                    b[r],
+                    f"the child_id of the screening its row label matches ({a[r]!r}); "
+                    f"{int(differ.sum())} row(s) disagree: pass id_column='child_id' to "
+                    "match the tables by child",
+                )
+            )
+        )
+
+
 def _earlier_tables(earlier: object) -> list[tuple[str, pd.DataFrame]]:
     """``earlier`` as (field name, table) pairs, oldest first."""
     if earlier is None:
@@ -679,6 +709,7 @@ def _trajectory(
             raise DataError(*bad)
         position = _positions(before.index, current.index, field)
         found = position >= 0
+        _check_joined(current, before, np.flatnonzero(found), position[found], field)
         level = np.full((n, n_dom), np.nan)
         level[found] = _scaled(before, field)[0][position[found], :n_dom]
         when = np.full(n, np.nan)
@@ -709,7 +740,7 @@ def _trajectory(
 
 
 def _informant_features(
-    informants: object, current: pd.Index, id_column: str | None
+    informants: object, current: pd.DataFrame, id_column: str | None
 ) -> dict[str, np.ndarray]:
     """``has_<who>``, ``<who>.score.*`` and ``<who>.missing_fraction`` of each other voice.
 
@@ -773,7 +804,10 @@ def _informant_features(
             )
             for r in np.flatnonzero(repeated).tolist()
         ]
-        position = _positions(current, ids, field)
+        position = _positions(current.index, ids, field)
+        if id_column is None:
+            known = np.flatnonzero(position >= 0)
+            _check_joined(current, labelled, position[known], known, field)
         problems += [
             Problem(
                 id_column or f"{field}.index",
@@ -878,7 +912,7 @@ def build_features(
     scaled, answered, missing, skole, concepts = _scaled(current, "scores")
     age = _ages(current, "scores")
     trajectory = _trajectory(current, scaled, age, earlier, id_column)
-    voices = _informant_features(informants, current.index, id_column)
+    voices = _informant_features(informants, current, id_column)
 
     columns: dict[str, np.ndarray] = {
         "setting.skole": skole,
