@@ -216,9 +216,10 @@ def test_a_rejected_form_still_raises_its_red_flag():
     with pytest.raises(ResponseValidationError) as info:
         score_batch(school, forms)
     # A is rejected (emo_sad out of range) but its valid disclosure answer is a red flag;
-    # B has no red flag; C is valid (its row is not among the rejected).
-    assert info.value.red_flags == {"A": ("safety.disclosure",)}
-    assert str(info.value).startswith("RED FLAG (safety.disclosure) in 1 form(s) (A)")
+    # B has no red flag; C is valid, but the refused call returns no scores for it either,
+    # so its red flag is named too.
+    assert info.value.red_flags == {"A": ("safety.disclosure",), "C": ("safety.disclosure",)}
+    assert str(info.value).startswith("RED FLAG (safety.disclosure) in 2 form(s) (A, C)")
     assert "§ 133" in str(info.value).splitlines()[0]
     collected = score_batch(school, forms, errors="collect")
     assert collected.red_flags == {"A": ("safety.disclosure",)}

@@ -92,7 +92,10 @@ def train_test_model(n: int = 400, seed: int = 0) -> Any:
     # Half the children have an earlier screening, as in the synthetic population: a form
     # without one must not look like an input outside the training data.
     earlier = wave(0.8)
-    X = build_features(wave(1.0), earlier.iloc[::2], id_column="child_id")
+    current = wave(1.0)
+    # An earlier screening is never at a later age than the current one (refused since).
+    earlier["age_years"] = np.minimum(earlier["age_years"], current["age_years"] - 1.0)
+    X = build_features(current, earlier.iloc[::2], id_column="child_id")
     y = np.digitize(need + rng.normal(0, 0.05, 2 * n), [0.15, 0.35, 0.6, 0.8])
     # One thread: OpenMP threads that spin-wait crawl on a machine busy with other work.
     with threadpool_limits(limits=1):

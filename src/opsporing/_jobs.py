@@ -8,12 +8,13 @@ None of them records or acts on a decision.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from .errors import Problem, ResponseValidationError
+from .errors import OpsporingError, Problem, ResponseValidationError
 from .instruments import Instrument
 from .scoring import read_forms, score_batch
 
@@ -34,6 +35,69 @@ def _score(inst: Instrument, forms: pd.DataFrame, id_column: str | None) -> pd.D
             ]
         )
     return score_batch(inst, forms, keep=keep)
+
+
+def _score_round(
+    inst: Instrument,
+    forms: pd.DataFrame,
+    before: Sequence[tuple[Instrument, pd.DataFrame]],
+    informants: Mapping[str, tuple[Instrument, pd.DataFrame]] | None,
+    id_column: str | None,
+) -> tuple[pd.DataFrame, list[pd.DataFrame], dict[str, pd.DataFrame]]:
+    """Score every table of a round; refuse with every red flag of every form in it.
+
+    Every table is scored before anything is refused: a bad parents' file must not hide
+    the disclosure on the educator's or the child's own form (the notice names each,
+    by form id). The first refusal is raised, with the problems of every bad table.
+    """
+    from .decision._suggestion import _red_flags_in
+
+    parts = [("scores", inst, forms)]
+    parts += [(f"earlier[{k}]", i, f) for k, (i, f) in enumerate(before)]
+    parts += [(f"informants[{who}]", i, f) for who, (i, f) in (informants or {}).items()]
+    scored: dict[str, pd.DataFrame] = {}
+    refused: list[tuple[str, pd.DataFrame, OpsporingError]] = []
+    for where, i, f in parts:
+        try:
+            scored[where] = _score(i, f, id_column)
+        except OpsporingError as exc:
+            refused.append((where, f, exc))
+    voices = {
+        w.removeprefix("informants[").removesuffix("]"): t
+        for w, t in scored.items()
+        if w.startswith("informants[")
+    }
+    if refused:
+        flags: dict[Any, tuple[str, ...]] = {}
+        # Earlier rounds are past: only the forms of this round count for the notice.
+        round_tables = {w: t for w, t in scored.items() if not w.startswith("earlier[")}
+        found = [_red_flags_in(round_tables.get("scores"), id_column, voices)]
+        for where, f, error in refused:
+            if where.startswith("earlier["):
+                continue
+            found.append(
+                {_form_id(f, label, id_column): codes for label, codes in error.red_flags.items()}
+            )
+        for each in found:
+            for label, codes in each.items():
+                flags[label] = tuple(dict.fromkeys((*flags.get(label, ()), *codes)))
+        first = refused[0][2]
+        if len(refused) > 1 and all(e.problems for _, _, e in refused):
+            first = ResponseValidationError(
+                [replace(p, field=f"{w}: {p.field}") for w, _, e in refused for p in e.problems],
+                headline="invalid forms in the round",
+            )
+        raise first.with_red_flags(flags) from None
+    earlier_scores = [scored[f"earlier[{k}]"] for k in range(len(before))]
+    return scored["scores"], earlier_scores, voices
+
+
+def _form_id(forms: pd.DataFrame, label: Any, id_column: str | None) -> Any:
+    """The form id of the row ``label`` of ``forms`` (the label itself without one)."""
+    if id_column is None or id_column not in forms.columns or label not in forms.index:
+        return label
+    value = forms.loc[label, id_column]
+    return value if not isinstance(value, pd.Series) else label
 
 
 def suggestions_table(
@@ -64,13 +128,11 @@ def suggestions_table(
     from .model import load_model
 
     model = load_model() if model is None else model
-    scores = _score(inst, forms, id_column)
     if isinstance(earlier, pd.DataFrame):
         before: list[tuple[Instrument, pd.DataFrame]] = [(inst, earlier)]
     else:
         before = list(earlier or [])
-    earlier_scores = [_score(i, f, id_column) for i, f in before]
-    voices = {who: _score(i, f, id_column) for who, (i, f) in (informants or {}).items()}
+    scores, earlier_scores, voices = _score_round(inst, forms, before, informants, id_column)
     suggestions = suggest_batch(
         model,
         scores,

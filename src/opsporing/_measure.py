@@ -9,6 +9,7 @@ rule on the same children, so the gap between the two is the model's, not the ru
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .decision import suggest_batch
-from .errors import DataError
+from .errors import DataError, OpsporingError, Problem
 from .evaluation import expected_calibration_error, roc_auc
 from .policy import SuggestionPolicy, resolve_policy
 
@@ -354,6 +355,8 @@ def onsets(waves: pd.DataFrame) -> pd.Series:
     seen = w.pivot(index="child_id", columns="wave", values="screened").fillna(False)
     s = step.to_numpy(dtype=np.float64)
     screened = seen.to_numpy(dtype=bool)
+    if s.shape[1] < 2:  # one wave: no wave before it, so no onset
+        return pd.Series([], index=step.index[:0], name="onset", dtype=np.int64)
     start = (s[:, :-1] == 0) & (s[:, 1:] >= 1) & screened[:, :-1] & screened[:, 1:]
     has = start.any(axis=1)
     first = np.argmax(start, axis=1) + 1
@@ -386,6 +389,15 @@ def earlier_detection(
     from .synthetic import oracle_proba
 
     rules = resolve_policy(policy if policy is not None else getattr(model, "policy", None))
+    if pop.waves["wave"].nunique() < 2:
+        raise DataError(
+            Problem(
+                "pop.waves",
+                f"{pop.waves['wave'].nunique()} wave(s)",
+                "a population followed over at least 2 waves (an onset of need is seen "
+                "between two waves)",
+            )
+        )
     start = onsets(pop.waves)
     last = int(pop.waves["wave"].max())
     names = ("with_history", "without_history", "oracle_with_history", "oracle_without_history")
@@ -531,10 +543,6 @@ def main(argv: list[str] | None = None) -> int:
     ``--model``), and prints (and writes) them as JSON.
     """
     import argparse
-    import json
-
-    from .model import load_model
-    from .synthetic import SyntheticConfig, generate
 
     parser = argparse.ArgumentParser(prog="python -m opsporing._measure")
     parser.add_argument("--out", default="docs/img/operating_points.png")
@@ -545,19 +553,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None)
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
-    model = load_model(args.model) if args.model else load_model()
+    try:
+        return _run(args)
+    except OpsporingError as exc:  # one line, typed: never a traceback for a bad option
+        print(f"python -m opsporing._measure: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: Any) -> int:
+    """``main`` after the options are parsed."""
+    import json
+
+    from .model import load_model
+    from .synthetic import SyntheticConfig, generate
+
     if args.informants:
         seed = INFORMANT_SEED if args.seed is None else args.seed
-        pop = generate(SyntheticConfig(n_children=args.n_children, seed=seed), progress=False)
-        followed = generate(
-            SyntheticConfig(
-                n_children=args.n_children,
-                seed=seed + 1,
-                n_waves=args.waves,
-                share_earlier_screening=1.0,
-            ),
-            progress=False,
+        if args.waves < 2:
+            raise DataError(
+                Problem("--waves", args.waves, "2 to 10 (an onset is seen between two waves)")
+            )
+        # Both scenarios are checked before anything slow (the model, the children).
+        config = SyntheticConfig(n_children=args.n_children, seed=seed)
+        followed_config = SyntheticConfig(
+            n_children=args.n_children,
+            seed=seed + 1,
+            n_waves=args.waves,
+            share_earlier_screening=1.0,
         )
+        model = load_model(args.model) if args.model else load_model()
+        pop = generate(config, progress=False)
+        followed = generate(followed_config, progress=False)
         figures = {
             "seed": seed,
             "n_children": args.n_children,
@@ -574,7 +600,9 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
         return 0
     seed = 20261202 if args.seed is None else args.seed
-    pop = generate(SyntheticConfig(n_children=args.n_children, seed=seed), progress=False)
+    config = SyntheticConfig(n_children=args.n_children, seed=seed)
+    model = load_model(args.model) if args.model else load_model()
+    pop = generate(config, progress=False)
     points = operating_points(model, pop)
     plot_operating_points(points, args.out)
     print(points.to_string(index=False))

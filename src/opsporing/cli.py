@@ -167,18 +167,42 @@ def _write(path: Path, content: str | bytes) -> None:
         ) from None
 
 
+#: A text cell starting with one of these is a formula to a spreadsheet (OWASP "CSV
+#: injection"): a form id or a rejected answer such as ``=HYPERLINK(...)`` from a hostile
+#: file must not run when a professional opens the output in Excel.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_text(table: pd.DataFrame) -> str:
+    """``table`` as CSV, every text cell that a spreadsheet would run quoted with ``'``.
+
+    Only text cells: numbers (a negative score) are written as they are.
+    """
+
+    def safe(value: Any) -> Any:
+        if isinstance(value, str) and value.startswith(_FORMULA_START):
+            return "'" + value
+        return value
+
+    text_columns = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
+    out = table.copy()
+    for column in text_columns:
+        out[column] = table[column].map(safe)
+    return str(out.to_csv(index=False))
+
+
 def _table_text(table: pd.DataFrame, fmt: str) -> str:
     """A result table as CSV or JSON records (one shape for files and standard output)."""
     if fmt == "json":
         return table.to_json(orient="records", force_ascii=False, indent=2) + "\n"
-    return str(table.to_csv(index=False))
+    return _csv_text(table)
 
 
 def _write_rejected(exc: OpsporingError, rejected: Path | None, lang: Lang) -> None:
     if rejected is None or not exc.problems:
         return
     frame = exc.to_frame()
-    _write(rejected, str(frame.to_csv(index=False)))
+    _write(rejected, _csv_text(frame))
     typer.echo(
         tr("wrote {n} problems of rejected rows to {path}", lang, n=len(frame), path=rejected),
         err=True,
@@ -282,7 +306,7 @@ def score(
         forms = read_forms(file, inst)
         scores = score_batch(inst, forms, keep=keep or [])
         if output is not None:
-            _write(output, scores.to_csv(index=False))
+            _write(output, _csv_text(scores))
     except OpsporingError as exc:
         _write_rejected(exc, rejected, language)
         _fail(exc)
@@ -448,6 +472,19 @@ def suggest(
 
     language: Lang = lang.value
     try:
+        for option, name, path in (
+            ("earlier", earlier_instrument, earlier),
+            ("parent", parent_instrument, parent),
+            ("child", child_instrument, child),
+        ):
+            if name and not path:  # never silently ignored: which forms were meant?
+                raise DataError(
+                    Problem(
+                        f"--{option}-instrument",
+                        name,
+                        f"--{option} FILE with it (an instrument given without its forms)",
+                    )
+                )
         inst = _instrument(instrument)
         forms = read_forms(file, inst)
         before_inst = _instrument(earlier_instrument) if earlier_instrument else inst

@@ -32,7 +32,7 @@ that formats an echoed value, and it caps it: a 200 MB cell gives a one-line mes
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -180,12 +180,14 @@ class OpsporingError(Exception):
     #: Rows (by label) whose valid answers raise a red flag, with the red-flag concept
     #: codes: the duty to notify never waits for the rest of the input to be fixed.
     red_flags: dict[Any, tuple[str, ...]] = {}  # noqa: RUF012 - replaced per instance
+    #: The message before any red-flag notice was put in front of it.
+    _unflagged: str
 
     def __init__(self, *args: object) -> None:
         from .privacy import mask_cpr  # privacy imports errors: imported when first raised
 
         if args and all(isinstance(a, Problem) for a in args):
-            self.problems = tuple(a for a in args if isinstance(a, Problem))
+            self.problems = _masked(a for a in args if isinstance(a, Problem))
             message = (
                 str(self.problems[0])
                 if len(self.problems) == 1
@@ -203,9 +205,14 @@ class OpsporingError(Exception):
         """
         flags = {row: tuple(codes) for row, codes in red_flags.items() if codes}
         if flags:
-            self.red_flags = flags
-            first = str(self.args[0]) if self.args else ""
-            self.args = (_red_flag_notice(flags) + "\n" + first, *self.args[1:])
+            # Called again (a refusal passed up through a round): merged, announced once.
+            merged = dict(self.__dict__.get("red_flags", {}))
+            for row, codes in flags.items():
+                merged[row] = tuple(dict.fromkeys((*merged.get(row, ()), *codes)))
+            if "_unflagged" not in self.__dict__:
+                self._unflagged = str(self.args[0]) if self.args else ""
+            self.red_flags = merged
+            self.args = (_red_flag_notice(merged) + "\n" + self._unflagged, *self.args[1:])
         return self
 
     def to_frame(self) -> pd.DataFrame:
@@ -262,7 +269,7 @@ class InstrumentDefinitionError(InstrumentError, _ProblemsMixin):
 
     def __init__(self, source: str, problems: Sequence[Problem]) -> None:
         self.source = source
-        self.problems = tuple(problems)
+        self.problems = _masked(problems)
         super().__init__(_summarise(f"invalid instrument definition {source}", self.problems))
 
 
@@ -283,7 +290,7 @@ class ResponseValidationError(OpsporingError, ValueError, _ProblemsMixin):
         headline: str = "invalid answers",
         red_flags: Mapping[Any, Sequence[str]] | None = None,
     ) -> None:
-        self.problems = tuple(problems)
+        self.problems = _masked(problems)
         super().__init__(_summarise(headline, self.problems))
         self.with_red_flags(red_flags or {})
 
@@ -295,6 +302,28 @@ class ResponseValidationError(OpsporingError, ValueError, _ProblemsMixin):
             if p.row is not None:
                 seen.setdefault(p.row, None)
         return list(seen)
+
+
+def _masked(problems: Iterable[Problem]) -> tuple[Problem, ...]:
+    """The problems with every CPR-shaped row label or value masked.
+
+    The message is masked anyway; the records are too, since ``to_frame`` writes them to
+    a rejected-rows file and the web API returns them (an id that is a CPR number, named
+    as "not in scores", must not travel on).
+    """
+    from .privacy import CPR_MASK, looks_like_cpr
+
+    def mask(value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return type(value)(mask(v) for v in value)
+        return CPR_MASK if isinstance(value, str | int) and looks_like_cpr(value) else value
+
+    return tuple(
+        p
+        if mask(p.row) == p.row and mask(p.value) is p.value
+        else replace(p, row=mask(p.row), value=mask(p.value))
+        for p in problems
+    )
 
 
 def _red_flag_notice(red_flags: Mapping[Any, Sequence[str]]) -> str:

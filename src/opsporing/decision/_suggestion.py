@@ -465,7 +465,10 @@ def _concepts(row: pd.Series, prefix: str, which: str) -> tuple[str, ...]:
 
 
 def _true(value: Any) -> bool:
-    return isinstance(value, bool | np.bool_) and bool(value)
+    """True, or 1 (a column of True and NaN reads back as 1.0): as ``isin([True])`` does."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    return isinstance(value, int | float | np.integer | np.floating) and bool(value == 1)
 
 
 def red_flag_suggestion(
@@ -589,15 +592,15 @@ def suggest_batch(
     """
     try:
         X = build_features(scores, earlier, informants=informants, id_column=id_column)
+        table = scores.set_index(id_column) if id_column is not None else scores
+        flags = _red_rows(table, "scores")
+        voices = _informant_rows(informants, id_column)
     except OpsporingError as exc:
         # The duty to notify never waits: one row the model cannot read (or a bad earlier
-        # or informant table) refuses the call, but its message opens with every red flag
-        # in it, on every form of the round.
+        # or informant table, or an odd red_flag column on any of them) refuses the call,
+        # but its message opens with every red flag in it, on every form of the round.
         raise exc.with_red_flags(_red_flags_in(scores, id_column, informants)) from None
-    table = scores.set_index(id_column) if id_column is not None else scores
-    flags = _red_flag_column(table, "scores")
-    voices = _informant_rows(informants, id_column)
-    red = flags.to_numpy(dtype=bool) | X.index.isin(list(voices))
+    red = flags | X.index.isin(list(voices))
     model_rows = np.flatnonzero(~red)
     voc = load_vocabulary()
 
@@ -715,6 +718,30 @@ def suggest_batch(
     return [s for s in out if s is not None]
 
 
+def _red_concept_columns(table: pd.DataFrame) -> list[Any]:
+    """The columns of ``table`` that evidence a red-flag concept of the vocabulary."""
+    voc = load_vocabulary()
+    out = []
+    for col in table.columns:
+        if isinstance(col, str) and col.startswith("concept."):
+            concept = voc.concepts.get(col.removeprefix("concept."))
+            if concept is not None and concept.red_flag:
+                out.append(col)
+    return out
+
+
+def _red_rows(table: pd.DataFrame, field: str) -> np.ndarray:
+    """Which rows raise a red flag: the ``red_flag`` column *or* any red-flag concept.
+
+    The concepts are read too: a table whose ``red_flag`` says False next to a disclosure
+    (edited, or joined from elsewhere) still routes the child to the duty to notify.
+    """
+    red = _red_flag_column(table, field).to_numpy(dtype=bool)
+    for col in _red_concept_columns(table):
+        red = red | table[col].isin([True]).to_numpy(dtype=bool)
+    return np.asarray(red, dtype=bool)
+
+
 def _red_flag_column(table: pd.DataFrame, field: str) -> pd.Series:
     """The ``red_flag`` column, refused unless it holds True or False in every row."""
     if "red_flag" not in table.columns:
@@ -755,7 +782,7 @@ def _informant_rows(
         if table is None:
             continue
         indexed = table.set_index(id_column) if id_column is not None else table
-        flags = _red_flag_column(indexed, f"informants[{who}]").to_numpy(dtype=bool)
+        flags = _red_rows(indexed, f"informants[{who}]")
         for r in np.flatnonzero(flags).tolist():
             label = indexed.index[r]
             out[label] = (*out.get(label, ()), indexed.iloc[r])
@@ -785,17 +812,22 @@ def _red_flags_in(
     """
     out: dict[Any, tuple[str, ...]] = {}
     tables = [scores]
+    # Whatever shape the other voices came in (a mapping, or wrongly a list): look in them.
     if isinstance(informants, Mapping):
         tables += list(informants.values())
+    elif isinstance(informants, Sequence) and not isinstance(informants, str | bytes):
+        tables += list(informants)
     for table in tables:
         try:
-            if not isinstance(table, pd.DataFrame) or "red_flag" not in table.columns:
+            if not isinstance(table, pd.DataFrame):
                 continue
+            # The red_flag column may be missing or odd here: the concepts count on their own.
             for label, row in table.iterrows():
-                if _true(row["red_flag"]):
+                found = _concepts(row, "concept.", "red")
+                if found or _true(row.get("red_flag")):
                     own = id_column is not None and id_column in row
                     key = _subject(row[str(id_column)] if own else label)
-                    found = _concepts(row, "concept.", "red") or ("red_flag",)
+                    found = found or ("red_flag",)
                     out[key] = tuple(dict.fromkeys((*out.get(key, ()), *found)))
         except Exception:  # never hide the original error behind another
             continue

@@ -24,6 +24,7 @@ from ._registry import (
 )
 from ._schema import (
     FORMAT,
+    MAX_AGE_YEARS,
     AgeRange,
     Bound,
     Cutoffs,
@@ -47,6 +48,7 @@ from ._validate import build_instrument
 
 __all__ = [
     "FORMAT",
+    "MAX_AGE_YEARS",
     "AgeRange",
     "Bound",
     "Cutoffs",

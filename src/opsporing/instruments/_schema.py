@@ -20,6 +20,10 @@ Direction = Literal["concern", "strength"]
 Method = Literal["sum", "mean"]
 #: Who answers the form: the educator or teacher, a parent, or the child.
 Informant = Literal["educator", "parent", "child"]
+
+#: The ages (years) a form may be made for: from birth up to the end of after-care
+#: (efterværn, to 23) with room to spare. Also the ages a screening may carry.
+MAX_AGE_YEARS = 25.0
 #: How the overall band is formed. ``worst``: the worst of every domain band and the total
 #: (format 1's original rule). ``total``: the total's band, raised to at least ``gul`` by any
 #: concern domain at ``rød`` or a critical answer, and to ``rød`` by a red flag; strength
@@ -119,7 +123,7 @@ class AgeRange(_Record):
     """Inclusive age range in years."""
 
     min: float = Field(ge=0)
-    max: float = Field(le=25)
+    max: float = Field(le=MAX_AGE_YEARS)
 
     @model_validator(mode="after")
     def _ordered(self) -> AgeRange:

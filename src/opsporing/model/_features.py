@@ -60,7 +60,7 @@ import pandas as pd
 
 from .._trajectory import slope_by_row
 from ..errors import DataError, Problem
-from ..instruments import Informant, Instrument, get_instrument
+from ..instruments import MAX_AGE_YEARS, Informant, Instrument, get_instrument
 from ..privacy import reject_cpr
 from ..scoring import scoring_key
 from ..vocabulary import load_vocabulary
@@ -297,12 +297,43 @@ def _check_scores(scores: pd.DataFrame, field: str) -> None:
         )
 
 
-def _floats(frame: pd.DataFrame, rows: np.ndarray, column: str, field: str) -> np.ndarray:
+def _floats(
+    frame: pd.DataFrame,
+    rows: np.ndarray,
+    column: str,
+    field: str,
+    bounds: tuple[float, float] | None = None,
+) -> np.ndarray:
     """The column's values in ``rows`` as floats (NaN when empty), or a DataError.
 
     Numbers and booleans pass; text ("3", "False"), complex numbers and infinite values do
-    not: nothing is coerced silently.
+    not: nothing is coerced silently. With ``bounds`` (the form's own range of the
+    column), every row outside it is refused by name: a score of a million on a 0-12
+    scale, or -50 questions missing, was never made by ``score_batch``.
     """
+    out = _plain_floats(frame, rows, column, field)
+    if bounds is not None:
+        lo, hi = bounds
+        slack = 1e-9 * max(1.0, abs(lo), abs(hi))  # a mean score's rounding, not more
+        with np.errstate(invalid="ignore"):
+            bad = (out < lo - slack) | (out > hi + slack)
+        if bad.any():
+            labels = frame.index[rows]
+            raise DataError(
+                *(
+                    Problem(
+                        f"{field}.{column}",
+                        float(out[r]),
+                        f"a value from {lo:g} to {hi:g} (this form's range)",
+                        row=_row_label(labels[r]),
+                    )
+                    for r in np.flatnonzero(bad).tolist()
+                )
+            )
+    return out
+
+
+def _plain_floats(frame: pd.DataFrame, rows: np.ndarray, column: str, field: str) -> np.ndarray:
     values = frame.loc[rows, column]
     try:
         out = values.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -365,16 +396,18 @@ def _scaled(
         for j, code in enumerate(codes):
             col = f"concept.{code}"
             if code in asked and col in scores.columns:
-                concepts[rows, j] = _floats(scores, rows, col, field)
-        missing[rows] = _floats(scores, rows, "n_missing", field) / n_items
+                concepts[rows, j] = _floats(scores, rows, col, field, (0.0, 1.0))
+        missing[rows] = _floats(scores, rows, "n_missing", field, (0.0, n_items)) / n_items
         for j, d in enumerate((*DOMAINS, "total")):
             col = f"score.{d}"
             if d in ranges and col in scores.columns:
                 lo, hi = ranges[d]
-                scaled[rows, j] = (_floats(scores, rows, col, field) - lo) / (hi - lo)
+                scaled[rows, j] = (_floats(scores, rows, col, field, (lo, hi)) - lo) / (hi - lo)
             if d != "total" and f"answered.{d}" in scores.columns and d in ranges:
                 n_dom = len(inst.scored_items_in(d))
-                answered[rows, j] = _floats(scores, rows, f"answered.{d}", field) / n_dom
+                answered[rows, j] = (
+                    _floats(scores, rows, f"answered.{d}", field, (0.0, n_dom)) / n_dom
+                )
     return scaled, answered, missing, skole, concepts
 
 
@@ -476,18 +509,40 @@ def _indexed(scores: pd.DataFrame, id_column: str | None, field: str) -> pd.Data
 
 
 def _ages(table: pd.DataFrame, field: str) -> np.ndarray:
-    """The ``age_years`` column as floats (NaN without one)."""
+    """The ``age_years`` column as floats (NaN without one); every impossible age refused.
+
+    An age is a number from 0 to :data:`~opsporing.instruments.MAX_AGE_YEARS` (or empty):
+    an infinite or negative age would become a slope of infinity or a child screened
+    before birth, never a feature.
+    """
     if "age_years" not in table.columns:
         return np.full(len(table), np.nan)
     try:
-        return np.asarray(
-            pd.to_numeric(table["age_years"], errors="raise").to_numpy(dtype=np.float64),
+        ages = np.asarray(
+            pd.to_numeric(table["age_years"], errors="raise").to_numpy(
+                dtype=np.float64, na_value=np.nan
+            ),
             dtype=np.float64,
         )
     except (TypeError, ValueError):
         raise DataError(
             str(Problem(f"{field}.age_years", "(not numbers)", "ages in years as numbers"))
         ) from None
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isnan(ages) & ~((ages >= 0) & (ages <= MAX_AGE_YEARS))
+    if bad.any():
+        raise DataError(
+            *(
+                Problem(
+                    f"{field}.age_years",
+                    float(ages[r]),
+                    f"an age in years from 0 to {MAX_AGE_YEARS:g}",
+                    row=_row_label(table.index[r]),
+                )
+                for r in np.flatnonzero(bad).tolist()
+            )
+        )
+    return ages
 
 
 def _row_label(label: object) -> int | str:
@@ -521,14 +576,69 @@ def _informant_problems(table: pd.DataFrame, field: str, informant: str) -> list
     return problems
 
 
+def _id_kind(ids: pd.Index) -> str:
+    """ "text", "number" or the inferred kind of the ids (pandas' ``infer_dtype``)."""
+    kind = pd.api.types.infer_dtype(ids, skipna=True)
+    if kind in ("string", "unicode"):
+        return "text"
+    if kind in ("integer", "floating", "mixed-integer-float", "decimal"):
+        return "number"
+    return kind
+
+
 def _positions(before: pd.Index, current: pd.Index, field: str) -> np.ndarray:
-    """Where each current id sits in ``before`` (-1 when absent)."""
+    """Where each current id sits in ``before`` (-1 when absent).
+
+    Ids of another kind than the current table's ("17" against 17) are refused: they
+    would match no child, and the whole table would be left out without a word.
+    """
+    kinds = (_id_kind(before), _id_kind(current))
+    if len(before) and len(current) and kinds[0] != kinds[1] and "empty" not in kinds:
+        raise DataError(
+            str(
+                Problem(
+                    f"{field}.index",
+                    f"{kinds[0]} ids",
+                    f"ids of the same kind as in scores ({kinds[1]} ids)",
+                )
+            )
+        )
     try:
         return np.asarray(before.get_indexer(current), dtype=np.int64)
     except (TypeError, ValueError):  # ids that cannot be compared (mixed or odd types)
         raise DataError(
             str(Problem(f"{field}.index", "(ids)", "ids of the same kind as in scores"))
         ) from None
+
+
+def _check_joined(
+    current: pd.DataFrame, other: pd.DataFrame, mine: np.ndarray, theirs: np.ndarray, field: str
+) -> None:
+    """Refuse rows matched by their label whose ``child_id`` columns disagree.
+
+    Tables joined by the index (no ``id_column=``) that both carry a ``child_id`` column:
+    two fresh ``score_batch`` tables are both numbered 0, 1, 2, ..., so without this the
+    parents' form of one child would be read as another child's. With ``id_column`` the
+    ids are the join and there is nothing to compare.
+    """
+    if "child_id" not in current.columns or "child_id" not in other.columns or not len(mine):
+        return
+    a = current["child_id"].to_numpy(dtype=object)[mine]
+    b = other["child_id"].to_numpy(dtype=object)[theirs]
+    differ = np.fromiter((x != y for x, y in zip(a, b, strict=True)), bool, len(a))
+    if differ.any():
+        r = int(np.flatnonzero(differ)[0])
+        raise DataError(
+            str(
+                Problem(
+                    f"{field}.child_id",
+                    b[r],
+                    f"the child_id of the screening its row label matches ({a[r]!r}); "
+                    f"{int(differ.sum())} row(s) disagree: pass id_column='child_id' to "
+                    "match the tables by child",
+                )
+            )
+        )
 
 
 def _earlier_tables(earlier: object) -> list[tuple[str, pd.DataFrame]]:
@@ -548,6 +658,34 @@ def _earlier_tables(earlier: object) -> list[tuple[str, pd.DataFrame]]:
             )
         )
     return [(f"earlier[{k}]", table) for k, table in enumerate(earlier)]
+
+
+def _check_order(when: np.ndarray, ages: list[np.ndarray], labels: pd.Index, field: str) -> None:
+    """Refuse every child whose earlier screening is older than a later one (by age).
+
+    ``ages``: the current ages last, the earlier tables' before it, oldest first. Equal
+    ages pass (no time between: no slope); a screening after the current one, or earlier
+    tables out of order, would turn the slope's sign.
+    """
+    # Against the current age and every table already read (the oldest first).
+    read = np.column_stack(ages[:-1]) if len(ages) > 1 else np.full((len(when), 0), np.nan)
+    with np.errstate(invalid="ignore"):
+        before = np.fmax.reduce(read, axis=1) if read.shape[1] else np.full(len(when), np.nan)
+        bad = (when > ages[-1]) | (when < before)
+    if bad.any():
+        raise DataError(
+            *(
+                Problem(
+                    f"{field}.age_years",
+                    float(when[r]),
+                    "an age not after the current screening's and not before the age in an "
+                    "older earlier table (earlier tables oldest first)",
+                    row=_row_label(labels[r]),
+                    kind="order",
+                )
+                for r in np.flatnonzero(bad).tolist()
+            )
+        )
 
 
 def _trajectory(
@@ -571,10 +709,12 @@ def _trajectory(
             raise DataError(*bad)
         position = _positions(before.index, current.index, field)
         found = position >= 0
+        _check_joined(current, before, np.flatnonzero(found), position[found], field)
         level = np.full((n, n_dom), np.nan)
         level[found] = _scaled(before, field)[0][position[found], :n_dom]
         when = np.full(n, np.nan)
         when[found] = _ages(before, field)[position[found]]
+        _check_order(when, ages, current.index, field)
         # Oldest first: a later table overwrites, so each child keeps its most recent one.
         latest[found] = level[found]
         count += found
@@ -600,7 +740,7 @@ def _trajectory(
 
 
 def _informant_features(
-    informants: object, current: pd.Index, id_column: str | None
+    informants: object, current: pd.DataFrame, id_column: str | None
 ) -> dict[str, np.ndarray]:
     """``has_<who>``, ``<who>.score.*`` and ``<who>.missing_fraction`` of each other voice.
 
@@ -664,7 +804,10 @@ def _informant_features(
             )
             for r in np.flatnonzero(repeated).tolist()
         ]
-        position = _positions(current, ids, field)
+        position = _positions(current.index, ids, field)
+        if id_column is None:
+            known = np.flatnonzero(position >= 0)
+            _check_joined(current, labelled, position[known], known, field)
         problems += [
             Problem(
                 id_column or f"{field}.index",
@@ -769,7 +912,7 @@ def build_features(
     scaled, answered, missing, skole, concepts = _scaled(current, "scores")
     age = _ages(current, "scores")
     trajectory = _trajectory(current, scaled, age, earlier, id_column)
-    voices = _informant_features(informants, current.index, id_column)
+    voices = _informant_features(informants, current, id_column)
 
     columns: dict[str, np.ndarray] = {
         "setting.skole": skole,

@@ -507,10 +507,11 @@ def score_batch(
 
     if errors == "raise":
         if problems:
+            # Every row's red flags, the valid rows' too: none of them is returned now.
             raise ResponseValidationError(
                 problems,
                 headline=f"invalid answers for {instrument.key}",
-                red_flags=red_flags_of(key, scores, forms.index, row_bad),
+                red_flags=red_flags_of(key, scores, forms.index, np.ones(len(forms), bool)),
             )
         return _frame(key, scores, forms.index, passthrough)
 

@@ -833,6 +833,7 @@ def _checked_answers(
         ok = (np.isnan(raw) & blank) | (
             (raw >= model.low) & (raw <= model.top) & (raw == np.round(raw))
         )
+        ok &= _numbers(given)
         for r, j in np.argwhere(~ok):
             found.append(
                 Problem(
@@ -844,6 +845,30 @@ def _checked_answers(
                 )
             )
         out.append((model, rows, raw, found))
+    return out
+
+
+def _numbers(given: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Which cells hold a number or nothing: never True/False or text such as "2".
+
+    ``to_numeric`` would read both as numbers; an answer table of booleans or text is not
+    what the generator writes, so it is refused, not coerced.
+    """
+    out = np.ones(given.shape, dtype=bool)
+    for j, column in enumerate(given.columns):
+        values = given[column]
+        if pd.api.types.is_bool_dtype(values.dtype):
+            out[:, j] = False
+        elif values.dtype == object or not pd.api.types.is_numeric_dtype(values.dtype):
+            out[:, j] = [
+                v is None
+                or v is pd.NA
+                or (
+                    isinstance(v, int | float | np.integer | np.floating)
+                    and not isinstance(v, bool | np.bool_)
+                )
+                for v in values.tolist()
+            ]
     return out
 
 

@@ -10,12 +10,13 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .._safeload import load_tree
 from ..errors import DataError, Problem
 from ._config import FORMAT, SyntheticConfig
-from ._model import FORM_TABLES
+from ._model import FORM_TABLES, INFORMANT_OF_TABLE, table_instruments
 
 #: Where the committed default dataset lives in a source checkout (``data/synthetic``).
 _CHECKOUT_DIRECTORY = Path(__file__).resolve().parents[3] / "data" / "synthetic"
@@ -42,6 +43,37 @@ _TABLES = (
     "waves",
 )
 _VERSIONED = ("numpy", "pandas", "pyarrow", "scipy", "opsporing")
+
+#: The columns of each table a generated population has (``load`` refuses any other: a
+#: manifest is a checksum, not a signature, so a file and its hash can be replaced
+#: together). Form tables: these, then the items of the table's current forms.
+_COLUMNS: dict[str, tuple[str, ...]] = {
+    "children": (
+        "child_id",
+        "municipality",
+        "setting",
+        "age_years",
+        "sex",
+        "family_background",
+        "latent_difficulties",
+        "latent_family_strain",
+        "latent_safety_risk",
+        "latent_resources",
+        "true_step",
+        "episode",
+    ),
+    "raters": ("rater_id", "municipality", "setting", "wave", "harshness"),
+    "waves": ("child_id", "wave", "age_years", "setting", "screened", "episode", "true_step"),
+}
+_FORM_META = (
+    "form_id",
+    "child_id",
+    "wave",
+    "rater_id",
+    "instrument_id",
+    "instrument_version",
+    "age_years",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -184,6 +216,7 @@ class SyntheticPopulation:
                 raise DataError(
                     f"{root / name}.parquet: not a readable Parquet file ({exc})"
                 ) from None
+        _check_layout(tables, config, root)
         return cls(
             children=tables["children"],
             forms={t: tables[f"forms_{t}"] for t in FORM_TABLES},
@@ -225,6 +258,72 @@ def load_default() -> SyntheticPopulation:
             "`python -m opsporing.synthetic --out data/synthetic` from the repository root"
         )
     return SyntheticPopulation.load(DEFAULT_DIRECTORY)
+
+
+def _expected_columns(name: str) -> tuple[str, ...]:
+    """The columns table ``name`` of a generated population has, in order."""
+    if name in _COLUMNS:
+        return _COLUMNS[name]
+    table = name.removeprefix("forms_")
+    meta = [c for c in _FORM_META if c != "rater_id" or INFORMANT_OF_TABLE[table] == "educator"]
+    items = dict.fromkeys(i.id for inst in table_instruments(table) for i in inst.items)
+    return (*meta, *items)
+
+
+def _check_layout(tables: dict[str, pd.DataFrame], config: SyntheticConfig, root: Path) -> None:
+    """Refuse tables that are not what the generator writes, naming every odd column.
+
+    No column beyond the layout (a ``family_background`` or a name in a form table
+    would reach whoever reads forms), no CPR-shaped child id, no form of a child who is
+    not in ``children``, and one ``waves`` row per child and wave in the documented order.
+    """
+    from ..privacy import reject_cpr
+
+    problems = []
+    for name, frame in tables.items():
+        expected = _expected_columns(name)
+        problems += [
+            Problem(f"{root / name}.parquet", str(c), f"only the columns {list(expected)}")
+            for c in frame.columns
+            if str(c) not in expected
+        ]
+        problems += [
+            Problem(f"{root / name}.parquet", c, "a column of the layout", kind="missing_column")
+            for c in expected
+            if c not in frame.columns
+        ]
+    if problems:
+        raise DataError(*problems)
+    children = tables["children"]["child_id"]
+    reject_cpr(children.tolist(), f"{root / 'children.parquet'}: child_id")
+    known = pd.Index(children)
+    for table in FORM_TABLES:
+        ids = tables[f"forms_{table}"]["child_id"]
+        stray = ~ids.isin(known)
+        if stray.any():
+            raise DataError(
+                Problem(
+                    f"{root}/forms_{table}.parquet: child_id",
+                    ids[stray].iloc[0],
+                    f"a child of children.parquet ({int(stray.sum())} forms name another)",
+                )
+            )
+    waves = tables["waves"]
+    n = config.n_waves
+    want_ids = children.to_numpy().repeat(n)
+    ok = len(waves) == len(want_ids) and bool(
+        (waves["child_id"].to_numpy() == want_ids).all()
+        and (waves["wave"].to_numpy() == np.tile(np.arange(n), len(children))).all()
+    )
+    if not ok:
+        raise DataError(
+            Problem(
+                f"{root / 'waves.parquet'}",
+                f"{len(waves)} rows",
+                f"one row per child of children.parquet and wave 0..{n - 1} "
+                f"({len(want_ids)} rows), by child then wave",
+            )
+        )
 
 
 def library_versions() -> dict[str, str]:
