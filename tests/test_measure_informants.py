@@ -105,6 +105,14 @@ def test_informant_figures_compare_like_with_like(model, pop):
     )
 
 
+def test_the_round_with_history_reuses_measure_population_to_the_digit(model, pop):
+    # The training job passes measure_population's figures instead of measuring the same
+    # suggestions and oracle twice: both ways must give the very same table.
+    again = _measure.informant_figures(model, pop)
+    measured = _measure.measure_population(model, pop)["overall"]
+    assert _measure.informant_figures(model, pop, measured=measured) == again
+
+
 def test_current_round_view_keeps_only_the_current_wave(pop):
     view = _measure.current_round_view(pop)
     assert all(set(t["wave"]) <= {2} for t in view.forms.values())

@@ -277,7 +277,11 @@ def current_round_view(pop: Any) -> Any:
 
 
 def informant_figures(
-    model: Any, pop: Any, *, policy: SuggestionPolicy | str | None = None
+    model: Any,
+    pop: Any,
+    *,
+    policy: SuggestionPolicy | str | None = None,
+    measured: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """How much the other voices and the history add, through ``suggest_batch``.
 
@@ -295,6 +299,11 @@ def informant_figures(
     ``under_2plus_gap_to_oracle``: model minus oracle, as in :func:`detection_figures`).
     ``gain`` gives the model's AUC gain of ``round`` and ``round_and_history`` over
     ``educator``.
+
+    ``measured``, when given, is what :func:`measure_population` already measured on the
+    same ``pop`` with the same model and policy (its ``"overall"``): exactly the
+    ``round_and_history`` comparison, so it is read from there instead of running the
+    suggestions and the oracle over every form a second time.
     """
     from .model.train import score_rounds
     from .synthetic import oracle_proba
@@ -313,10 +322,13 @@ def informant_figures(
     children = pop.children.set_index("child_id")
     out: dict[str, Any] = {"information": dict(INFORMATION)}
     for name, (given, oracle_of) in runs.items():
-        table = suggestion_table(model, tables.current, policy=rules, **given)
-        y = children["true_step"].reindex(table.index).to_numpy(dtype=np.int64)
-        oracle = oracle_of().reindex(table.index).to_numpy(dtype=np.float64)
-        fig = detection_figures(table, y, rules, oracle)
+        if name == "round_and_history" and measured is not None:
+            fig = dict(measured)
+        else:
+            table = suggestion_table(model, tables.current, policy=rules, **given)
+            y = children["true_step"].reindex(table.index).to_numpy(dtype=np.int64)
+            oracle = oracle_of().reindex(table.index).to_numpy(dtype=np.float64)
+            fig = detection_figures(table, y, rules, oracle)
         row = {k: fig[k] for k in _COMPARED}
         row["oracle"] = {k: fig["oracle"][k] for k in _COMPARED[1:]}
         row["auc_gap_to_oracle"] = round(fig["oracle"]["auc_p_need"] - fig["auc_p_need"], 4)

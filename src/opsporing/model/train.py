@@ -400,7 +400,9 @@ def train(
         # Issue 13: what the other voices and the history add, on the same fresh children,
         # each next to the oracle given the same forms (the model card's table).
         say("measuring the educator form alone, the round, and the round with history ...")
-        metrics["fresh"]["informants"] = _measure.informant_figures(model, fresh)
+        metrics["fresh"]["informants"] = _measure.informant_figures(
+            model, fresh, measured=metrics["fresh"]["overall"]
+        )
     extra = {
         "seed": seed,
         "training_data": {
